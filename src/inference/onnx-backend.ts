@@ -1,0 +1,112 @@
+import { Worker } from 'node:worker_threads';
+import type { BatchRequest, WorkerMessage, WorkerSetup } from './protocol.ts';
+
+export interface PooledBatch {
+  /** Pooled vectors of the batch's texts, one after another. */
+  embeddings: Float32Array;
+  /** Width of one text's vector. */
+  dimensions: number;
+}
+
+interface Pending {
+  resolve: (batch: PooledBatch) => void;
+  reject: (error: Error) => void;
+}
+
+const BOOTSTRAP = new URL('./worker-bootstrap.mjs', import.meta.url);
+const ENTRY = new URL('./onnx-worker.ts', import.meta.url).href;
+
+/** One worker thread holding one ONNX session. If it dies, what it held fails and a new one starts. */
+class InferenceWorker {
+  readonly pending = new Map<number, Pending>();
+  private worker: Worker | undefined;
+  private nextId = 0;
+  private closing = false;
+
+  constructor(private readonly setup: WorkerSetup) {}
+
+  start(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const worker = new Worker(BOOTSTRAP, { workerData: { ...this.setup, entry: ENTRY } });
+      let ready = false;
+      worker.on('message', (message: WorkerMessage) => {
+        if (message.kind === 'ready') {
+          ready = true;
+          this.worker = worker;
+          resolve();
+        } else if (message.kind === 'fatal') {
+          reject(new Error(message.message));
+          void worker.terminate();
+        } else {
+          const pending = this.pending.get(message.id);
+          this.pending.delete(message.id);
+          if (message.kind === 'failed') pending?.reject(new Error(message.message));
+          else pending?.resolve({ embeddings: message.embeddings, dimensions: message.dimensions });
+        }
+      });
+      worker.on('error', (error) => this.failAll(error));
+      worker.on('exit', (code) => {
+        this.failAll(new Error(`inference worker exited with code ${code}`));
+        if (!ready) return reject(new Error(`inference worker exited with code ${code} while loading`));
+        this.worker = undefined;
+        if (!this.closing) this.start().catch(() => undefined);
+      });
+    });
+  }
+
+  run(ids: Int32Array, lengths: Int32Array): Promise<PooledBatch> {
+    const worker = this.worker;
+    if (!worker) return Promise.reject(new Error('inference worker is restarting'));
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      const request: BatchRequest = { id, ids, lengths };
+      worker.postMessage(request, [ids.buffer as ArrayBuffer, lengths.buffer as ArrayBuffer]);
+    });
+  }
+
+  private failAll(error: Error) {
+    for (const { reject } of this.pending.values()) reject(error);
+    this.pending.clear();
+  }
+
+  async close() {
+    this.closing = true;
+    await this.worker?.terminate();
+  }
+}
+
+/** Inference backend: a few worker threads, each with its own session, fed the least-busy first. */
+export class OnnxBackend {
+  private constructor(private readonly workers: InferenceWorker[]) {}
+
+  static async start(setup: WorkerSetup, workerCount: number): Promise<OnnxBackend> {
+    const workers = Array.from({ length: workerCount }, () => new InferenceWorker(setup));
+    const started = await Promise.allSettled(workers.map((worker) => worker.start()));
+    const failure = started.find((result) => result.status === 'rejected');
+    if (failure) {
+      await Promise.all(workers.map((worker) => worker.close()));
+      throw failure.reason;
+    }
+    return new OnnxBackend(workers);
+  }
+
+  /** Batches submitted and not yet answered, over all workers. */
+  get inFlight(): number {
+    return this.workers.reduce((sum, worker) => sum + worker.pending.size, 0);
+  }
+
+  get capacity(): number {
+    return this.workers.length;
+  }
+
+  /** Embeds a batch; `ids` holds the texts' token ids back to back. Transfers (empties) both arrays. */
+  embed(ids: Int32Array, lengths: Int32Array): Promise<PooledBatch> {
+    const idlest = this.workers.reduce((best, worker) => (worker.pending.size < best.pending.size ? worker : best));
+    return idlest.run(ids, lengths);
+  }
+
+  async close() {
+    await Promise.all(this.workers.map((worker) => worker.close()));
+  }
+}

@@ -1,0 +1,22 @@
+import type { PoolingMode } from './pooling.ts';
+
+/** What the main thread hands an inference worker at start. */
+export interface WorkerSetup {
+  onnxPath: string;
+  intraOpThreads: number;
+  poolingModes: PoolingMode[];
+  padId: number;
+}
+
+/** A batch of token sequences, concatenated; `lengths[i]` tokens belong to text i. */
+export interface BatchRequest {
+  id: number;
+  ids: Int32Array;
+  lengths: Int32Array;
+}
+
+export type WorkerMessage =
+  | { kind: 'ready'; inputNames: string[]; outputName: string }
+  | { kind: 'fatal'; message: string }
+  | { kind: 'result'; id: number; embeddings: Float32Array; dimensions: number }
+  | { kind: 'failed'; id: number; message: string };

@@ -1,0 +1,216 @@
+/**
+ * Writes a BERT-architecture ONNX graph with seeded random weights: token,
+ * position and type embeddings, N encoder layers (masked multi-head
+ * self-attention, GELU feed-forward, post-LayerNorm), output `last_hidden_state`.
+ * The same weights drive the float64 reference forward pass in bert-reference.ts.
+ */
+import onnxProto from 'onnx-proto';
+
+const { onnx } = onnxProto;
+type Node = InstanceType<typeof onnx.NodeProto>;
+type Tensor = InstanceType<typeof onnx.TensorProto>;
+
+export interface BertShape {
+  layers: number;
+  hidden: number;
+  heads: number;
+  intermediate: number;
+  vocab: number;
+  maxPositions: number;
+  /** Whether the graph has a token_type_ids input (BERT) or not (MPNet-like). */
+  tokenTypeIds: boolean;
+  seed: number;
+}
+
+export interface Matrix {
+  rows: number;
+  cols: number;
+  data: Float32Array;
+}
+
+export interface BertLayerWeights {
+  query: Matrix; queryBias: Float32Array;
+  key: Matrix; keyBias: Float32Array;
+  value: Matrix; valueBias: Float32Array;
+  attentionOut: Matrix; attentionOutBias: Float32Array;
+  attentionNormScale: Float32Array; attentionNormBias: Float32Array;
+  up: Matrix; upBias: Float32Array;
+  down: Matrix; downBias: Float32Array;
+  outputNormScale: Float32Array; outputNormBias: Float32Array;
+}
+
+export interface BertWeights {
+  shape: BertShape;
+  wordEmbeddings: Matrix;
+  positionEmbeddings: Matrix;
+  typeEmbeddings: Matrix;
+  embeddingNormScale: Float32Array;
+  embeddingNormBias: Float32Array;
+  layers: BertLayerWeights[];
+}
+
+export const LAYER_NORM_EPSILON = 1e-12;
+export const MASKED_SCORE = -10000;
+
+/** mulberry32: small, fast, seeded. */
+function seededRandom(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export function makeBertWeights(shape: BertShape): BertWeights {
+  const random = seededRandom(shape.seed);
+  const values = (n: number, spread: number, center = 0) => {
+    const data = new Float32Array(n);
+    for (let i = 0; i < n; i++) data[i] = center + (random() * 2 - 1) * spread;
+    return data;
+  };
+  const matrix = (rows: number, cols: number, spread: number): Matrix => ({ rows, cols, data: values(rows * cols, spread) });
+  const { hidden, intermediate } = shape;
+  const linearSpread = (fanIn: number) => Math.sqrt(3 / fanIn);
+  return {
+    shape,
+    wordEmbeddings: matrix(shape.vocab, hidden, 1),
+    positionEmbeddings: matrix(shape.maxPositions, hidden, 0.5),
+    typeEmbeddings: matrix(2, hidden, 0.5),
+    embeddingNormScale: values(hidden, 0.2, 1),
+    embeddingNormBias: values(hidden, 0.1),
+    layers: Array.from({ length: shape.layers }, () => ({
+      query: matrix(hidden, hidden, linearSpread(hidden)), queryBias: values(hidden, 0.1),
+      key: matrix(hidden, hidden, linearSpread(hidden)), keyBias: values(hidden, 0.1),
+      value: matrix(hidden, hidden, linearSpread(hidden)), valueBias: values(hidden, 0.1),
+      attentionOut: matrix(hidden, hidden, linearSpread(hidden)), attentionOutBias: values(hidden, 0.1),
+      attentionNormScale: values(hidden, 0.2, 1), attentionNormBias: values(hidden, 0.1),
+      up: matrix(hidden, intermediate, linearSpread(hidden)), upBias: values(intermediate, 0.1),
+      down: matrix(intermediate, hidden, linearSpread(intermediate)), downBias: values(hidden, 0.1),
+      outputNormScale: values(hidden, 0.2, 1), outputNormBias: values(hidden, 0.1),
+    })),
+  };
+}
+
+class GraphBuilder {
+  readonly nodes: Node[] = [];
+  readonly initializers: Tensor[] = [];
+  private counter = 0;
+
+  name(prefix: string) {
+    return `${prefix}_${this.counter++}`;
+  }
+
+  floats(data: Float32Array, dims: number[]): string {
+    const name = this.name('w');
+    this.initializers.push(
+      onnx.TensorProto.create({ name, dims, dataType: onnx.TensorProto.DataType.FLOAT, rawData: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) }),
+    );
+    return name;
+  }
+
+  ints(values: number[], dims: number[] = [values.length]): string {
+    const name = this.name('c');
+    const data = BigInt64Array.from(values.map(BigInt));
+    this.initializers.push(onnx.TensorProto.create({ name, dims, dataType: onnx.TensorProto.DataType.INT64, rawData: new Uint8Array(data.buffer) }));
+    return name;
+  }
+
+  scalar(value: number): string {
+    return this.floats(Float32Array.of(value), []);
+  }
+
+  op(opType: string, inputs: string[], attributes: Record<string, number | number[]> = {}): string {
+    const output = this.name(opType.toLowerCase());
+    const attribute = Object.entries(attributes).map(([name, value]) =>
+      Array.isArray(value)
+        ? onnx.AttributeProto.create({ name, ints: value, type: onnx.AttributeProto.AttributeType.INTS })
+        : Number.isInteger(value)
+          ? onnx.AttributeProto.create({ name, i: value, type: onnx.AttributeProto.AttributeType.INT })
+          : onnx.AttributeProto.create({ name, f: value, type: onnx.AttributeProto.AttributeType.FLOAT }),
+    );
+    this.nodes.push(onnx.NodeProto.create({ opType, input: inputs, output: [output], attribute }));
+    return output;
+  }
+
+  linear(x: string, weight: Matrix, bias: Float32Array): string {
+    return this.op('Add', [this.op('MatMul', [x, this.floats(weight.data, [weight.rows, weight.cols])]), this.floats(bias, [bias.length])]);
+  }
+
+  layerNorm(x: string, scale: Float32Array, bias: Float32Array): string {
+    return this.op('LayerNormalization', [x, this.floats(scale, [scale.length]), this.floats(bias, [bias.length])], {
+      axis: -1,
+      epsilon: LAYER_NORM_EPSILON + 0.0,
+    });
+  }
+}
+
+function valueInfo(name: string, elemType: number, dims: (string | number)[]) {
+  return onnx.ValueInfoProto.create({
+    name,
+    type: {
+      tensorType: {
+        elemType,
+        shape: { dim: dims.map((dim) => (typeof dim === 'string' ? { dimParam: dim } : { dimValue: dim })) },
+      },
+    },
+  });
+}
+
+/** Serialises the weights as an ONNX model (opset 17). */
+export function bertOnnxBytes(weights: BertWeights): Uint8Array {
+  const { shape } = weights;
+  const g = new GraphBuilder();
+  const headSize = shape.hidden / shape.heads;
+
+  const inputShape = g.op('Shape', ['input_ids']);
+  const seqLen = g.op('Gather', [inputShape, g.ints([1], [])], { axis: 0 });
+  const positions = g.op('Range', [g.ints([0], []), seqLen, g.ints([1], [])]);
+  const word = g.op('Gather', [g.floats(weights.wordEmbeddings.data, [shape.vocab, shape.hidden]), 'input_ids'], { axis: 0 });
+  const position = g.op('Gather', [g.floats(weights.positionEmbeddings.data, [shape.maxPositions, shape.hidden]), positions], { axis: 0 });
+  let embedded = g.op('Add', [word, position]);
+  if (shape.tokenTypeIds) {
+    embedded = g.op('Add', [embedded, g.op('Gather', [g.floats(weights.typeEmbeddings.data, [2, shape.hidden]), 'token_type_ids'], { axis: 0 })]);
+  }
+  let x = g.layerNorm(embedded, weights.embeddingNormScale, weights.embeddingNormBias);
+
+  const mask = g.op('Unsqueeze', [g.op('Cast', ['attention_mask'], { to: onnx.TensorProto.DataType.FLOAT }), g.ints([1, 2])]);
+  const scoreBias = g.op('Mul', [g.op('Sub', [g.scalar(1), mask]), g.scalar(MASKED_SCORE)]);
+  const splitHeads = g.ints([0, 0, shape.heads, headSize]);
+  const mergeHeads = g.ints([0, 0, shape.hidden]);
+
+  for (const layer of weights.layers) {
+    const heads = (weight: Matrix, bias: Float32Array, perm: number[]) =>
+      g.op('Transpose', [g.op('Reshape', [g.linear(x, weight, bias), splitHeads])], { perm });
+    const query = heads(layer.query, layer.queryBias, [0, 2, 1, 3]);
+    const keyT = heads(layer.key, layer.keyBias, [0, 2, 3, 1]);
+    const value = heads(layer.value, layer.valueBias, [0, 2, 1, 3]);
+    const scores = g.op('Add', [g.op('Mul', [g.op('MatMul', [query, keyT]), g.scalar(1 / Math.sqrt(headSize))]), scoreBias]);
+    const context = g.op('MatMul', [g.op('Softmax', [scores], { axis: -1 }), value]);
+    const merged = g.op('Reshape', [g.op('Transpose', [context], { perm: [0, 2, 1, 3] }), mergeHeads]);
+    x = g.layerNorm(g.op('Add', [x, g.linear(merged, layer.attentionOut, layer.attentionOutBias)]), layer.attentionNormScale, layer.attentionNormBias);
+    const up = g.linear(x, layer.up, layer.upBias);
+    const gelu = g.op('Mul', [g.op('Mul', [up, g.scalar(0.5)]), g.op('Add', [g.op('Erf', [g.op('Div', [up, g.scalar(Math.SQRT2)])]), g.scalar(1)])]);
+    x = g.layerNorm(g.op('Add', [x, g.linear(gelu, layer.down, layer.downBias)]), layer.outputNormScale, layer.outputNormBias);
+  }
+  g.nodes.push(onnx.NodeProto.create({ opType: 'Identity', input: [x], output: ['last_hidden_state'] }));
+
+  const INT64 = onnx.TensorProto.DataType.INT64;
+  const inputs = ['input_ids', 'attention_mask', ...(shape.tokenTypeIds ? ['token_type_ids'] : [])];
+  const graph = onnx.GraphProto.create({
+    name: 'bert',
+    node: g.nodes,
+    initializer: g.initializers,
+    input: inputs.map((name) => valueInfo(name, INT64, ['batch_size', 'sequence_length'])),
+    output: [valueInfo('last_hidden_state', onnx.TensorProto.DataType.FLOAT, ['batch_size', 'sequence_length', shape.hidden])],
+  });
+  const model = onnx.ModelProto.create({
+    irVersion: 8,
+    producerName: 'embeddings-server test fixture',
+    opsetImport: [{ domain: '', version: 17 }],
+    graph,
+  });
+  return onnx.ModelProto.encode(model).finish();
+}
