@@ -1,0 +1,70 @@
+import fastifySwagger from '@fastify/swagger';
+import fastifySwaggerUi from '@fastify/swagger-ui';
+import Fastify, { type FastifyBaseLogger } from 'fastify';
+import { jsonSchemaTransform, jsonSchemaTransformObject, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
+import { errors } from './errors.ts';
+import { errorHandler, notFoundHandler } from './http/error-handler.ts';
+import type { Registry } from './registry.ts';
+import { embeddingRoutes } from './routes/embeddings.ts';
+import { healthRoutes } from './routes/health.ts';
+import { modelRoutes } from './routes/models.ts';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    registry: Registry;
+  }
+}
+
+export interface AppOptions {
+  registry: Registry;
+  bodyLimit: number;
+  /** Where request logs go; none when absent (tests). */
+  logger?: FastifyBaseLogger;
+}
+
+/** Every route answers at the root and under /v1, where the OpenAI SDKs look. */
+const PREFIXES = ['', '/v1'];
+
+/** Builds the HTTP app around a registry. It never listens; server.ts does. */
+export async function buildApp({ registry, bodyLimit, logger }: AppOptions) {
+  const app = Fastify({ ...(logger ? { loggerInstance: logger } : { logger: false }), bodyLimit, requestIdHeader: 'x-request-id' }).withTypeProvider<ZodTypeProvider>();
+  app.decorate('registry', registry);
+  app.setValidatorCompiler(validatorCompiler);
+  // Responses are declared in zod for the OpenAPI document and checked by the tests; at run
+  // time plain JSON.stringify writes them, as re-validating every float of a large response costs more than embedding it.
+  app.setSerializerCompiler(() => (data) => JSON.stringify(data));
+  app.setErrorHandler(errorHandler);
+  app.setNotFoundHandler(notFoundHandler);
+
+  // curl -d sends form content type; every body this API takes is JSON, so parse any content type as JSON.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'string' }, (_request, body, done) => {
+    try {
+      done(null, body === '' ? undefined : JSON.parse(body as string));
+    } catch (error) {
+      done(errors.invalidJson((error as Error).message), undefined);
+    }
+  });
+
+  await app.register(fastifySwagger, {
+    openapi: {
+      info: {
+        title: 'Embeddings server',
+        description: "OpenAI-compatible embeddings from local ONNX sentence-transformers models. Errors use OpenAI's shape.",
+        version: '0.1.0',
+      },
+    },
+    transform: jsonSchemaTransform,
+    transformObject: jsonSchemaTransformObject,
+  });
+  await app.register(fastifySwaggerUi, { routePrefix: '/docs' });
+
+  for (const prefix of PREFIXES) {
+    await app.register(healthRoutes, { prefix });
+    await app.register(modelRoutes, { prefix });
+    await app.register(embeddingRoutes, { prefix });
+  }
+  return app;
+}
+
+export type App = Awaited<ReturnType<typeof buildApp>>;

@@ -1,0 +1,92 @@
+import { availableParallelism } from 'node:os';
+import { z } from 'zod';
+
+/**
+ * Every setting the server reads, from environment variables, validated once.
+ * The README's configuration table documents the same names and defaults.
+ */
+const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
+
+export const serverEnvSchema = z.object({
+  PORT: z.coerce.number().int().min(0).max(65535).default(8000),
+  HOST: z.string().min(1).default('127.0.0.1'),
+  MODELS_FILE: z.string().min(1).default('./models.txt'),
+  ARTIFACTS_DIR: z.string().min(1).default('./artifacts'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  BODY_LIMIT: positiveInt(20 * 1024 * 1024),
+  INFERENCE_WORKERS: positiveInt(1),
+  INTRA_OP_THREADS: positiveInt(availableParallelism()),
+  MAX_BATCH_TOKENS: positiveInt(16384),
+  MAX_BATCH_SIZE: positiveInt(64),
+});
+
+export type ServerEnv = z.infer<typeof serverEnvSchema>;
+
+export interface ServerConfig {
+  port: number;
+  host: string;
+  modelsFile: string;
+  artifactsDir: string;
+  logLevel: ServerEnv['LOG_LEVEL'];
+  bodyLimit: number;
+  inference: { workersPerModel: number; intraOpThreads: number };
+  batching: { maxBatchTokens: number; maxBatchSize: number };
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+function parseEnv<T extends z.ZodType>(schema: T, env: NodeJS.ProcessEnv): z.infer<T> {
+  const parsed = schema.safeParse(env);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`);
+    throw new ConfigError(`invalid configuration: ${problems.join('; ')}`);
+  }
+  return parsed.data;
+}
+
+export function loadServerConfig(env: NodeJS.ProcessEnv = process.env): ServerConfig {
+  const e = parseEnv(serverEnvSchema, env);
+  return Object.freeze({
+    port: e.PORT,
+    host: e.HOST,
+    modelsFile: e.MODELS_FILE,
+    artifactsDir: e.ARTIFACTS_DIR,
+    logLevel: e.LOG_LEVEL,
+    bodyLimit: e.BODY_LIMIT,
+    inference: { workersPerModel: e.INFERENCE_WORKERS, intraOpThreads: e.INTRA_OP_THREADS },
+    batching: { maxBatchTokens: e.MAX_BATCH_TOKENS, maxBatchSize: e.MAX_BATCH_SIZE },
+  });
+}
+
+export const downloadEnvSchema = z.object({
+  MODELS_FILE: serverEnvSchema.shape.MODELS_FILE,
+  ARTIFACTS_DIR: serverEnvSchema.shape.ARTIFACTS_DIR,
+  HF_ENDPOINT: z.url().default('https://huggingface.co').transform((url) => url.replace(/\/+$/, '')),
+  HF_TOKEN: z.string().min(1).optional(),
+  HF_HUB_OFFLINE: z.enum(['', '0', '1', 'true', 'false']).optional(),
+  DOWNLOAD_TIMEOUT_MS: positiveInt(15000),
+});
+
+export interface DownloadConfig {
+  modelsFile: string;
+  artifactsDir: string;
+  endpoint: string;
+  token: string | undefined;
+  offline: boolean;
+  /** How long a request may wait for the server to start answering (not the whole transfer). */
+  timeoutMs: number;
+}
+
+export function loadDownloadConfig(env: NodeJS.ProcessEnv = process.env): DownloadConfig {
+  const e = parseEnv(downloadEnvSchema, env);
+  return Object.freeze({
+    modelsFile: e.MODELS_FILE,
+    artifactsDir: e.ARTIFACTS_DIR,
+    endpoint: e.HF_ENDPOINT,
+    token: e.HF_TOKEN,
+    offline: e.HF_HUB_OFFLINE === '1' || e.HF_HUB_OFFLINE === 'true',
+    timeoutMs: e.DOWNLOAD_TIMEOUT_MS,
+  });
+}

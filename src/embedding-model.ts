@@ -1,0 +1,87 @@
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
+import { Batcher, type BatchLimits } from './batching/batcher.ts';
+import type { ModelDescription } from './inference/model-files.ts';
+import { OnnxBackend } from './inference/onnx-backend.ts';
+import { normalizeInPlace } from './inference/pooling.ts';
+import { loadTokenizer, type TextTokenizer } from './inference/tokenizer.ts';
+
+/** Texts, or sequences of token ids used as given. */
+export type EmbeddingInputs = { texts: string[] } | { tokenIds: number[][] };
+
+export interface EmbeddingResult {
+  vectors: Float32Array[];
+  /** Tokens embedded per input, after truncation, special tokens included. */
+  tokenCounts: number[];
+}
+
+/** Texts tokenised between two yields to the event loop, so a 2048-input request does not stall other requests. */
+const TOKENIZE_CHUNK = 32;
+
+/** A loaded model: tokenizer, batching queue and inference workers behind one `embed` call. */
+export class EmbeddingModel {
+  private constructor(
+    readonly description: ModelDescription,
+    private readonly tokenizer: TextTokenizer,
+    private readonly backend: OnnxBackend,
+    private readonly batcher: Batcher,
+  ) {}
+
+  static async load(
+    description: ModelDescription,
+    options: { artifactsDir: string; repo: string; workers: number; intraOpThreads: number; batching: BatchLimits },
+  ): Promise<EmbeddingModel> {
+    const tokenizer = await loadTokenizer(options.artifactsDir, options.repo, description.maxTokens);
+    const backend = await OnnxBackend.start(
+      { onnxPath: description.onnxFile, intraOpThreads: options.intraOpThreads, poolingModes: description.poolingModes, padId: tokenizer.padId },
+      options.workers,
+    );
+    const model = new EmbeddingModel(description, tokenizer, backend, new Batcher(backend, options.batching));
+    try {
+      await model.warmUp();
+    } catch (error) {
+      await backend.close();
+      throw error;
+    }
+    return model;
+  }
+
+  /** One run through the whole path; also checks the graph's output width against the configs. */
+  private async warmUp() {
+    const [vector] = (await this.embed({ texts: ['warm up'] })).vectors;
+    if (vector!.length !== this.description.dimensions) {
+      throw new Error(`the ONNX graph yields ${vector!.length} dimensions, the configs say ${this.description.dimensions}`);
+    }
+  }
+
+  get queuedSequences(): number {
+    return this.batcher.queuedSequences;
+  }
+
+  async embed(inputs: EmbeddingInputs, options: { dimensions?: number; signal?: AbortSignal } = {}): Promise<EmbeddingResult> {
+    const sequences = 'texts' in inputs ? await this.tokenize(inputs.texts) : this.truncateIds(inputs.tokenIds);
+    const pooled = await this.batcher.submit(sequences, options.signal);
+    const dimensions = options.dimensions ?? this.description.dimensions;
+    const vectors = pooled.map((vector) => {
+      const kept = vector.slice(0, dimensions);
+      return this.description.normalized ? normalizeInPlace(kept) : kept;
+    });
+    return { vectors, tokenCounts: sequences.map((ids) => ids.length) };
+  }
+
+  private async tokenize(texts: string[]): Promise<Int32Array[]> {
+    const sequences: Int32Array[] = [];
+    for (let start = 0; start < texts.length; start += TOKENIZE_CHUNK) {
+      if (start > 0) await yieldToEventLoop();
+      for (const text of texts.slice(start, start + TOKENIZE_CHUNK)) sequences.push(this.tokenizer.encode(text));
+    }
+    return sequences;
+  }
+
+  private truncateIds(tokenIds: number[][]): Int32Array[] {
+    return tokenIds.map((ids) => Int32Array.from(ids.slice(0, this.description.maxTokens)));
+  }
+
+  async close() {
+    await this.backend.close();
+  }
+}

@@ -1,0 +1,47 @@
+/**
+ * The one catalogue of errors the API answers with. Each leaves as OpenAI's
+ * `{"error":{"message","type","param","code"}}`; 4xx for whatever the client can
+ * fix (the OpenAI SDKs retry 408, 409, 429 and 5xx).
+ */
+export type ErrorType = 'invalid_request_error' | 'not_found_error' | 'server_error';
+
+export class ApiError extends Error {
+  override name = 'ApiError';
+
+  constructor(
+    readonly status: number,
+    readonly type: ErrorType,
+    message: string,
+    readonly param: string | null = null,
+    readonly code: string | null = null,
+  ) {
+    super(message);
+  }
+
+  toBody() {
+    return { error: { message: this.message, type: this.type, param: this.param, code: this.code } };
+  }
+}
+
+export const errors = {
+  invalidRequest: (message: string, param: string | null = null, code: string | null = null) =>
+    new ApiError(400, 'invalid_request_error', message, param, code),
+  invalidJson: (detail: string) =>
+    new ApiError(400, 'invalid_request_error', `We could not parse the JSON body of your request: ${detail}`, null, 'invalid_json'),
+  modelNotFound: (model: string, available: string[]) =>
+    new ApiError(
+      404,
+      'invalid_request_error',
+      `The model '${model}' does not exist. Available models: ${available.join(', ')}.`,
+      'model',
+      'model_not_found',
+    ),
+  routeNotFound: (method: string, url: string) =>
+    new ApiError(404, 'invalid_request_error', `Invalid URL (${method} ${url})`, null, 'unknown_url'),
+  bodyTooLarge: (limit: number) =>
+    new ApiError(413, 'invalid_request_error', `The request body is larger than the limit of ${limit} bytes.`, null, 'request_too_large'),
+  clientError: (status: number, message: string, code: string | null) => new ApiError(status, 'invalid_request_error', message, null, code),
+  notReady: () => new ApiError(503, 'server_error', 'The server is still loading its models.', null, 'not_ready'),
+  internal: () => new ApiError(500, 'server_error', 'The server had an error while processing your request.', null, null),
+  inferenceFailed: () => new ApiError(503, 'server_error', 'Inference failed for this request; please retry.', null, 'inference_failed'),
+};

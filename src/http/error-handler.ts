@@ -1,0 +1,57 @@
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
+import { ApiError, errors } from '../errors.ts';
+import { MODEL_NOT_FOUND } from '../schemas/embeddings.ts';
+
+/** `input`, `input[3]`, `input[3][5]`: where in the body a problem is. */
+function fieldPath(instancePath: string): string {
+  return instancePath
+    .split('/')
+    .filter(Boolean)
+    .map((part, i) => (/^\d+$/.test(part) ? `[${part}]` : i === 0 ? part : `.${part}`))
+    .join('');
+}
+
+const FASTIFY_CLIENT_CODES: Record<string, string> = {
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'unsupported_media_type',
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'invalid_content_length',
+  FST_ERR_CTP_EMPTY_JSON_BODY: 'invalid_json',
+  FST_ERR_CTP_INVALID_JSON_BODY: 'invalid_json',
+};
+
+/** Turns whatever was thrown into the catalogue's error. */
+export function toApiError(error: FastifyError, request: FastifyRequest): ApiError {
+  if (error instanceof ApiError) return error;
+  if (hasZodFastifySchemaValidationErrors(error)) {
+    const issue = error.validation[0]!;
+    const path = fieldPath(issue.instancePath);
+    if ((issue.params as { params?: { code?: string } }).params?.code === MODEL_NOT_FOUND) {
+      const model = (request.body as { model: string }).model;
+      return errors.modelNotFound(model, request.server.registry.ids);
+    }
+    const param = path.match(/^[A-Za-z_]+/)?.[0] ?? null;
+    const subject = path ? `'${path}'` : 'the request body';
+    const message = issue.keyword === 'invalid_union' && param === 'input'
+      ? `Invalid ${subject}: must be a string, an array of strings, an array of token ids (integers), or an array of arrays of token ids.`
+      : `Invalid ${subject}: ${issue.message}`;
+    return errors.invalidRequest(message, param);
+  }
+  if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return errors.bodyTooLarge(request.server.initialConfig.bodyLimit ?? 0);
+  if (error.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || error.code === 'FST_ERR_CTP_EMPTY_JSON_BODY' || error instanceof SyntaxError) {
+    return errors.invalidJson(error.message);
+  }
+  const status = error.statusCode ?? 500;
+  if (status >= 400 && status < 500) return errors.clientError(status, error.message, FASTIFY_CLIENT_CODES[error.code] ?? null);
+  return errors.internal();
+}
+
+export function errorHandler(error: FastifyError, request: FastifyRequest, reply: FastifyReply) {
+  const apiError = toApiError(error, request);
+  if (apiError.status >= 500) request.log.error({ err: error }, 'request failed');
+  return reply.status(apiError.status).send(apiError.toBody());
+}
+
+export function notFoundHandler(request: FastifyRequest, reply: FastifyReply) {
+  const apiError = errors.routeNotFound(request.method, request.url);
+  return reply.status(apiError.status).send(apiError.toBody());
+}

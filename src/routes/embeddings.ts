@@ -1,0 +1,54 @@
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { v4 as uuidv4 } from 'uuid';
+import { ApiError, errors } from '../errors.ts';
+import { errorResponseSchema } from '../schemas/error.ts';
+import { embeddingsRequestSchema, embeddingsResponseSchema, inputList } from '../schemas/embeddings.ts';
+
+/** Little-endian float32 bytes, base64: what the OpenAI SDKs decode. (Node's Float32Array is little-endian on every platform it ships for.) */
+const toBase64 = (vector: Float32Array) => Buffer.from(vector.buffer, vector.byteOffset, vector.byteLength).toString('base64');
+
+export const embeddingRoutes: FastifyPluginAsyncZod = async (app) => {
+  const { registry } = app;
+  const errorResponses = { 400: errorResponseSchema, 404: errorResponseSchema, 413: errorResponseSchema, 503: errorResponseSchema };
+
+  app.post(
+    '/embeddings',
+    {
+      schema: {
+        summary: 'Creates embeddings (OpenAI-compatible).',
+        tags: ['embeddings'],
+        body: embeddingsRequestSchema(registry),
+        response: { 200: embeddingsResponseSchema, ...errorResponses },
+      },
+    },
+    async (request) => {
+      const { model: name, input, encoding_format: encoding, dimensions } = request.body;
+      const entry = registry.resolve(name)!;
+      let result;
+      try {
+        const model = await entry.loaded;
+        result = await model.embed(inputList(input), { dimensions });
+      } catch (error) {
+        if (error instanceof ApiError) throw error;
+        request.log.error({ err: error, model: entry.spec.id }, 'embedding failed');
+        throw errors.inferenceFailed();
+      }
+      const { vectors, tokenCounts } = result;
+      const totalTokens = tokenCounts.reduce((sum, count) => sum + count, 0);
+      request.log.info({ model: entry.spec.id, inputs: vectors.length, tokens: totalTokens }, 'embedded');
+      return {
+        object: 'list' as const,
+        data: vectors.map((vector, index) => ({
+          object: 'embedding' as const,
+          index,
+          embedding: encoding === 'base64' ? toBase64(vector) : Array.from(vector),
+          num_tokens: tokenCounts[index]!,
+        })),
+        model: entry.spec.id,
+        usage: { prompt_tokens: totalTokens, total_tokens: totalTokens },
+        id: uuidv4(),
+        created: Math.floor(Date.now() / 1000),
+      };
+    },
+  );
+};

@@ -1,0 +1,97 @@
+import { z } from 'zod';
+import type { Registry } from '../registry.ts';
+
+export const MAX_INPUTS = 2048;
+
+const tokenIds = z.array(z.number().int()).meta({ description: "Token ids of the model's own vocabulary, used as given." });
+
+const inputSchema = z
+  .union([
+    z.string().meta({ description: 'One text.' }),
+    z.array(z.string()).meta({ description: `1 to ${MAX_INPUTS} texts.` }),
+    tokenIds,
+    z.array(tokenIds).meta({ description: `1 to ${MAX_INPUTS} token id sequences.` }),
+  ])
+  .meta({ description: `Text(s) or token id sequence(s) to embed; no text may be empty, at most ${MAX_INPUTS} inputs.` });
+
+/** Marks the schema issue an unknown model raises, so the error handler answers 404 rather than 400. */
+export const MODEL_NOT_FOUND = 'model_not_found';
+
+type Input = z.infer<typeof inputSchema>;
+
+/** The request's inputs as a list: texts, or token id sequences. */
+export function inputList(input: Input): { texts: string[] } | { tokenIds: number[][] } {
+  if (typeof input === 'string') return { texts: [input] };
+  if (input.length > 0 && typeof input[0] === 'number') return { tokenIds: [input as number[]] };
+  if (input.length > 0 && Array.isArray(input[0])) return { tokenIds: input as number[][] };
+  return { texts: input as string[] };
+}
+
+/** Checks the request against the model it names: inputs, token ids and dimensions. */
+function checkAgainstModel(
+  body: { model: string; input: Input; dimensions?: number | undefined },
+  registry: Registry,
+  ctx: z.RefinementCtx,
+) {
+  const entry = registry.resolve(body.model);
+  if (!entry) {
+    ctx.addIssue({ code: 'custom', path: ['model'], message: `unknown model '${body.model}'`, params: { code: MODEL_NOT_FOUND } });
+    return;
+  }
+  const issue = (path: (string | number)[], message: string) => ctx.addIssue({ code: 'custom', path, message });
+  const inputs = inputList(body.input);
+  const list = 'texts' in inputs ? inputs.texts : inputs.tokenIds;
+  if (Array.isArray(body.input) && body.input.length === 0) return issue(['input'], 'must not be an empty array');
+  if (list.length > MAX_INPUTS) return issue(['input'], `has ${list.length} items; at most ${MAX_INPUTS} are allowed`);
+  const nested = Array.isArray(body.input) && list.length > 0 && typeof body.input[0] !== 'number';
+  const where = (index: number) => (nested ? ['input', index] : ['input']);
+  for (const [index, item] of list.entries()) {
+    if (item.length === 0) return issue(where(index), typeof item === 'string' ? 'must not be an empty string' : 'must not be an empty array of token ids');
+    if (typeof item !== 'string') {
+      const bad = item.findIndex((id) => id < 0 || id >= entry.description.vocabSize);
+      if (bad >= 0) return issue([...where(index), bad], `token id ${item[bad]} is outside the model's vocabulary (0 to ${entry.description.vocabSize - 1})`);
+    }
+  }
+  if (body.dimensions !== undefined && body.dimensions > entry.description.dimensions) {
+    issue(['dimensions'], `must be at most ${entry.description.dimensions} for model '${entry.spec.id}'`);
+  }
+}
+
+export function embeddingsRequestSchema(registry: Registry) {
+  return z
+    .object({
+      model: z.string().meta({ description: `One of: ${registry.ids.join(', ')} (or a full repo id, or a bare repo name).`, examples: registry.ids }),
+      input: inputSchema,
+      encoding_format: z
+        .enum(['float', 'base64'])
+        .default('float')
+        .meta({ description: '"float": arrays of numbers; "base64": little-endian float32 bytes, base64-encoded (what the OpenAI SDKs ask for).' }),
+      dimensions: z
+        .number()
+        .int()
+        .min(1)
+        .optional()
+        .meta({ description: "Keep the first N dimensions (re-normalised if the model normalises). At most the model's dimensions." }),
+      user: z.string().optional().meta({ description: 'Accepted and ignored.' }),
+    })
+    .superRefine((body, ctx) => checkAgainstModel(body, registry, ctx))
+    .meta({ description: 'OpenAI embeddings request.' });
+}
+
+export const embeddingsResponseSchema = z
+  .object({
+    object: z.literal('list'),
+    data: z.array(
+      z.object({
+        object: z.literal('embedding'),
+        index: z.number().int(),
+        embedding: z.union([z.array(z.number()), z.string()]).meta({ description: 'Numbers, or base64 when encoding_format is "base64".' }),
+        num_tokens: z.number().int().meta({ description: 'Tokens embedded for this input (after truncation, special tokens included).' }),
+      }),
+    ),
+    model: z.string(),
+    usage: z.object({ prompt_tokens: z.number().int(), total_tokens: z.number().int() }),
+    id: z.uuid(),
+    created: z.number().int(),
+  })
+  .meta({ id: 'EmbeddingsResponse' });

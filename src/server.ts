@@ -1,0 +1,55 @@
+/** Entry point: configuration → models → HTTP app → listen; closes cleanly on SIGTERM/SIGINT. */
+import { pino } from 'pino';
+import { buildApp } from './app.ts';
+import { loadServerConfig } from './config.ts';
+import { loadModelsFile } from './models-file.ts';
+import { Registry } from './registry.ts';
+
+async function main() {
+  const config = loadServerConfig();
+  const specs = await loadModelsFile(config.modelsFile);
+  const log = pino({ level: config.logLevel });
+  const registry = await Registry.open(specs, {
+    artifactsDir: config.artifactsDir,
+    workersPerModel: config.inference.workersPerModel,
+    intraOpThreads: config.inference.intraOpThreads,
+    batching: config.batching,
+    onLoaded: (entry, _model, milliseconds) =>
+      log.info(
+        {
+          model: entry.spec.id,
+          repo: entry.spec.repo,
+          dimensions: entry.description.dimensions,
+          maxTokens: entry.description.maxTokens,
+          pooling: entry.description.poolingModes.join('+'),
+          normalized: entry.description.normalized,
+          loadMs: Math.round(milliseconds),
+        },
+        `loaded ${entry.spec.id}: ${entry.description.dimensions} dimensions, ${entry.description.maxTokens} max tokens, ` +
+          `${entry.description.poolingModes.join('+')} pooling, ${entry.description.normalized ? '' : 'not '}normalized, ${Math.round(milliseconds)} ms`,
+      ),
+  });
+  const app = await buildApp({ registry, bodyLimit: config.bodyLimit, logger: log });
+  registry.ready.catch(async (error: Error) => {
+    log.fatal({ err: error }, `a model failed to load: ${error.message}`);
+    await app.close();
+    await registry.close();
+    process.exit(1);
+  });
+
+  const shutdown = async (signal: string) => {
+    log.info(`${signal} received; closing`);
+    await app.close();
+    await registry.close();
+    process.exit(0);
+  };
+  process.once('SIGTERM', () => void shutdown('SIGTERM'));
+  process.once('SIGINT', () => void shutdown('SIGINT'));
+
+  await app.listen({ port: config.port, host: config.host });
+}
+
+main().catch((error: Error) => {
+  console.error(`error: ${error.message}`);
+  process.exit(1);
+});
