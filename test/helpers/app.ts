@@ -1,0 +1,59 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { buildApp, type App } from '../../src/app.ts';
+import { parseModelsFile } from '../../src/models-file.ts';
+import { Registry } from '../../src/registry.ts';
+import { writeFixtureModel, type FixtureModel, type FixtureOptions } from './fixture-model.ts';
+
+export async function tempDir(prefix: string): Promise<string> {
+  return mkdtemp(join(tmpdir(), `${prefix}-`));
+}
+
+export interface TestServer {
+  app: App;
+  registry: Registry;
+  artifactsDir: string;
+  fixtures: Record<string, FixtureModel>;
+  close(): Promise<void>;
+}
+
+/**
+ * Writes the given fixture models (repo → options) into a temp artifacts dir,
+ * opens a registry over `modelsTxt` and builds the app. `close()` removes it all.
+ */
+export async function startTestApp(
+  models: Record<string, FixtureOptions>,
+  modelsTxt = Object.keys(models).join('\n'),
+  options: { maxBatchTokens?: number; maxBatchSize?: number } = {},
+): Promise<TestServer> {
+  const artifactsDir = await tempDir('artifacts');
+  const fixtures: Record<string, FixtureModel> = {};
+  for (const [repo, fixtureOptions] of Object.entries(models)) fixtures[repo] = await writeFixtureModel(artifactsDir, repo, fixtureOptions);
+  const registry = await Registry.open(parseModelsFile(modelsTxt, 'models.txt'), {
+    artifactsDir,
+    workersPerModel: 1,
+    intraOpThreads: 1,
+    batching: { maxBatchTokens: options.maxBatchTokens ?? 4096, maxBatchSize: options.maxBatchSize ?? 32 },
+  });
+  const app = await buildApp({ registry, bodyLimit: 20 * 1024 * 1024 });
+  const close = async () => {
+    await app.close();
+    await registry.close();
+    await rm(artifactsDir, { recursive: true, force: true });
+  };
+  await registry.ready;
+  return { app, registry, artifactsDir, fixtures, close };
+}
+
+export function cosine(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let dot = 0;
+  let na = 0;
+  let nb = 0;
+  for (let i = 0; i < a.length; i++) {
+    dot += a[i]! * b[i]!;
+    na += a[i]! * a[i]!;
+    nb += b[i]! * b[i]!;
+  }
+  return dot / Math.sqrt(na * nb);
+}

@@ -1,0 +1,55 @@
+/**
+ * Independent references the tests compare the server against: the Rust
+ * `tokenizers` library for token ids, and a float64 forward pass plus
+ * sentence-transformers' pooling and normalisation for vectors.
+ */
+import rustTokenizers from '@anush008/tokenizers';
+import { join } from 'node:path';
+import type { PoolingMode } from '../../src/inference/pooling.ts';
+import type { BertWeights } from './bert-onnx.ts';
+import { referenceForward } from './bert-reference.ts';
+
+/** Token ids as sentence-transformers gets them: tokenizer.json, padding off, truncation at max_seq_length. */
+export function rustTokenizer(modelDir: string, maxTokens: number): (text: string) => Promise<number[]> {
+  const tokenizer = rustTokenizers.Tokenizer.fromFile(join(modelDir, 'tokenizer.json'));
+  tokenizer.disablePadding();
+  tokenizer.setTruncation(maxTokens);
+  return async (text) => (await tokenizer.encode(text)).getIds();
+}
+
+function pool(tokens: Float64Array[], mode: PoolingMode): number[] {
+  const width = tokens[0]!.length;
+  const column = (d: number) => tokens.map((vector) => vector[d]!);
+  const sum = (values: number[]) => values.reduce((a, b) => a + b, 0);
+  return Array.from({ length: width }, (_, d) => {
+    switch (mode) {
+      case 'cls':
+        return tokens[0]![d]!;
+      case 'lasttoken':
+        return tokens.at(-1)![d]!;
+      case 'max':
+        return Math.max(...column(d));
+      case 'mean':
+        return sum(column(d)) / tokens.length;
+      case 'mean_sqrt_len':
+        return sum(column(d)) / Math.sqrt(tokens.length);
+      case 'weightedmean':
+        return sum(column(d).map((x, t) => x * (t + 1))) / sum(tokens.map((_, t) => t + 1));
+    }
+  });
+}
+
+const MODE_ORDER: PoolingMode[] = ['cls', 'max', 'mean', 'mean_sqrt_len', 'weightedmean', 'lasttoken'];
+
+export function referenceEmbedding(
+  weights: BertWeights,
+  ids: number[],
+  options: { pooling: PoolingMode[]; normalize: boolean; dimensions?: number },
+): number[] {
+  const tokens = referenceForward(weights, ids);
+  const pooled = MODE_ORDER.filter((mode) => options.pooling.includes(mode)).flatMap((mode) => pool(tokens, mode));
+  const kept = pooled.slice(0, options.dimensions ?? pooled.length);
+  if (!options.normalize) return kept;
+  const norm = Math.sqrt(kept.reduce((a, x) => a + x * x, 0));
+  return kept.map((x) => x / norm);
+}
