@@ -12,6 +12,15 @@ function fieldPath(instancePath: string): string {
     .join('');
 }
 
+function validationMessage(path: string, param: string | null, keyword: string, message: string): string {
+  if (!path) return `The request body must be a JSON object with 'model' and 'input' (${message}).`;
+  if (keyword === 'invalid_type' && message.endsWith('received undefined')) return `Missing required parameter: '${path}'.`;
+  if (keyword === 'invalid_union' && param === 'input') {
+    return `Invalid '${path}': must be a string, an array of strings, an array of token ids (integers), or an array of arrays of token ids.`;
+  }
+  return `Invalid '${path}': ${message}`;
+}
+
 const FASTIFY_CLIENT_CODES: Record<string, string> = {
   FST_ERR_CTP_INVALID_MEDIA_TYPE: 'unsupported_media_type',
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'invalid_content_length',
@@ -30,11 +39,7 @@ export function toApiError(error: FastifyError, request: FastifyRequest): ApiErr
       return errors.modelNotFound(model, request.server.registry.ids);
     }
     const param = path.match(/^[A-Za-z_]+/)?.[0] ?? null;
-    const subject = path ? `'${path}'` : 'the request body';
-    const message = issue.keyword === 'invalid_union' && param === 'input'
-      ? `Invalid ${subject}: must be a string, an array of strings, an array of token ids (integers), or an array of arrays of token ids.`
-      : `Invalid ${subject}: ${issue.message}`;
-    return errors.invalidRequest(message, param);
+    return errors.invalidRequest(validationMessage(path, param, issue.keyword, issue.message ?? 'invalid'), param);
   }
   if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return errors.bodyTooLarge(request.server.initialConfig.bodyLimit ?? 0);
   if (error.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || error.code === 'FST_ERR_CTP_EMPTY_JSON_BODY' || error instanceof SyntaxError) {
