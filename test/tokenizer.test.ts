@@ -1,0 +1,63 @@
+import assert from 'node:assert/strict';
+import { rm } from 'node:fs/promises';
+import { after, before, test } from 'node:test';
+import { loadTokenizer, type TextTokenizer } from '../src/inference/tokenizer.ts';
+import { tempDir } from './helpers/app.ts';
+import { writeFixtureModel } from './helpers/fixture-model.ts';
+import { rustTokenizer } from './helpers/reference.ts';
+
+const MAX_TOKENS = 16;
+let artifactsDir: string;
+let ours: TextTokenizer;
+let rust: (text: string) => Promise<number[]>;
+
+before(async () => {
+  artifactsDir = await tempDir('tokenizer');
+  const { dir } = await writeFixtureModel(artifactsDir, 'test/tokens', { maxSeqLength: MAX_TOKENS });
+  ours = await loadTokenizer(artifactsDir, 'test/tokens', MAX_TOKENS);
+  rust = rustTokenizer(dir, MAX_TOKENS);
+});
+after(() => rm(artifactsDir, { recursive: true, force: true }));
+
+async function assertSameIds(text: string) {
+  assert.deepEqual(Array.from(ours.encode(text)), await rust(text), JSON.stringify(text));
+}
+
+test('token ids equal the Rust tokenizers library for hand-picked inputs', async () => {
+  for (const text of [
+    'hello world', 'The Quick BROWN fox', 'jumps, over: the (lazy) dog!', 'embedding embeddings embedded', 'Ünïcödé àccents',
+    '中文 text', 'tabs\tand\nnewlines', '  leading and trailing  ', '[CLS] [SEP] [MASK] inside text', 'x'.repeat(150), '😀 emoji',
+    'zero\u200bwidth', 'control\u0001char', 'a',
+  ]) {
+    await assertSameIds(text);
+  }
+});
+
+test('inputs longer than the limit are cut to it with the final [SEP] kept, as sentence-transformers does', async () => {
+  const text = 'the quick brown fox jumps over the lazy dog '.repeat(5);
+  const ids = ours.encode(text);
+  assert.equal(ids.length, MAX_TOKENS);
+  assert.equal(ids[0], 2);
+  assert.equal(ids[MAX_TOKENS - 1], 3);
+  await assertSameIds(text);
+});
+
+test("tokenizer.json's own truncation (6) and padding (40) do not change the result", async () => {
+  assert.equal(ours.encode('the quick brown fox jumps over the lazy dog').length, 12); // jump ##s
+  assert.equal(ours.encode('hello').length, 3);
+});
+
+test('token ids equal the Rust library on 1000 random strings', async () => {
+  let seed = 42;
+  const random = () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff);
+  const alphabets = ['abcdefghijklmnopqrstuvwxyz', 'ABCXYZ0123456789', ' \t\n\u00a0', '.,;:!?\'"()-_/@#', 'àéîõüçñß', '中文日本語', '😀🎉', '\u200b\u0000\ufeff', '[CLS][SEP]'];
+  for (let i = 0; i < 1000; i++) {
+    const length = Math.floor(random() * (random() < 0.1 ? 300 : 40));
+    let text = '';
+    for (let j = 0; j < length; j++) {
+      const chars = [...alphabets[Math.floor(random() * alphabets.length)]!];
+      text += chars[Math.floor(random() * chars.length)]! + (random() < 0.2 ? ' ' : '');
+    }
+    await assertSameIds(text);
+  }
+});
