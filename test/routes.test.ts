@@ -1,0 +1,73 @@
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { modelListSchema, modelSchema } from '../src/schemas/models.ts';
+import { startTestApp, type TestServer } from './helpers/app.ts';
+
+let server: TestServer;
+before(async () => {
+  server = await startTestApp(
+    { 'test/mean': { maxSeqLength: 20 }, 'test/cls': { pooling: ['cls'], normalize: false, maxSeqLength: null, modelMaxLength: 48 } },
+    'test/mean alias=tiny\ntest/cls',
+  );
+});
+after(() => server.close());
+
+test('GET /models and /v1/models list every model with its metadata', async () => {
+  for (const url of ['/models', '/v1/models']) {
+    const response = await server.app.inject({ url });
+    assert.equal(response.statusCode, 200);
+    const body = modelListSchema.parse(response.json());
+    assert.equal(body.object, 'list');
+    const [tiny, cls] = body.data;
+    assert.deepEqual(
+      { ...tiny, created: 0 },
+      {
+        id: 'tiny', object: 'model', created: 0, owned_by: 'test', dimensions: 32, max_input_tokens: 20,
+        pooling: 'mean', normalized: true, repo: 'test/mean', revision: null, ready: true,
+      },
+    );
+    assert.ok(Math.abs(tiny!.created - Date.now() / 1000) < 600);
+    // No sentence_bert_config.json: the limit is the tokenizer's model_max_length, capped by the position table (64).
+    assert.equal(cls!.max_input_tokens, 48);
+    assert.equal(cls!.pooling, 'cls');
+    assert.equal(cls!.normalized, false);
+  }
+});
+
+test('GET /v1/models/:id answers for the id, the repo id and an unambiguous bare name', async () => {
+  for (const name of ['tiny', 'test/mean', 'mean']) {
+    const response = await server.app.inject({ url: `/v1/models/${name}` });
+    assert.equal(response.statusCode, 200, name);
+    assert.equal(modelSchema.parse(response.json()).id, 'tiny');
+  }
+});
+
+test('/health is live and /ready is ready once models are loaded', async () => {
+  for (const url of ['/health', '/v1/health']) assert.deepEqual((await server.app.inject({ url })).json(), { status: 'ok' });
+  const ready = await server.app.inject({ url: '/ready' });
+  assert.equal(ready.statusCode, 200);
+  assert.deepEqual(ready.json(), { status: 'ready' });
+});
+
+test('Swagger UI at /docs and the OpenAPI document at /docs/json, generated from the zod schemas', async () => {
+  const ui = await server.app.inject({ url: '/docs' });
+  assert.equal(ui.statusCode, 200);
+  assert.match(ui.body, /<html/);
+  assert.match(ui.body, /swagger-ui/i);
+  const spec = (await server.app.inject({ url: '/docs/json' })).json();
+  assert.match(spec.openapi, /^3\./);
+  const operation = spec.paths['/v1/embeddings'].post;
+  const request = operation.requestBody.content['application/json'].schema;
+  assert.deepEqual(request.required.sort(), ['input', 'model']);
+  assert.deepEqual(request.properties.encoding_format.enum, ['float', 'base64']);
+  assert.deepEqual(request.properties.model.examples, ['tiny', 'test/cls']);
+  assert.ok(operation.responses['200']);
+  assert.ok(operation.responses['404']);
+  assert.ok(spec.paths['/v1/models'].get);
+  assert.ok(spec.paths['/embeddings'].post);
+});
+
+test('x-request-id is honoured', async () => {
+  const response = await server.app.inject({ url: '/health', headers: { 'x-request-id': 'abc-123' } });
+  assert.equal(response.statusCode, 200);
+});
