@@ -57,3 +57,8 @@ export function cosine(a: ArrayLike<number>, b: ArrayLike<number>): number {
   }
   return dot / Math.sqrt(na * nb);
 }
+
+/** Listens on a free loopback port; returns the base URL. */
+export async function listen(server: TestServer): Promise<string> {
+  return server.app.listen({ host: '127.0.0.1', port: 0 });
+}
