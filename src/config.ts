@@ -66,7 +66,7 @@ export const downloadEnvSchema = z.object({
   HF_ENDPOINT: z.url().default('https://huggingface.co').transform((url) => url.replace(/\/+$/, '')),
   HF_TOKEN: z.string().min(1).optional(),
   HF_HUB_OFFLINE: z.enum(['', '0', '1', 'true', 'false']).optional(),
-  DOWNLOAD_TIMEOUT_MS: positiveInt(15000),
+  DOWNLOAD_TIMEOUT_MS: positiveInt(10000),
 });
 
 export interface DownloadConfig {

@@ -1,0 +1,40 @@
+/**
+ * `npm run download`: fetches every model in MODELS_FILE from the Hugging Face
+ * Hub (or HF_ENDPOINT) into ARTIFACTS_DIR. Safe to re-run: complete files are kept.
+ */
+import { loadDownloadConfig } from '../src/config.ts';
+import { downloadModels } from '../src/download/download-models.ts';
+import { describeModel } from '../src/inference/model-files.ts';
+import { plainProgress, terminalProgress } from '../src/download/progress.ts';
+import { loadModelsFile } from '../src/models-file.ts';
+
+async function main(): Promise<number> {
+  const config = loadDownloadConfig();
+  const specs = await loadModelsFile(config.modelsFile);
+  if (config.offline) {
+    // No network allowed: only confirm that what the server needs is already on disk.
+    for (const spec of specs) await describeModel(spec, config.artifactsDir);
+    console.error(`HF_HUB_OFFLINE is set: nothing fetched; the files of ${specs.length} model(s) are present in ${config.artifactsDir}.`);
+    return 0;
+  }
+  const progress = process.stderr.isTTY ? terminalProgress() : plainProgress();
+  try {
+    const summary = await downloadModels(specs, config, progress);
+    progress.stop();
+    console.error(
+      `${specs.length} model(s) ready in ${config.artifactsDir}: ${summary.fetched} file(s) fetched ` +
+        `(${(summary.bytes / 1e6).toFixed(1)} MB), ${summary.upToDate} already complete.`,
+    );
+    return 0;
+  } finally {
+    progress.stop();
+  }
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error: Error) => {
+    console.error(`download failed: ${error.message}`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,168 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { readdir, readFile, rm, truncate, writeFile } from 'node:fs/promises';
+import { join, relative } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { promisify } from 'node:util';
+import { parseModelsFile } from '../src/models-file.ts';
+import { Registry } from '../src/registry.ts';
+import { tempDir } from './helpers/app.ts';
+import { writeFixtureModel } from './helpers/fixture-model.ts';
+import { startHubStandIn, type HubStandIn } from './helpers/hub-stand-in.ts';
+
+const run = promisify(execFile);
+const SCRIPT = new URL('../scripts/download.ts', import.meta.url).pathname;
+
+async function filesUnder(dir: string): Promise<string[]> {
+  const entries = await readdir(dir, { recursive: true, withFileTypes: true });
+  return entries.filter((entry) => entry.isFile()).map((entry) => relative(dir, join(entry.parentPath, entry.name))).sort();
+}
+
+/** Runs `npm run download`'s script; never throws, returns exit code and stderr. */
+async function download(env: Record<string, string>, timeoutMs = 30_000) {
+  const started = performance.now();
+  try {
+    const { stderr } = await run(process.execPath, ['--import', 'tsx', SCRIPT], { env: { ...process.env, ...env }, timeout: timeoutMs });
+    return { code: 0, stderr, seconds: (performance.now() - started) / 1000 };
+  } catch (error) {
+    const failure = error as { code: number; stderr: string };
+    return { code: failure.code, stderr: failure.stderr, seconds: (performance.now() - started) / 1000 };
+  }
+}
+
+const NEEDED = [
+  '1_Pooling/config.json', 'config.json', 'modules.json', 'onnx/model.onnx', 'onnx/model.onnx_data', 'sentence_bert_config.json',
+  'special_tokens_map.json', 'tokenizer.json', 'tokenizer_config.json', 'vocab.txt',
+];
+const NOT_NEEDED = {
+  'pytorch_model.bin': 'torch weights', 'model.safetensors': 'safetensors weights', 'tf_model.h5': 'tf', 'rust_model.ot': 'rust',
+  'openvino/openvino_model.xml': 'openvino', 'openvino/openvino_model.bin': 'openvino', 'onnx/model_qint8_avx512.onnx': 'other onnx',
+  'README.md': '# readme', 'train_script.py': 'print()',
+};
+
+let hub: HubStandIn;
+let workDir: string;
+let source: Record<string, Buffer>;
+
+before(async () => {
+  workDir = await tempDir('download');
+  const fixture = await writeFixtureModel(join(workDir, 'source'), 'acme/tiny');
+  source = Object.fromEntries(await Promise.all((await filesUnder(fixture.dir)).map(async (path) => [path, await readFile(join(fixture.dir, path))])));
+  // An external-data file beside the graph, as large exports have (content irrelevant to the download).
+  source['onnx/model.onnx_data'] = Buffer.alloc(300_000, 7);
+  const files = { ...source, ...NOT_NEEDED };
+  hub = await startHubStandIn({
+    'acme/tiny': { files, lfs: ['onnx/model.onnx', 'onnx/model.onnx_data', 'pytorch_model.bin', 'model.safetensors'] },
+    'acme/gated': { files, lfs: ['onnx/model.onnx'], token: 'hf_secret' },
+    'acme/no-onnx': { files: { 'config.json': '{}', 'pytorch_model.bin': 'x', 'onnx/other.onnx': 'x' } },
+  });
+});
+after(async () => {
+  await hub.close();
+  await rm(workDir, { recursive: true, force: true });
+});
+
+async function setup(name: string, modelsTxt: string) {
+  const dir = join(workDir, name);
+  await rm(dir, { recursive: true, force: true });
+  const modelsFile = join(workDir, `${name}.models.txt`);
+  await writeFile(modelsFile, modelsTxt);
+  return { artifacts: join(dir, 'artifacts'), env: { MODELS_FILE: modelsFile, ARTIFACTS_DIR: join(dir, 'artifacts'), HF_ENDPOINT: hub.url } };
+}
+
+describe('npm run download against a Hub stand-in', () => {
+  test('fetches exactly the files serving needs, verified, in the huggingface-cli layout; the server loads them', async () => {
+    const { artifacts, env } = await setup('fetch', 'acme/tiny@v1.0 alias=tiny\n');
+    const result = await download(env);
+    assert.equal(result.code, 0, result.stderr);
+    assert.deepEqual(await filesUnder(join(artifacts, 'acme/tiny')), NEEDED);
+    for (const path of NEEDED) assert.deepEqual(await readFile(join(artifacts, 'acme/tiny', path)), source[path], path);
+    assert.ok(hub.requests.some((path) => path === '/api/models/acme/tiny/tree/v1.0'), 'the revision pin is used');
+    assert.match(result.stderr, /10 file\(s\) fetched/);
+
+    const registry = await Registry.open(parseModelsFile('acme/tiny alias=tiny', 'models.txt'), {
+      artifactsDir: artifacts, workersPerModel: 1, intraOpThreads: 1, batching: { maxBatchTokens: 1024, maxBatchSize: 8 },
+    });
+    await registry.ready;
+    const model = await registry.resolve('tiny')!.loaded;
+    assert.equal((await model.embed({ texts: ['hello'] })).vectors[0]!.length, 32);
+    await registry.close();
+  });
+
+  test('a re-run transfers nothing; a truncated file is fetched again', async () => {
+    const { artifacts, env } = await setup('rerun', 'acme/tiny\n');
+    assert.equal((await download(env)).code, 0);
+    const before = new Map(hub.downloads);
+    const again = await download(env);
+    assert.equal(again.code, 0, again.stderr);
+    assert.deepEqual(hub.downloads, before, 'no file transferred on a re-run');
+    assert.match(again.stderr, /0 file\(s\) fetched.*10 already complete/);
+
+    const onnx = join(artifacts, 'acme/tiny/onnx/model.onnx');
+    await truncate(onnx, 100);
+    await writeFile(join(artifacts, 'acme/tiny/config.json'), '{"damaged": true}');
+    const repaired = await download(env);
+    assert.equal(repaired.code, 0, repaired.stderr);
+    assert.match(repaired.stderr, /2 file\(s\) fetched/);
+    assert.deepEqual(await readFile(onnx), source['onnx/model.onnx']);
+    assert.deepEqual(await readFile(join(artifacts, 'acme/tiny/config.json')), source['config.json']);
+  });
+
+  test('a gated repo needs HF_TOKEN, and works with it', async () => {
+    const { env } = await setup('gated', 'acme/gated\n');
+    const denied = await download(env);
+    assert.notEqual(denied.code, 0);
+    assert.match(denied.stderr, /acme\/gated.*401.*HF_TOKEN/s);
+    const allowed = await download({ ...env, HF_TOKEN: 'hf_secret' });
+    assert.equal(allowed.code, 0, allowed.stderr);
+  });
+
+  test('an unknown repo fails clearly, naming the repo and the models.txt line', async () => {
+    const { env } = await setup('unknown', '# models\nacme/does-not-exist\n');
+    const result = await download(env);
+    assert.notEqual(result.code, 0);
+    assert.match(result.stderr, /acme\/does-not-exist .*models\.txt:2/);
+    assert.doesNotMatch(result.stderr, /\n\s+at /, 'no stack trace');
+  });
+
+  test('a repo without the chosen ONNX file fails and lists the ONNX files it has', async () => {
+    const { env } = await setup('no-onnx', 'acme/no-onnx\n');
+    const result = await download(env);
+    assert.notEqual(result.code, 0);
+    assert.match(result.stderr, /acme\/no-onnx.*has no onnx\/model\.onnx; its ONNX files are: onnx\/other\.onnx/);
+  });
+
+  test('an unreachable endpoint fails within seconds with what to do', async () => {
+    const { env } = await setup('offline', 'acme/tiny\n');
+    const closed = createServer();
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+    const port = (closed.address() as AddressInfo).port;
+    await new Promise((resolve) => closed.close(resolve));
+    const result = await download({ ...env, HF_ENDPOINT: `http://127.0.0.1:${port}` });
+    assert.notEqual(result.code, 0);
+    assert.match(result.stderr, new RegExp(`acme/tiny .*cannot reach http://127.0.0.1:${port} \\(ECONNREFUSED\\).*HF_ENDPOINT`));
+    assert.ok(result.seconds < 10, `${result.seconds} s`);
+  });
+
+  test('an endpoint that accepts connections but never answers times out instead of hanging', async () => {
+    const { env } = await setup('silent', 'acme/tiny\n');
+    const silent = createServer(() => undefined);
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const endpoint = `http://127.0.0.1:${(silent.address() as AddressInfo).port}`;
+    const result = await download({ ...env, HF_ENDPOINT: endpoint, DOWNLOAD_TIMEOUT_MS: '1500' });
+    silent.closeAllConnections();
+    silent.close();
+    assert.notEqual(result.code, 0);
+    assert.match(result.stderr, /cannot reach .*no answer within 1500 ms/);
+    assert.ok(result.seconds < 10, `${result.seconds} s`);
+  });
+
+  test('a malformed models.txt stops the script with file:line', async () => {
+    const { env } = await setup('malformed', 'acme/tiny\nacme/x y=z\n');
+    const result = await download(env);
+    assert.notEqual(result.code, 0);
+    assert.match(result.stderr, /malformed\.models\.txt:2: unknown option "y=z"/);
+  });
+});
