@@ -1,0 +1,76 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { tempDir } from './helpers/app.ts';
+import { writeFixtureModel } from './helpers/fixture-model.ts';
+
+const SERVER = new URL('../src/server.ts', import.meta.url).pathname;
+let workDir: string;
+
+before(async () => {
+  workDir = await tempDir('server');
+  await writeFixtureModel(join(workDir, 'artifacts'), 'acme/tiny');
+});
+after(() => rm(workDir, { recursive: true, force: true }));
+
+/** Starts `npm start`'s entry point; resolves with its exit code and output once it exits. */
+function startServer(env: Record<string, string>) {
+  const child = spawn(process.execPath, ['--import', 'tsx', SERVER], {
+    env: { ...process.env, ARTIFACTS_DIR: join(workDir, 'artifacts'), HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info', ...env },
+  });
+  let output = '';
+  child.stdout.on('data', (chunk) => (output += chunk));
+  child.stderr.on('data', (chunk) => (output += chunk));
+  const exited = new Promise<{ code: number | null; output: string }>((resolve) => child.on('exit', (code) => resolve({ code, output })));
+  return { child, exited, output: () => output };
+}
+
+async function modelsFile(name: string, text: string) {
+  const path = join(workDir, name);
+  await writeFile(path, text);
+  return path;
+}
+
+test('a model missing from ARTIFACTS_DIR stops startup naming the model, the file and the fetch command', async () => {
+  const server = startServer({ MODELS_FILE: await modelsFile('missing.txt', 'acme/tiny\nacme/absent alias=gone\n') });
+  const { code, output } = await server.exited;
+  assert.equal(code, 1);
+  assert.match(output, /model "gone" \(.*missing\.txt:2\): .*acme\/absent\/config\.json is missing\. Fetch it with `npm run download`/);
+});
+
+test('a malformed models.txt stops startup with file:line', async () => {
+  const server = startServer({ MODELS_FILE: await modelsFile('bad.txt', 'acme/tiny\n\nacme/tiny alias=\n') });
+  const { code, output } = await server.exited;
+  assert.equal(code, 1);
+  assert.match(output, /bad\.txt:3: option "alias" has no value/);
+});
+
+test('invalid configuration stops startup with the variable named', async () => {
+  const server = startServer({ MODELS_FILE: await modelsFile('ok.txt', 'acme/tiny\n'), MAX_BATCH_SIZE: 'lots' });
+  const { code, output } = await server.exited;
+  assert.equal(code, 1);
+  assert.match(output, /invalid configuration: MAX_BATCH_SIZE/);
+});
+
+test('starts, logs one line per model, serves, and exits 0 on SIGTERM', async () => {
+  const server = startServer({ MODELS_FILE: await modelsFile('serve.txt', 'acme/tiny alias=tiny\n') });
+  const deadline = Date.now() + 30_000;
+  let url: string | undefined;
+  while (!url && Date.now() < deadline) {
+    url = server.output().match(/Server listening at (http:\/\/127\.0\.0\.1:\d+)/)?.[1];
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  assert.ok(url, server.output());
+  let ready = 0;
+  while (ready !== 200 && Date.now() < deadline) {
+    ready = (await fetch(`${url}/ready`)).status;
+    if (ready !== 200) assert.equal(ready, 503);
+  }
+  const response = await fetch(`${url}/v1/embeddings`, { method: 'POST', body: JSON.stringify({ model: 'tiny', input: 'hello' }) });
+  assert.equal(response.status, 200);
+  assert.match(server.output(), /loaded tiny: 32 dimensions, 24 max tokens, mean pooling, normalized, \d+ ms/);
+  server.child.kill('SIGTERM');
+  assert.equal((await server.exited).code, 0);
+});
