@@ -30,7 +30,10 @@ export class EmbeddingModel {
     description: ModelDescription,
     options: { artifactsDir: string; repo: string; workers: number; intraOpThreads: number; batching: BatchLimits },
   ): Promise<EmbeddingModel> {
-    const tokenizer = await loadTokenizer(options.artifactsDir, options.repo, description.maxTokens);
+    const tokenizer = await loadTokenizer(options.artifactsDir, options.repo, {
+      maxTokens: description.maxTokens,
+      lowercase: description.lowercase,
+    });
     const backend = await OnnxBackend.start(
       { onnxPath: description.onnxFile, intraOpThreads: options.intraOpThreads, poolingModes: description.poolingModes, padId: tokenizer.padId },
       options.workers,

@@ -6,7 +6,7 @@ import { cosine, startTestApp, type TestServer } from './helpers/app.ts';
 import { referenceEmbedding, rustTokenizer } from './helpers/reference.ts';
 
 const MAX_TOKENS = 24;
-const TEXTS = ['hello world', 'the quick brown fox jumps over the lazy dog', 'a', 'Embedding models, searched: "text" & vectors!'];
+const TEXTS = ['hello world', '  The Quick brown fox jumps over the lazy dog\n', 'a', 'Embedding models, searched: "text" & vectors!'];
 const MODELS = {
   'test/mean': { pooling: ['mean'] as PoolingMode[] },
   'test/cls': { pooling: ['cls'] as PoolingMode[], normalize: false },
@@ -16,6 +16,7 @@ const MODELS = {
   'test/last': { pooling: ['lasttoken'] as PoolingMode[] },
   'test/cls-mean': { pooling: ['cls', 'mean'] as PoolingMode[], normalize: false },
   'test/no-token-types': { pooling: ['mean'] as PoolingMode[], shape: { tokenTypeIds: false, seed: 11 } },
+  'test/cased-lowered': { pooling: ['mean'] as PoolingMode[], tokenizerLowercases: false, doLowerCase: true },
 };
 
 let server: TestServer;
@@ -32,8 +33,8 @@ async function embed(body: Record<string, unknown>) {
 
 async function expected(repo: keyof typeof MODELS, text: string, dimensions?: number) {
   const fixture = server.fixtures[repo]!;
-  const ids = await rustTokenizer(fixture.dir, MAX_TOKENS)(text);
-  const options = MODELS[repo] as { pooling: PoolingMode[]; normalize?: boolean };
+  const options = MODELS[repo] as { pooling: PoolingMode[]; normalize?: boolean; doLowerCase?: boolean };
+  const ids = await rustTokenizer(fixture.dir, MAX_TOKENS, options.doLowerCase)(text);
   return { ids, vector: referenceEmbedding(fixture.weights, ids, { pooling: options.pooling, normalize: options.normalize !== false, dimensions }) };
 }
 

@@ -14,7 +14,7 @@ let rust: (text: string) => Promise<number[]>;
 before(async () => {
   artifactsDir = await tempDir('tokenizer');
   const { dir } = await writeFixtureModel(artifactsDir, 'test/tokens', { maxSeqLength: MAX_TOKENS });
-  ours = await loadTokenizer(artifactsDir, 'test/tokens', MAX_TOKENS);
+  ours = await loadTokenizer(artifactsDir, 'test/tokens', { maxTokens: MAX_TOKENS, lowercase: false });
   rust = rustTokenizer(dir, MAX_TOKENS);
 });
 after(() => rm(artifactsDir, { recursive: true, force: true }));
@@ -60,4 +60,16 @@ test('token ids equal the Rust library on 1000 random strings', async () => {
     }
     await assertSameIds(text);
   }
+});
+
+test('texts are stripped like Python str.strip(), and lowercased when sentence_bert_config says do_lower_case', async () => {
+  const { dir } = await writeFixtureModel(artifactsDir, 'test/cased', { tokenizerLowercases: false, doLowerCase: true });
+  const cased = await loadTokenizer(artifactsDir, 'test/cased', { maxTokens: MAX_TOKENS, lowercase: false });
+  const lowering = await loadTokenizer(artifactsDir, 'test/cased', { maxTokens: MAX_TOKENS, lowercase: true });
+  const reference = rustTokenizer(dir, MAX_TOKENS, true);
+  for (const text of ['Hello World', '\u3000 The Quick Fox \u2003\n', '\ufeffhello']) {
+    assert.deepEqual(Array.from(lowering.encode(text)), await reference(text), JSON.stringify(text));
+  }
+  assert.notDeepEqual(Array.from(cased.encode('Hello')), Array.from(lowering.encode('Hello')));
+  assert.deepEqual(Array.from(cased.encode(' \x1c\thello\u00a0 ')), Array.from(cased.encode('hello')));
 });

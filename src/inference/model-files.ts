@@ -9,6 +9,8 @@ export interface ModelDescription {
   onnxFile: string;
   poolingModes: PoolingMode[];
   normalized: boolean;
+  /** sentence_bert_config.json's do_lower_case: lowercase texts before tokenising. */
+  lowercase: boolean;
   /** Token limit per input, special tokens included. */
   maxTokens: number;
   /** Token vector width (the transformer's hidden size). */
@@ -89,6 +91,7 @@ export async function describeModel(spec: ModelSpec, artifactsDir: string): Prom
     onnxFile: join(dir, spec.onnxPath),
     poolingModes,
     normalized: modules.some((m) => m.type.endsWith('.Normalize')),
+    lowercase: sentenceBertConfig?.do_lower_case === true,
     maxTokens,
     tokenWidth,
     dimensions: tokenWidth * poolingModes.length,

@@ -1,8 +1,9 @@
 import { AutoTokenizer, env, type PreTrainedTokenizer } from '@huggingface/transformers';
 
 /**
- * Text → token ids exactly as the Rust `tokenizers` library produces them when
- * sentence-transformers calls it: special tokens added, truncated to `maxTokens`
+ * Text → token ids exactly as sentence-transformers gets them from the Rust
+ * `tokenizers` library: the text stripped (and lowercased if its
+ * sentence_bert_config says so), special tokens added, truncated to `maxTokens`
  * with the closing special tokens kept. Settings stored in tokenizer.json's own
  * `truncation`/`padding` are ignored, as sentence-transformers overrides them.
  */
@@ -12,6 +13,10 @@ export interface TextTokenizer {
 }
 
 const PROBE = 'hello world';
+
+/** Python's str.strip(): the characters str.isspace() accepts, at both ends. */
+const OUTER_WHITESPACE =
+  /^[\t\n\x0b\x0c\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+|[\t\n\x0b\x0c\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+$/g;
 
 /**
  * How many special tokens the post-processor puts before and after a single
@@ -29,7 +34,12 @@ function specialTokenFrame(tokenizer: PreTrainedTokenizer): { before: number; af
 }
 
 /** Loads `<artifactsDir>/<repo>/tokenizer.json` and friends with @huggingface/transformers; never downloads. */
-export async function loadTokenizer(artifactsDir: string, repo: string, maxTokens: number): Promise<TextTokenizer> {
+export async function loadTokenizer(
+  artifactsDir: string,
+  repo: string,
+  options: { maxTokens: number; lowercase: boolean },
+): Promise<TextTokenizer> {
+  const { maxTokens, lowercase } = options;
   env.localModelPath = artifactsDir.endsWith('/') ? artifactsDir : `${artifactsDir}/`;
   env.allowLocalModels = true;
   env.allowRemoteModels = false;
@@ -39,7 +49,8 @@ export async function loadTokenizer(artifactsDir: string, repo: string, maxToken
   return {
     padId: tokenizer.pad_token_id ?? 0,
     encode(text: string): Int32Array {
-      const ids = tokenizer.encode(text, { add_special_tokens: true });
+      const stripped = text.replace(OUTER_WHITESPACE, '');
+      const ids = tokenizer.encode(lowercase ? stripped.toLowerCase() : stripped, { add_special_tokens: true });
       if (ids.length <= maxTokens) return Int32Array.from(ids);
       const truncated = new Int32Array(maxTokens);
       truncated.set(ids.slice(0, maxTokens - after));

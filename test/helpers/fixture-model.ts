@@ -34,6 +34,10 @@ export interface FixtureOptions {
   /** tokenizer_config.json's model_max_length. */
   modelMaxLength?: number;
   onnxPath?: string;
+  /** The tokenizer's own normaliser lowercases (BERT uncased); false makes a cased tokenizer. */
+  tokenizerLowercases?: boolean;
+  /** sentence_bert_config.json's do_lower_case. */
+  doLowerCase?: boolean;
 }
 
 export const SMALL_SHAPE: BertShape = {
@@ -44,7 +48,7 @@ export const MINILM_SHAPE: BertShape = {
   layers: 6, hidden: 384, heads: 12, intermediate: 1536, vocab: 30522, maxPositions: 512, tokenTypeIds: true, seed: 7,
 };
 
-function tokenizerJson(vocabulary: string[]) {
+function tokenizerJson(vocabulary: string[], lowercase: boolean) {
   const id = (token: string) => vocabulary.indexOf(token);
   return {
     version: '1.0',
@@ -54,7 +58,7 @@ function tokenizerJson(vocabulary: string[]) {
     added_tokens: SPECIAL_TOKENS.map((content) => ({
       id: id(content), content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true,
     })),
-    normalizer: { type: 'BertNormalizer', clean_text: true, handle_chinese_chars: true, strip_accents: null, lowercase: true },
+    normalizer: { type: 'BertNormalizer', clean_text: true, handle_chinese_chars: true, strip_accents: null, lowercase },
     pre_tokenizer: { type: 'BertPreTokenizer' },
     post_processor: {
       type: 'TemplateProcessing',
@@ -100,9 +104,9 @@ export async function writeFixtureModel(artifactsDir: string, repo: string, opti
       num_hidden_layers: shape.layers, num_attention_heads: shape.heads, intermediate_size: shape.intermediate,
       max_position_embeddings: shape.maxPositions, type_vocab_size: 2, pad_token_id: 0,
     }),
-    'tokenizer.json': JSON.stringify(tokenizerJson(vocabulary)),
+    'tokenizer.json': JSON.stringify(tokenizerJson(vocabulary, options.tokenizerLowercases !== false)),
     'tokenizer_config.json': JSON.stringify({
-      tokenizer_class: 'BertTokenizer', do_lower_case: true, model_max_length: options.modelMaxLength ?? 512,
+      tokenizer_class: 'BertTokenizer', do_lower_case: options.tokenizerLowercases !== false, model_max_length: options.modelMaxLength ?? 512,
       unk_token: '[UNK]', sep_token: '[SEP]', pad_token: '[PAD]', cls_token: '[CLS]', mask_token: '[MASK]',
     }),
     'special_tokens_map.json': JSON.stringify({ unk_token: '[UNK]', sep_token: '[SEP]', pad_token: '[PAD]', cls_token: '[CLS]', mask_token: '[MASK]' }),
@@ -119,7 +123,7 @@ export async function writeFixtureModel(artifactsDir: string, repo: string, opti
     [options.onnxPath ?? 'onnx/model.onnx']: bertOnnxBytes(weights),
   };
   if (options.maxSeqLength !== null) {
-    files['sentence_bert_config.json'] = JSON.stringify({ max_seq_length: options.maxSeqLength ?? 24, do_lower_case: false });
+    files['sentence_bert_config.json'] = JSON.stringify({ max_seq_length: options.maxSeqLength ?? 24, do_lower_case: options.doLowerCase ?? false });
   }
   for (const [path, content] of Object.entries(files)) {
     await mkdir(dirname(join(dir, path)), { recursive: true });

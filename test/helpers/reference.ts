@@ -9,12 +9,31 @@ import type { PoolingMode } from '../../src/inference/pooling.ts';
 import type { BertWeights } from './bert-onnx.ts';
 import { referenceForward } from './bert-reference.ts';
 
-/** Token ids as sentence-transformers gets them: tokenizer.json, padding off, truncation at max_seq_length. */
-export function rustTokenizer(modelDir: string, maxTokens: number): (text: string) => Promise<number[]> {
+/** Code points Python's str.isspace() accepts. */
+const PYTHON_SPACES = new Set([0x9, 0xa, 0xb, 0xc, 0xd, 0x1c, 0x1d, 0x1e, 0x1f, 0x20, 0x85, 0xa0, 0x1680, 0x2028, 0x2029, 0x202f, 0x205f, 0x3000]);
+for (let c = 0x2000; c <= 0x200a; c++) PYTHON_SPACES.add(c);
+
+function pythonStrip(text: string): string {
+  const chars = [...text];
+  const isSpace = (char: string) => PYTHON_SPACES.has(char.codePointAt(0)!);
+  while (chars.length > 0 && isSpace(chars[0]!)) chars.shift();
+  while (chars.length > 0 && isSpace(chars.at(-1)!)) chars.pop();
+  return chars.join('');
+}
+
+/**
+ * Token ids as sentence-transformers gets them: the text stripped (and
+ * lowercased when do_lower_case), then tokenizer.json with padding off and
+ * truncation at max_seq_length.
+ */
+export function rustTokenizer(modelDir: string, maxTokens: number, lowercase = false): (text: string) => Promise<number[]> {
   const tokenizer = rustTokenizers.Tokenizer.fromFile(join(modelDir, 'tokenizer.json'));
   tokenizer.disablePadding();
   tokenizer.setTruncation(maxTokens);
-  return async (text) => (await tokenizer.encode(text)).getIds();
+  return async (text) => {
+    const stripped = pythonStrip(text);
+    return (await tokenizer.encode(lowercase ? stripped.toLowerCase() : stripped)).getIds();
+  };
 }
 
 function pool(tokens: Float64Array[], mode: PoolingMode): number[] {
