@@ -65,7 +65,7 @@ export const downloadEnvSchema = z.object({
   ARTIFACTS_DIR: serverEnvSchema.shape.ARTIFACTS_DIR,
   HF_ENDPOINT: z.url().default('https://huggingface.co').transform((url) => url.replace(/\/+$/, '')),
   HF_TOKEN: z.string().min(1).optional(),
-  HF_HUB_OFFLINE: z.enum(['', '0', '1', 'true', 'false']).optional(),
+  HF_HUB_OFFLINE: z.string().optional(),
   DOWNLOAD_TIMEOUT_MS: positiveInt(10000),
 });
 
@@ -86,7 +86,7 @@ export function loadDownloadConfig(env: NodeJS.ProcessEnv = process.env): Downlo
     artifactsDir: e.ARTIFACTS_DIR,
     endpoint: e.HF_ENDPOINT,
     token: e.HF_TOKEN,
-    offline: e.HF_HUB_OFFLINE === '1' || e.HF_HUB_OFFLINE === 'true',
+    offline: ['1', 'true', 'yes', 'on'].includes((e.HF_HUB_OFFLINE ?? '').toLowerCase()),
     timeoutMs: e.DOWNLOAD_TIMEOUT_MS,
   });
 }
