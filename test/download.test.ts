@@ -159,6 +159,18 @@ describe('npm run download against a Hub stand-in', () => {
     assert.ok(result.seconds < 10, `${result.seconds} s`);
   });
 
+  test('HF_HUB_OFFLINE=1 fetches nothing: succeeds when the files are on disk, names the missing file otherwise', async () => {
+    const { env } = await setup('hub-offline', 'acme/tiny\n');
+    const missing = await download({ ...env, HF_HUB_OFFLINE: '1' });
+    assert.notEqual(missing.code, 0);
+    assert.match(missing.stderr, /acme\/tiny\/config\.json is missing/);
+    assert.equal((await download(env)).code, 0);
+    const requests = hub.requests.length;
+    const present = await download({ ...env, HF_HUB_OFFLINE: '1', HF_ENDPOINT: 'http://127.0.0.1:1' });
+    assert.equal(present.code, 0, present.stderr);
+    assert.equal(hub.requests.length, requests);
+  });
+
   test('a malformed models.txt stops the script with file:line', async () => {
     const { env } = await setup('malformed', 'acme/tiny\nacme/x y=z\n');
     const result = await download(env);
