@@ -15,19 +15,27 @@ export interface BatchLimits {
   maxBatchSize: number;
 }
 
-/** One request's share of the queue. */
+interface Item {
+  job: Job;
+  index: number;
+  ids: Int32Array;
+}
+
+/** One request's share of the queue: its sequences not yet dispatched, shortest first. */
 class Job {
   readonly vectors: Float32Array[];
-  remaining: number;
+  pending: Item[];
+  private remaining: number;
   done = false;
 
   constructor(
-    count: number,
+    sequences: Int32Array[],
     private readonly resolve: (vectors: Float32Array[]) => void,
     private readonly reject: (error: Error) => void,
   ) {
-    this.vectors = new Array(count);
-    this.remaining = count;
+    this.vectors = new Array(sequences.length);
+    this.remaining = sequences.length;
+    this.pending = sequences.map((ids, index) => ({ job: this, index, ids })).sort((a, b) => a.ids.length - b.ids.length);
   }
 
   deliver(index: number, vector: Float32Array) {
@@ -42,29 +50,26 @@ class Job {
   fail(error: Error) {
     if (this.done) return;
     this.done = true;
+    this.pending = [];
     this.reject(error);
   }
 }
 
-interface Item {
-  job: Job;
-  index: number;
-  ids: Int32Array;
-}
-
 /** Batches dispatched to each executor before the previous one returns, so it never waits for the main thread. */
 const PIPELINE_DEPTH = 2;
-/** How many batches' worth of the oldest items are sorted by length together. */
+/** How many batches' worth of candidates a batch is chosen from. */
 const WINDOW_BATCHES = 4;
 
 /**
  * Packs token sequences from concurrent requests into batches for one model.
- * Each batch is built around the oldest waiting sequence (so nothing starves)
- * from the sequences nearest to it in length among the oldest few batches'
- * worth (so little is padding), under a padded-token budget.
+ * Requests take turns anchoring a batch (so a 2048-input request cannot hold
+ * up single-text queries, and nothing starves); the anchor's batch is filled
+ * with the waiting sequences nearest it in length, from any request (so little
+ * is padding), under a padded-token budget and a batch size cap.
  */
 export class Batcher {
-  private queue: Item[] = [];
+  private jobs: Job[] = [];
+  private turn = 0;
 
   constructor(
     private readonly backend: BatchBackend,
@@ -72,16 +77,16 @@ export class Batcher {
   ) {}
 
   get queuedSequences(): number {
-    return this.queue.length;
+    return this.jobs.reduce((sum, job) => sum + job.pending.length, 0);
   }
 
   /** Embeds the sequences of one request; the vectors come back in the same order. */
   submit(sequences: Int32Array[], signal?: AbortSignal): Promise<Float32Array[]> {
     if (sequences.length === 0) return Promise.resolve([]);
     return new Promise((resolve, reject) => {
-      const job = new Job(sequences.length, resolve, reject);
+      const job = new Job(sequences, resolve, reject);
       signal?.addEventListener('abort', () => job.fail(signal.reason instanceof Error ? signal.reason : new Error('aborted')), { once: true });
-      sequences.forEach((ids, index) => this.queue.push({ job, index, ids }));
+      this.jobs.push(job);
       this.pump();
     });
   }
@@ -94,16 +99,29 @@ export class Batcher {
     }
   }
 
+  /** Candidates near `length` from the jobs after the anchor's turn, until there are enough to choose from. */
+  private candidates(anchorJob: number, length: number): Item[] {
+    const wanted = this.limits.maxBatchSize * WINDOW_BATCHES;
+    const found: Item[] = [];
+    for (let k = 0; k < this.jobs.length && found.length < wanted; k++) {
+      const { pending } = this.jobs[(anchorJob + k) % this.jobs.length]!;
+      let position = 0;
+      while (position < pending.length && pending[position]!.ids.length < length) position++;
+      found.push(...pending.slice(Math.max(0, position - this.limits.maxBatchSize), position + this.limits.maxBatchSize));
+    }
+    return found;
+  }
+
   private takeBatch(): Item[] | undefined {
-    this.queue = this.queue.filter((item) => !item.job.done);
-    if (this.queue.length === 0) return undefined;
+    this.jobs = this.jobs.filter((job) => !job.done && job.pending.length > 0);
+    if (this.jobs.length === 0) return undefined;
     const { maxBatchTokens, maxBatchSize } = this.limits;
-    const window = this.queue.slice(0, maxBatchSize * WINDOW_BATCHES);
-    const oldest = window[0]!;
-    const sorted = window.slice().sort((a, b) => a.ids.length - b.ids.length);
-    let low = sorted.indexOf(oldest);
+    const anchorJob = this.turn++ % this.jobs.length;
+    const anchor = this.jobs[anchorJob]!.pending[0]!;
+    const target = anchor.ids.length;
+    const sorted = this.candidates(anchorJob, target).sort((a, b) => a.ids.length - b.ids.length);
+    let low = sorted.indexOf(anchor);
     let high = low;
-    const target = oldest.ids.length;
     const fits = (from: number, to: number) =>
       to - from + 1 <= maxBatchSize && (to - from + 1) * sorted[to]!.ids.length <= maxBatchTokens;
     for (;;) {
@@ -117,7 +135,7 @@ export class Batcher {
     }
     const batch = sorted.slice(low, high + 1);
     const taken = new Set(batch);
-    this.queue.splice(0, window.length, ...window.filter((item) => !taken.has(item)));
+    for (const job of new Set(batch.map((item) => item.job))) job.pending = job.pending.filter((item) => !taken.has(item));
     return batch;
   }
 

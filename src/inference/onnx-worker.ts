@@ -6,6 +6,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import ort from 'onnxruntime-node';
 import { poolText } from './pooling.ts';
+import { sessionOptions } from './session-options.ts';
 import type { BatchRequest, WorkerMessage, WorkerSetup } from './protocol.ts';
 
 const setup = workerData as WorkerSetup;
@@ -23,12 +24,7 @@ function intTensor(type: string, values: ArrayLike<number>, dims: number[]): ort
 }
 
 async function start() {
-  const session = await ort.InferenceSession.create(setup.onnxPath, {
-    intraOpNumThreads: setup.intraOpThreads,
-    interOpNumThreads: 1,
-    executionMode: 'sequential',
-    graphOptimizationLevel: 'all',
-  });
+  const session = await ort.InferenceSession.create(setup.onnxPath, sessionOptions(setup.intraOpThreads));
   const unknown = session.inputNames.filter((name) => !KNOWN_INPUTS.has(name));
   if (unknown.length > 0) throw new Error(`the ONNX graph wants inputs this server cannot feed: ${unknown.join(', ')}`);
   const inputTypes = new Map(session.inputMetadata.map((meta) => [meta.name, meta.isTensor ? meta.type : 'int64']));

@@ -1,0 +1,96 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { Batcher, type BatchBackend } from '../../src/batching/batcher.ts';
+
+/** A deterministic stand-in for the inference workers: each vector is [first id, length]. */
+class FakeBackend implements BatchBackend {
+  readonly batches: number[][] = [];
+  inFlight = 0;
+  capacity = 1;
+  failNext = false;
+
+  async embed(ids: Int32Array, lengths: Int32Array) {
+    this.inFlight++;
+    this.batches.push(Array.from(lengths));
+    await new Promise((resolve) => setTimeout(resolve, 1));
+    this.inFlight--;
+    if (this.failNext) {
+      this.failNext = false;
+      throw new Error('worker died');
+    }
+    const embeddings = new Float32Array(lengths.length * 2);
+    let offset = 0;
+    lengths.forEach((length, row) => {
+      embeddings[row * 2] = ids[offset]!;
+      embeddings[row * 2 + 1] = length;
+      offset += length;
+    });
+    return { embeddings, dimensions: 2 };
+  }
+}
+
+const sequence = (first: number, length: number) => Int32Array.from({ length }, (_, i) => (i === 0 ? first : 7));
+
+test('vectors come back in request order, whatever the batches were', async () => {
+  const backend = new FakeBackend();
+  const batcher = new Batcher(backend, { maxBatchTokens: 64, maxBatchSize: 4 });
+  const lengths = [9, 1, 5, 3, 8, 2, 7, 4, 6];
+  const vectors = await batcher.submit(lengths.map((length, i) => sequence(100 + i, length)));
+  assert.deepEqual(vectors.map((v) => Array.from(v)), lengths.map((length, i) => [100 + i, length]));
+});
+
+test('batches respect the padded-token budget and the size cap, and group similar lengths', async () => {
+  const backend = new FakeBackend();
+  const batcher = new Batcher(backend, { maxBatchTokens: 40, maxBatchSize: 4 });
+  const lengths = Array.from({ length: 40 }, (_, i) => 1 + ((i * 7) % 20));
+  await Promise.all([batcher.submit(lengths.slice(0, 20).map((l) => sequence(1, l))), batcher.submit(lengths.slice(20).map((l) => sequence(2, l)))]);
+  let padded = 0;
+  for (const batch of backend.batches) {
+    assert.ok(batch.length <= 4, `size ${batch.length}`);
+    assert.ok(batch.length * Math.max(...batch) <= 40 || batch.length === 1, `padded ${batch.length * Math.max(...batch)}`);
+    padded += batch.length * Math.max(...batch);
+  }
+  const real = lengths.reduce((a, b) => a + b, 0);
+  assert.ok(padded / real < 1.25, `padding overhead ${padded / real}`);
+});
+
+test('a single-text request is not held up behind a 2048-input request', async () => {
+  const backend = new FakeBackend();
+  const batcher = new Batcher(backend, { maxBatchTokens: 512, maxBatchSize: 16 });
+  const big = batcher.submit(Array.from({ length: 2048 }, (_, i) => sequence(1, 8 + (i % 50))));
+  await new Promise((resolve) => setTimeout(resolve, 5));
+  const batchesBefore = backend.batches.length;
+  const [vector] = await batcher.submit([sequence(42, 10)]);
+  assert.deepEqual(Array.from(vector!), [42, 10]);
+  const waited = backend.batches.length - batchesBefore;
+  assert.ok(waited <= 4, `the query waited for ${waited} batches`);
+  assert.equal((await big).length, 2048);
+});
+
+test('a failed batch rejects every request in it; the others still complete', async () => {
+  const backend = new FakeBackend();
+  const batcher = new Batcher(backend, { maxBatchTokens: 1000, maxBatchSize: 2 });
+  backend.failNext = true;
+  const results = await Promise.allSettled([
+    batcher.submit([sequence(1, 5), sequence(1, 5)]),
+    batcher.submit([sequence(2, 5)]),
+    batcher.submit([sequence(3, 30)]),
+  ]);
+  assert.equal(results[0]!.status, 'rejected');
+  assert.equal(results.filter((r) => r.status === 'rejected').length, 1);
+  assert.ok(results.slice(1).every((r) => r.status === 'fulfilled'));
+});
+
+test('an aborted request is dropped from the queue, not computed', async () => {
+  const backend = new FakeBackend();
+  const batcher = new Batcher(backend, { maxBatchTokens: 64, maxBatchSize: 2 });
+  const controller = new AbortController();
+  const blocked = batcher.submit([sequence(1, 4), sequence(1, 4)]);
+  const dropped = batcher.submit(Array.from({ length: 50 }, () => sequence(9, 4)), controller.signal);
+  controller.abort(new Error('client went away'));
+  await assert.rejects(dropped, /client went away/);
+  await blocked;
+  const computed = backend.batches.flat().length;
+  assert.ok(computed <= 2 + 4, `${computed} sequences computed`);
+  assert.equal(batcher.queuedSequences, 0);
+});
