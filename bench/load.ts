@@ -22,14 +22,25 @@ function percentile(sorted: number[], p: number): number {
 
 export async function runLoad(
   server: ServerProcess,
-  options: { model: string; texts: BenchText[]; textsPerRequest: number; connections: number; seconds: number },
+  options: {
+    model: string;
+    texts: BenchText[];
+    textsPerRequest: number;
+    connections: number;
+    /** Run for this long, or until `requests` are answered. */
+    seconds?: number;
+    requests?: number;
+    base64?: boolean;
+  },
 ): Promise<LoadResult> {
   let next = 0;
   let tokens = 0;
   let texts = 0;
-  const nextBody = () => {
-    const input = Array.from({ length: options.textsPerRequest }, () => options.texts[next++ % options.texts.length]!.text);
-    return JSON.stringify({ model: options.model, input });
+  // Each connection has one request in flight: remember what it sent, count it when the answer is a 200.
+  const nextBody = (context: Record<string, unknown>) => {
+    const picked = Array.from({ length: options.textsPerRequest }, () => options.texts[next++ % options.texts.length]!);
+    context.tokens = picked.reduce((sum, text) => sum + text.tokens, 0);
+    return JSON.stringify({ model: options.model, input: picked.map((text) => text.text), ...(options.base64 ? { encoding_format: 'base64' } : {}) });
   };
 
   let loading = true;
@@ -48,17 +59,16 @@ export async function runLoad(
   const result = await autocannon({
     url: `${server.url}/v1/embeddings`,
     connections: options.connections,
-    duration: options.seconds,
+    ...(options.requests ? { amount: options.requests } : { duration: options.seconds }),
     timeout: 60,
     requests: [
       {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
-        setupRequest: (request) => ({ ...request, body: nextBody() }),
-        onResponse: (status, body) => {
+        setupRequest: (request, context) => ({ ...request, body: nextBody(context as Record<string, unknown>) }),
+        onResponse: (status, _body, context) => {
           if (status !== 200) return;
-          const usage = (JSON.parse(body) as { usage: { total_tokens: number } }).usage;
-          tokens += usage.total_tokens;
+          tokens += (context as { tokens: number }).tokens;
           texts += options.textsPerRequest;
         },
       },

@@ -16,7 +16,7 @@ export const serverEnvSchema = z.object({
   BODY_LIMIT: positiveInt(20 * 1024 * 1024),
   INFERENCE_WORKERS: positiveInt(1),
   INTRA_OP_THREADS: positiveInt(availableParallelism()),
-  MAX_BATCH_TOKENS: positiveInt(16384),
+  MAX_BATCH_TOKENS: positiveInt(2048),
   MAX_BATCH_SIZE: positiveInt(64),
 });
 

@@ -52,7 +52,8 @@ export function toApiError(error: FastifyError, request: FastifyRequest): ApiErr
 
 export function errorHandler(error: FastifyError, request: FastifyRequest, reply: FastifyReply) {
   const apiError = toApiError(error, request);
-  if (apiError.status >= 500) request.log.error({ err: error }, 'request failed');
+  // Deliberate 503s (not ready, inference failed) are expected or logged where they arise; a 500 is a bug.
+  if (apiError.status === 500) request.log.error({ err: error }, 'request failed');
   return reply.status(apiError.status).send(apiError.toBody());
 }
 

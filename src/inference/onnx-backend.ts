@@ -1,5 +1,5 @@
 import { Worker } from 'node:worker_threads';
-import type { BatchRequest, WorkerMessage, WorkerSetup } from './protocol.ts';
+import type { BatchRequest, CloseRequest, WorkerMessage, WorkerSetup } from './protocol.ts';
 
 export interface PooledBatch {
   /** Pooled vectors of the batch's texts, one after another. */
@@ -72,7 +72,13 @@ class InferenceWorker {
 
   async close() {
     this.closing = true;
-    await this.worker?.terminate();
+    const worker = this.worker;
+    if (!worker) return;
+    const exited = new Promise((resolve) => worker.once('exit', resolve));
+    worker.postMessage({ close: true } satisfies CloseRequest);
+    const timer = setTimeout(() => void worker.terminate(), 5000);
+    await exited;
+    clearTimeout(timer);
   }
 }
 

@@ -7,7 +7,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import ort from 'onnxruntime-node';
 import { poolText } from './pooling.ts';
 import { sessionOptions } from './session-options.ts';
-import type { BatchRequest, WorkerMessage, WorkerSetup } from './protocol.ts';
+import type { BatchRequest, CloseRequest, WorkerMessage, WorkerSetup } from './protocol.ts';
 
 const setup = workerData as WorkerSetup;
 const port = parentPort!;
@@ -63,14 +63,26 @@ async function start() {
     return { embeddings, dimensions: dim };
   }
 
-  port.on('message', async (request: BatchRequest) => {
+  // One batch at a time: session.run is asynchronous, and two concurrent runs fight over the same cores.
+  let previous = Promise.resolve();
+  port.on('message', (request: BatchRequest | CloseRequest) => {
+    previous = previous.then(() => handle(request));
+  });
+
+  async function handle(request: BatchRequest | CloseRequest) {
+    if ('close' in request) {
+      // Terminating a thread inside a native session crashes the process; release it first.
+      await session.release();
+      port.close();
+      return;
+    }
     try {
       const { embeddings, dimensions } = await embed(request);
       post({ kind: 'result', id: request.id, embeddings, dimensions }, [embeddings.buffer as ArrayBuffer]);
     } catch (error) {
       post({ kind: 'failed', id: request.id, message: (error as Error).message });
     }
-  });
+  }
   post({ kind: 'ready', inputNames: session.inputNames.slice(), outputName });
 }
 

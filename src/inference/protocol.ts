@@ -8,6 +8,11 @@ export interface WorkerSetup {
   padId: number;
 }
 
+/** Asks the worker to release its session and exit. */
+export interface CloseRequest {
+  close: true;
+}
+
 /** A batch of token sequences, concatenated; `lengths[i]` tokens belong to text i. */
 export interface BatchRequest {
   id: number;

@@ -7,6 +7,5 @@ export function sessionOptions(intraOpThreads: number): InferenceSession.Session
     interOpNumThreads: 1,
     executionMode: 'sequential',
     graphOptimizationLevel: 'all',
-    extra: { session: { intra_op: { allow_spinning: process.env.SPIN ?? '1' } } },
   };
 }
