@@ -56,6 +56,8 @@ export async function runLoad(
     }
   })();
 
+  const started = performance.now();
+  let lastAnswer = started;
   const result = await autocannon({
     url: `${server.url}/v1/embeddings`,
     connections: options.connections,
@@ -67,6 +69,7 @@ export async function runLoad(
         headers: { 'content-type': 'application/json' },
         setupRequest: (request, context) => ({ ...request, body: nextBody(context as Record<string, unknown>) }),
         onResponse: (status, _body, context) => {
+          lastAnswer = performance.now();
           if (status !== 200) return;
           tokens += (context as { tokens: number }).tokens;
           texts += options.textsPerRequest;
@@ -77,7 +80,8 @@ export async function runLoad(
   loading = false;
   await probes;
   health.sort((a, b) => a - b);
-  const seconds = result.duration;
+  // autocannon reports whole-second ticks; a fixed-count run ends at its last answer.
+  const seconds = options.requests ? (lastAnswer - started) / 1000 : result.duration;
   return {
     connections: options.connections,
     textsPerRequest: options.textsPerRequest,

@@ -23,7 +23,10 @@ import { makeTexts } from './texts.ts';
 export interface BenchReport {
   date: string;
   model: string;
+  /** ONNX Runtime threads of the in-process ceiling. */
   threads: number;
+  /** How the server split the cores. */
+  server: { workersPerModel: number; intraOpThreads: number };
   rssAfterLoadMb: number;
   scenarios: { query: LoadResult; index: LoadResult };
   limits: { query: LimitResult; index: LimitResult };
@@ -39,7 +42,8 @@ const { values: args } = parseArgs({
 });
 const seconds = Number(args.seconds);
 const indexRequests = Number(args['index-requests']);
-const threads = Number(process.env.INTRA_OP_THREADS ?? availableParallelism());
+// The ceiling gets every core in one session; the server splits the same cores its own way (see config.ts).
+const threads = availableParallelism();
 
 async function chooseModel(): Promise<{ spec: ModelSpec; artifactsDir: string; cleanup: () => Promise<void> }> {
   if (args.model) {
@@ -82,7 +86,7 @@ async function main() {
   const indexTexts = makeTexts(tokenizer, 1024, 16, Math.min(256, description.maxTokens), 2);
   const encode = (texts: typeof queryTexts) => texts.map(({ text }) => tokenizer.encode(text));
 
-  console.log(`model ${spec.id}: ${description.dimensions} dimensions, ${threads} threads; measuring the ONNX Runtime limit…`);
+  console.log(`model ${spec.id}: ${description.dimensions} dimensions; measuring the ONNX Runtime limit with ${threads} threads…`);
   const limits = {
     query: await measureLimit(description.onnxFile, encode(queryTexts), threads),
     index: await measureLimit(description.onnxFile, encode(indexTexts), threads),
@@ -90,7 +94,8 @@ async function main() {
 
   const modelsFile = join(artifactsDir, 'bench-models.txt');
   await writeFile(modelsFile, `${spec.repo}${spec.revision ? `@${spec.revision}` : ''} alias=${spec.id} onnx=${spec.onnxPath}\n`);
-  const server = await startServer({ MODELS_FILE: modelsFile, ARTIFACTS_DIR: artifactsDir, INTRA_OP_THREADS: String(threads) });
+  const server = await startServer({ MODELS_FILE: modelsFile, ARTIFACTS_DIR: artifactsDir });
+  const { inference } = loadServerConfig({ ...process.env, MODELS_FILE: modelsFile });
   try {
     const rssAfterLoadMb = await server.rssMb();
     const load = (texts: typeof queryTexts, textsPerRequest: number, connections: number, duration = seconds) =>
@@ -105,8 +110,17 @@ async function main() {
     concurrency.push(query);
     const index = await indexLoad();
 
-    const report: BenchReport = { date: new Date().toISOString(), model: spec.id, threads, rssAfterLoadMb, scenarios: { query, index }, limits, concurrency };
-    console.log(`\nRSS after loading: ${Math.round(rssAfterLoadMb)} MB`);
+    const report: BenchReport = {
+      date: new Date().toISOString(),
+      model: spec.id,
+      threads,
+      server: inference,
+      rssAfterLoadMb,
+      scenarios: { query, index },
+      limits,
+      concurrency,
+    };
+    console.log(`\nserver: ${inference.workersPerModel} worker(s) × ${inference.intraOpThreads} thread(s); RSS after loading: ${Math.round(rssAfterLoadMb)} MB`);
     console.log(`ONNX Runtime limit: query ${round(limits.query.textsPerSecond)} texts/s (batch ${limits.query.batchSize}), ` +
       `index ${round(limits.index.textsPerSecond)} texts/s (batch ${limits.index.batchSize})`);
     console.table([row('query', query, limits.query), row('index', index, limits.index), ...concurrency.slice(0, -1).map((c) => row('query', c))]);
