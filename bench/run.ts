@@ -84,7 +84,7 @@ async function main() {
   const tokenizer = await loadTokenizer(artifactsDir, spec.repo, { maxTokens: description.maxTokens, lowercase: description.lowercase });
   const queryTexts = makeTexts(tokenizer, 2048, 8, 32, 1);
   const indexTexts = makeTexts(tokenizer, 1024, 16, Math.min(256, description.maxTokens), 2);
-  const encode = (texts: typeof queryTexts) => texts.map(({ text }) => tokenizer.encode(text));
+  const encode = (texts: typeof queryTexts) => texts.map(({ text }) => tokenizer.encode(text).ids);
 
   console.log(`model ${spec.id}: ${description.dimensions} dimensions; measuring the ONNX Runtime limit with ${threads} threads…`);
   const limits = {

@@ -30,10 +30,10 @@ export function makeTexts(tokenizer: TextTokenizer, count: number, min: number, 
     let high = words.length;
     while (low < high) {
       const middle = (low + high) >> 1;
-      if (tokenizer.encode(words.slice(0, middle).join(' ')).length >= target) high = middle;
+      if (tokenizer.encode(words.slice(0, middle).join(' ')).ids.length >= target) high = middle;
       else low = middle + 1;
     }
     const text = words.slice(0, low).join(' ');
-    return { text, tokens: tokenizer.encode(text).length };
+    return { text, tokens: tokenizer.encode(text).ids.length };
   });
 }

@@ -12,12 +12,23 @@ import { modelRoutes } from './routes/models.ts';
 declare module 'fastify' {
   interface FastifyInstance {
     registry: Registry;
+    limits: RequestLimits;
   }
 }
+
+export interface RequestLimits {
+  /** Whether over-long inputs are cut when a request does not say. */
+  truncate: boolean;
+  /** Tokens one request may embed in all. */
+  maxRequestTokens: number;
+}
+
+const DEFAULT_LIMITS: RequestLimits = { truncate: true, maxRequestTokens: 300_000 };
 
 export interface AppOptions {
   registry: Registry;
   bodyLimit: number;
+  limits?: RequestLimits;
   /** Where request logs go; none when absent (tests). */
   logger?: FastifyBaseLogger;
 }
@@ -26,9 +37,10 @@ export interface AppOptions {
 const PREFIXES = ['', '/v1'];
 
 /** Builds the HTTP app around a registry. It never listens; server.ts does. */
-export async function buildApp({ registry, bodyLimit, logger }: AppOptions) {
+export async function buildApp({ registry, bodyLimit, limits = DEFAULT_LIMITS, logger }: AppOptions) {
   const app = Fastify({ ...(logger ? { loggerInstance: logger } : { logger: false }), bodyLimit, requestIdHeader: 'x-request-id' }).withTypeProvider<ZodTypeProvider>();
   app.decorate('registry', registry);
+  app.decorate('limits', limits);
   app.setValidatorCompiler(validatorCompiler);
   // Responses are declared in zod for the OpenAPI document and checked by the tests; at run
   // time plain JSON.stringify writes them, as re-validating every float of a large response costs more than embedding it.

@@ -28,6 +28,9 @@ export const serverEnvSchema = z.object({
   INTRA_OP_THREADS: positiveInt(DEFAULT_THREADS),
   MAX_BATCH_TOKENS: positiveInt(2048),
   MAX_BATCH_SIZE: positiveInt(32),
+  MAX_QUEUED_INPUTS: positiveInt(8192),
+  MAX_REQUEST_TOKENS: positiveInt(300_000),
+  TRUNCATE: z.enum(['true', 'false']).default('true'),
 });
 
 export type ServerEnv = z.infer<typeof serverEnvSchema>;
@@ -40,7 +43,8 @@ export interface ServerConfig {
   logLevel: ServerEnv['LOG_LEVEL'];
   bodyLimit: number;
   inference: { workersPerModel: number; intraOpThreads: number };
-  batching: { maxBatchTokens: number; maxBatchSize: number };
+  batching: { maxBatchTokens: number; maxBatchSize: number; maxQueued: number };
+  limits: { truncate: boolean; maxRequestTokens: number };
 }
 
 export class ConfigError extends Error {
@@ -66,7 +70,8 @@ export function loadServerConfig(env: NodeJS.ProcessEnv = process.env): ServerCo
     logLevel: e.LOG_LEVEL,
     bodyLimit: e.BODY_LIMIT,
     inference: { workersPerModel: e.INFERENCE_WORKERS, intraOpThreads: e.INTRA_OP_THREADS },
-    batching: { maxBatchTokens: e.MAX_BATCH_TOKENS, maxBatchSize: e.MAX_BATCH_SIZE },
+    batching: { maxBatchTokens: e.MAX_BATCH_TOKENS, maxBatchSize: e.MAX_BATCH_SIZE, maxQueued: e.MAX_QUEUED_INPUTS },
+    limits: { truncate: e.TRUNCATE === 'true', maxRequestTokens: e.MAX_REQUEST_TOKENS },
   });
 }
 

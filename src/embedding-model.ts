@@ -1,5 +1,6 @@
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { Batcher, type BatchLimits } from './batching/batcher.ts';
+import { InputTooLongError, TooManyTokensError } from './embedding-errors.ts';
 import type { ModelDescription } from './inference/model-files.ts';
 import { OnnxBackend } from './inference/onnx-backend.ts';
 import { normalizeInPlace } from './inference/pooling.ts';
@@ -60,8 +61,24 @@ export class EmbeddingModel {
     return this.batcher.queuedSequences;
   }
 
-  async embed(inputs: EmbeddingInputs, options: { dimensions?: number; signal?: AbortSignal } = {}): Promise<EmbeddingResult> {
-    const sequences = 'texts' in inputs ? await this.tokenize(inputs.texts) : this.truncateIds(inputs.tokenIds);
+  /**
+   * Embeds the inputs. Over-long inputs are truncated, or with `truncate: false`
+   * refused (InputTooLongError); more than `maxRequestTokens` in all is refused
+   * (TooManyTokensError); a full queue refuses at once (OverloadedError).
+   */
+  async embed(
+    inputs: EmbeddingInputs,
+    options: { dimensions?: number; signal?: AbortSignal; truncate?: boolean; maxRequestTokens?: number } = {},
+  ): Promise<EmbeddingResult> {
+    const encoded = 'texts' in inputs ? await this.tokenize(inputs.texts) : this.truncateIds(inputs.tokenIds);
+    const limit = this.description.maxTokens;
+    if (options.truncate === false) {
+      const index = encoded.findIndex(({ length }) => length > limit);
+      if (index >= 0) throw new InputTooLongError(index, encoded[index]!.length, limit);
+    }
+    const sequences = encoded.map(({ ids }) => ids);
+    const total = sequences.reduce((sum, ids) => sum + ids.length, 0);
+    if (options.maxRequestTokens !== undefined && total > options.maxRequestTokens) throw new TooManyTokensError(total, options.maxRequestTokens);
     const pooled = await this.batcher.submit(sequences, options.signal);
     const dimensions = options.dimensions ?? this.description.dimensions;
     const vectors = pooled.map((vector) => {
@@ -71,8 +88,8 @@ export class EmbeddingModel {
     return { vectors, tokenCounts: sequences.map((ids) => ids.length) };
   }
 
-  private async tokenize(texts: string[]): Promise<Int32Array[]> {
-    const sequences: Int32Array[] = [];
+  private async tokenize(texts: string[]): Promise<{ ids: Int32Array; length: number }[]> {
+    const sequences: { ids: Int32Array; length: number }[] = [];
     for (let start = 0; start < texts.length; start += TOKENIZE_CHUNK) {
       if (start > 0) await yieldToEventLoop();
       for (const text of texts.slice(start, start + TOKENIZE_CHUNK)) sequences.push(this.tokenizer.encode(text));
@@ -80,8 +97,8 @@ export class EmbeddingModel {
     return sequences;
   }
 
-  private truncateIds(tokenIds: number[][]): Int32Array[] {
-    return tokenIds.map((ids) => Int32Array.from(ids.slice(0, this.description.maxTokens)));
+  private truncateIds(tokenIds: number[][]): { ids: Int32Array; length: number }[] {
+    return tokenIds.map((ids) => ({ ids: Int32Array.from(ids.slice(0, this.description.maxTokens)), length: ids.length }));
   }
 
   async close() {

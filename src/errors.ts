@@ -41,6 +41,20 @@ export const errors = {
   bodyTooLarge: (limit: number) =>
     new ApiError(413, 'invalid_request_error', `The request body is larger than the limit of ${limit} bytes.`, null, 'request_too_large'),
   clientError: (status: number, message: string, code: string | null) => new ApiError(status, 'invalid_request_error', message, null, code),
+  inputTooLong: (index: number, tokens: number, limit: number) =>
+    new ApiError(
+      400,
+      'invalid_request_error',
+      `Input ${index} has ${tokens} tokens, more than the model's limit of ${limit}. Shorten it, or send "truncate": true to embed its first ${limit} tokens.`,
+      'input',
+      'context_length_exceeded',
+    ),
+  tooManyTokens: (tokens: number, limit: number) =>
+    new ApiError(400, 'invalid_request_error', `The request has ${tokens} tokens; at most ${limit} are allowed per request. Split it.`, 'input', 'max_tokens_per_request'),
+  overloaded: () =>
+    new ApiError(429, 'server_error', 'The server has too much work queued for this model; retry after a moment.', null, 'overloaded'),
+  /** Never seen by the client, which has gone; nginx's code for it. */
+  clientClosed: () => new ApiError(499, 'invalid_request_error', 'The client closed the connection.', null, 'client_closed'),
   notReady: () => new ApiError(503, 'server_error', 'The server is still loading its models.', null, 'not_ready'),
   internal: () => new ApiError(500, 'server_error', 'The server had an error while processing your request.', null, null),
   inferenceFailed: () => new ApiError(503, 'server_error', 'Inference failed for this request; please retry.', null, 'inference_failed'),

@@ -29,7 +29,7 @@ async function main() {
           `${entry.description.poolingModes.join('+')} pooling, ${entry.description.normalized ? '' : 'not '}normalized, ${Math.round(milliseconds)} ms`,
       ),
   });
-  const app = await buildApp({ registry, bodyLimit: config.bodyLimit, logger: log });
+  const app = await buildApp({ registry, bodyLimit: config.bodyLimit, limits: config.limits, logger: log });
   registry.ready.catch(async (error: Error) => {
     log.fatal({ err: error }, `a model failed to load: ${error.message}`);
     await app.close();

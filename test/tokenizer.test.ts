@@ -20,7 +20,7 @@ before(async () => {
 after(() => rm(artifactsDir, { recursive: true, force: true }));
 
 async function assertSameIds(text: string) {
-  assert.deepEqual(Array.from(ours.encode(text)), await rust(text), JSON.stringify(text));
+  assert.deepEqual(Array.from(ours.encode(text).ids), await rust(text), JSON.stringify(text));
 }
 
 test('token ids equal the Rust tokenizers library for hand-picked inputs', async () => {
@@ -35,16 +35,17 @@ test('token ids equal the Rust tokenizers library for hand-picked inputs', async
 
 test('inputs longer than the limit are cut to it with the final [SEP] kept, as sentence-transformers does', async () => {
   const text = 'the quick brown fox jumps over the lazy dog '.repeat(5);
-  const ids = ours.encode(text);
+  const { ids, length } = ours.encode(text);
   assert.equal(ids.length, MAX_TOKENS);
+  assert.equal(length, 52, 'the untruncated count is kept for truncate: false');
   assert.equal(ids[0], 2);
   assert.equal(ids[MAX_TOKENS - 1], 3);
   await assertSameIds(text);
 });
 
 test("tokenizer.json's own truncation (6) and padding (40) do not change the result", async () => {
-  assert.equal(ours.encode('the quick brown fox jumps over the lazy dog').length, 12); // jump ##s
-  assert.equal(ours.encode('hello').length, 3);
+  assert.equal(ours.encode('the quick brown fox jumps over the lazy dog').ids.length, 12); // jump ##s
+  assert.equal(ours.encode('hello').ids.length, 3);
 });
 
 test('token ids equal the Rust library on 1000 random strings', async () => {
@@ -68,8 +69,8 @@ test('texts are stripped like Python str.strip(), and lowercased when sentence_b
   const lowering = await loadTokenizer(artifactsDir, 'test/cased', { maxTokens: MAX_TOKENS, lowercase: true });
   const reference = rustTokenizer(dir, MAX_TOKENS, true);
   for (const text of ['Hello World', '\u3000 The Quick Fox \u2003\n', '\ufeffhello']) {
-    assert.deepEqual(Array.from(lowering.encode(text)), await reference(text), JSON.stringify(text));
+    assert.deepEqual(Array.from(lowering.encode(text).ids), await reference(text), JSON.stringify(text));
   }
-  assert.notDeepEqual(Array.from(cased.encode('Hello')), Array.from(lowering.encode('Hello')));
-  assert.deepEqual(Array.from(cased.encode(' \x1c\thello\u00a0 ')), Array.from(cased.encode('hello')));
+  assert.notDeepEqual(Array.from(cased.encode('Hello').ids), Array.from(lowering.encode('Hello').ids));
+  assert.deepEqual(Array.from(cased.encode(' \x1c\thello\u00a0 ').ids), Array.from(cased.encode('hello').ids));
 });

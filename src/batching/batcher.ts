@@ -1,3 +1,4 @@
+import { OverloadedError } from '../embedding-errors.ts';
 import type { PooledBatch } from '../inference/onnx-backend.ts';
 
 /** What the batcher needs from an inference backend. */
@@ -13,6 +14,8 @@ export interface BatchLimits {
   /** Padded tokens per batch: batch size × longest sequence. */
   maxBatchTokens: number;
   maxBatchSize: number;
+  /** Sequences allowed to wait; past it requests are refused at once (a request always fits an empty queue). */
+  maxQueued?: number;
 }
 
 interface Item {
@@ -83,6 +86,9 @@ export class Batcher {
   /** Embeds the sequences of one request; the vectors come back in the same order. */
   submit(sequences: Int32Array[], signal?: AbortSignal): Promise<Float32Array[]> {
     if (sequences.length === 0) return Promise.resolve([]);
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    const queued = this.queuedSequences;
+    if (queued > 0 && queued + sequences.length > (this.limits.maxQueued ?? Infinity)) return Promise.reject(new OverloadedError(queued));
     return new Promise((resolve, reject) => {
       const job = new Job(sequences, resolve, reject);
       signal?.addEventListener('abort', () => job.fail(signal.reason instanceof Error ? signal.reason : new Error('aborted')), { once: true });

@@ -1,7 +1,10 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { ApiError, errors } from '../errors.ts';
+import { InputTooLongError, OverloadedError, TooManyTokensError } from '../embedding-errors.ts';
 import { MODEL_NOT_FOUND } from '../schemas/embeddings.ts';
+
+const RETRY_AFTER_SECONDS = 1;
 
 /** `input`, `input[3]`, `input[3][5]`: where in the body a problem is. */
 function fieldPath(instancePath: string): string {
@@ -28,9 +31,19 @@ const FASTIFY_CLIENT_CODES: Record<string, string> = {
   FST_ERR_CTP_INVALID_JSON_BODY: 'invalid_json',
 };
 
+/** The catalogue's error for a failure the model layer reports, if it is one. */
+export function fromEmbeddingError(error: unknown): ApiError | undefined {
+  if (error instanceof ApiError) return error;
+  if (error instanceof InputTooLongError) return errors.inputTooLong(error.index, error.tokens, error.limit);
+  if (error instanceof TooManyTokensError) return errors.tooManyTokens(error.tokens, error.limit);
+  if (error instanceof OverloadedError) return errors.overloaded();
+  return undefined;
+}
+
 /** Turns whatever was thrown into the catalogue's error. */
 export function toApiError(error: FastifyError, request: FastifyRequest): ApiError {
-  if (error instanceof ApiError) return error;
+  const known = fromEmbeddingError(error);
+  if (known) return known;
   if (hasZodFastifySchemaValidationErrors(error)) {
     const issue = error.validation[0]!;
     const path = fieldPath(issue.instancePath);
@@ -54,6 +67,7 @@ export function errorHandler(error: FastifyError, request: FastifyRequest, reply
   const apiError = toApiError(error, request);
   // Deliberate 503s (not ready, inference failed) are expected or logged where they arise; a 500 is a bug.
   if (apiError.status === 500) request.log.error({ err: error }, 'request failed');
+  if (apiError.status === 429) reply.header('retry-after', String(RETRY_AFTER_SECONDS));
   return reply.status(apiError.status).send(apiError.toBody());
 }
 

@@ -8,7 +8,8 @@ import { AutoTokenizer, env, type PreTrainedTokenizer } from '@huggingface/trans
  * `truncation`/`padding` are ignored, as sentence-transformers overrides them.
  */
 export interface TextTokenizer {
-  encode(text: string): Int32Array;
+  /** The ids to embed (truncated), and how many tokens the whole text has. */
+  encode(text: string): { ids: Int32Array; length: number };
   readonly padId: number;
 }
 
@@ -48,14 +49,14 @@ export async function loadTokenizer(
   if (after >= maxTokens) throw new Error(`max tokens ${maxTokens} leaves no room for text`);
   return {
     padId: tokenizer.pad_token_id ?? 0,
-    encode(text: string): Int32Array {
+    encode(text: string) {
       const stripped = text.replace(OUTER_WHITESPACE, '');
       const ids = tokenizer.encode(lowercase ? stripped.toLowerCase() : stripped, { add_special_tokens: true });
-      if (ids.length <= maxTokens) return Int32Array.from(ids);
+      if (ids.length <= maxTokens) return { ids: Int32Array.from(ids), length: ids.length };
       const truncated = new Int32Array(maxTokens);
       truncated.set(ids.slice(0, maxTokens - after));
       truncated.set(ids.slice(ids.length - after), maxTokens - after);
-      return truncated;
+      return { ids: truncated, length: ids.length };
     },
   };
 }

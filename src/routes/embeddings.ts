@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { v4 as uuidv4 } from 'uuid';
-import { ApiError, errors } from '../errors.ts';
+import { errors } from '../errors.ts';
+import { fromEmbeddingError } from '../http/error-handler.ts';
 import { errorResponseSchema } from '../schemas/error.ts';
 import { embeddingsRequestSchema, embeddingsResponseSchema, inputList } from '../schemas/embeddings.ts';
 
@@ -9,7 +10,7 @@ const toBase64 = (vector: Float32Array) => Buffer.from(vector.buffer, vector.byt
 
 export const embeddingRoutes: FastifyPluginAsyncZod = async (app) => {
   const { registry } = app;
-  const errorResponses = { 400: errorResponseSchema, 404: errorResponseSchema, 413: errorResponseSchema, 503: errorResponseSchema };
+  const errorResponses = { 400: errorResponseSchema, 404: errorResponseSchema, 413: errorResponseSchema, 429: errorResponseSchema, 503: errorResponseSchema };
 
   app.post(
     '/embeddings',
@@ -21,15 +22,27 @@ export const embeddingRoutes: FastifyPluginAsyncZod = async (app) => {
         response: { 200: embeddingsResponseSchema, ...errorResponses },
       },
     },
-    async (request) => {
-      const { model: name, input, encoding_format: encoding, dimensions } = request.body;
+    async (request, reply) => {
+      // A client that hangs up takes its queued inputs with it: they are dropped, not computed.
+      const disconnected = new AbortController();
+      reply.raw.once('close', () => {
+        if (!reply.raw.writableFinished) disconnected.abort(new Error('client disconnected'));
+      });
+      const { model: name, input, encoding_format: encoding, dimensions, truncate } = request.body;
       const entry = registry.resolve(name)!;
       let result;
       try {
         const model = await entry.loaded;
-        result = await model.embed(inputList(input), { dimensions });
+        result = await model.embed(inputList(input), {
+          dimensions,
+          truncate: truncate ?? app.limits.truncate,
+          maxRequestTokens: app.limits.maxRequestTokens,
+          signal: disconnected.signal,
+        });
       } catch (error) {
-        if (error instanceof ApiError) throw error;
+        if (disconnected.signal.aborted) throw errors.clientClosed();
+        const known = fromEmbeddingError(error);
+        if (known) throw known;
         request.log.error({ err: error, model: entry.spec.id }, 'embedding failed');
         throw errors.inferenceFailed();
       }

@@ -73,6 +73,10 @@ export function embeddingsRequestSchema(registry: Registry) {
         .optional()
         .meta({ description: "Keep the first N dimensions (re-normalised if the model normalises). At most the model's dimensions." }),
       user: z.string().optional().meta({ description: 'Accepted and ignored.' }),
+      truncate: z
+        .boolean()
+        .optional()
+        .meta({ description: "Cut inputs longer than the model's limit (sentence-transformers' behaviour); false refuses them with a 400. Default: the server's TRUNCATE." }),
     })
     .superRefine((body, ctx) => checkAgainstModel(body, registry, ctx))
     .meta({ description: 'OpenAI embeddings request.' });

@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { buildApp, type App } from '../../src/app.ts';
+import { buildApp, type App, type RequestLimits } from '../../src/app.ts';
 import { parseModelsFile } from '../../src/models-file.ts';
 import { Registry } from '../../src/registry.ts';
 import { writeFixtureModel, type FixtureModel, type FixtureOptions } from './fixture-model.ts';
@@ -25,7 +25,7 @@ export interface TestServer {
 export async function startTestApp(
   models: Record<string, FixtureOptions>,
   modelsTxt = Object.keys(models).join('\n'),
-  options: { maxBatchTokens?: number; maxBatchSize?: number } = {},
+  options: { maxBatchTokens?: number; maxBatchSize?: number; maxQueued?: number; limits?: RequestLimits } = {},
 ): Promise<TestServer> {
   const artifactsDir = await tempDir('artifacts');
   const fixtures: Record<string, FixtureModel> = {};
@@ -34,9 +34,9 @@ export async function startTestApp(
     artifactsDir,
     workersPerModel: 1,
     intraOpThreads: 1,
-    batching: { maxBatchTokens: options.maxBatchTokens ?? 4096, maxBatchSize: options.maxBatchSize ?? 32 },
+    batching: { maxBatchTokens: options.maxBatchTokens ?? 4096, maxBatchSize: options.maxBatchSize ?? 32, maxQueued: options.maxQueued },
   });
-  const app = await buildApp({ registry, bodyLimit: 20 * 1024 * 1024 });
+  const app = await buildApp({ registry, bodyLimit: 20 * 1024 * 1024, limits: options.limits });
   const close = async () => {
     await app.close();
     await registry.close();

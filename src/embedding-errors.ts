@@ -1,0 +1,28 @@
+/** What can go wrong with a request below the HTTP layer; src/http/error-handler.ts maps each to the catalogue. */
+export class InputTooLongError extends Error {
+  override name = 'InputTooLongError';
+  constructor(
+    readonly index: number,
+    readonly tokens: number,
+    readonly limit: number,
+  ) {
+    super(`input ${index} has ${tokens} tokens; the model accepts at most ${limit}`);
+  }
+}
+
+export class TooManyTokensError extends Error {
+  override name = 'TooManyTokensError';
+  constructor(
+    readonly tokens: number,
+    readonly limit: number,
+  ) {
+    super(`the request has ${tokens} tokens; at most ${limit} are allowed per request`);
+  }
+}
+
+export class OverloadedError extends Error {
+  override name = 'OverloadedError';
+  constructor(readonly queued: number) {
+    super(`${queued} inputs are already waiting`);
+  }
+}

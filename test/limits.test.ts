@@ -1,0 +1,70 @@
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { errorResponseSchema } from '../src/schemas/error.ts';
+import { request } from 'node:http';
+import { listen, startTestApp, type TestServer } from './helpers/app.ts';
+
+let server: TestServer;
+before(async () => {
+  server = await startTestApp({ 'test/mean': {} }, 'test/mean alias=tiny', {
+    maxQueued: 2100,
+    maxBatchSize: 4,
+    limits: { truncate: true, maxRequestTokens: 20_000 },
+  });
+});
+after(() => server.close());
+
+const embed = (payload: object) => server.app.inject({ method: 'POST', url: '/v1/embeddings', payload });
+const LONG = 'the quick brown fox jumps over the lazy dog '.repeat(5);
+
+test('over-long inputs are truncated by default, and refused with truncate: false saying how many tokens and the limit', async () => {
+  const truncated = await embed({ model: 'tiny', input: LONG });
+  assert.equal(truncated.statusCode, 200);
+  assert.equal(truncated.json().data[0].num_tokens, 24);
+  const refused = await embed({ model: 'tiny', input: ['hello', LONG], truncate: false });
+  assert.equal(refused.statusCode, 400);
+  const { error } = errorResponseSchema.parse(refused.json());
+  assert.equal(error.code, 'context_length_exceeded');
+  assert.equal(error.param, 'input');
+  assert.match(error.message, /Input 1 has 52 tokens, more than the model's limit of 24/);
+  assert.equal((await embed({ model: 'tiny', input: ['hello'], truncate: false })).statusCode, 200);
+  const ids = await embed({ model: 'tiny', input: Array.from({ length: 30 }, () => 7), truncate: false });
+  assert.equal(ids.statusCode, 400);
+});
+
+test('a request over the total token cap is refused with a 400', async () => {
+  const response = await embed({ model: 'tiny', input: Array.from({ length: 1000 }, () => LONG) });
+  assert.equal(response.statusCode, 400);
+  const { error } = errorResponseSchema.parse(response.json());
+  assert.equal(error.code, 'max_tokens_per_request');
+  assert.match(error.message, /24000 tokens; at most 20000/);
+});
+
+test('past the queue bound a request gets 429 with Retry-After at once; the queued work still completes', async () => {
+  const big = embed({ model: 'tiny', input: Array.from({ length: 2048 }, (_, i) => `query ${i}`) });
+  const model = await server.registry.resolve('tiny')!.loaded;
+  while (model.queuedSequences < 100) await new Promise((resolve) => setTimeout(resolve, 1));
+  const started = performance.now();
+  const refused = await embed({ model: 'tiny', input: Array.from({ length: 100 }, () => 'hello') });
+  assert.ok(performance.now() - started < 500);
+  assert.equal(refused.statusCode, 429);
+  assert.equal(refused.headers['retry-after'], '1');
+  assert.equal(errorResponseSchema.parse(refused.json()).error.code, 'overloaded');
+  assert.equal((await big).statusCode, 200);
+  assert.equal((await embed({ model: 'tiny', input: 'hello' })).statusCode, 200);
+});
+
+test('when a client disconnects, its queued inputs are dropped, not computed', async () => {
+  const url = new URL(`${await listen(server)}/v1/embeddings`);
+  const model = await server.registry.resolve('tiny')!.loaded;
+  const body = JSON.stringify({ model: 'tiny', input: Array.from({ length: 2048 }, (_, i) => `query ${i}`) });
+  const client = request(url, { method: 'POST', headers: { 'content-type': 'application/json' } });
+  client.on('error', () => undefined);
+  client.end(body);
+  while (model.queuedSequences < 1500) await new Promise((resolve) => setTimeout(resolve, 1));
+  client.destroy();
+  const started = performance.now();
+  while (model.queuedSequences > 0) await new Promise((resolve) => setTimeout(resolve, 1));
+  assert.ok(performance.now() - started < 50, `queue drained in ${performance.now() - started} ms`);
+  assert.equal((await embed({ model: 'tiny', input: 'hello' })).statusCode, 200);
+});
