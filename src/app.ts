@@ -3,7 +3,13 @@ import fastifySwaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyBaseLogger } from 'fastify';
 import { jsonSchemaTransform, jsonSchemaTransformObject, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import { errors } from './errors.ts';
+import fastifyCors from '@fastify/cors';
+import { v4 as uuidv4 } from 'uuid';
+import { requireApiKeys } from './http/api-keys.ts';
+import { recordRequests } from './http/access-log.ts';
 import { errorHandler, notFoundHandler } from './http/error-handler.ts';
+import { createMetrics, type Metrics } from './http/metrics.ts';
+import { metricsRoutes } from './routes/metrics.ts';
 import type { Registry } from './registry.ts';
 import { embeddingRoutes } from './routes/embeddings.ts';
 import { healthRoutes } from './routes/health.ts';
@@ -13,6 +19,11 @@ declare module 'fastify' {
   interface FastifyInstance {
     registry: Registry;
     limits: RequestLimits;
+    metrics: Metrics;
+  }
+  interface FastifyRequest {
+    /** Set by the embeddings route, for the access log and metrics. */
+    embedding: { model: string; inputs: number; tokens: number } | null;
   }
 }
 
@@ -21,14 +32,21 @@ export interface RequestLimits {
   truncate: boolean;
   /** Tokens one request may embed in all. */
   maxRequestTokens: number;
+  /** How long a request may wait for its embeddings before a 503. */
+  requestTimeoutMs: number;
 }
 
-const DEFAULT_LIMITS: RequestLimits = { truncate: true, maxRequestTokens: 300_000 };
+const DEFAULT_LIMITS: RequestLimits = { truncate: true, maxRequestTokens: 300_000, requestTimeoutMs: 60_000 };
 
 export interface AppOptions {
   registry: Registry;
   bodyLimit: number;
   limits?: RequestLimits;
+  metrics?: Metrics;
+  /** When non-empty, every route but /health needs one of these as a Bearer token. */
+  apiKeys?: string[];
+  /** Origins allowed by CORS; CORS is off when empty. */
+  corsOrigins?: string[];
   /** Where request logs go; none when absent (tests). */
   logger?: FastifyBaseLogger;
 }
@@ -37,10 +55,23 @@ export interface AppOptions {
 const PREFIXES = ['', '/v1'];
 
 /** Builds the HTTP app around a registry. It never listens; server.ts does. */
-export async function buildApp({ registry, bodyLimit, limits = DEFAULT_LIMITS, logger }: AppOptions) {
-  const app = Fastify({ ...(logger ? { loggerInstance: logger } : { logger: false }), bodyLimit, requestIdHeader: 'x-request-id' }).withTypeProvider<ZodTypeProvider>();
+export async function buildApp(options: AppOptions) {
+  const { registry, bodyLimit, limits = DEFAULT_LIMITS, metrics = createMetrics(), apiKeys = [], corsOrigins = [], logger } = options;
+  const app = Fastify({
+    ...(logger ? { loggerInstance: logger } : { logger: false }),
+    bodyLimit,
+    requestIdHeader: 'x-request-id',
+    genReqId: () => uuidv4(),
+    disableRequestLogging: true,
+  }).withTypeProvider<ZodTypeProvider>();
   app.decorate('registry', registry);
   app.decorate('limits', limits);
+  app.decorate('metrics', metrics);
+  app.decorateRequest('embedding', null);
+  metrics.watch(registry);
+  recordRequests(app);
+  if (corsOrigins.length > 0) await app.register(fastifyCors, { origin: corsOrigins });
+  requireApiKeys(app, apiKeys);
   app.setValidatorCompiler(validatorCompiler);
   // Responses are declared in zod for the OpenAPI document and checked by the tests; at run
   // time plain JSON.stringify writes them, as re-validating every float of a large response costs more than embedding it.
@@ -71,6 +102,7 @@ export async function buildApp({ registry, bodyLimit, limits = DEFAULT_LIMITS, l
   });
   await app.register(fastifySwaggerUi, { routePrefix: '/docs' });
 
+  await app.register(metricsRoutes);
   for (const prefix of PREFIXES) {
     await app.register(healthRoutes, { prefix });
     await app.register(modelRoutes, { prefix });

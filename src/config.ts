@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 
@@ -31,6 +32,11 @@ export const serverEnvSchema = z.object({
   MAX_QUEUED_INPUTS: positiveInt(8192),
   MAX_REQUEST_TOKENS: positiveInt(300_000),
   TRUNCATE: z.enum(['true', 'false']).default('true'),
+  API_KEYS: z.string().optional(),
+  API_KEYS_FILE: z.string().optional(),
+  CORS_ORIGINS: z.string().optional(),
+  REQUEST_TIMEOUT_MS: positiveInt(60_000),
+  DRAIN_TIMEOUT_MS: positiveInt(30_000),
 });
 
 export type ServerEnv = z.infer<typeof serverEnvSchema>;
@@ -44,7 +50,12 @@ export interface ServerConfig {
   bodyLimit: number;
   inference: { workersPerModel: number; intraOpThreads: number };
   batching: { maxBatchTokens: number; maxBatchSize: number; maxQueued: number };
-  limits: { truncate: boolean; maxRequestTokens: number };
+  limits: { truncate: boolean; maxRequestTokens: number; requestTimeoutMs: number };
+  /** Accepted API keys; empty means no key is needed. Never log this. */
+  apiKeys: string[];
+  /** Origins allowed by CORS; empty means CORS is off. */
+  corsOrigins: string[];
+  drainTimeoutMs: number;
 }
 
 export class ConfigError extends Error {
@@ -60,6 +71,24 @@ function parseEnv<T extends z.ZodType>(schema: T, env: NodeJS.ProcessEnv): z.inf
   return parsed.data;
 }
 
+const list = (text: string | undefined, separator: RegExp) =>
+  (text ?? '')
+    .split(separator)
+    .map((item) => item.trim())
+    .filter((item) => item !== '' && !item.startsWith('#'));
+
+function readApiKeys(inline: string | undefined, file: string | undefined): string[] {
+  let fromFile = '';
+  if (file) {
+    try {
+      fromFile = readFileSync(file, 'utf8');
+    } catch (error) {
+      throw new ConfigError(`invalid configuration: API_KEYS_FILE: cannot read ${file} (${(error as NodeJS.ErrnoException).code})`);
+    }
+  }
+  return [...list(inline, /,/), ...list(fromFile, /\r?\n/)];
+}
+
 export function loadServerConfig(env: NodeJS.ProcessEnv = process.env): ServerConfig {
   const e = parseEnv(serverEnvSchema, env);
   return Object.freeze({
@@ -71,7 +100,10 @@ export function loadServerConfig(env: NodeJS.ProcessEnv = process.env): ServerCo
     bodyLimit: e.BODY_LIMIT,
     inference: { workersPerModel: e.INFERENCE_WORKERS, intraOpThreads: e.INTRA_OP_THREADS },
     batching: { maxBatchTokens: e.MAX_BATCH_TOKENS, maxBatchSize: e.MAX_BATCH_SIZE, maxQueued: e.MAX_QUEUED_INPUTS },
-    limits: { truncate: e.TRUNCATE === 'true', maxRequestTokens: e.MAX_REQUEST_TOKENS },
+    limits: { truncate: e.TRUNCATE === 'true', maxRequestTokens: e.MAX_REQUEST_TOKENS, requestTimeoutMs: e.REQUEST_TIMEOUT_MS },
+    apiKeys: readApiKeys(e.API_KEYS, e.API_KEYS_FILE),
+    corsOrigins: list(e.CORS_ORIGINS, /,/),
+    drainTimeoutMs: e.DRAIN_TIMEOUT_MS,
   });
 }
 

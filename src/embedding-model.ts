@@ -1,5 +1,5 @@
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
-import { Batcher, type BatchLimits } from './batching/batcher.ts';
+import { Batcher, type BatchLimits, type BatchStats } from './batching/batcher.ts';
 import { InputTooLongError, TooManyTokensError } from './embedding-errors.ts';
 import type { ModelDescription } from './inference/model-files.ts';
 import { OnnxBackend } from './inference/onnx-backend.ts';
@@ -29,7 +29,14 @@ export class EmbeddingModel {
 
   static async load(
     description: ModelDescription,
-    options: { artifactsDir: string; repo: string; workers: number; intraOpThreads: number; batching: BatchLimits },
+    options: {
+      artifactsDir: string;
+      repo: string;
+      workers: number;
+      intraOpThreads: number;
+      batching: BatchLimits;
+      onBatch?: (stats: BatchStats) => void;
+    },
   ): Promise<EmbeddingModel> {
     const tokenizer = await loadTokenizer(options.artifactsDir, options.repo, {
       maxTokens: description.maxTokens,
@@ -39,7 +46,7 @@ export class EmbeddingModel {
       { onnxPath: description.onnxFile, intraOpThreads: options.intraOpThreads, poolingModes: description.poolingModes, padId: tokenizer.padId },
       options.workers,
     );
-    const model = new EmbeddingModel(description, tokenizer, backend, new Batcher(backend, options.batching));
+    const model = new EmbeddingModel(description, tokenizer, backend, new Batcher(backend, options.batching, options.onBatch));
     try {
       await model.warmUp();
     } catch (error) {

@@ -55,6 +55,16 @@ export const errors = {
     new ApiError(429, 'server_error', 'The server has too much work queued for this model; retry after a moment.', null, 'overloaded'),
   /** Never seen by the client, which has gone; nginx's code for it. */
   clientClosed: () => new ApiError(499, 'invalid_request_error', 'The client closed the connection.', null, 'client_closed'),
+  invalidApiKey: (presented: boolean) =>
+    new ApiError(
+      401,
+      'invalid_request_error',
+      presented ? 'Incorrect API key provided.' : "You didn't provide an API key. Send it as 'Authorization: Bearer <key>'.",
+      null,
+      'invalid_api_key',
+    ),
+  timeout: (milliseconds: number) =>
+    new ApiError(503, 'server_error', `The request did not finish within ${milliseconds} ms; the server is busy. Retry later.`, null, 'timeout'),
   notReady: () => new ApiError(503, 'server_error', 'The server is still loading its models.', null, 'not_ready'),
   internal: () => new ApiError(500, 'server_error', 'The server had an error while processing your request.', null, null),
   inferenceFailed: () => new ApiError(503, 'server_error', 'Inference failed for this request; please retry.', null, 'inference_failed'),

@@ -1,5 +1,5 @@
 import { stat } from 'node:fs/promises';
-import type { BatchLimits } from './batching/batcher.ts';
+import type { BatchLimits, BatchStats } from './batching/batcher.ts';
 import { EmbeddingModel } from './embedding-model.ts';
 import { describeModel, type ModelDescription } from './inference/model-files.ts';
 import type { ModelSpec } from './models-file.ts';
@@ -21,6 +21,7 @@ export interface RegistryOptions {
   intraOpThreads: number;
   batching: BatchLimits;
   onLoaded?: (entry: ModelEntry, model: EmbeddingModel, milliseconds: number) => void;
+  onBatch?: (model: string, stats: BatchStats) => void;
 }
 
 /**
@@ -29,7 +30,7 @@ export interface RegistryOptions {
  */
 export class Registry {
   private readonly byName = new Map<string, ModelEntry>();
-  private readonly loadedEntries = new Set<ModelEntry>();
+  private readonly loadedModels = new Map<ModelEntry, EmbeddingModel>();
   /** Settles when every model is loaded; rejects with the first failure. */
   readonly ready: Promise<void>;
 
@@ -41,7 +42,7 @@ export class Registry {
     }
     for (const [name, matches] of candidates) if (matches.length === 1) this.byName.set(name, matches[0]!);
     for (const entry of entries) this.byName.set(entry.spec.id, entry);
-    for (const entry of entries) entry.loaded.then(() => this.loadedEntries.add(entry), () => undefined);
+    for (const entry of entries) entry.loaded.then((model) => this.loadedModels.set(entry, model), () => undefined);
     this.ready = Promise.all(entries.map((entry) => entry.loaded)).then(() => undefined);
     this.ready.catch(() => undefined);
   }
@@ -67,6 +68,7 @@ export class Registry {
               workers: options.workersPerModel,
               intraOpThreads: options.intraOpThreads,
               batching: options.batching,
+              onBatch: (stats) => options.onBatch?.(spec.id, stats),
             });
             options.onLoaded?.(entry, model, performance.now() - started);
             return model;
@@ -80,15 +82,20 @@ export class Registry {
   }
 
   get isReady(): boolean {
-    return this.loadedEntries.size === this.entries.length;
+    return this.loadedModels.size === this.entries.length;
   }
 
   isLoaded(entry: ModelEntry): boolean {
-    return this.loadedEntries.has(entry);
+    return this.loadedModels.has(entry);
   }
 
   resolve(name: string): ModelEntry | undefined {
     return this.byName.get(name);
+  }
+
+  /** Inputs waiting per loaded model. */
+  queueDepths(): { model: string; queued: number }[] {
+    return [...this.loadedModels].map(([entry, model]) => ({ model: entry.spec.id, queued: model.queuedSequences }));
   }
 
   get ids(): string[] {

@@ -2,6 +2,7 @@
 import { pino } from 'pino';
 import { buildApp } from './app.ts';
 import { loadServerConfig } from './config.ts';
+import { createMetrics } from './http/metrics.ts';
 import { loadModelsFile } from './models-file.ts';
 import { Registry } from './registry.ts';
 
@@ -9,7 +10,9 @@ async function main() {
   const config = loadServerConfig();
   const specs = await loadModelsFile(config.modelsFile);
   const log = pino({ level: config.logLevel });
+  const metrics = createMetrics();
   const registry = await Registry.open(specs, {
+    onBatch: metrics.observeBatch,
     artifactsDir: config.artifactsDir,
     workersPerModel: config.inference.workersPerModel,
     intraOpThreads: config.inference.intraOpThreads,
@@ -29,7 +32,15 @@ async function main() {
           `${entry.description.poolingModes.join('+')} pooling, ${entry.description.normalized ? '' : 'not '}normalized, ${Math.round(milliseconds)} ms`,
       ),
   });
-  const app = await buildApp({ registry, bodyLimit: config.bodyLimit, limits: config.limits, logger: log });
+  const app = await buildApp({
+    registry,
+    bodyLimit: config.bodyLimit,
+    limits: config.limits,
+    metrics,
+    apiKeys: config.apiKeys,
+    corsOrigins: config.corsOrigins,
+    logger: log,
+  });
   registry.ready.catch(async (error: Error) => {
     log.fatal({ err: error }, `a model failed to load: ${error.message}`);
     await app.close();

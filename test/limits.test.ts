@@ -9,7 +9,7 @@ before(async () => {
   server = await startTestApp({ 'test/mean': {} }, 'test/mean alias=tiny', {
     maxQueued: 2100,
     maxBatchSize: 4,
-    limits: { truncate: true, maxRequestTokens: 20_000 },
+    limits: { truncate: true, maxRequestTokens: 20_000, requestTimeoutMs: 60_000 },
   });
 });
 after(() => server.close());
@@ -67,4 +67,20 @@ test('when a client disconnects, its queued inputs are dropped, not computed', a
   while (model.queuedSequences > 0) await new Promise((resolve) => setTimeout(resolve, 1));
   assert.ok(performance.now() - started < 50, `queue drained in ${performance.now() - started} ms`);
   assert.equal((await embed({ model: 'tiny', input: 'hello' })).statusCode, 200);
+});
+
+test('a request that cannot finish within REQUEST_TIMEOUT_MS gets 503 timeout', async () => {
+  const slow = await startTestApp({ 'test/mean': {} }, 'test/mean alias=tiny', {
+    maxBatchSize: 1,
+    limits: { truncate: true, maxRequestTokens: 300_000, requestTimeoutMs: 5 },
+  });
+  try {
+    const response = await slow.app.inject({ method: 'POST', url: '/v1/embeddings', payload: { model: 'tiny', input: Array.from({ length: 2048 }, (_, i) => `query ${i}`) } });
+    assert.equal(response.statusCode, 503);
+    assert.equal(errorResponseSchema.parse(response.json()).error.code, 'timeout');
+    const model = await slow.registry.resolve('tiny')!.loaded;
+    assert.equal(model.queuedSequences, 0, 'the timed-out work is dropped');
+  } finally {
+    await slow.close();
+  }
 });

@@ -10,6 +10,15 @@ export interface BatchBackend {
   readonly capacity: number;
 }
 
+/** What one dispatched batch looked like, for metrics. */
+export interface BatchStats {
+  size: number;
+  /** batch size × longest sequence: what the model computes. */
+  paddedTokens: number;
+  tokens: number;
+  seconds: number;
+}
+
 export interface BatchLimits {
   /** Padded tokens per batch: batch size × longest sequence. */
   maxBatchTokens: number;
@@ -77,6 +86,7 @@ export class Batcher {
   constructor(
     private readonly backend: BatchBackend,
     private readonly limits: BatchLimits,
+    private readonly onBatch: (stats: BatchStats) => void = () => undefined,
   ) {}
 
   get queuedSequences(): number {
@@ -153,11 +163,15 @@ export class Batcher {
       ids.set(item.ids, offset);
       offset += item.ids.length;
     }
+    const started = performance.now();
+    const stats = { size: batch.length, paddedTokens: batch.length * Math.max(...lengths), tokens: ids.length };
     this.backend
       .embed(ids, lengths)
       .then(
-        ({ embeddings, dimensions }) =>
-          batch.forEach((item, row) => item.job.deliver(item.index, embeddings.subarray(row * dimensions, (row + 1) * dimensions))),
+        ({ embeddings, dimensions }) => {
+          this.onBatch({ ...stats, seconds: (performance.now() - started) / 1000 });
+          batch.forEach((item, row) => item.job.deliver(item.index, embeddings.subarray(row * dimensions, (row + 1) * dimensions)));
+        },
         (error: Error) => batch.forEach((item) => item.job.fail(error)),
       )
       .finally(() => this.pump());

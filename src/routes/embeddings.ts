@@ -28,6 +28,7 @@ export const embeddingRoutes: FastifyPluginAsyncZod = async (app) => {
       reply.raw.once('close', () => {
         if (!reply.raw.writableFinished) disconnected.abort(new Error('client disconnected'));
       });
+      const timedOut = AbortSignal.timeout(app.limits.requestTimeoutMs);
       const { model: name, input, encoding_format: encoding, dimensions, truncate } = request.body;
       const entry = registry.resolve(name)!;
       let result;
@@ -37,10 +38,11 @@ export const embeddingRoutes: FastifyPluginAsyncZod = async (app) => {
           dimensions,
           truncate: truncate ?? app.limits.truncate,
           maxRequestTokens: app.limits.maxRequestTokens,
-          signal: disconnected.signal,
+          signal: AbortSignal.any([disconnected.signal, timedOut]),
         });
       } catch (error) {
         if (disconnected.signal.aborted) throw errors.clientClosed();
+        if (timedOut.aborted) throw errors.timeout(app.limits.requestTimeoutMs);
         const known = fromEmbeddingError(error);
         if (known) throw known;
         request.log.error({ err: error, model: entry.spec.id }, 'embedding failed');
@@ -48,7 +50,7 @@ export const embeddingRoutes: FastifyPluginAsyncZod = async (app) => {
       }
       const { vectors, tokenCounts } = result;
       const totalTokens = tokenCounts.reduce((sum, count) => sum + count, 0);
-      request.log.info({ model: entry.spec.id, inputs: vectors.length, tokens: totalTokens }, 'embedded');
+      request.embedding = { model: entry.spec.id, inputs: vectors.length, tokens: totalTokens };
       return {
         object: 'list' as const,
         data: vectors.map((vector, index) => ({

@@ -1,0 +1,71 @@
+import client from 'prom-client';
+import type { BatchStats } from '../batching/batcher.ts';
+import type { Registry } from '../registry.ts';
+
+/** Prometheus metrics of one server, in their own registry (tests build many apps). */
+export function createMetrics() {
+  const register = new client.Registry();
+  client.collectDefaultMetrics({ register });
+  const registers = [register];
+  let models: Registry | undefined;
+  const metrics = {
+    register,
+    requests: new client.Counter({
+      name: 'embeddings_http_requests_total',
+      help: 'HTTP requests answered, by route, method, status and model.',
+      labelNames: ['route', 'method', 'status', 'model'],
+      registers,
+    }),
+    latency: new client.Histogram({
+      name: 'embeddings_http_request_duration_seconds',
+      help: 'Time from request to response, by route.',
+      labelNames: ['route', 'method'],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+      registers,
+    }),
+    inputs: new client.Counter({ name: 'embeddings_inputs_total', help: 'Inputs embedded, by model.', labelNames: ['model'], registers }),
+    tokens: new client.Counter({ name: 'embeddings_tokens_total', help: 'Tokens embedded (after truncation), by model.', labelNames: ['model'], registers }),
+    queueDepth: new client.Gauge({
+      name: 'embeddings_queue_depth',
+      help: 'Inputs waiting for a batch, by model.',
+      labelNames: ['model'],
+      registers,
+      collect() {
+        for (const { model, queued } of models?.queueDepths() ?? []) this.set({ model }, queued);
+      },
+    }),
+    batchSize: new client.Histogram({
+      name: 'embeddings_batch_size',
+      help: 'Inputs per batch, by model.',
+      labelNames: ['model'],
+      buckets: [1, 2, 4, 8, 16, 32, 64, 128],
+      registers,
+    }),
+    batchPaddedTokens: new client.Histogram({
+      name: 'embeddings_batch_padded_tokens',
+      help: 'Batch size × longest input: the tokens the model computes per batch, by model.',
+      labelNames: ['model'],
+      buckets: client.exponentialBuckets(16, 2, 12),
+      registers,
+    }),
+    inferenceSeconds: new client.Histogram({
+      name: 'embeddings_batch_inference_seconds',
+      help: 'Time a batch spends in the inference worker (queued behind another batch included), by model.',
+      labelNames: ['model'],
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers,
+    }),
+    observeBatch(model: string, stats: BatchStats) {
+      metrics.batchSize.observe({ model }, stats.size);
+      metrics.batchPaddedTokens.observe({ model }, stats.paddedTokens);
+      metrics.inferenceSeconds.observe({ model }, stats.seconds);
+    },
+    /** Queue depths are read from the registry when scraped. */
+    watch(registry: Registry) {
+      models = registry;
+    },
+  };
+  return metrics;
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;
