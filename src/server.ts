@@ -48,10 +48,21 @@ async function main() {
     process.exit(1);
   });
 
+  // Stop listening (new connections are refused, requests on open ones get 503, so /ready fails),
+  // let in-flight requests finish within DRAIN_TIMEOUT_MS, then release the workers.
   const shutdown = async (signal: string) => {
-    log.info(`${signal} received; closing`);
+    log.info(`${signal} received; draining in-flight requests`);
+    const deadline = setTimeout(() => {
+      log.error(`requests still running after DRAIN_TIMEOUT_MS=${config.drainTimeoutMs}; exiting anyway`);
+      process.exit(1);
+    }, config.drainTimeoutMs);
+    // A keep-alive connection whose request finishes during the drain would otherwise hold close() open.
+    const closeIdle = setInterval(() => app.server.closeIdleConnections(), 100);
     await app.close();
+    clearInterval(closeIdle);
     await registry.close();
+    clearTimeout(deadline);
+    log.info('drained; exiting');
     process.exit(0);
   };
   process.once('SIGTERM', () => void shutdown('SIGTERM'));

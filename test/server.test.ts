@@ -74,3 +74,23 @@ test('starts, logs one line per model, serves, and exits 0 on SIGTERM', async ()
   server.child.kill('SIGTERM');
   assert.equal((await server.exited).code, 0);
 });
+
+test('SIGTERM during a large request: the request completes with 200, then the process exits 0', async () => {
+  const server = startServer({ MODELS_FILE: await modelsFile('drain.txt', 'acme/tiny alias=tiny\n') });
+  let url: string | undefined;
+  while (!url) {
+    url = server.output().match(/Server listening at (http:\/\/127\.0\.0\.1:\d+)/)?.[1];
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  while ((await fetch(`${url}/ready`)).status !== 200) await new Promise((resolve) => setTimeout(resolve, 50));
+  const input = Array.from({ length: 2048 }, (_, i) => `the quick brown fox ${i} jumps over the lazy dog`);
+  const big = fetch(`${url}/v1/embeddings`, { method: 'POST', body: JSON.stringify({ model: 'tiny', input }) });
+  await new Promise((resolve) => setTimeout(resolve, 30));
+  server.child.kill('SIGTERM');
+  const response = await big;
+  assert.equal(response.status, 200);
+  assert.equal((await response.json()).data.length, 2048);
+  const { code, output } = await server.exited;
+  assert.equal(code, 0, output.slice(-3000));
+  assert.match(server.output(), /SIGTERM received; draining/);
+});
