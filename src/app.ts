@@ -62,6 +62,8 @@ export async function buildApp(options: AppOptions) {
     bodyLimit,
     requestIdHeader: 'x-request-id',
     genReqId: () => uuidv4(),
+    // Errors the router raises before any route (e.g. a malformed URL) get the same OpenAI shape.
+    frameworkErrors: (error, request, reply) => errorHandler(error, request, reply),
     // access-log.ts writes one line per request instead of Fastify's two.
     logController: new LogController({ disableRequestLogging: true }),
   }).withTypeProvider<ZodTypeProvider>();
