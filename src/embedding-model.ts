@@ -77,7 +77,25 @@ export class EmbeddingModel {
     inputs: EmbeddingInputs,
     options: { dimensions?: number; signal?: AbortSignal; truncate?: boolean; maxRequestTokens?: number } = {},
   ): Promise<EmbeddingResult> {
-    const encoded = 'texts' in inputs ? await this.tokenize(inputs.texts) : this.truncateIds(inputs.tokenIds);
+    const release = this.batcher.admit('texts' in inputs ? inputs.texts.length : inputs.tokenIds.length);
+    let sequences: Int32Array[];
+    let pooled: Promise<Float32Array[]>;
+    try {
+      sequences = await this.prepare(inputs, options);
+      pooled = this.batcher.submit(sequences, options.signal);
+    } finally {
+      release(); // the queue counts the sequences from here on, or the request failed
+    }
+    const vectors = (await pooled).map((vector) => {
+      const kept = vector.slice(0, options.dimensions ?? this.description.dimensions);
+      return this.description.normalized ? normalizeInPlace(kept) : kept;
+    });
+    return { vectors, tokenCounts: sequences.map((ids) => ids.length) };
+  }
+
+  /** Token ids to embed, after the length checks. */
+  private async prepare(inputs: EmbeddingInputs, options: { signal?: AbortSignal; truncate?: boolean; maxRequestTokens?: number }) {
+    const encoded = 'texts' in inputs ? await this.tokenize(inputs.texts, options.signal) : this.truncateIds(inputs.tokenIds);
     const limit = this.description.maxTokens;
     if (options.truncate === false) {
       const index = encoded.findIndex(({ length }) => length > limit);
@@ -86,19 +104,14 @@ export class EmbeddingModel {
     const sequences = encoded.map(({ ids }) => ids);
     const total = sequences.reduce((sum, ids) => sum + ids.length, 0);
     if (options.maxRequestTokens !== undefined && total > options.maxRequestTokens) throw new TooManyTokensError(total, options.maxRequestTokens);
-    const pooled = await this.batcher.submit(sequences, options.signal);
-    const dimensions = options.dimensions ?? this.description.dimensions;
-    const vectors = pooled.map((vector) => {
-      const kept = vector.slice(0, dimensions);
-      return this.description.normalized ? normalizeInPlace(kept) : kept;
-    });
-    return { vectors, tokenCounts: sequences.map((ids) => ids.length) };
+    return sequences;
   }
 
-  private async tokenize(texts: string[]): Promise<{ ids: Int32Array; length: number }[]> {
+  private async tokenize(texts: string[], signal?: AbortSignal): Promise<{ ids: Int32Array; length: number }[]> {
     const sequences: { ids: Int32Array; length: number }[] = [];
     for (let start = 0; start < texts.length; start += TOKENIZE_CHUNK) {
       if (start > 0) await yieldToEventLoop();
+      signal?.throwIfAborted();
       for (const text of texts.slice(start, start + TOKENIZE_CHUNK)) sequences.push(this.tokenizer.encode(text));
     }
     return sequences;

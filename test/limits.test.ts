@@ -84,3 +84,29 @@ test('a request that cannot finish within REQUEST_TIMEOUT_MS gets 503 timeout', 
     await slow.close();
   }
 });
+
+test('a burst of 100 concurrent 2048-input requests: each is admitted or refused with 429 at once; after the clients leave, a query succeeds fast', async () => {
+  const url = new URL(`${await listen(server)}/v1/embeddings`);
+  const body = JSON.stringify({ model: 'tiny', input: Array.from({ length: 2048 }, (_, i) => `the quick brown fox ${i}`) });
+  const statuses: (number | 'gone')[] = [];
+  const clients = Array.from({ length: 100 }, () => {
+    const client = request(url, { method: 'POST', headers: { 'content-type': 'application/json' } }, (response) => {
+      let text = '';
+      response.on('data', (chunk) => (text += chunk));
+      response.on('end', () => {
+        statuses.push(response.statusCode!);
+        if (response.statusCode !== 200) errorResponseSchema.parse(JSON.parse(text));
+      });
+    });
+    client.on('error', () => statuses.push('gone'));
+    client.end(body);
+    return client;
+  });
+  while (statuses.filter((status) => status === 429).length < 90) await new Promise((resolve) => setTimeout(resolve, 5));
+  for (const client of clients) client.destroy();
+  const started = performance.now();
+  const single = await embed({ model: 'tiny', input: 'hello' });
+  assert.equal(single.statusCode, 200);
+  assert.ok(performance.now() - started < 2000);
+  assert.ok(statuses.every((status) => status === 200 || status === 429 || status === 503 || status === 'gone'), String(statuses));
+});

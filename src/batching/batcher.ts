@@ -82,6 +82,7 @@ const WINDOW_BATCHES = 4;
 export class Batcher {
   private jobs: Job[] = [];
   private turn = 0;
+  private reserved = 0;
 
   constructor(
     private readonly backend: BatchBackend,
@@ -93,12 +94,25 @@ export class Batcher {
     return this.jobs.reduce((sum, job) => sum + job.pending.length, 0);
   }
 
+  /**
+   * Admission control, before a request spends any work (tokenising): takes
+   * `count` places in the queue or throws OverloadedError when the queue and the
+   * places already taken are full. A request always fits an empty queue.
+   * Returns the release, to call once the sequences are submitted (or abandoned).
+   */
+  admit(count: number): () => void {
+    const taken = this.queuedSequences + this.reserved;
+    if (taken > 0 && taken + count > (this.limits.maxQueued ?? Infinity)) throw new OverloadedError(taken);
+    this.reserved += count;
+    return () => {
+      this.reserved -= count;
+    };
+  }
+
   /** Embeds the sequences of one request; the vectors come back in the same order. */
   submit(sequences: Int32Array[], signal?: AbortSignal): Promise<Float32Array[]> {
     if (sequences.length === 0) return Promise.resolve([]);
     if (signal?.aborted) return Promise.reject(signal.reason);
-    const queued = this.queuedSequences;
-    if (queued > 0 && queued + sequences.length > (this.limits.maxQueued ?? Infinity)) return Promise.reject(new OverloadedError(queued));
     return new Promise((resolve, reject) => {
       const job = new Job(sequences, resolve, reject);
       signal?.addEventListener('abort', () => job.fail(signal.reason instanceof Error ? signal.reason : new Error('aborted')), { once: true });
