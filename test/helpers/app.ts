@@ -1,4 +1,5 @@
 import { mkdtemp, rm } from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildApp, type App, type RequestLimits } from '../../src/app.ts';
@@ -60,5 +61,6 @@ export function cosine(a: ArrayLike<number>, b: ArrayLike<number>): number {
 
 /** Listens on a free loopback port; returns the base URL. */
 export async function listen(server: TestServer): Promise<string> {
+  if (server.app.server.listening) return `http://127.0.0.1:${(server.app.server.address() as AddressInfo).port}`;
   return server.app.listen({ host: '127.0.0.1', port: 0 });
 }
