@@ -23,11 +23,14 @@ class InferenceWorker {
   private nextId = 0;
   private closing = false;
 
-  constructor(private readonly setup: WorkerSetup) {}
+  constructor(
+    private readonly setup: WorkerSetup,
+    private readonly entry: string,
+  ) {}
 
   start(): Promise<void> {
     return new Promise((resolve, reject) => {
-      const worker = new Worker(BOOTSTRAP, { workerData: { ...this.setup, entry: ENTRY } });
+      const worker = new Worker(BOOTSTRAP, { workerData: { ...this.setup, entry: this.entry } });
       let ready = false;
       worker.on('message', (message: WorkerMessage) => {
         if (message.kind === 'ready') {
@@ -86,8 +89,9 @@ class InferenceWorker {
 export class OnnxBackend {
   private constructor(private readonly workers: InferenceWorker[]) {}
 
-  static async start(setup: WorkerSetup, workerCount: number): Promise<OnnxBackend> {
-    const workers = Array.from({ length: workerCount }, () => new InferenceWorker(setup));
+  /** `entry` is the worker module; tests substitute a deterministic fake. */
+  static async start(setup: WorkerSetup, workerCount: number, entry = ENTRY): Promise<OnnxBackend> {
+    const workers = Array.from({ length: workerCount }, () => new InferenceWorker(setup, entry));
     const started = await Promise.allSettled(workers.map((worker) => worker.start()));
     const failure = started.find((result) => result.status === 'rejected');
     if (failure) {

@@ -1,0 +1,18 @@
+/** A fake inference worker: answers [first id, length] per text, and dies on a batch whose first text has 999 tokens. */
+import { parentPort } from 'node:worker_threads';
+import type { BatchRequest, CloseRequest, WorkerMessage } from '../../src/inference/protocol.ts';
+
+const port = parentPort!;
+port.on('message', (request: BatchRequest | CloseRequest) => {
+  if ('close' in request) return port.close();
+  if (request.lengths[0] === 999) process.exit(3);
+  const embeddings = new Float32Array(request.lengths.length * 2);
+  let offset = 0;
+  request.lengths.forEach((length, row) => {
+    embeddings[row * 2] = request.ids[offset]!;
+    embeddings[row * 2 + 1] = length;
+    offset += length;
+  });
+  port.postMessage({ kind: 'result', id: request.id, embeddings, dimensions: 2 } satisfies WorkerMessage, [embeddings.buffer]);
+});
+port.postMessage({ kind: 'ready', inputNames: [], outputName: 'fake' } satisfies WorkerMessage);
