@@ -5,7 +5,7 @@ import { fromEmbeddingError } from '../http/error-handler.ts';
 import { errorResponseSchema } from '../schemas/error.ts';
 import { embeddingsRequestSchema, embeddingsResponseSchema, inputList } from '../schemas/embeddings.ts';
 
-/** Little-endian float32 bytes, base64: what the OpenAI SDKs decode. (Node's Float32Array is little-endian on every platform it ships for.) */
+/** Little-endian float32 bytes, base64: what the OpenAI SDKs decode. Typed arrays use the platform's byte order; every platform onnxruntime-node ships binaries for is little-endian. */
 const toBase64 = (vector: Float32Array) => Buffer.from(vector.buffer, vector.byteOffset, vector.byteLength).toString('base64');
 
 export const embeddingRoutes: FastifyPluginAsyncZod = async (app) => {
