@@ -15,7 +15,6 @@ export interface BatchStats {
   size: number;
   /** batch size × longest sequence: what the model computes. */
   paddedTokens: number;
-  tokens: number;
   seconds: number;
 }
 
@@ -178,7 +177,7 @@ export class Batcher {
       offset += item.ids.length;
     }
     const started = performance.now();
-    const stats = { size: batch.length, paddedTokens: batch.length * Math.max(...lengths), tokens: ids.length };
+    const stats = { size: batch.length, paddedTokens: batch.length * Math.max(...lengths) };
     this.backend
       .embed(ids, lengths)
       .then(

@@ -13,8 +13,6 @@ export interface ModelDescription {
   lowercase: boolean;
   /** Token limit per input, special tokens included. */
   maxTokens: number;
-  /** Token vector width (the transformer's hidden size). */
-  tokenWidth: number;
   /** Pooled vector width: token width × pooling modes. */
   dimensions: number;
   vocabSize: number;
@@ -93,7 +91,6 @@ export async function describeModel(spec: ModelSpec, artifactsDir: string): Prom
     normalized: modules.some((m) => m.type.endsWith('.Normalize')),
     lowercase: sentenceBertConfig?.do_lower_case === true,
     maxTokens,
-    tokenWidth,
     dimensions: tokenWidth * poolingModes.length,
     vocabSize,
   };

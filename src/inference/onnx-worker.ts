@@ -83,7 +83,7 @@ async function start() {
       post({ kind: 'failed', id: request.id, message: (error as Error).message });
     }
   }
-  post({ kind: 'ready', inputNames: session.inputNames.slice(), outputName });
+  post({ kind: 'ready' });
 }
 
 start().catch((error: Error) => post({ kind: 'fatal', message: error.message }));

@@ -21,7 +21,7 @@ export interface BatchRequest {
 }
 
 export type WorkerMessage =
-  | { kind: 'ready'; inputNames: string[]; outputName: string }
+  | { kind: 'ready' }
   | { kind: 'fatal'; message: string }
   | { kind: 'result'; id: number; embeddings: Float32Array; dimensions: number }
   | { kind: 'failed'; id: number; message: string };

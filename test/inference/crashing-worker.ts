@@ -15,4 +15,4 @@ port.on('message', (request: BatchRequest | CloseRequest) => {
   });
   port.postMessage({ kind: 'result', id: request.id, embeddings, dimensions: 2 } satisfies WorkerMessage, [embeddings.buffer]);
 });
-port.postMessage({ kind: 'ready', inputNames: [], outputName: 'fake' } satisfies WorkerMessage);
+port.postMessage({ kind: 'ready' } satisfies WorkerMessage);
