@@ -6,6 +6,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import ort from 'onnxruntime-node';
 import { poolText } from './pooling.ts';
+import { planSubBatches } from './sub-batches.ts';
 import { sessionOptions } from './session-options.ts';
 import type { BatchRequest, CloseRequest, WorkerMessage, WorkerSetup } from './protocol.ts';
 
@@ -14,6 +15,10 @@ const port = parentPort!;
 const post = (message: WorkerMessage, transfer: ArrayBuffer[] = []) => port.postMessage(message, transfer);
 
 const TOKEN_OUTPUTS = ['last_hidden_state', 'token_embeddings'];
+/** Runs per size when measuring the per-run overhead; the fastest counts. */
+const CALIBRATION_RUNS = 3;
+/** Caps a measured overhead that timer noise made absurd. */
+const MAX_OVERHEAD_TOKENS = 256;
 const KNOWN_INPUTS = new Set(['input_ids', 'attention_mask', 'token_type_ids', 'position_ids']);
 
 function intTensor(type: string, values: ArrayLike<number>, dims: number[]): ort.Tensor {
@@ -30,18 +35,19 @@ async function start() {
   const inputTypes = new Map(session.inputMetadata.map((meta) => [meta.name, meta.isTensor ? meta.type : 'int64']));
   const outputName = TOKEN_OUTPUTS.find((name) => session.outputNames.includes(name)) ?? session.outputNames[0]!;
 
-  async function embed({ ids, lengths }: BatchRequest): Promise<{ embeddings: Float32Array; dimensions: number }> {
-    const batch = lengths.length;
-    const seqLen = Math.max(...lengths);
+  /** Runs the texts `rows` of a batch (token ids back to back, text i at `offsets[i]`) padded to their longest. */
+  async function run(ids: Int32Array, offsets: number[], lengths: ArrayLike<number>, rows: number[]) {
+    const batch = rows.length;
+    const seqLen = Math.max(...rows.map((row) => lengths[row]!));
     const padded = new Int32Array(batch * seqLen).fill(setup.padId);
     const mask = new Int32Array(batch * seqLen);
     const positions = new Int32Array(batch * seqLen);
-    for (let row = 0, offset = 0; row < batch; offset += lengths[row]!, row++) {
+    rows.forEach((row, r) => {
       const length = lengths[row]!;
-      padded.set(ids.subarray(offset, offset + length), row * seqLen);
-      mask.fill(1, row * seqLen, row * seqLen + length);
-      for (let t = 0; t < seqLen; t++) positions[row * seqLen + t] = t;
-    }
+      padded.set(ids.subarray(offsets[row]!, offsets[row]! + length), r * seqLen);
+      mask.fill(1, r * seqLen, r * seqLen + length);
+      for (let t = 0; t < seqLen; t++) positions[r * seqLen + t] = t;
+    });
     const values: Record<string, Int32Array> = {
       input_ids: padded,
       attention_mask: mask,
@@ -51,16 +57,50 @@ async function start() {
     const feeds = Object.fromEntries(
       session.inputNames.map((name) => [name, intTensor(inputTypes.get(name) ?? 'int64', values[name]!, [batch, seqLen])]),
     );
-    const output = (await session.run(feeds, [outputName]))[outputName]!;
-    const hidden = output.data as Float32Array;
-    const width = output.dims[2]!;
-    const dim = width * setup.poolingModes.length;
-    const embeddings = new Float32Array(batch * dim);
-    for (let row = 0; row < batch; row++) {
-      poolText(hidden, row, seqLen, width, lengths[row]!, setup.poolingModes, embeddings.subarray(row * dim, (row + 1) * dim));
+    return (await session.run(feeds, [outputName]))[outputName]!;
+  }
+
+  /** Fastest of a few runs of `count` texts of `length` tokens, in ms. */
+  async function timeRun(count: number, length: number) {
+    const lengths = new Array<number>(count).fill(length);
+    const offsets = lengths.map((_, row) => row * length);
+    const ids = new Int32Array(count * length).fill(setup.padId);
+    let fastest = Infinity;
+    for (let attempt = 0; attempt < CALIBRATION_RUNS; attempt++) {
+      const started = performance.now();
+      (await run(ids, offsets, lengths, offsets.map((_, row) => row))).dispose();
+      fastest = Math.min(fastest, performance.now() - started);
     }
-    output.dispose();
-    return { embeddings, dimensions: dim };
+    return fastest;
+  }
+
+  /** The fixed cost of one run, in token-times: what splitting a batch into more runs costs (see sub-batches.ts). */
+  async function measureOverheadTokens() {
+    await timeRun(1, 8); // the first run allocates and is slow
+    const small = await timeRun(1, 8);
+    const large = await timeRun(4, 16);
+    const perToken = (large - small) / (4 * 16 - 8);
+    return perToken > 0 ? Math.min(MAX_OVERHEAD_TOKENS, Math.max(0, (small - 8 * perToken) / perToken)) : MAX_OVERHEAD_TOKENS;
+  }
+
+  const overheadTokens = setup.overheadTokens ?? (await measureOverheadTokens());
+
+  async function embed({ ids, lengths }: BatchRequest): Promise<{ embeddings: Float32Array; dimensions: number }> {
+    const offsets: number[] = [];
+    for (let row = 0, offset = 0; row < lengths.length; offset += lengths[row]!, row++) offsets.push(offset);
+    let embeddings: Float32Array | undefined;
+    let dim = 0;
+    for (const rows of planSubBatches(lengths, overheadTokens)) {
+      const output = await run(ids, offsets, lengths, rows);
+      const [, seqLen, width] = output.dims as [number, number, number];
+      dim = width * setup.poolingModes.length;
+      embeddings ??= new Float32Array(lengths.length * dim);
+      rows.forEach((row, r) => {
+        poolText(output.data as Float32Array, r, seqLen, width, lengths[row]!, setup.poolingModes, embeddings!.subarray(row * dim, (row + 1) * dim));
+      });
+      output.dispose();
+    }
+    return { embeddings: embeddings!, dimensions: dim };
   }
 
   // One batch at a time: session.run is asynchronous, and two concurrent runs fight over the same cores.

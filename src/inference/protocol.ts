@@ -6,6 +6,8 @@ export interface WorkerSetup {
   intraOpThreads: number;
   poolingModes: PoolingMode[];
   padId: number;
+  /** The fixed cost of one model run in token-times (see sub-batches.ts); measured at start when absent. */
+  overheadTokens?: number;
 }
 
 /** Asks the worker to release its session and exit. */

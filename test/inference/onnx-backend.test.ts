@@ -1,6 +1,11 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import { OnnxBackend } from '../../src/inference/onnx-backend.ts';
+import { tempDir } from '../helpers/app.ts';
+import { referenceForward } from '../helpers/bert-reference.ts';
+import { writeFixtureModel } from '../helpers/fixture-model.ts';
 
 const FAKE = new URL('./crashing-worker.ts', import.meta.url).href;
 const setup = { onnxPath: 'unused', intraOpThreads: 1, poolingModes: ['mean' as const], padId: 0 };
@@ -21,5 +26,29 @@ test('a worker that dies fails the batches it held at once, and is replaced', as
     assert.deepEqual(Array.from(replaced!.embeddings), [7, 1]);
   } finally {
     await backend.close();
+  }
+});
+
+test('a batch split into runs by length gives each text the vector of the reference forward pass, in order', async (t) => {
+  const artifacts = await tempDir('backend');
+  t.after(() => rm(artifacts, { recursive: true, force: true }));
+  const { dir, weights } = await writeFixtureModel(artifacts, 'test/split');
+  const texts = [[2, 9, 3], Array.from({ length: 60 }, (_, t) => 5 + (t % 40)), [2, 17, 18, 3], [2, 3], [2, 40, 41, 42, 43, 3]];
+  const expected = texts.map((ids) => {
+    const rows = referenceForward(weights, ids);
+    return rows[0]!.map((_, d) => rows.reduce((sum, row) => sum + row[d]!, 0) / rows.length);
+  });
+  // No overhead: every length runs on its own; a huge one: everything in one padded run.
+  for (const overheadTokens of [0, 1e9]) {
+    const backend = await OnnxBackend.start({ ...setup, onnxPath: join(dir, 'onnx/model.onnx'), overheadTokens }, 1);
+    try {
+      const { embeddings, dimensions } = await backend.embed(Int32Array.from(texts.flat()), Int32Array.from(texts, (ids) => ids.length));
+      expected.forEach((vector, row) => {
+        const actual = embeddings.subarray(row * dimensions, (row + 1) * dimensions);
+        assert.ok(Math.max(...vector.map((value, d) => Math.abs(value - actual[d]!))) < 1e-4, `overhead ${overheadTokens}, text ${row}`);
+      });
+    } finally {
+      await backend.close();
+    }
   }
 });
