@@ -23,13 +23,16 @@ async function freePort(): Promise<number> {
 export async function startServer(env: Record<string, string>): Promise<ServerProcess> {
   const url = `http://127.0.0.1:${await freePort()}`;
   const child = spawn(process.execPath, ['--import', 'tsx', new URL('../src/server.ts', import.meta.url).pathname], {
-    env: { ...process.env, HOST: '127.0.0.1', PORT: new URL(url).port, LOG_LEVEL: 'warn', ...env },
-    stdio: ['ignore', 'inherit', 'inherit'],
+    env: { ...process.env, HOST: '127.0.0.1', PORT: new URL(url).port, ...env },
+    // Default logging, as operators run it: one JSON line per request, read here as a log collector would.
+    stdio: ['ignore', 'pipe', 'inherit'],
   });
+  let logTail = '';
+  child.stdout!.on('data', (chunk: Buffer) => (logTail = (logTail + chunk.toString()).slice(-2000)));
   let exited = false;
   child.once('exit', () => (exited = true));
   for (;;) {
-    if (exited) throw new Error('the server exited before it was ready');
+    if (exited) throw new Error(`the server exited before it was ready:\n${logTail}`);
     const status = await fetch(`${url}/ready`).then((response) => response.status, () => 0);
     if (status === 200) break;
     await new Promise((resolve) => setTimeout(resolve, 100));

@@ -9,7 +9,8 @@ import { Registry } from './registry.ts';
 async function main() {
   const config = loadServerConfig();
   const specs = await loadModelsFile(config.modelsFile);
-  const log = pino({ level: config.logLevel });
+  // Asynchronous: a write per request line on the HTTP thread cost as much as sending the response. Flushed on exit.
+  const log = pino({ level: config.logLevel }, pino.destination({ sync: false }));
   const metrics = createMetrics();
   const registry = await Registry.open(specs, {
     onBatch: metrics.observeBatch,

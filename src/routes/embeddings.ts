@@ -23,12 +23,13 @@ export const embeddingRoutes: FastifyPluginAsyncZod = async (app) => {
       },
     },
     async (request, reply) => {
-      // A client that hangs up takes its queued inputs with it: they are dropped, not computed.
-      const disconnected = new AbortController();
+      // A client that hangs up, or a request past its deadline, takes its queued inputs with it: they are dropped, not computed.
+      // One controller and a plain timer: AbortSignal.timeout and AbortSignal.any cost more per request than the rest of the route.
+      const cancel = new AbortController();
       reply.raw.once('close', () => {
-        if (!reply.raw.writableFinished) disconnected.abort(new Error('client disconnected'));
+        if (!reply.raw.writableFinished) cancel.abort(errors.clientClosed());
       });
-      const timedOut = AbortSignal.timeout(app.limits.requestTimeoutMs);
+      const deadline = setTimeout(() => cancel.abort(errors.timeout(app.limits.requestTimeoutMs)), app.limits.requestTimeoutMs);
       const { model: name, input, encoding_format: encoding, dimensions, truncate } = request.body;
       const entry = registry.resolve(name)!;
       let result;
@@ -38,15 +39,16 @@ export const embeddingRoutes: FastifyPluginAsyncZod = async (app) => {
           dimensions,
           truncate: truncate ?? app.limits.truncate,
           maxRequestTokens: app.limits.maxRequestTokens,
-          signal: AbortSignal.any([disconnected.signal, timedOut]),
+          signal: cancel.signal,
         });
       } catch (error) {
-        if (disconnected.signal.aborted) throw errors.clientClosed();
-        if (timedOut.aborted) throw errors.timeout(app.limits.requestTimeoutMs);
+        if (cancel.signal.aborted) throw cancel.signal.reason;
         const known = fromEmbeddingError(error);
         if (known) throw known;
         request.log.error({ err: error, model: entry.spec.id }, 'embedding failed');
         throw errors.inferenceFailed();
+      } finally {
+        clearTimeout(deadline);
       }
       const { vectors, tokenCounts } = result;
       const totalTokens = tokenCounts.reduce((sum, count) => sum + count, 0);

@@ -54,6 +54,17 @@ test('batches respect the padded-token budget and the size cap, and group simila
   assert.ok(padded / real < 1.25, `padding overhead ${padded / real}`);
 });
 
+test('requests arriving while the executor is busy, or in the same turn, share the next batch', async () => {
+  const backend = new FakeBackend();
+  const batcher = new Batcher(backend, { maxBatchTokens: 512, maxBatchSize: 16 });
+  const first = [batcher.submit([sequence(1, 4)]), batcher.submit([sequence(2, 4)])];
+  await new Promise((resolve) => setImmediate(resolve));
+  // The executor is busy with the first two: the next three wait for it, then go together.
+  const rest = [3, 4, 5].map((id) => batcher.submit([sequence(id, 4)]));
+  await Promise.all([...first, ...rest]);
+  assert.deepEqual(backend.batches, [[4, 4], [4, 4, 4]]);
+});
+
 test('a single-text request is not held up behind a 2048-input request', async () => {
   const backend = new FakeBackend();
   const batcher = new Batcher(backend, { maxBatchTokens: 512, maxBatchSize: 16 });
