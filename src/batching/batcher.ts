@@ -192,15 +192,17 @@ export class Batcher {
     }
     const started = performance.now();
     const stats = { size: batch.length, paddedTokens: batch.length * Math.max(...lengths) };
-    this.backend
-      .embed(ids, lengths)
-      .then(
-        ({ embeddings, dimensions }) => {
-          this.onBatch({ ...stats, seconds: (performance.now() - started) / 1000 });
-          batch.forEach((item, row) => item.job.deliver(item.index, embeddings.subarray(row * dimensions, (row + 1) * dimensions)));
-        },
-        (error: Error) => batch.forEach((item) => item.job.fail(error)),
-      )
-      .finally(() => this.pump());
+    // The executor is free again: hand it the next batch before answering this one's requests.
+    this.backend.embed(ids, lengths).then(
+      ({ embeddings, dimensions }) => {
+        this.pump();
+        this.onBatch({ ...stats, seconds: (performance.now() - started) / 1000 });
+        batch.forEach((item, row) => item.job.deliver(item.index, embeddings.subarray(row * dimensions, (row + 1) * dimensions)));
+      },
+      (error: Error) => {
+        this.pump();
+        batch.forEach((item) => item.job.fail(error));
+      },
+    );
   }
 }
