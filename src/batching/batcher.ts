@@ -1,5 +1,5 @@
 import { OverloadedError } from '../embedding-errors.ts';
-import type { PooledBatch } from '../inference/onnx-backend.ts';
+import type { PooledBatch } from '../inference/protocol.ts';
 
 /** What the batcher needs from an inference backend. */
 export interface BatchBackend {
@@ -13,7 +13,7 @@ export interface BatchBackend {
 /** What one dispatched batch looked like, for metrics. */
 export interface BatchStats {
   size: number;
-  /** batch size × longest sequence: what the model computes. */
+  /** Tokens the model computed, padding included (the worker may split a batch into runs by length). */
   paddedTokens: number;
   seconds: number;
 }
@@ -191,12 +191,11 @@ export class Batcher {
       offset += item.ids.length;
     }
     const started = performance.now();
-    const stats = { size: batch.length, paddedTokens: batch.length * Math.max(...lengths) };
     // The executor is free again: hand it the next batch before answering this one's requests.
     this.backend.embed(ids, lengths).then(
-      ({ embeddings, dimensions }) => {
+      ({ embeddings, dimensions, paddedTokens }) => {
         this.pump();
-        this.onBatch({ ...stats, seconds: (performance.now() - started) / 1000 });
+        this.onBatch({ size: batch.length, paddedTokens, seconds: (performance.now() - started) / 1000 });
         batch.forEach((item, row) => item.job.deliver(item.index, embeddings.subarray(row * dimensions, (row + 1) * dimensions)));
       },
       (error: Error) => {

@@ -43,14 +43,14 @@ export function createMetrics() {
     }),
     batchPaddedTokens: new client.Histogram({
       name: 'embeddings_batch_padded_tokens',
-      help: 'Batch size × longest input: the tokens the model computes per batch, by model.',
+      help: 'Tokens the model computed per batch, padding included (each run: inputs × its longest), by model.',
       labelNames: ['model'],
       buckets: client.exponentialBuckets(16, 2, 12),
       registers,
     }),
     inferenceSeconds: new client.Histogram({
       name: 'embeddings_batch_inference_seconds',
-      help: 'Time a batch spends in the inference worker (queued behind another batch included), by model.',
+      help: 'Time from handing a batch to an inference worker to its vectors coming back, by model.',
       labelNames: ['model'],
       buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
       registers,

@@ -1,12 +1,5 @@
 import { Worker } from 'node:worker_threads';
-import type { BatchRequest, CloseRequest, WorkerMessage, WorkerSetup } from './protocol.ts';
-
-export interface PooledBatch {
-  /** Pooled vectors of the batch's texts, one after another. */
-  embeddings: Float32Array;
-  /** Width of one text's vector. */
-  dimensions: number;
-}
+import type { BatchRequest, CloseRequest, PooledBatch, WorkerMessage, WorkerSetup } from './protocol.ts';
 
 interface Pending {
   resolve: (batch: PooledBatch) => void;
@@ -44,7 +37,7 @@ class InferenceWorker {
           const pending = this.pending.get(message.id);
           this.pending.delete(message.id);
           if (message.kind === 'failed') pending?.reject(new Error(message.message));
-          else pending?.resolve({ embeddings: message.embeddings, dimensions: message.dimensions });
+          else pending?.resolve({ embeddings: message.embeddings, dimensions: message.dimensions, paddedTokens: message.paddedTokens });
         }
       });
       worker.on('error', (error) => this.failAll(error));

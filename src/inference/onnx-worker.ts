@@ -8,7 +8,7 @@ import ort from 'onnxruntime-node';
 import { poolText } from './pooling.ts';
 import { planSubBatches } from './sub-batches.ts';
 import { sessionOptions } from './session-options.ts';
-import type { BatchRequest, CloseRequest, WorkerMessage, WorkerSetup } from './protocol.ts';
+import type { BatchRequest, CloseRequest, PooledBatch, WorkerMessage, WorkerSetup } from './protocol.ts';
 
 const setup = workerData as WorkerSetup;
 const port = parentPort!;
@@ -85,14 +85,16 @@ async function start() {
 
   const overheadTokens = setup.overheadTokens ?? (await measureOverheadTokens());
 
-  async function embed({ ids, lengths }: BatchRequest): Promise<{ embeddings: Float32Array; dimensions: number }> {
+  async function embed({ ids, lengths }: BatchRequest): Promise<PooledBatch> {
     const offsets: number[] = [];
     for (let row = 0, offset = 0; row < lengths.length; offset += lengths[row]!, row++) offsets.push(offset);
     let embeddings: Float32Array | undefined;
     let dim = 0;
+    let paddedTokens = 0;
     for (const rows of planSubBatches(lengths, overheadTokens)) {
       const output = await run(ids, offsets, lengths, rows);
       const [, seqLen, width] = output.dims as [number, number, number];
+      paddedTokens += rows.length * seqLen;
       dim = width * setup.poolingModes.length;
       embeddings ??= new Float32Array(lengths.length * dim);
       rows.forEach((row, r) => {
@@ -100,7 +102,7 @@ async function start() {
       });
       output.dispose();
     }
-    return { embeddings: embeddings!, dimensions: dim };
+    return { embeddings: embeddings!, dimensions: dim, paddedTokens };
   }
 
   // One batch at a time: session.run is asynchronous, and two concurrent runs fight over the same cores.
@@ -117,8 +119,8 @@ async function start() {
       return;
     }
     try {
-      const { embeddings, dimensions } = await embed(request);
-      post({ kind: 'result', id: request.id, embeddings, dimensions }, [embeddings.buffer as ArrayBuffer]);
+      const pooled = await embed(request);
+      post({ kind: 'result', id: request.id, ...pooled }, [pooled.embeddings.buffer as ArrayBuffer]);
     } catch (error) {
       post({ kind: 'failed', id: request.id, message: (error as Error).message });
     }

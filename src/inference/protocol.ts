@@ -22,8 +22,17 @@ export interface BatchRequest {
   lengths: Int32Array;
 }
 
+export interface PooledBatch {
+  /** Pooled vectors of the batch's texts, one after another. */
+  embeddings: Float32Array;
+  /** Width of one text's vector. */
+  dimensions: number;
+  /** Tokens the model computed, padding included: each run's inputs × its longest. */
+  paddedTokens: number;
+}
+
 export type WorkerMessage =
   | { kind: 'ready' }
   | { kind: 'fatal'; message: string }
-  | { kind: 'result'; id: number; embeddings: Float32Array; dimensions: number }
+  | ({ kind: 'result'; id: number } & PooledBatch)
   | { kind: 'failed'; id: number; message: string };

@@ -25,7 +25,7 @@ class FakeBackend implements BatchBackend {
       embeddings[row * 2 + 1] = length;
       offset += length;
     });
-    return { embeddings, dimensions: 2 };
+    return { embeddings, dimensions: 2, paddedTokens: lengths.length * Math.max(...lengths) };
   }
 }
 

@@ -13,6 +13,7 @@ port.on('message', (request: BatchRequest | CloseRequest) => {
     embeddings[row * 2 + 1] = length;
     offset += length;
   });
-  port.postMessage({ kind: 'result', id: request.id, embeddings, dimensions: 2 } satisfies WorkerMessage, [embeddings.buffer]);
+  const paddedTokens = request.lengths.length * Math.max(...request.lengths);
+  port.postMessage({ kind: 'result', id: request.id, embeddings, dimensions: 2, paddedTokens } satisfies WorkerMessage, [embeddings.buffer]);
 });
 port.postMessage({ kind: 'ready' } satisfies WorkerMessage);

@@ -42,7 +42,9 @@ test('a batch split into runs by length gives each text the vector of the refere
   for (const overheadTokens of [0, 1e9]) {
     const backend = await OnnxBackend.start({ ...setup, onnxPath: join(dir, 'onnx/model.onnx'), overheadTokens }, 1);
     try {
-      const { embeddings, dimensions } = await backend.embed(Int32Array.from(texts.flat()), Int32Array.from(texts, (ids) => ids.length));
+      const { embeddings, dimensions, paddedTokens } = await backend.embed(Int32Array.from(texts.flat()), Int32Array.from(texts, (ids) => ids.length));
+      // Lengths 3, 60, 4, 2, 6: run apart, no padding (75 tokens); in one run, 5 × 60.
+      assert.equal(paddedTokens, overheadTokens === 0 ? 75 : 300);
       expected.forEach((vector, row) => {
         const actual = embeddings.subarray(row * dimensions, (row + 1) * dimensions);
         assert.ok(Math.max(...vector.map((value, d) => Math.abs(value - actual[d]!))) < 1e-4, `overhead ${overheadTokens}, text ${row}`);
