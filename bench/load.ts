@@ -14,6 +14,21 @@ export interface LoadResult {
   errors: number;
   healthP95Ms: number;
   peakRssMb: number;
+  /** From the server's /metrics over the scenario: inputs per batch, and tokens computed per real token. */
+  batches: { meanSize: number; paddedPerToken: number };
+}
+
+/** Sums of the server's batch counters (all models): batches, inputs in them, padded tokens, real tokens. */
+async function batchCounters(url: string) {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const total = (name: string) =>
+    [...text.matchAll(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'gm'))].reduce((sum, match) => sum + Number(match[1]), 0);
+  return {
+    batches: total('embeddings_batch_size_count'),
+    inputs: total('embeddings_batch_size_sum'),
+    padded: total('embeddings_batch_padded_tokens_sum'),
+    tokens: total('embeddings_tokens_total'),
+  };
 }
 
 function percentile(sorted: number[], p: number): number {
@@ -56,6 +71,7 @@ export async function runLoad(
     }
   })();
 
+  const before = await batchCounters(server.url);
   const started = performance.now();
   let lastAnswer = started;
   const result = await autocannon({
@@ -79,6 +95,7 @@ export async function runLoad(
   });
   loading = false;
   await probes;
+  const after = await batchCounters(server.url);
   health.sort((a, b) => a - b);
   // autocannon reports whole-second ticks; a fixed-count run ends at its last answer.
   const seconds = options.requests ? (lastAnswer - started) / 1000 : result.duration;
@@ -93,5 +110,9 @@ export async function runLoad(
     errors: result.errors + result.non2xx + result.timeouts,
     healthP95Ms: percentile(health, 0.95),
     peakRssMb,
+    batches: {
+      meanSize: (after.inputs - before.inputs) / (after.batches - before.batches),
+      paddedPerToken: (after.padded - before.padded) / (after.tokens - before.tokens),
+    },
   };
 }

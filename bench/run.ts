@@ -74,6 +74,8 @@ function row(name: string, load: LoadResult, limit?: LimitResult) {
     'x limit': limit ? round(load.textsPerSecond / limit.textsPerSecond, 2) : '',
     errors: load.errors,
     'health p95 ms': round(load.healthP95Ms),
+    'mean batch': round(load.batches.meanSize),
+    'padding %': Math.round((load.batches.paddedPerToken - 1) * 100),
     'peak RSS MB': Math.round(load.peakRssMb),
   };
 }
@@ -86,12 +88,6 @@ async function main() {
   const indexTexts = makeTexts(tokenizer, 1024, 16, Math.min(256, description.maxTokens), 2);
   const encode = (texts: typeof queryTexts) => texts.map(({ text }) => tokenizer.encode(text).ids);
 
-  console.log(`model ${spec.id}: ${description.dimensions} dimensions; measuring the ONNX Runtime limit with ${threads} threads…`);
-  const limits = {
-    query: await measureLimit(description.onnxFile, encode(queryTexts), threads),
-    index: await measureLimit(description.onnxFile, encode(indexTexts), threads),
-  };
-
   const modelsFile = join(artifactsDir, 'bench-models.txt');
   await writeFile(modelsFile, `${spec.repo}${spec.revision ? `@${spec.revision}` : ''} alias=${spec.id} onnx=${spec.onnxPath}\n`);
   const server = await startServer({ MODELS_FILE: modelsFile, ARTIFACTS_DIR: artifactsDir });
@@ -102,13 +98,19 @@ async function main() {
       runLoad(server, { model: spec.id, texts, textsPerRequest, connections, seconds: duration });
     // Index requests take seconds each: count a fixed number of whole requests rather than cut some off at a deadline.
     const indexLoad = () => runLoad(server, { model: spec.id, texts: indexTexts, textsPerRequest: 64, connections: 4, requests: indexRequests });
-    console.log('warming up, then the query scenario at 1, 4, 16, 64 connections, then the index scenario…');
+    // Each limit is measured just before its scenario (the server idles meanwhile): the machine's speed drifts over minutes.
+    const limit = (texts: typeof queryTexts) => measureLimit(description.onnxFile, encode(texts), threads);
+    console.log(`model ${spec.id}: ${description.dimensions} dimensions. Warming up, then the query scenario at 1, 4, 16 connections, ` +
+      `the ONNX Runtime limit (${threads} threads) and the query scenario at 64, then the index limit and scenario…`);
     await load(queryTexts, 1, 16, 3);
     const concurrency: LoadResult[] = [];
     for (const connections of [1, 4, 16]) concurrency.push(await load(queryTexts, 1, connections, Math.max(5, seconds / 2)));
+    const queryLimit = await limit(queryTexts);
     const query = await load(queryTexts, 1, 64);
     concurrency.push(query);
+    const indexLimit = await limit(indexTexts);
     const index = await indexLoad();
+    const limits = { query: queryLimit, index: indexLimit };
 
     const report: BenchReport = {
       date: new Date().toISOString(),
