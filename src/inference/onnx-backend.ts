@@ -15,6 +15,8 @@ class InferenceWorker {
   private worker: Worker | undefined;
   private nextId = 0;
   private closing = false;
+  /** A replacement for a dead worker, while it starts. */
+  private replacement: Promise<void> | undefined;
 
   constructor(
     private readonly setup: WorkerSetup,
@@ -45,9 +47,14 @@ class InferenceWorker {
         this.failAll(new Error(`inference worker exited with code ${code}`));
         if (!ready) return reject(new Error(`inference worker exited with code ${code} while loading`));
         this.worker = undefined;
-        if (!this.closing) this.start().catch(() => undefined);
+        if (!this.closing) this.replacement = this.start().catch(() => undefined);
       });
     });
+  }
+
+  /** False while a replacement for a dead worker is starting. */
+  get alive(): boolean {
+    return this.worker !== undefined;
   }
 
   run(ids: Int32Array, lengths: Int32Array): Promise<PooledBatch> {
@@ -68,6 +75,7 @@ class InferenceWorker {
 
   async close() {
     this.closing = true;
+    await this.replacement; // else it would come up after close() and keep the process alive
     const worker = this.worker;
     if (!worker) return;
     const exited = new Promise((resolve) => worker.once('exit', resolve));
@@ -103,9 +111,13 @@ export class OnnxBackend {
     return this.workers.length;
   }
 
-  /** Embeds a batch; `ids` holds the texts' token ids back to back. Transfers (empties) both arrays. */
+  /**
+   * Embeds a batch on the least busy live worker (while one restarts, the others take its share);
+   * `ids` holds the texts' token ids back to back. Transfers (empties) both arrays.
+   */
   embed(ids: Int32Array, lengths: Int32Array): Promise<PooledBatch> {
-    const idlest = this.workers.reduce((best, worker) => (worker.pending.size < best.pending.size ? worker : best));
+    const live = this.workers.filter((worker) => worker.alive);
+    const idlest = (live.length > 0 ? live : this.workers).reduce((best, worker) => (worker.pending.size < best.pending.size ? worker : best));
     return idlest.run(ids, lengths);
   }
 

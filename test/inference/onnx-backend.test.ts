@@ -29,6 +29,17 @@ test('a worker that dies fails the batches it held at once, and is replaced', as
   }
 });
 
+test('while a dead worker is replaced, its sibling takes the batches', async () => {
+  const backend = await OnnxBackend.start(setup, 2, FAKE);
+  try {
+    await assert.rejects(backend.embed(new Int32Array(999), Int32Array.of(999)), /exited with code 3/);
+    const next = await backend.embed(Int32Array.of(8, 9), Int32Array.of(2));
+    assert.deepEqual(Array.from(next.embeddings), [8, 2]);
+  } finally {
+    await backend.close();
+  }
+});
+
 test('a batch split into runs by length gives each text the vector of the reference forward pass, in order', async (t) => {
   const artifacts = await tempDir('backend');
   t.after(() => rm(artifacts, { recursive: true, force: true }));
