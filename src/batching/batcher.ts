@@ -1,9 +1,10 @@
 import { OverloadedError } from '../embedding-errors.ts';
-import type { PooledBatch } from '../inference/protocol.ts';
+import type { PooledRows } from '../inference/protocol.ts';
 
 /** What the batcher needs from an inference backend. */
 export interface BatchBackend {
-  embed(ids: Int32Array, lengths: Int32Array): Promise<PooledBatch>;
+  /** Vectors come to `onRows` as they are computed; settles once all have, rejects if the batch failed. */
+  embed(ids: Int32Array, lengths: Int32Array, onRows: (rows: PooledRows) => void): Promise<void>;
   /** Batches submitted and not yet answered. */
   readonly inFlight: number;
   /** Parallel executors (worker threads). */
@@ -177,6 +178,9 @@ export class Batcher {
       else high++;
     }
     const batch = sorted.slice(low, high + 1);
+    // The anchor goes first: the worker runs its run first, so it is answered soonest.
+    batch.splice(batch.indexOf(anchor), 1);
+    batch.unshift(anchor);
     const taken = new Set(batch);
     for (const job of new Set(batch.map((item) => item.job))) job.pending = job.pending.filter((item) => !taken.has(item));
     return batch;
@@ -191,12 +195,20 @@ export class Batcher {
       offset += item.ids.length;
     }
     const started = performance.now();
-    // The executor is free again: hand it the next batch before answering this one's requests.
-    this.backend.embed(ids, lengths).then(
-      ({ embeddings, dimensions, paddedTokens }) => {
+    let paddedTokens = 0;
+    const deliver = ({ rows, embeddings, dimensions, paddedTokens: computed }: PooledRows) => {
+      paddedTokens += computed;
+      rows.forEach((row, r) => {
+        const item = batch[row]!;
+        item.job.deliver(item.index, embeddings.subarray(r * dimensions, (r + 1) * dimensions));
+      });
+    };
+    // Settles with the last rows (see OnnxBackend); this runs before the requests they complete are answered,
+    // so the freed executor gets its next batch first.
+    this.backend.embed(ids, lengths, deliver).then(
+      () => {
         this.pump();
         this.onBatch({ size: batch.length, paddedTokens, seconds: (performance.now() - started) / 1000 });
-        batch.forEach((item, row) => item.job.deliver(item.index, embeddings.subarray(row * dimensions, (row + 1) * dimensions)));
       },
       (error: Error) => {
         this.pump();

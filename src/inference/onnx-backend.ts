@@ -1,8 +1,9 @@
 import { Worker } from 'node:worker_threads';
-import type { BatchRequest, CloseRequest, PooledBatch, WorkerMessage, WorkerSetup } from './protocol.ts';
+import type { BatchRequest, CloseRequest, PooledRows, WorkerMessage, WorkerSetup } from './protocol.ts';
 
 interface Pending {
-  resolve: (batch: PooledBatch) => void;
+  onRows: (rows: PooledRows) => void;
+  resolve: () => void;
   reject: (error: Error) => void;
 }
 
@@ -37,9 +38,11 @@ class InferenceWorker {
           void worker.terminate();
         } else {
           const pending = this.pending.get(message.id);
-          this.pending.delete(message.id);
-          if (message.kind === 'failed') pending?.reject(new Error(message.message));
-          else pending?.resolve({ embeddings: message.embeddings, dimensions: message.dimensions, paddedTokens: message.paddedTokens });
+          if (message.kind === 'failed' || message.last) this.pending.delete(message.id);
+          if (message.kind === 'failed') return pending?.reject(new Error(message.message));
+          // Resolved before the last rows are handed over: its callbacks run after them, but ahead of what those rows set off.
+          if (message.last) pending?.resolve();
+          pending?.onRows(message);
         }
       });
       worker.on('error', (error) => this.failAll(error));
@@ -57,12 +60,12 @@ class InferenceWorker {
     return this.worker !== undefined;
   }
 
-  run(ids: Int32Array, lengths: Int32Array): Promise<PooledBatch> {
+  run(ids: Int32Array, lengths: Int32Array, onRows: (rows: PooledRows) => void): Promise<void> {
     const worker = this.worker;
     if (!worker) return Promise.reject(new Error('inference worker is restarting'));
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
-      this.pending.set(id, { resolve, reject });
+      this.pending.set(id, { onRows, resolve, reject });
       const request: BatchRequest = { id, ids, lengths };
       worker.postMessage(request, [ids.buffer as ArrayBuffer, lengths.buffer as ArrayBuffer]);
     });
@@ -113,12 +116,13 @@ export class OnnxBackend {
 
   /**
    * Embeds a batch on the least busy live worker (while one restarts, the others take its share);
-   * `ids` holds the texts' token ids back to back. Transfers (empties) both arrays.
+   * `ids` holds the texts' token ids back to back. Transfers (empties) both arrays. The vectors
+   * come to `onRows` run by run; the promise settles once all have (or rejects if the batch failed).
    */
-  embed(ids: Int32Array, lengths: Int32Array): Promise<PooledBatch> {
+  embed(ids: Int32Array, lengths: Int32Array, onRows: (rows: PooledRows) => void): Promise<void> {
     const live = this.workers.filter((worker) => worker.alive);
     const idlest = (live.length > 0 ? live : this.workers).reduce((best, worker) => (worker.pending.size < best.pending.size ? worker : best));
-    return idlest.run(ids, lengths);
+    return idlest.run(ids, lengths, onRows);
   }
 
   async close() {

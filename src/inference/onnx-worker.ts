@@ -8,7 +8,7 @@ import ort from 'onnxruntime-node';
 import { poolText } from './pooling.ts';
 import { planSubBatches } from './sub-batches.ts';
 import { sessionOptions } from './session-options.ts';
-import type { BatchRequest, CloseRequest, PooledBatch, WorkerMessage, WorkerSetup } from './protocol.ts';
+import type { BatchRequest, CloseRequest, WorkerMessage, WorkerSetup } from './protocol.ts';
 
 const setup = workerData as WorkerSetup;
 const port = parentPort!;
@@ -85,24 +85,25 @@ async function start() {
 
   const overheadTokens = setup.overheadTokens ?? (await measureOverheadTokens());
 
-  async function embed({ ids, lengths }: BatchRequest): Promise<PooledBatch> {
+  /** Runs a batch split by length, the run holding text 0 first, and posts each run's vectors as it finishes. */
+  async function embed({ id, ids, lengths }: BatchRequest) {
     const offsets: number[] = [];
     for (let row = 0, offset = 0; row < lengths.length; offset += lengths[row]!, row++) offsets.push(offset);
-    let embeddings: Float32Array | undefined;
-    let dim = 0;
-    let paddedTokens = 0;
-    for (const rows of planSubBatches(lengths, overheadTokens)) {
+    const runs = planSubBatches(lengths, overheadTokens);
+    runs.unshift(...runs.splice(runs.findIndex((rows) => rows.includes(0)), 1));
+    for (const [index, rows] of runs.entries()) {
       const output = await run(ids, offsets, lengths, rows);
       const [, seqLen, width] = output.dims as [number, number, number];
-      paddedTokens += rows.length * seqLen;
-      dim = width * setup.poolingModes.length;
-      embeddings ??= new Float32Array(lengths.length * dim);
+      const dimensions = width * setup.poolingModes.length;
+      const embeddings = new Float32Array(rows.length * dimensions);
       rows.forEach((row, r) => {
-        poolText(output.data as Float32Array, r, seqLen, width, lengths[row]!, setup.poolingModes, embeddings!.subarray(row * dim, (row + 1) * dim));
+        poolText(output.data as Float32Array, r, seqLen, width, lengths[row]!, setup.poolingModes, embeddings.subarray(r * dimensions, (r + 1) * dimensions));
       });
       output.dispose();
+      const batchRows = Int32Array.from(rows);
+      const message: WorkerMessage = { kind: 'rows', id, last: index === runs.length - 1, rows: batchRows, embeddings, dimensions, paddedTokens: rows.length * seqLen };
+      post(message, [embeddings.buffer as ArrayBuffer, batchRows.buffer as ArrayBuffer]);
     }
-    return { embeddings: embeddings!, dimensions: dim, paddedTokens };
   }
 
   // One batch at a time: session.run is asynchronous, and two concurrent runs fight over the same cores.
@@ -119,8 +120,7 @@ async function start() {
       return;
     }
     try {
-      const pooled = await embed(request);
-      post({ kind: 'result', id: request.id, ...pooled }, [pooled.embeddings.buffer as ArrayBuffer]);
+      await embed(request);
     } catch (error) {
       post({ kind: 'failed', id: request.id, message: (error as Error).message });
     }

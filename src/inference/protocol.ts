@@ -15,24 +15,31 @@ export interface CloseRequest {
   close: true;
 }
 
-/** A batch of token sequences, concatenated; `lengths[i]` tokens belong to text i. */
+/**
+ * A batch of token sequences, concatenated; `lengths[i]` tokens belong to text i.
+ * The run holding text 0 goes first, so the text that anchored the batch is answered soonest.
+ */
 export interface BatchRequest {
   id: number;
   ids: Int32Array;
   lengths: Int32Array;
 }
 
-export interface PooledBatch {
-  /** Pooled vectors of the batch's texts, one after another. */
+/** Pooled vectors of some of a batch's texts, sent after each model run. */
+export interface PooledRows {
+  /** The batch rows (texts) these vectors belong to, in order. */
+  rows: Int32Array;
+  /** Their vectors, one after another. */
   embeddings: Float32Array;
   /** Width of one text's vector. */
   dimensions: number;
-  /** Tokens the model computed, padding included: each run's inputs × its longest. */
+  /** Tokens the run computed, padding included: its inputs × its longest. */
   paddedTokens: number;
 }
 
 export type WorkerMessage =
   | { kind: 'ready' }
   | { kind: 'fatal'; message: string }
-  | ({ kind: 'result'; id: number } & PooledBatch)
+  /** `last`: the batch's final run. */
+  | ({ kind: 'rows'; id: number; last: boolean } & PooledRows)
   | { kind: 'failed'; id: number; message: string };

@@ -1,17 +1,23 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Batcher, type BatchBackend } from '../../src/batching/batcher.ts';
+import type { PooledRows } from '../../src/inference/protocol.ts';
 
 /** A deterministic stand-in for the inference workers: each vector is [first id, length]. */
 class FakeBackend implements BatchBackend {
   readonly batches: number[][] = [];
+  /** Each batch's texts by their first token id, in row order. */
+  readonly firstIds: number[][] = [];
   inFlight = 0;
   capacity = 1;
   failNext = false;
 
-  async embed(ids: Int32Array, lengths: Int32Array) {
+  async embed(ids: Int32Array, lengths: Int32Array, onRows: (rows: PooledRows) => void) {
     this.inFlight++;
     this.batches.push(Array.from(lengths));
+    const firsts: number[] = [];
+    for (let row = 0, offset = 0; row < lengths.length; offset += lengths[row]!, row++) firsts.push(ids[offset]!);
+    this.firstIds.push(firsts);
     await new Promise((resolve) => setTimeout(resolve, 1));
     this.inFlight--;
     if (this.failNext) {
@@ -25,7 +31,7 @@ class FakeBackend implements BatchBackend {
       embeddings[row * 2 + 1] = length;
       offset += length;
     });
-    return { embeddings, dimensions: 2, paddedTokens: lengths.length * Math.max(...lengths) };
+    onRows({ rows: Int32Array.from(lengths, (_, row) => row), embeddings, dimensions: 2, paddedTokens: lengths.length * Math.max(...lengths) });
   }
 }
 
@@ -75,6 +81,8 @@ test('a single-text request is not held up behind a 2048-input request', async (
   assert.deepEqual(Array.from(vector!), [42, 10]);
   const waited = backend.batches.length - batchesBefore;
   assert.ok(waited <= 4, `the query waited for ${waited} batches`);
+  // It anchored its batch, and the anchor is row 0: the worker runs its run first.
+  assert.equal(backend.firstIds.find((ids) => ids.includes(42))![0], 42);
   assert.equal((await big).length, 2048);
 });
 

@@ -13,7 +13,8 @@ port.on('message', (request: BatchRequest | CloseRequest) => {
     embeddings[row * 2 + 1] = length;
     offset += length;
   });
+  const rows = Int32Array.from(request.lengths, (_, row) => row);
   const paddedTokens = request.lengths.length * Math.max(...request.lengths);
-  port.postMessage({ kind: 'result', id: request.id, embeddings, dimensions: 2, paddedTokens } satisfies WorkerMessage, [embeddings.buffer]);
+  port.postMessage({ kind: 'rows', id: request.id, last: true, rows, embeddings, dimensions: 2, paddedTokens } satisfies WorkerMessage, [embeddings.buffer]);
 });
 port.postMessage({ kind: 'ready' } satisfies WorkerMessage);

@@ -10,20 +10,33 @@ import { writeFixtureModel } from '../helpers/fixture-model.ts';
 const FAKE = new URL('./crashing-worker.ts', import.meta.url).href;
 const setup = { onnxPath: 'unused', intraOpThreads: 1, poolingModes: ['mean' as const], padId: 0 };
 
+/** Embeds a batch and gathers what the worker sent, run by run: each text's vector, and the rows of each run in order. */
+async function embed(backend: OnnxBackend, ids: Int32Array, lengths: Int32Array) {
+  const vectors: Float32Array[] = [];
+  const runs: number[][] = [];
+  let paddedTokens = 0;
+  await backend.embed(ids, lengths, ({ rows, embeddings, dimensions, paddedTokens: computed }) => {
+    rows.forEach((row, r) => (vectors[row] = embeddings.slice(r * dimensions, (r + 1) * dimensions)));
+    runs.push(Array.from(rows));
+    paddedTokens += computed;
+  });
+  return { vectors, runs, paddedTokens };
+}
+
 test('a worker that dies fails the batches it held at once, and is replaced', async () => {
   const backend = await OnnxBackend.start(setup, 1, FAKE);
   try {
-    const fine = await backend.embed(Int32Array.of(5, 6), Int32Array.of(2));
-    assert.deepEqual(Array.from(fine.embeddings), [5, 2]);
+    const fine = await embed(backend, Int32Array.of(5, 6), Int32Array.of(2));
+    assert.deepEqual(Array.from(fine.vectors[0]!), [5, 2]);
     const started = performance.now();
-    await assert.rejects(backend.embed(new Int32Array(999), Int32Array.of(999)), /inference worker exited with code 3/);
+    await assert.rejects(embed(backend, new Int32Array(999), Int32Array.of(999)), /inference worker exited with code 3/);
     assert.ok(performance.now() - started < 1000);
     let replaced;
     for (let attempt = 0; attempt < 100 && !replaced; attempt++) {
-      replaced = await backend.embed(Int32Array.of(7), Int32Array.of(1)).catch(() => undefined);
+      replaced = await embed(backend, Int32Array.of(7), Int32Array.of(1)).catch(() => undefined);
       if (!replaced) await new Promise((resolve) => setTimeout(resolve, 50));
     }
-    assert.deepEqual(Array.from(replaced!.embeddings), [7, 1]);
+    assert.deepEqual(Array.from(replaced!.vectors[0]!), [7, 1]);
   } finally {
     await backend.close();
   }
@@ -32,15 +45,15 @@ test('a worker that dies fails the batches it held at once, and is replaced', as
 test('while a dead worker is replaced, its sibling takes the batches', async () => {
   const backend = await OnnxBackend.start(setup, 2, FAKE);
   try {
-    await assert.rejects(backend.embed(new Int32Array(999), Int32Array.of(999)), /exited with code 3/);
-    const next = await backend.embed(Int32Array.of(8, 9), Int32Array.of(2));
-    assert.deepEqual(Array.from(next.embeddings), [8, 2]);
+    await assert.rejects(embed(backend, new Int32Array(999), Int32Array.of(999)), /exited with code 3/);
+    const next = await embed(backend, Int32Array.of(8, 9), Int32Array.of(2));
+    assert.deepEqual(Array.from(next.vectors[0]!), [8, 2]);
   } finally {
     await backend.close();
   }
 });
 
-test('a batch split into runs by length gives each text the vector of the reference forward pass, in order', async (t) => {
+test('a batch split into runs by length gives each text the vector of the reference forward pass; the first text runs first', async (t) => {
   const artifacts = await tempDir('backend');
   t.after(() => rm(artifacts, { recursive: true, force: true }));
   const { dir, weights } = await writeFixtureModel(artifacts, 'test/split');
@@ -53,11 +66,12 @@ test('a batch split into runs by length gives each text the vector of the refere
   for (const overheadTokens of [0, 1e9]) {
     const backend = await OnnxBackend.start({ ...setup, onnxPath: join(dir, 'onnx/model.onnx'), overheadTokens }, 1);
     try {
-      const { embeddings, dimensions, paddedTokens } = await backend.embed(Int32Array.from(texts.flat()), Int32Array.from(texts, (ids) => ids.length));
-      // Lengths 3, 60, 4, 2, 6: run apart, no padding (75 tokens); in one run, 5 × 60.
+      const { vectors, runs, paddedTokens } = await embed(backend, Int32Array.from(texts.flat()), Int32Array.from(texts, (ids) => ids.length));
+      // Lengths 3, 60, 4, 2, 6: run apart, no padding (75 tokens), text 0 first, then by length; in one run, 5 × 60.
       assert.equal(paddedTokens, overheadTokens === 0 ? 75 : 300);
+      assert.deepEqual(runs, overheadTokens === 0 ? [[0], [3], [2], [4], [1]] : [[3, 0, 2, 4, 1]]);
       expected.forEach((vector, row) => {
-        const actual = embeddings.subarray(row * dimensions, (row + 1) * dimensions);
+        const actual = vectors[row]!;
         assert.ok(Math.max(...vector.map((value, d) => Math.abs(value - actual[d]!))) < 1e-4, `overhead ${overheadTokens}, text ${row}`);
       });
     } finally {
