@@ -17,6 +17,7 @@ import { MINILM_SHAPE, writeFixtureModel } from '../test/helpers/fixture-model.t
 import { chartSvg } from './chart.ts';
 import { measureLimit, type LimitResult } from './limit.ts';
 import { runLoad, type LoadResult } from './load.ts';
+import { runMixed, type MixedResult } from './mixed.ts';
 import { startServer } from './server-process.ts';
 import { makeTexts } from './texts.ts';
 
@@ -31,6 +32,8 @@ export interface BenchReport {
   scenarios: { query: LoadResult; index: LoadResult };
   limits: { query: LimitResult; index: LimitResult };
   concurrency: LoadResult[];
+  /** Single-text queries while one 2048-input request runs. */
+  mixed: MixedResult;
 }
 
 const { values: args } = parseArgs({
@@ -101,7 +104,7 @@ async function main() {
     // Each limit is measured just before its scenario (the server idles meanwhile): the machine's speed drifts over minutes.
     const limit = (texts: typeof queryTexts) => measureLimit(description.onnxFile, encode(texts), threads);
     console.log(`model ${spec.id}: ${description.dimensions} dimensions. Warming up, then the query scenario at 1, 4, 16 connections, ` +
-      `the ONNX Runtime limit (${threads} threads) and the query scenario at 64, then the index limit and scenario…`);
+      `the ONNX Runtime limit (${threads} threads) and the query scenario at 64, the index limit and scenario, then queries during a 2048-input request…`);
     await load(queryTexts, 1, 16, 3);
     const concurrency: LoadResult[] = [];
     for (const connections of [1, 4, 16]) concurrency.push(await load(queryTexts, 1, connections, Math.max(5, seconds / 2)));
@@ -111,6 +114,8 @@ async function main() {
     const indexLimit = await limit(indexTexts);
     const index = await indexLoad();
     const limits = { query: queryLimit, index: indexLimit };
+    const largeTexts = makeTexts(tokenizer, 2048, 16, Math.min(256, description.maxTokens), 3);
+    const mixed = await runMixed(server, { model: spec.id, queryTexts, largeTexts, queryConnections: 4 });
 
     const report: BenchReport = {
       date: new Date().toISOString(),
@@ -121,11 +126,14 @@ async function main() {
       scenarios: { query, index },
       limits,
       concurrency,
+      mixed,
     };
     console.log(`\nserver: ${inference.workersPerModel} worker(s) × ${inference.intraOpThreads} thread(s); RSS after loading: ${Math.round(rssAfterLoadMb)} MB`);
     console.log(`ONNX Runtime limit: query ${round(limits.query.textsPerSecond)} texts/s (batch ${limits.query.batchSize}), ` +
       `index ${round(limits.index.textsPerSecond)} texts/s (batch ${limits.index.batchSize})`);
     console.table([row('query', query, limits.query), row('index', index, limits.index), ...concurrency.slice(0, -1).map((c) => row('query', c))]);
+    console.log(`queries on ${mixed.queryConnections} connections while one ${mixed.largeInputs}-input request ran (${round(mixed.largeSeconds)} s): ` +
+      `${mixed.queries} answered, p50 ${round(mixed.latencyMs.p50)} ms, p99 ${round(mixed.latencyMs.p99)} ms, max ${round(mixed.latencyMs.max)} ms, ${mixed.errors} errors`);
     await mkdir(new URL('./results/', import.meta.url), { recursive: true });
     await writeFile(new URL('./results/latest.json', import.meta.url), JSON.stringify(report, null, 2) + '\n');
     await writeFile(new URL('./results/latest.svg', import.meta.url), await chartSvg(report));
