@@ -41,21 +41,20 @@ async function start() {
     const seqLen = Math.max(...rows.map((row) => lengths[row]!));
     const padded = new Int32Array(batch * seqLen).fill(setup.padId);
     const mask = new Int32Array(batch * seqLen);
-    const positions = new Int32Array(batch * seqLen);
     rows.forEach((row, r) => {
       const length = lengths[row]!;
       padded.set(ids.subarray(offsets[row]!, offsets[row]! + length), r * seqLen);
       mask.fill(1, r * seqLen, r * seqLen + length);
-      for (let t = 0; t < seqLen; t++) positions[r * seqLen + t] = t;
     });
-    const values: Record<string, Int32Array> = {
-      input_ids: padded,
-      attention_mask: mask,
-      token_type_ids: new Int32Array(batch * seqLen),
-      position_ids: positions,
+    // Only the inputs the graph declares are built.
+    const values: Record<string, () => Int32Array> = {
+      input_ids: () => padded,
+      attention_mask: () => mask,
+      token_type_ids: () => new Int32Array(batch * seqLen),
+      position_ids: () => Int32Array.from({ length: batch * seqLen }, (_, i) => i % seqLen),
     };
     const feeds = Object.fromEntries(
-      session.inputNames.map((name) => [name, intTensor(inputTypes.get(name) ?? 'int64', values[name]!, [batch, seqLen])]),
+      session.inputNames.map((name) => [name, intTensor(inputTypes.get(name) ?? 'int64', values[name]!(), [batch, seqLen])]),
     );
     return (await session.run(feeds, [outputName]))[outputName]!;
   }
