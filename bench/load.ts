@@ -1,7 +1,7 @@
 /** One load scenario: autocannon drives the server while /health is probed and RSS sampled. */
 import autocannon from 'autocannon';
 import type { BenchText } from './texts.ts';
-import type { ServerProcess } from './server-process.ts';
+import type { ServerProcess } from '../test/helpers/server-process.ts';
 
 export interface LoadResult {
   connections: number;

@@ -5,7 +5,7 @@
  */
 import { percentile } from './load.ts';
 import type { BenchText } from './texts.ts';
-import type { ServerProcess } from './server-process.ts';
+import type { ServerProcess } from '../test/helpers/server-process.ts';
 
 export interface MixedResult {
   queryConnections: number;

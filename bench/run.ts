@@ -18,7 +18,7 @@ import { chartSvg } from './chart.ts';
 import { measureLimit, type LimitResult } from './limit.ts';
 import { runLoad, type LoadResult } from './load.ts';
 import { runMixed, type MixedResult } from './mixed.ts';
-import { startServer } from './server-process.ts';
+import { startServer } from '../test/helpers/server-process.ts';
 import { makeTexts } from './texts.ts';
 
 export interface BenchReport {

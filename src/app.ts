@@ -2,12 +2,13 @@ import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
 import Fastify, { LogController, type FastifyBaseLogger } from 'fastify';
 import { jsonSchemaTransform, jsonSchemaTransformObject, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
-import { errors } from './errors.ts';
 import fastifyCors from '@fastify/cors';
 import { v4 as uuidv4 } from 'uuid';
 import { requireApiKeys } from './http/api-keys.ts';
 import { recordRequests } from './http/access-log.ts';
 import { errorHandler, notFoundHandler } from './http/error-handler.ts';
+import { jsonBodyParser } from './http/json-body.ts';
+import { JsonParseThread } from './http/json-parse-thread.ts';
 import { createMetrics, type Metrics } from './http/metrics.ts';
 import { metricsRoutes } from './routes/metrics.ts';
 import type { Registry } from './registry.ts';
@@ -82,15 +83,10 @@ export async function buildApp(options: AppOptions) {
   app.setErrorHandler(errorHandler);
   app.setNotFoundHandler(notFoundHandler);
 
-  // curl -d sends form content type; every body this API takes is JSON, so parse any content type as JSON.
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser('*', { parseAs: 'string' }, (_request, body, done) => {
-    try {
-      done(null, body === '' ? undefined : JSON.parse(body as string));
-    } catch (error) {
-      done(errors.invalidJson((error as Error).message), undefined);
-    }
-  });
+  const parseThread = new JsonParseThread();
+  app.addContentTypeParser('*', jsonBodyParser(parseThread));
+  app.addHook('onClose', () => parseThread.close());
 
   await app.register(fastifySwagger, {
     openapi: {

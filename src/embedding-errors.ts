@@ -5,8 +5,10 @@ export class InputTooLongError extends Error {
     readonly index: number,
     readonly tokens: number,
     readonly limit: number,
+    /** Only a prefix of the input was tokenised: it has at least `tokens`. */
+    readonly atLeast = false,
   ) {
-    super(`input ${index} has ${tokens} tokens; the model accepts at most ${limit}`);
+    super(`input ${index} has ${atLeast ? 'more than ' : ''}${tokens} tokens; the model accepts at most ${limit}`);
   }
 }
 

@@ -40,12 +40,16 @@ export const errors = {
     new ApiError(404, 'invalid_request_error', `Invalid URL (${method} ${url})`, null, 'unknown_url'),
   bodyTooLarge: (limit: number) =>
     new ApiError(413, 'invalid_request_error', `The request body is larger than the limit of ${limit} bytes.`, null, 'request_too_large'),
+  invalidBody: (detail: string) => new ApiError(400, 'invalid_request_error', `We could not read the body of your request: ${detail}`, null, 'invalid_body'),
+  unsupportedContentEncoding: (encoding: string) =>
+    new ApiError(415, 'invalid_request_error', `Content-Encoding '${encoding}' is not supported; send identity, gzip, deflate or br.`, null, 'unsupported_content_encoding'),
   clientError: (status: number, message: string, code: string | null) => new ApiError(status, 'invalid_request_error', message, null, code),
-  inputTooLong: (index: number, tokens: number, limit: number) =>
+  inputTooLong: (index: number, tokens: number, limit: number, atLeast: boolean) =>
     new ApiError(
       400,
       'invalid_request_error',
-      `Input ${index} has ${tokens} tokens, more than the model's limit of ${limit}. Shorten it, or send "truncate": true to embed its first ${limit} tokens.`,
+      `Input ${index} has ${atLeast ? `more than ${tokens} tokens; the model's limit is ${limit}` : `${tokens} tokens, more than the model's limit of ${limit}`}. ` +
+        `Shorten it, or send "truncate": true to embed its first ${limit} tokens.`,
       'input',
       'context_length_exceeded',
     ),

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { rm } from 'node:fs/promises';
 import { after, before, test } from 'node:test';
-import { loadTokenizer, type TextTokenizer } from '../src/inference/tokenizer.ts';
+import { loadTokenizer, pythonStrip, type TextTokenizer } from '../src/inference/tokenizer.ts';
 import { tempDir } from './helpers/app.ts';
 import { writeFixtureModel } from './helpers/fixture-model.ts';
 import { rustTokenizer } from './helpers/reference.ts';
@@ -73,4 +73,40 @@ test('texts are stripped like Python str.strip(), and lowercased when sentence_b
   }
   assert.notDeepEqual(Array.from(cased.encode('Hello').ids), Array.from(lowering.encode('Hello').ids));
   assert.deepEqual(Array.from(cased.encode(' \x1c\thello\u00a0 ').ids), Array.from(cased.encode('hello').ids));
+});
+
+test('long texts are tokenised from a prefix with the same ids as the whole text, and say their count is a lower bound', async () => {
+  let seed = 7;
+  const random = () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff);
+  const units = ['the', 'quick', 'fox', 'jumps', ',', '.', '中文', '😀', 'é', 'x'.repeat(120), '\u00a0', '\t', '\n', '  '];
+  for (let i = 0; i < 60; i++) {
+    let text = '';
+    const size = 5000 + Math.floor(random() * 40_000);
+    while (text.length < size) text += units[Math.floor(random() * units.length)]! + (random() < 0.7 ? ' ' : '');
+    const encoded = ours.encode(text);
+    assert.deepEqual(Array.from(encoded.ids), await rust(text), `case ${i}`);
+    assert.equal(encoded.lengthIsLowerBound, true);
+    assert.ok(encoded.length > MAX_TOKENS);
+  }
+  const short = ours.encode('the quick brown fox '.repeat(100));
+  assert.equal(short.lengthIsLowerBound, false, 'texts of a few kB are counted exactly');
+  assert.equal(short.length, 402);
+});
+
+test('a huge text is tokenised in milliseconds; one with nowhere to cut is left to the caller past maxChars', () => {
+  const started = performance.now();
+  const huge = ours.encode('the quick brown fox '.repeat(1_000_000));
+  assert.equal(huge.ids.length, MAX_TOKENS);
+  assert.ok(performance.now() - started < 200, `${performance.now() - started} ms`);
+  assert.equal(ours.tryEncode('a'.repeat(100_000), 16_384), undefined);
+  assert.equal(ours.tryEncode(`x${' '.repeat(100_000)}x`, 16_384), undefined);
+  assert.deepEqual(Array.from(ours.tryEncode(`x${' '.repeat(10_000)}x`, 16_384)!.ids), Array.from(ours.encode('x x').ids));
+});
+
+test('stripping is linear: 200 000 inner spaces of each str.isspace() kind take milliseconds', () => {
+  for (const space of ' \t\n\x0b\x0c\r\x1c\x1f\x85\xa0\u1680\u2000\u200a\u2028\u2029\u202f\u205f\u3000') {
+    const started = performance.now();
+    assert.equal(pythonStrip(`${space}x${space.repeat(200_000)}x${space}`).length, 200_002);
+    assert.ok(performance.now() - started < 100, `${JSON.stringify(space)}: ${performance.now() - started} ms`);
+  }
 });

@@ -35,7 +35,7 @@ const FASTIFY_CLIENT_CODES: Record<string, string> = {
 /** The catalogue's error for a failure the model layer reports, if it is one. */
 export function fromEmbeddingError(error: unknown): ApiError | undefined {
   if (error instanceof ApiError) return error;
-  if (error instanceof InputTooLongError) return errors.inputTooLong(error.index, error.tokens, error.limit);
+  if (error instanceof InputTooLongError) return errors.inputTooLong(error.index, error.tokens, error.limit, error.atLeast);
   if (error instanceof TooManyTokensError) return errors.tooManyTokens(error.tokens, error.limit);
   if (error instanceof OverloadedError) return errors.overloaded();
   return undefined;

@@ -8,16 +8,49 @@ import { AutoTokenizer, env, type PreTrainedTokenizer } from '@huggingface/trans
  * `truncation`/`padding` are ignored, as sentence-transformers overrides them.
  */
 export interface TextTokenizer {
-  /** The ids to embed (truncated), and how many tokens the whole text has. */
-  encode(text: string): { ids: Int32Array; length: number };
+  /**
+   * The ids to embed (truncated) and how many tokens the whole text has. A long text is
+   * tokenised only as far as truncation needs (see `encodePrefix`); then `length` is a lower
+   * bound and `lengthIsLowerBound` is set.
+   */
+  encode(text: string): EncodedText;
+  /** As `encode`, or undefined when that needs more than `maxChars` characters tokenised. */
+  tryEncode(text: string, maxChars: number): EncodedText | undefined;
   readonly padId: number;
+}
+
+export interface EncodedText {
+  ids: Int32Array;
+  length: number;
+  lengthIsLowerBound: boolean;
 }
 
 const PROBE = 'hello world';
 
-/** Python's str.strip(): the characters str.isspace() accepts, at both ends. */
-const OUTER_WHITESPACE =
-  /^[\t\n\x0b\x0c\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+|[\t\n\x0b\x0c\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+$/g;
+/** Python's str.isspace() characters (all in the BMP), for str.strip(). */
+const PYTHON_SPACES = new Uint8Array(0x3001);
+for (const code of [0x9, 0xa, 0xb, 0xc, 0xd, 0x1c, 0x1d, 0x1e, 0x1f, 0x20, 0x85, 0xa0, 0x1680, 0x2028, 0x2029, 0x202f, 0x205f, 0x3000]) PYTHON_SPACES[code] = 1;
+for (let code = 0x2000; code <= 0x200a; code++) PYTHON_SPACES[code] = 1;
+const isPythonSpace = (code: number) => code < PYTHON_SPACES.length && PYTHON_SPACES[code] === 1;
+
+/** Python's str.strip(), in one linear scan from each end (a regex anchored at the end is quadratic on long inner runs). */
+export function pythonStrip(text: string): string {
+  let start = 0;
+  let end = text.length;
+  while (start < end && isPythonSpace(text.charCodeAt(start))) start++;
+  while (end > start && isPythonSpace(text.charCodeAt(end - 1))) end--;
+  return start === 0 && end === text.length ? text : text.slice(start, end);
+}
+
+/** Characters first tried per token of the limit when a text is longer than that (English runs ~4–5 per token). */
+const PREFIX_CHARS_PER_TOKEN = 8;
+/** Texts up to this long are tokenised whole (a few ms at most), so their token count is exact. */
+const WHOLE_TEXT_CHARS = 4096;
+/** Each retry tokenises this many times more text. */
+const PREFIX_GROWTH = 4;
+/** Tokens a prefix must have beyond what is kept, so none near the cut is used. */
+const PREFIX_MARGIN_TOKENS = 16;
+const SPACE = 0x20;
 
 /**
  * How many special tokens the post-processor puts before and after a single
@@ -45,18 +78,47 @@ export async function loadTokenizer(
   env.allowLocalModels = true;
   env.allowRemoteModels = false;
   const tokenizer = await AutoTokenizer.from_pretrained(repo, { local_files_only: true });
-  const { after } = specialTokenFrame(tokenizer);
+  const { before, after } = specialTokenFrame(tokenizer);
   if (after >= maxTokens) throw new Error(`max tokens ${maxTokens} leaves no room for text`);
+  const tokenize = (text: string) => tokenizer.encode(lowercase ? text.toLowerCase() : text, { add_special_tokens: true });
+
+  const truncate = (ids: number[], length: number, lengthIsLowerBound: boolean): EncodedText => {
+    if (ids.length <= maxTokens) return { ids: Int32Array.from(ids), length, lengthIsLowerBound };
+    const truncated = new Int32Array(maxTokens);
+    truncated.set(ids.slice(0, maxTokens - after));
+    truncated.set(ids.slice(ids.length - after), maxTokens - after);
+    return { ids: truncated, length, lengthIsLowerBound };
+  };
+
+  /**
+   * Truncation keeps only the first tokens, so a long text is tokenised from a prefix cut just
+   * before an ASCII space, a word boundary for every pre-tokenizer (WordPiece, byte-level BPE,
+   * Metaspace). When the prefix yields more than the kept tokens plus a margin, its first tokens
+   * are the whole text's; otherwise a longer prefix is tried, up to the whole text. A 19 MB text
+   * costs a few kB of tokenising instead of seconds.
+   */
+  const encodePrefix = (text: string, maxChars: number): EncodedText | undefined => {
+    const enough = maxTokens - after + PREFIX_MARGIN_TOKENS + before + after;
+    let tried = 0;
+    for (let budget = Math.max(WHOLE_TEXT_CHARS, maxTokens * PREFIX_CHARS_PER_TOKEN); budget < text.length; budget *= PREFIX_GROWTH) {
+      // Cut before a run of spaces; a run reaching back past the last budget gives no new prefix (and each character is walked once).
+      let cut = text.lastIndexOf(' ', budget);
+      while (cut > tried && text.charCodeAt(cut - 1) === SPACE) cut--;
+      const previous = tried;
+      tried = budget;
+      if (cut <= previous) continue;
+      if (cut > maxChars) return undefined;
+      const ids = tokenize(text.slice(0, cut));
+      if (ids.length > enough) return truncate(ids, ids.length, true);
+    }
+    if (text.length > maxChars) return undefined;
+    const ids = tokenize(text);
+    return truncate(ids, ids.length, false);
+  };
+
   return {
     padId: tokenizer.pad_token_id ?? 0,
-    encode(text: string) {
-      const stripped = text.replace(OUTER_WHITESPACE, '');
-      const ids = tokenizer.encode(lowercase ? stripped.toLowerCase() : stripped, { add_special_tokens: true });
-      if (ids.length <= maxTokens) return { ids: Int32Array.from(ids), length: ids.length };
-      const truncated = new Int32Array(maxTokens);
-      truncated.set(ids.slice(0, maxTokens - after));
-      truncated.set(ids.slice(ids.length - after), maxTokens - after);
-      return { ids: truncated, length: ids.length };
-    },
+    encode: (text) => encodePrefix(pythonStrip(text), Infinity)!,
+    tryEncode: (text, maxChars) => encodePrefix(pythonStrip(text), maxChars),
   };
 }

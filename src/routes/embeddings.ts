@@ -1,12 +1,11 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { v4 as uuidv4 } from 'uuid';
 import { errors } from '../errors.ts';
+import { embeddingsBody } from '../http/embeddings-body.ts';
 import { fromEmbeddingError } from '../http/error-handler.ts';
 import { errorResponseSchema } from '../schemas/error.ts';
 import { embeddingsRequestSchema, embeddingsResponseSchema, inputList } from '../schemas/embeddings.ts';
 
-/** Little-endian float32 bytes, base64: what the OpenAI SDKs decode. Typed arrays use the platform's byte order; every platform onnxruntime-node ships binaries for is little-endian. */
-const toBase64 = (vector: Float32Array) => Buffer.from(vector.buffer, vector.byteOffset, vector.byteLength).toString('base64');
 
 export const embeddingRoutes: FastifyPluginAsyncZod = async (app) => {
   const { registry } = app;
@@ -53,19 +52,9 @@ export const embeddingRoutes: FastifyPluginAsyncZod = async (app) => {
       const { vectors, tokenCounts } = result;
       const totalTokens = tokenCounts.reduce((sum, count) => sum + count, 0);
       request.embedding = { model: entry.spec.id, inputs: vectors.length, tokens: totalTokens };
-      return {
-        object: 'list' as const,
-        data: vectors.map((vector, index) => ({
-          object: 'embedding' as const,
-          index,
-          embedding: encoding === 'base64' ? toBase64(vector) : Array.from(vector),
-          num_tokens: tokenCounts[index]!,
-        })),
-        model: entry.spec.id,
-        usage: { prompt_tokens: totalTokens, total_tokens: totalTokens },
-        id: uuidv4(),
-        created: Math.floor(Date.now() / 1000),
-      };
+      reply.type('application/json; charset=utf-8');
+      // Already JSON (the schema above documents it): a string with a JSON content type is sent as it is.
+      return reply.send((await embeddingsBody({ vectors, tokenCounts, encoding, model: entry.spec.id, totalTokens, id: uuidv4(), created: Math.floor(Date.now() / 1000) })) as never);
     },
   );
 };

@@ -14,11 +14,12 @@ const PYTHON_SPACES = new Set([0x9, 0xa, 0xb, 0xc, 0xd, 0x1c, 0x1d, 0x1e, 0x1f, 
 for (let c = 0x2000; c <= 0x200a; c++) PYTHON_SPACES.add(c);
 
 function pythonStrip(text: string): string {
-  const chars = [...text];
-  const isSpace = (char: string) => PYTHON_SPACES.has(char.codePointAt(0)!);
-  while (chars.length > 0 && isSpace(chars[0]!)) chars.shift();
-  while (chars.length > 0 && isSpace(chars.at(-1)!)) chars.pop();
-  return chars.join('');
+  const isSpace = (index: number) => PYTHON_SPACES.has(text.codePointAt(index)!);
+  let start = 0;
+  let end = text.length;
+  while (start < end && isSpace(start)) start++;
+  while (end > start && isSpace(end - 1)) end--;
+  return text.slice(start, end);
 }
 
 /**

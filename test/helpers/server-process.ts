@@ -22,7 +22,7 @@ async function freePort(): Promise<number> {
 
 export async function startServer(env: Record<string, string>): Promise<ServerProcess> {
   const url = `http://127.0.0.1:${await freePort()}`;
-  const child = spawn(process.execPath, ['--import', 'tsx', new URL('../src/server.ts', import.meta.url).pathname], {
+  const child = spawn(process.execPath, ['--import', 'tsx', new URL('../../src/server.ts', import.meta.url).pathname], {
     env: { ...process.env, HOST: '127.0.0.1', PORT: new URL(url).port, ...env },
     // Default logging, as operators run it: one JSON line per request, read here as a log collector would.
     stdio: ['ignore', 'pipe', 'inherit'],
