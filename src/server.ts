@@ -2,6 +2,7 @@
 import { pino } from 'pino';
 import { buildApp } from './app.ts';
 import { loadServerConfig } from './config.ts';
+import { trackConnections } from './http/graceful-close.ts';
 import { createMetrics } from './http/metrics.ts';
 import { loadModelsFile } from './models-file.ts';
 import { Registry } from './registry.ts';
@@ -42,6 +43,7 @@ async function main() {
     corsOrigins: config.corsOrigins,
     logger: log,
   });
+  const connections = trackConnections(app.server);
   registry.ready.catch(async (error: Error) => {
     log.fatal({ err: error }, `a model failed to load: ${error.message}`);
     await app.close();
@@ -57,10 +59,8 @@ async function main() {
       log.error(`requests still running after DRAIN_TIMEOUT_MS=${config.drainTimeoutMs}; exiting anyway`);
       process.exit(1);
     }, config.drainTimeoutMs);
-    // A keep-alive connection whose request finishes during the drain would otherwise hold close() open.
-    const closeIdle = setInterval(() => app.server.closeIdleConnections(), 100);
+    connections.drain();
     await app.close();
-    clearInterval(closeIdle);
     await registry.close();
     clearTimeout(deadline);
     log.info('drained; exiting');

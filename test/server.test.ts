@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { request } from 'node:http';
+import { connect } from 'node:net';
 import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -12,6 +14,7 @@ let workDir: string;
 before(async () => {
   workDir = await tempDir('server');
   await writeFixtureModel(join(workDir, 'artifacts'), 'acme/tiny');
+  await writeFixtureModel(join(workDir, 'artifacts'), 'acme/wide', { shape: { layers: 1, hidden: 256, heads: 4, intermediate: 256 } });
 });
 after(() => rm(workDir, { recursive: true, force: true }));
 
@@ -93,4 +96,62 @@ test('SIGTERM during a large request: the request completes with 200, then the p
   const { code, output } = await server.exited;
   assert.equal(code, 0, output.slice(-3000));
   assert.match(server.output(), /SIGTERM received; draining/);
+});
+
+/** Starts the server and waits until it is ready; returns its URL. */
+async function startReady(server: ReturnType<typeof startServer>) {
+  let url: string | undefined;
+  while (!url) {
+    url = server.output().match(/Server listening at (http:\/\/127\.0\.0\.1:\d+)/)?.[1];
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  while ((await fetch(`${url}/ready`)).status !== 200) await new Promise((resolve) => setTimeout(resolve, 50));
+  return url;
+}
+
+test('SIGTERM while a 10 MB answer is read by a slow client: the whole body arrives, then the process exits 0', async () => {
+  const server = startServer({ MODELS_FILE: await modelsFile('slow.txt', 'acme/wide alias=wide\n') });
+  const url = await startReady(server);
+  const input = Array.from({ length: 2048 }, (_, i) => `the quick brown fox ${i} jumps over the lazy dog`);
+  const body = await new Promise<string>((resolve, reject) => {
+    const outgoing = request(`${url}/v1/embeddings`, { method: 'POST' }, (response) => {
+      assert.equal(response.statusCode, 200);
+      // Read nothing until the server has been told to stop, then read slowly.
+      response.pause();
+      server.child.kill('SIGTERM');
+      let text = '';
+      response.setEncoding('utf8');
+      setTimeout(() => {
+        response.on('data', (chunk: string) => {
+          text += chunk;
+          response.pause();
+          setTimeout(() => response.resume(), 2);
+        });
+        response.resume();
+      }, 500);
+      response.on('end', () => resolve(text));
+      response.on('error', reject);
+    });
+    outgoing.on('error', reject);
+    outgoing.end(JSON.stringify({ model: 'wide', input }));
+  });
+  assert.ok(body.length > 5_000_000, `${body.length} bytes`);
+  assert.equal(JSON.parse(body).data.length, 2048);
+  const { code, output } = await server.exited;
+  assert.equal(code, 0, output.slice(-2000));
+});
+
+test('SIGTERM with an open connection that never sent a request: the process exits 0 at once', async () => {
+  const server = startServer({ MODELS_FILE: await modelsFile('silent.txt', 'acme/tiny alias=tiny\n'), DRAIN_TIMEOUT_MS: '20000' });
+  const url = await startReady(server);
+  const silent = connect(Number(new URL(url).port), '127.0.0.1');
+  await new Promise((resolve) => silent.once('connect', resolve));
+  silent.on('error', () => undefined);
+  const started = performance.now();
+  server.child.kill('SIGTERM');
+  const { code, output } = await server.exited;
+  silent.destroy();
+  assert.equal(code, 0, output.slice(-2000));
+  assert.ok(performance.now() - started < 5000, `took ${performance.now() - started} ms`);
+  assert.doesNotMatch(output, /still running/);
 });

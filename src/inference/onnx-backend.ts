@@ -82,10 +82,10 @@ class InferenceWorker {
     const worker = this.worker;
     if (!worker) return;
     const exited = new Promise((resolve) => worker.once('exit', resolve));
+    // No terminate() fallback: terminating a thread inside session.run aborts the whole process.
+    // The worker fails what it has queued and exits after the run in progress (one run is bounded by MAX_BATCH_TOKENS).
     worker.postMessage({ close: true } satisfies CloseRequest);
-    const timer = setTimeout(() => void worker.terminate(), 5000);
     await exited;
-    clearTimeout(timer);
   }
 }
 

@@ -85,12 +85,13 @@ async function start() {
   const overheadTokens = setup.overheadTokens ?? (await measureOverheadTokens());
 
   /** Runs a batch split by length, the run holding text 0 first, and posts each run's vectors as it finishes. */
-  async function embed({ id, ids, lengths }: BatchRequest) {
+  async function embed({ id, ids, lengths }: BatchRequest, closing: () => boolean) {
     const offsets: number[] = [];
     for (let row = 0, offset = 0; row < lengths.length; offset += lengths[row]!, row++) offsets.push(offset);
     const runs = planSubBatches(lengths, overheadTokens);
     runs.unshift(...runs.splice(runs.findIndex((rows) => rows.includes(0)), 1));
     for (const [index, rows] of runs.entries()) {
+      if (closing()) throw new Error('the inference worker is shutting down');
       const output = await run(ids, offsets, lengths, rows);
       const [, seqLen, width] = output.dims as [number, number, number];
       const dimensions = width * setup.poolingModes.length;
@@ -106,20 +107,25 @@ async function start() {
   }
 
   // One batch at a time: session.run is asynchronous, and two concurrent runs fight over the same cores.
+  // A close request is seen between runs (run blocks this thread): batches still queued or half done fail
+  // at once, and the session is released after the run in progress, never during it (that aborts the process).
   let previous = Promise.resolve();
+  let closing = false;
   port.on('message', (request: BatchRequest | CloseRequest) => {
-    previous = previous.then(() => handle(request));
+    if ('close' in request) {
+      closing = true;
+      previous = previous.then(async () => {
+        await session.release();
+        port.close();
+      });
+    } else {
+      previous = previous.then(() => handle(request));
+    }
   });
 
-  async function handle(request: BatchRequest | CloseRequest) {
-    if ('close' in request) {
-      // Terminating a thread inside a native session crashes the process; release it first.
-      await session.release();
-      port.close();
-      return;
-    }
+  async function handle(request: BatchRequest) {
     try {
-      await embed(request);
+      await embed(request, () => closing);
     } catch (error) {
       post({ kind: 'failed', id: request.id, message: (error as Error).message });
     }

@@ -79,3 +79,20 @@ test('a batch split into runs by length gives each text the vector of the refere
     }
   }
 });
+
+test('closing during a long batch ends after the run in progress: the rest fails at once, and the process lives on', async (t) => {
+  const artifacts = await tempDir('backend-close');
+  t.after(() => rm(artifacts, { recursive: true, force: true }));
+  const { dir } = await writeFixtureModel(artifacts, 'test/long', { shape: { layers: 4, hidden: 256, heads: 4, intermediate: 1024, maxPositions: 512 } });
+  // No overhead: each of the 400 lengths is a run of its own, seconds in all.
+  const backend = await OnnxBackend.start({ ...setup, onnxPath: join(dir, 'onnx/model.onnx'), overheadTokens: 0 }, 1);
+  const lengths = Int32Array.from({ length: 400 }, (_, i) => i + 2);
+  const running = assert.rejects(embed(backend, new Int32Array(lengths.reduce((a, b) => a + b, 0)).fill(5), lengths), /shutting down/);
+  const queued = assert.rejects(embed(backend, Int32Array.of(2, 3), Int32Array.of(2)), /shutting down/);
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  const started = performance.now();
+  await backend.close();
+  assert.ok(performance.now() - started < 2000, `close took ${performance.now() - started} ms`);
+  await running;
+  await queued;
+});
