@@ -1,20 +1,20 @@
 /** Renders the benchmark results as an SVG chart with Vega-Lite. */
 import * as vega from 'vega';
 import { compile, type TopLevelSpec } from 'vega-lite';
-import type { BenchReport } from './run.ts';
+import type { ModelSuite } from './run.ts';
 
-export async function chartSvg(report: BenchReport): Promise<string> {
+export async function chartSvg(report: ModelSuite, cpus: number): Promise<string> {
   const ratios = (['query', 'index'] as const).flatMap((scenario) => [
     { scenario, who: 'server', textsPerSecond: report.scenarios[scenario].textsPerSecond },
-    { scenario, who: 'onnxruntime limit', textsPerSecond: report.limits[scenario].textsPerSecond },
+    { scenario, who: `onnxruntime limit (${cpus} sessions)`, textsPerSecond: report.limits[scenario].textsPerSecond },
   ]);
-  const sweep = report.concurrency.flatMap((row) => [
+  const sweep = (report.concurrency ?? []).flatMap((row) => [
     { connections: row.connections, metric: 'texts/s', value: row.textsPerSecond },
     { connections: row.connections, metric: 'p99 latency (ms)', value: row.latencyMs.p99 },
   ]);
   const spec: TopLevelSpec = {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-    title: `embeddings-server on ${report.model} (${report.threads} threads)`,
+    title: `embeddings-server on ${report.model} (${cpus} CPUs)`,
     hconcat: [
       {
         title: 'Throughput vs the ONNX Runtime limit',

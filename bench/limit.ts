@@ -1,8 +1,11 @@
 /**
- * The ceiling: the same texts embedded by onnxruntime-node in this process, in
- * length-sorted batches, with the server's thread count and no HTTP, queue or
- * pooling around it. Tries several batch sizes and keeps the best.
+ * The ceiling: the same texts embedded by onnxruntime-node in length-sorted
+ * batches, with no HTTP, queue or pooling around them; several batch sizes
+ * tried, the best kept. Two forms: N single-thread sessions in N worker
+ * threads (what the cores can do: the limit the server is held to), and one
+ * session with N threads (what a single-session server gets).
  */
+import { Worker } from 'node:worker_threads';
 import ort from 'onnxruntime-node';
 import { sessionOptions } from '../src/inference/session-options.ts';
 
@@ -13,7 +16,7 @@ export interface LimitResult {
   bySize: { batchSize: number; textsPerSecond: number }[];
 }
 
-function feeds(inputNames: readonly string[], batch: Int32Array[]) {
+export function feeds(inputNames: readonly string[], batch: Int32Array[]) {
   const seqLen = Math.max(...batch.map((ids) => ids.length));
   const ids = new BigInt64Array(batch.length * seqLen);
   const mask = new BigInt64Array(batch.length * seqLen);
@@ -41,12 +44,61 @@ function shuffle<T>(items: T[]) {
   }
 }
 
+/** Length-sorted batches of `batchSize`, in a shuffled order: every size sees the same length mix. */
+function batchesOf(sorted: Int32Array[], batchSize: number): Int32Array[][] {
+  const batches: Int32Array[][] = [];
+  for (let start = 0; start < sorted.length; start += batchSize) batches.push(sorted.slice(start, start + batchSize));
+  shuffle(batches);
+  return batches;
+}
+
+/** N single-thread sessions, one per worker thread, all running at once. */
+export async function measureParallelLimit(
+  onnxFile: string,
+  sequences: Int32Array[],
+  sessions: number,
+  batchSizes = [1, 8, 32],
+  secondsPerSize = 4,
+): Promise<LimitResult> {
+  const sorted = sequences.slice().sort((a, b) => a.length - b.length);
+  const bySize: LimitResult['bySize'] = [];
+  let best = { batchSize: 0, textsPerSecond: 0, tokensPerSecond: 0 };
+  for (const batchSize of batchSizes) {
+    const batches = batchesOf(sorted, batchSize);
+    // Each session starts at a different place in the batch list, so together they cover the mix.
+    const workers = Array.from({ length: sessions }, (_, index) => {
+      const offset = Math.floor((index * batches.length) / sessions);
+      return new Worker(new URL('./limit-worker.ts', import.meta.url), {
+        workerData: { onnxFile, batches: [...batches.slice(offset), ...batches.slice(0, offset)] },
+        execArgv: ['--import', 'tsx'],
+      });
+    });
+    const message = (worker: Worker, kind: string) =>
+      new Promise<{ texts: number; tokens: number; seconds: number }>((resolve, reject) => {
+        worker.on('message', (reply: { kind: string; texts: number; tokens: number; seconds: number }) => reply.kind === kind && resolve(reply));
+        worker.once('error', reject);
+      });
+    await Promise.all(workers.map((worker) => message(worker, 'ready')));
+    const done = workers.map((worker) => message(worker, 'done'));
+    for (const worker of workers) worker.postMessage({ seconds: secondsPerSize });
+    const results = await Promise.all(done);
+    await Promise.all(workers.map((worker) => worker.terminate()));
+    const seconds = Math.max(...results.map((result) => result.seconds));
+    const texts = results.reduce((sum, result) => sum + result.texts, 0);
+    const tokens = results.reduce((sum, result) => sum + result.tokens, 0);
+    bySize.push({ batchSize, textsPerSecond: texts / seconds });
+    if (texts / seconds > best.textsPerSecond) best = { batchSize, textsPerSecond: texts / seconds, tokensPerSecond: tokens / seconds };
+  }
+  return { ...best, bySize };
+}
+
+/** One session with `threads` intra-op threads. */
 export async function measureLimit(
   onnxFile: string,
   sequences: Int32Array[],
   threads: number,
-  batchSizes = [1, 8, 16, 32, 64],
-  secondsPerSize = 5,
+  batchSizes = [1, 8, 32],
+  secondsPerSize = 4,
 ): Promise<LimitResult> {
   const session = await ort.InferenceSession.create(onnxFile, sessionOptions(threads));
   const sorted = sequences.slice().sort((a, b) => a.length - b.length);
@@ -54,10 +106,7 @@ export async function measureLimit(
   const bySize: LimitResult['bySize'] = [];
   let best = { batchSize: 0, textsPerSecond: 0, tokensPerSecond: 0 };
   for (const batchSize of batchSizes) {
-    // Length-sorted batches, run in a shuffled order until time is up: every size sees the same length mix.
-    const batches: Int32Array[][] = [];
-    for (let start = 0; start < sorted.length; start += batchSize) batches.push(sorted.slice(start, start + batchSize));
-    shuffle(batches);
+    const batches = batchesOf(sorted, batchSize);
     let texts = 0;
     let tokens = 0;
     const started = performance.now();

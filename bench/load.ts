@@ -19,8 +19,8 @@ export interface LoadResult {
 }
 
 /** Sums of the server's batch counters (all models): batches, inputs in them, padded tokens, real tokens. */
-async function batchCounters(url: string) {
-  const text = await (await fetch(`${url}/metrics`)).text();
+async function batchCounters(metricsUrl: string) {
+  const text = await (await fetch(metricsUrl)).text();
   const total = (name: string) =>
     [...text.matchAll(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'gm'))].reduce((sum, match) => sum + Number(match[1]), 0);
   return {
@@ -71,7 +71,7 @@ export async function runLoad(
     }
   })();
 
-  const before = await batchCounters(server.url);
+  const before = await batchCounters(server.metricsUrl);
   const started = performance.now();
   let lastAnswer = started;
   const result = await autocannon({
@@ -95,7 +95,7 @@ export async function runLoad(
   });
   loading = false;
   await probes;
-  const after = await batchCounters(server.url);
+  const after = await batchCounters(server.metricsUrl);
   health.sort((a, b) => a - b);
   // autocannon reports whole-second ticks; a fixed-count run ends at its last answer.
   const seconds = options.requests ? (lastAnswer - started) / 1000 : result.duration;

@@ -1,146 +1,220 @@
 /**
- * `npm run bench [-- --model <id> --seconds <n>]`: throughput and latency of the
- * server under query-time and indexing-time load, against the ONNX Runtime
- * ceiling on the same texts. A benchmark, not a test: numbers vary run to run,
- * so read the ratios. Results go to bench/results/ as JSON and SVG.
+ * `npm run bench [-- --suites fp32,int8,serving --seconds 20 --tokenizer DIR | --model <id>]`:
+ * throughput and latency of the server, started with its default settings, under query-time
+ * and indexing-time load, against what ONNX Runtime alone does with the same texts on every
+ * core (N single-thread sessions in N worker threads), beside one N-thread session. Suites:
+ * `fp32` and `int8` (a generated MiniLM-L6-shaped model, its dense layers quantised for int8),
+ * and `serving` (a 0-layer model, so inference costs almost nothing, against the one-thread
+ * floor of parsing, tokenising and answering JSON: see floor-server.ts). A benchmark, not a
+ * test: numbers vary run to run, so read the ratios. Results go to bench/results/.
  */
-import { availableParallelism } from 'node:os';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { detectCapacity } from '../src/capacity.ts';
 import { loadServerConfig } from '../src/config.ts';
 import { describeModel } from '../src/inference/model-files.ts';
 import { loadTokenizer } from '../src/inference/tokenizer.ts';
 import { loadModelsFile, parseModelsFile, type ModelSpec } from '../src/models-file.ts';
-import { MINILM_SHAPE, writeFixtureModel } from '../test/helpers/fixture-model.ts';
+import { MINILM_SHAPE, writeFixtureModel, type FixtureOptions } from '../test/helpers/fixture-model.ts';
+import { startServer, type ServerProcess } from '../test/helpers/server-process.ts';
 import { chartSvg } from './chart.ts';
-import { measureLimit, type LimitResult } from './limit.ts';
+import { measureLimit, measureParallelLimit, type LimitResult } from './limit.ts';
 import { runLoad, type LoadResult } from './load.ts';
 import { runMixed, type MixedResult } from './mixed.ts';
-import { startServer } from '../test/helpers/server-process.ts';
-import { makeTexts } from './texts.ts';
+import { makeTexts, type BenchText } from './texts.ts';
+
+export interface ModelSuite {
+  model: string;
+  /** The server's own account of its plan (its start-up log line). */
+  plan: string;
+  rssAfterLoadMb: number;
+  limits: { query: LimitResult; index: LimitResult; queryOneSession: LimitResult; indexOneSession: LimitResult };
+  scenarios: { query: LoadResult; query256: LoadResult; index: LoadResult };
+  concurrency?: LoadResult[];
+  mixed?: MixedResult;
+}
+
+export interface ServingSuite {
+  plan: string;
+  floor: { single: LoadResult; batch64: LoadResult };
+  server: { single: LoadResult; batch64: LoadResult };
+}
 
 export interface BenchReport {
   date: string;
-  model: string;
-  /** ONNX Runtime threads of the in-process ceiling. */
-  threads: number;
-  /** How the server split the cores. */
-  server: { workersPerModel: number; intraOpThreads: number };
-  rssAfterLoadMb: number;
-  scenarios: { query: LoadResult; index: LoadResult };
-  limits: { query: LimitResult; index: LimitResult };
-  concurrency: LoadResult[];
-  /** Single-text queries while one 2048-input request runs. */
-  mixed: MixedResult;
+  cpus: number;
+  tokenizer: string;
+  suites: { fp32?: ModelSuite; int8?: ModelSuite; serving?: ServingSuite };
 }
 
+const DEFAULT_TOKENIZER = new URL('../../shared/fixtures/hf/sentence-transformers/all-MiniLM-L6-v2', import.meta.url).pathname;
 const { values: args } = parseArgs({
   options: {
     model: { type: 'string' },
+    suites: { type: 'string', default: 'fp32,int8,serving' },
     seconds: { type: 'string', default: '20' },
+    'limit-seconds': { type: 'string', default: '4' },
     'index-requests': { type: 'string', default: '24' },
+    tokenizer: { type: 'string', default: DEFAULT_TOKENIZER },
   },
 });
 const seconds = Number(args.seconds);
+const limitSeconds = Number(args['limit-seconds']);
 const indexRequests = Number(args['index-requests']);
-// The ceiling gets every core in one session; the server splits the same cores its own way (see config.ts).
-const threads = availableParallelism();
-
-async function chooseModel(): Promise<{ spec: ModelSpec; artifactsDir: string; cleanup: () => Promise<void> }> {
-  if (args.model) {
-    const config = loadServerConfig();
-    const spec = (await loadModelsFile(config.modelsFile)).find((candidate) => candidate.id === args.model || candidate.repo === args.model);
-    if (!spec) throw new Error(`model ${args.model} is not in ${config.modelsFile}`);
-    return { spec, artifactsDir: config.artifactsDir, cleanup: async () => undefined };
-  }
-  const artifactsDir = await mkdtemp(join(tmpdir(), 'bench-'));
-  await writeFixtureModel(artifactsDir, 'bench/minilm-l6-shaped', { shape: MINILM_SHAPE, maxSeqLength: 256 });
-  return {
-    spec: parseModelsFile('bench/minilm-l6-shaped', 'bench')[0]!,
-    artifactsDir,
-    cleanup: () => rm(artifactsDir, { recursive: true, force: true }),
-  };
-}
+const suites = new Set(args.suites.split(','));
+const realTokenizer = existsSync(join(args.tokenizer, 'tokenizer.json')) ? args.tokenizer : undefined;
 
 const round = (value: number, digits = 1) => Math.round(value * 10 ** digits) / 10 ** digits;
 
-function row(name: string, load: LoadResult, limit?: LimitResult) {
+/** A generated MiniLM-L6-shaped model, with the real MiniLM tokenizer when one is at hand (else the fixture's). */
+async function generatedModel(artifactsDir: string, repo: string, options: FixtureOptions): Promise<ModelSpec> {
+  await writeFixtureModel(artifactsDir, repo, { shape: MINILM_SHAPE, maxSeqLength: 256, ...options });
+  if (realTokenizer) {
+    for (const file of ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'vocab.txt']) {
+      if (existsSync(join(realTokenizer, file))) await copyFile(join(realTokenizer, file), join(artifactsDir, repo, file));
+    }
+  }
+  return parseModelsFile(repo, 'bench')[0]!;
+}
+
+async function withServer<T>(artifactsDir: string, spec: ModelSpec, run: (server: ServerProcess) => Promise<T>, entry?: string): Promise<T> {
+  const modelsFile = join(artifactsDir, `${spec.id.replace(/\W/g, '_')}.txt`);
+  await writeFile(modelsFile, `${spec.repo}${spec.revision ? `@${spec.revision}` : ''} alias=${spec.id} onnx=${spec.onnxPath}\n`);
+  const server = await startServer({ MODELS_FILE: modelsFile, ARTIFACTS_DIR: artifactsDir }, entry);
+  try {
+    return await run(server);
+  } finally {
+    await server.stop();
+  }
+}
+
+const planOf = (server: ServerProcess) => server.startupLog().match(/"msg":"(serving [^"]*)"/)?.[1] ?? 'unknown';
+
+function row(name: string, load: LoadResult, limit?: LimitResult, oneSession?: LimitResult) {
   return {
     scenario: name,
-    connections: load.connections,
+    conns: load.connections,
     'texts/s': round(load.textsPerSecond),
-    'tokens/s': Math.round(load.tokensPerSecond),
     'p50 ms': round(load.latencyMs.p50),
     'p99 ms': round(load.latencyMs.p99),
     'x limit': limit ? round(load.textsPerSecond / limit.textsPerSecond, 2) : '',
+    'x 1 session': oneSession ? round(load.textsPerSecond / oneSession.textsPerSecond, 2) : '',
     errors: load.errors,
-    'health p95 ms': round(load.healthP95Ms),
-    'mean batch': round(load.batches.meanSize),
-    'padding %': Math.round((load.batches.paddedPerToken - 1) * 100),
-    'peak RSS MB': Math.round(load.peakRssMb),
+    'health p95': round(load.healthP95Ms),
+    batch: round(load.batches.meanSize),
+    'pad %': Math.round((load.batches.paddedPerToken - 1) * 100),
+    'RSS MB': Math.round(load.peakRssMb),
   };
 }
 
-async function main() {
-  const { spec, artifactsDir, cleanup } = await chooseModel();
+async function modelSuite(artifactsDir: string, spec: ModelSpec, cpus: number, detailed: boolean): Promise<ModelSuite> {
   const description = await describeModel(spec, artifactsDir);
   const tokenizer = await loadTokenizer(artifactsDir, spec.repo, { maxTokens: description.maxTokens, lowercase: description.lowercase });
   const queryTexts = makeTexts(tokenizer, 2048, 8, 32, 1);
   const indexTexts = makeTexts(tokenizer, 1024, 16, Math.min(256, description.maxTokens), 2);
-  const encode = (texts: typeof queryTexts) => texts.map(({ text }) => tokenizer.encode(text).ids);
-
-  const modelsFile = join(artifactsDir, 'bench-models.txt');
-  await writeFile(modelsFile, `${spec.repo}${spec.revision ? `@${spec.revision}` : ''} alias=${spec.id} onnx=${spec.onnxPath}\n`);
-  const server = await startServer({ MODELS_FILE: modelsFile, ARTIFACTS_DIR: artifactsDir });
-  const { inference } = loadServerConfig({ ...process.env, MODELS_FILE: modelsFile });
-  try {
+  const encode = (texts: BenchText[]) => texts.map(({ text }) => tokenizer.encode(text).ids);
+  return withServer(artifactsDir, spec, async (server) => {
     const rssAfterLoadMb = await server.rssMb();
-    const load = (texts: typeof queryTexts, textsPerRequest: number, connections: number, duration = seconds) =>
-      runLoad(server, { model: spec.id, texts, textsPerRequest, connections, seconds: duration });
-    // Index requests take seconds each: count a fixed number of whole requests rather than cut some off at a deadline.
-    const indexLoad = () => runLoad(server, { model: spec.id, texts: indexTexts, textsPerRequest: 64, connections: 4, requests: indexRequests });
+    const plan = planOf(server);
+    console.log(`\n${spec.id}: ${plan}; RSS after loading ${Math.round(rssAfterLoadMb)} MB`);
+    const load = (texts: BenchText[], connections: number, duration = seconds) =>
+      runLoad(server, { model: spec.id, texts, textsPerRequest: 1, connections, seconds: duration });
+    // Index requests take seconds each: count whole requests rather than cut some off at a deadline.
+    const indexLoad = () => runLoad(server, { model: spec.id, texts: indexTexts, textsPerRequest: 64, connections: Math.max(4, cpus / 2), requests: indexRequests });
     // Each limit is measured just before its scenario (the server idles meanwhile): the machine's speed drifts over minutes.
-    const limit = (texts: typeof queryTexts) => measureLimit(description.onnxFile, encode(texts), threads);
-    console.log(`model ${spec.id}: ${description.dimensions} dimensions. Warming up, then the query scenario at 1, 4, 16 connections, ` +
-      `the ONNX Runtime limit (${threads} threads) and the query scenario at 64, the index limit and scenario, then queries during a 2048-input request…`);
-    await load(queryTexts, 1, 16, 3);
+    const limits = async (texts: BenchText[]) => ({
+      parallel: await measureParallelLimit(description.onnxFile, encode(texts), cpus, undefined, limitSeconds),
+      oneSession: await measureLimit(description.onnxFile, encode(texts), cpus, undefined, limitSeconds),
+    });
+    await load(queryTexts, 16, 3);
     const concurrency: LoadResult[] = [];
-    for (const connections of [1, 4, 16]) concurrency.push(await load(queryTexts, 1, connections, Math.max(5, seconds / 2)));
-    const queryLimit = await limit(queryTexts);
-    const query = await load(queryTexts, 1, 64);
-    concurrency.push(query);
-    const indexLimit = await limit(indexTexts);
+    if (detailed) for (const connections of [1, 4, 16]) concurrency.push(await load(queryTexts, connections, Math.max(5, seconds / 2)));
+    const queryLimits = await limits(queryTexts);
+    const query = await load(queryTexts, 64);
+    const query256 = await load(queryTexts, 256);
+    const indexLimits = await limits(indexTexts);
     const index = await indexLoad();
-    const limits = { query: queryLimit, index: indexLimit };
-    const largeTexts = makeTexts(tokenizer, 2048, 16, Math.min(256, description.maxTokens), 3);
-    const mixed = await runMixed(server, { model: spec.id, queryTexts, largeTexts, queryConnections: 4 });
-
-    const report: BenchReport = {
-      date: new Date().toISOString(),
+    const suite: ModelSuite = {
       model: spec.id,
-      threads,
-      server: inference,
+      plan,
       rssAfterLoadMb,
-      scenarios: { query, index },
-      limits,
-      concurrency,
-      mixed,
+      limits: { query: queryLimits.parallel, index: indexLimits.parallel, queryOneSession: queryLimits.oneSession, indexOneSession: indexLimits.oneSession },
+      scenarios: { query, query256, index },
     };
-    console.log(`\nserver: ${inference.workersPerModel} worker(s) × ${inference.intraOpThreads} thread(s); RSS after loading: ${Math.round(rssAfterLoadMb)} MB`);
-    console.log(`ONNX Runtime limit: query ${round(limits.query.textsPerSecond)} texts/s (batch ${limits.query.batchSize}), ` +
-      `index ${round(limits.index.textsPerSecond)} texts/s (batch ${limits.index.batchSize})`);
-    console.table([row('query', query, limits.query), row('index', index, limits.index), ...concurrency.slice(0, -1).map((c) => row('query', c))]);
-    console.log(`queries on ${mixed.queryConnections} connections while one ${mixed.largeInputs}-input request ran (${round(mixed.largeSeconds)} s): ` +
-      `${mixed.queries} answered, p50 ${round(mixed.latencyMs.p50)} ms, p99 ${round(mixed.latencyMs.p99)} ms, max ${round(mixed.latencyMs.max)} ms, ${mixed.errors} errors`);
-    await mkdir(new URL('./results/', import.meta.url), { recursive: true });
-    await writeFile(new URL('./results/latest.json', import.meta.url), JSON.stringify(report, null, 2) + '\n');
-    await writeFile(new URL('./results/latest.svg', import.meta.url), await chartSvg(report));
+    if (detailed) {
+      suite.concurrency = [...concurrency, query, query256];
+      const largeTexts = makeTexts(tokenizer, 2048, 16, Math.min(256, description.maxTokens), 3);
+      suite.mixed = await runMixed(server, { model: spec.id, queryTexts, largeTexts, queryConnections: 4 });
+    }
+    const { limits: l } = suite;
+    console.log(`ONNX Runtime limit, ${cpus} single-thread sessions: query ${round(l.query.textsPerSecond)} texts/s (batch ${l.query.batchSize}), ` +
+      `index ${round(l.index.textsPerSecond)} (batch ${l.index.batchSize}); one ${cpus}-thread session: query ${round(l.queryOneSession.textsPerSecond)}, index ${round(l.indexOneSession.textsPerSecond)}`);
+    console.table([
+      row('query', query, l.query, l.queryOneSession),
+      row('query', query256, l.query, l.queryOneSession),
+      row('index', index, l.index, l.indexOneSession),
+      ...concurrency.map((c) => row('query', c)),
+    ]);
+    if (suite.mixed) {
+      const { mixed } = suite;
+      console.log(`queries on ${mixed.queryConnections} connections while one ${mixed.largeInputs}-input request ran (${round(mixed.largeSeconds)} s): ` +
+        `${mixed.queries} answered, p50 ${round(mixed.latencyMs.p50)} ms, p99 ${round(mixed.latencyMs.p99)} ms, max ${round(mixed.latencyMs.max)} ms, ${mixed.errors} errors`);
+    }
+    return suite;
+  });
+}
+
+async function servingSuite(artifactsDir: string): Promise<ServingSuite> {
+  const spec = await generatedModel(artifactsDir, 'bench/zero-layer', { shape: { ...MINILM_SHAPE, layers: 0 } });
+  const description = await describeModel(spec, artifactsDir);
+  const tokenizer = await loadTokenizer(artifactsDir, spec.repo, { maxTokens: description.maxTokens, lowercase: description.lowercase });
+  const queryTexts = makeTexts(tokenizer, 2048, 8, 32, 1);
+  const indexTexts = makeTexts(tokenizer, 1024, 16, 256, 2);
+  const loads = (server: ServerProcess) => async () => ({
+    single: await runLoad(server, { model: spec.id, texts: queryTexts, textsPerRequest: 1, connections: 64, seconds }),
+    batch64: await runLoad(server, { model: spec.id, texts: indexTexts, textsPerRequest: 64, connections: 16, seconds }),
+  });
+  let plan = '';
+  const floor = await withServer(artifactsDir, spec, (server) => loads(server)(), new URL('./floor-server.ts', import.meta.url).pathname);
+  const server = await withServer(artifactsDir, spec, (running) => {
+    plan = planOf(running);
+    return loads(running)();
+  });
+  console.log(`\nserving (0-layer model): ${plan}`);
+  console.table([
+    { what: 'one-thread floor', 'single-text req/s': round(floor.single.textsPerSecond), 'p99 ms': floor.single.latencyMs.p99, '64-text texts/s': round(floor.batch64.textsPerSecond), 'p99 ms ': floor.batch64.latencyMs.p99 },
+    { what: 'server', 'single-text req/s': round(server.single.textsPerSecond), 'p99 ms': server.single.latencyMs.p99, '64-text texts/s': round(server.batch64.textsPerSecond), 'p99 ms ': server.batch64.latencyMs.p99 },
+    { what: 'x floor', 'single-text req/s': round(server.single.textsPerSecond / floor.single.textsPerSecond, 2), '64-text texts/s': round(server.batch64.textsPerSecond / floor.batch64.textsPerSecond, 2) },
+  ]);
+  return { plan, floor, server };
+}
+
+async function main() {
+  const { cpus } = await detectCapacity();
+  const artifactsDir = await mkdtemp(join(tmpdir(), 'bench-'));
+  const report: BenchReport = { date: new Date().toISOString(), cpus, tokenizer: realTokenizer ?? 'generated WordPiece fixture', suites: {} };
+  console.log(`${cpus} CPUs; tokenizer: ${report.tokenizer}; suites: ${[...suites].join(', ')}`);
+  try {
+    if (args.model) {
+      const config = loadServerConfig();
+      const spec = (await loadModelsFile(config.modelsFile)).find((candidate) => candidate.id === args.model || candidate.repo === args.model);
+      if (!spec) throw new Error(`model ${args.model} is not in ${config.modelsFile}`);
+      report.suites.fp32 = await modelSuite(config.artifactsDir, spec, cpus, true);
+    } else {
+      if (suites.has('fp32')) report.suites.fp32 = await modelSuite(artifactsDir, await generatedModel(artifactsDir, 'bench/minilm-l6-shaped', {}), cpus, true);
+      if (suites.has('int8')) report.suites.int8 = await modelSuite(artifactsDir, await generatedModel(artifactsDir, 'bench/minilm-l6-shaped-int8', { int8: true }), cpus, false);
+      if (suites.has('serving')) report.suites.serving = await servingSuite(artifactsDir);
+    }
+    const results = new URL('./results/', import.meta.url);
+    await mkdir(results, { recursive: true });
+    await writeFile(new URL('latest.json', results), JSON.stringify(report, null, 2) + '\n');
+    if (report.suites.fp32) await writeFile(new URL('latest.svg', results), await chartSvg(report.suites.fp32, cpus));
     console.log('wrote bench/results/latest.json and bench/results/latest.svg');
   } finally {
-    await server.stop();
-    await cleanup();
+    await rm(artifactsDir, { recursive: true, force: true });
   }
 }
 

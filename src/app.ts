@@ -10,7 +10,6 @@ import { errorHandler, notFoundHandler } from './http/error-handler.ts';
 import { jsonBodyParser } from './http/json-body.ts';
 import { JsonParseThread } from './http/json-parse-thread.ts';
 import { createMetrics, type Metrics } from './http/metrics.ts';
-import { metricsRoutes } from './routes/metrics.ts';
 import type { Registry } from './registry.ts';
 import { embeddingRoutes } from './routes/embeddings.ts';
 import { healthRoutes } from './routes/health.ts';
@@ -101,7 +100,6 @@ export async function buildApp(options: AppOptions) {
   });
   await app.register(fastifySwaggerUi, { routePrefix: '/docs' });
 
-  await app.register(metricsRoutes);
   for (const prefix of PREFIXES) {
     await app.register(healthRoutes, { prefix });
     await app.register(modelRoutes, { prefix });

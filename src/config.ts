@@ -1,5 +1,4 @@
 import { readFileSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 
 /**
@@ -8,15 +7,7 @@ import { z } from 'zod';
  */
 const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
 
-/**
- * Several single-threaded sessions outrun one multi-threaded session on CPUs
- * (no synchronisation inside small batches, no spinning threads losing the core
- * to the HTTP thread): measured +15–20% texts/s on 2 cores (see README, Performance).
- * Capped at 4 as each worker holds its own copy of the weights.
- */
-const CORES = availableParallelism();
-const DEFAULT_WORKERS = Math.min(CORES, 4);
-const DEFAULT_THREADS = Math.max(1, Math.floor(CORES / DEFAULT_WORKERS));
+const optionalPositiveInt = z.coerce.number().int().positive().optional();
 
 export const serverEnvSchema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(8000),
@@ -25,8 +16,11 @@ export const serverEnvSchema = z.object({
   ARTIFACTS_DIR: z.string().min(1).default('./artifacts'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   BODY_LIMIT: positiveInt(20 * 1024 * 1024),
-  INFERENCE_WORKERS: positiveInt(DEFAULT_WORKERS),
-  INTRA_OP_THREADS: positiveInt(DEFAULT_THREADS),
+  // Unset: planned from the CPUs and memory the process may use (see capacity.ts).
+  INFERENCE_WORKERS: optionalPositiveInt,
+  INTRA_OP_THREADS: optionalPositiveInt,
+  HTTP_PROCESSES: optionalPositiveInt,
+  METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
   MAX_BATCH_TOKENS: positiveInt(2048),
   MAX_BATCH_SIZE: positiveInt(32),
   MAX_QUEUED_INPUTS: positiveInt(8192),
@@ -48,7 +42,10 @@ export interface ServerConfig {
   artifactsDir: string;
   logLevel: ServerEnv['LOG_LEVEL'];
   bodyLimit: number;
-  inference: { workersPerModel: number; intraOpThreads: number };
+  /** Explicit settings; what is unset is planned at start (capacity.ts). */
+  serving: { httpProcesses?: number; workersPerModel?: number; intraOpThreads?: number };
+  /** Where Prometheus metrics of all HTTP processes are served, open; none when undefined. */
+  metricsPort: number | undefined;
   batching: { maxBatchTokens: number; maxBatchSize: number; maxQueued: number };
   limits: { truncate: boolean; maxRequestTokens: number; requestTimeoutMs: number };
   /** Accepted API keys; empty means no key is needed. Never log this. */
@@ -98,7 +95,8 @@ export function loadServerConfig(env: NodeJS.ProcessEnv = process.env): ServerCo
     artifactsDir: e.ARTIFACTS_DIR,
     logLevel: e.LOG_LEVEL,
     bodyLimit: e.BODY_LIMIT,
-    inference: { workersPerModel: e.INFERENCE_WORKERS, intraOpThreads: e.INTRA_OP_THREADS },
+    serving: { httpProcesses: e.HTTP_PROCESSES, workersPerModel: e.INFERENCE_WORKERS, intraOpThreads: e.INTRA_OP_THREADS },
+    metricsPort: e.METRICS_PORT,
     batching: { maxBatchTokens: e.MAX_BATCH_TOKENS, maxBatchSize: e.MAX_BATCH_SIZE, maxQueued: e.MAX_QUEUED_INPUTS },
     limits: { truncate: e.TRUNCATE === 'true', maxRequestTokens: e.MAX_REQUEST_TOKENS, requestTimeoutMs: e.REQUEST_TIMEOUT_MS },
     apiKeys: readApiKeys(e.API_KEYS, e.API_KEYS_FILE),

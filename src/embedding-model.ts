@@ -1,3 +1,4 @@
+import type { CancelSignal } from './cancellation.ts';
 import { Batcher, type BatchLimits, type BatchStats } from './batching/batcher.ts';
 import { InputTooLongError, TooManyTokensError } from './embedding-errors.ts';
 import type { ModelDescription } from './inference/model-files.ts';
@@ -41,6 +42,7 @@ export class EmbeddingModel {
       intraOpThreads: number;
       batching: BatchLimits;
       onBatch?: (stats: BatchStats) => void;
+      onRun?: (worker: number, seconds: number) => void;
     },
   ): Promise<EmbeddingModel> {
     const tokenizerSetup = { artifactsDir: options.artifactsDir, repo: options.repo, maxTokens: description.maxTokens, lowercase: description.lowercase };
@@ -48,6 +50,7 @@ export class EmbeddingModel {
     const backend = await OnnxBackend.start(
       { onnxPath: description.onnxFile, intraOpThreads: options.intraOpThreads, poolingModes: description.poolingModes, padId: tokenizer.padId },
       options.workers,
+      { onRun: options.onRun },
     );
     const model = new EmbeddingModel(description, tokenizer, new TokenizerThread(tokenizerSetup), backend, new Batcher(backend, options.batching, options.onBatch));
     try {
@@ -78,7 +81,7 @@ export class EmbeddingModel {
    */
   async embed(
     inputs: EmbeddingInputs,
-    options: { dimensions?: number; signal?: AbortSignal; truncate?: boolean; maxRequestTokens?: number } = {},
+    options: { dimensions?: number; signal?: CancelSignal; truncate?: boolean; maxRequestTokens?: number } = {},
   ): Promise<EmbeddingResult> {
     const release = this.batcher.admit('texts' in inputs ? inputs.texts.length : inputs.tokenIds.length);
     let sequences: Int32Array[];
@@ -97,7 +100,7 @@ export class EmbeddingModel {
   }
 
   /** Token ids to embed, after the length checks. */
-  private async prepare(inputs: EmbeddingInputs, options: { signal?: AbortSignal; truncate?: boolean; maxRequestTokens?: number }) {
+  private async prepare(inputs: EmbeddingInputs, options: { signal?: CancelSignal; truncate?: boolean; maxRequestTokens?: number }) {
     const encoded = 'texts' in inputs ? await this.tokenize(inputs.texts, options.signal) : this.truncateIds(inputs.tokenIds);
     const limit = this.description.maxTokens;
     if (options.truncate === false) {
@@ -110,7 +113,7 @@ export class EmbeddingModel {
     return sequences;
   }
 
-  private async tokenize(texts: string[], signal?: AbortSignal): Promise<EncodedText[]> {
+  private async tokenize(texts: string[], signal?: CancelSignal): Promise<EncodedText[]> {
     let chars = 0;
     for (const text of texts) chars += text.length;
     const inline = chars <= INLINE_CHARS ? texts.map((text) => this.tokenizer.tryEncode(text, INLINE_CHARS)) : [];

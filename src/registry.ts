@@ -22,6 +22,7 @@ export interface RegistryOptions {
   batching: BatchLimits;
   onLoaded?: (entry: ModelEntry, model: EmbeddingModel, milliseconds: number) => void;
   onBatch?: (model: string, stats: BatchStats) => void;
+  onRun?: (model: string, worker: number, seconds: number) => void;
 }
 
 /**
@@ -69,6 +70,7 @@ export class Registry {
               intraOpThreads: options.intraOpThreads,
               batching: options.batching,
               onBatch: (stats) => options.onBatch?.(spec.id, stats),
+              onRun: (worker, seconds) => options.onRun?.(spec.id, worker, seconds),
             });
             options.onLoaded?.(entry, model, performance.now() - started);
             return model;

@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import { loadServerConfig } from '../src/config.ts';
 import { tempDir } from './helpers/app.ts';
 
-test('defaults: one single-threaded worker per core (at most 4), keys off, CORS off, truncation on', () => {
+test('defaults: workers and processes planned at start (nothing set), keys off, CORS off, metrics listener off, truncation on', () => {
   const config = loadServerConfig({});
   assert.equal(config.port, 8000);
   assert.equal(config.host, '127.0.0.1');
@@ -13,7 +13,8 @@ test('defaults: one single-threaded worker per core (at most 4), keys off, CORS 
   assert.deepEqual(config.corsOrigins, []);
   assert.equal(config.limits.truncate, true);
   assert.equal(config.limits.maxRequestTokens, 300_000);
-  assert.ok(config.inference.workersPerModel >= 1 && config.inference.workersPerModel <= 4);
+  assert.deepEqual(config.serving, { httpProcesses: undefined, workersPerModel: undefined, intraOpThreads: undefined });
+  assert.equal(config.metricsPort, undefined);
 });
 
 test('API keys come from API_KEYS and API_KEYS_FILE together; blank lines and comments are skipped', async () => {

@@ -159,3 +159,19 @@ describe('request options', () => {
     assert.ok(cosine(sample.data[0]!.embedding as number[], body.data[1234]!.embedding as number[]) >= 0.99999);
   });
 });
+
+test('an int8-quantised graph (the bench fixture) stays close to the float64 reference: cosine ≥ 0.99', async () => {
+  const quantized = await startTestApp({ 'test/int8': { int8: true, shape: { hidden: 64, intermediate: 128 } } });
+  try {
+    const fixture = quantized.fixtures['test/int8']!;
+    for (const text of TEXTS) {
+      const response = await quantized.app.inject({ method: 'POST', url: '/v1/embeddings', payload: { model: 'test/int8', input: text } });
+      const ids = await rustTokenizer(fixture.dir, MAX_TOKENS)(text);
+      const reference = referenceEmbedding(fixture.weights, ids, { pooling: ['mean'], normalize: true });
+      const similarity = cosine(response.json().data[0].embedding, reference);
+      assert.ok(similarity >= 0.99 && similarity < 0.999999, `${text}: cosine ${similarity} (quantised, so close but not exact)`);
+    }
+  } finally {
+    await quantized.close();
+  }
+});

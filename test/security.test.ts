@@ -24,14 +24,16 @@ const call = (url: string, headers: Record<string, string> = {}, payload?: objec
   app.inject({ method: payload ? 'POST' : 'GET', url, headers, ...(payload ? { payload } : {}) });
 
 describe('API keys', () => {
-  test('without a key: 401 invalid_api_key in OpenAI shape on the API routes, /health still open', async () => {
-    for (const [url, payload] of [['/v1/embeddings', { model: 'tiny', input: 'x' }], ['/v1/models', undefined], ['/models', undefined], ['/metrics', undefined], ['/docs/json', undefined]] as const) {
+  test('without a key: 401 invalid_api_key in OpenAI shape on the API routes; the probes /health and /ready stay open', async () => {
+    for (const [url, payload] of [['/v1/embeddings', { model: 'tiny', input: 'x' }], ['/v1/models', undefined], ['/models', undefined], ['/docs/json', undefined]] as const) {
       const response = await call(url, {}, payload);
       assert.equal(response.statusCode, 401, url);
       assert.equal(errorResponseSchema.parse(response.json()).error.code, 'invalid_api_key');
     }
     assert.equal((await call('/health')).statusCode, 200);
     assert.equal((await call('/v1/health')).statusCode, 200);
+    assert.equal((await call('/ready')).statusCode, 200);
+    assert.equal((await call('/v1/ready')).statusCode, 200);
   });
 
   test('a wrong key is refused and never echoed; a right key works', async () => {
@@ -75,9 +77,9 @@ test('CORS: allowed origins get the header, others do not; off by default', asyn
   assert.equal(defaultApp.headers['access-control-allow-origin'], undefined);
 });
 
-test('/metrics is Prometheus text whose request and token counters grow with traffic', async () => {
+test("an HTTP process's metrics: Prometheus text whose request and token counters grow with traffic", async () => {
   const auth = { authorization: `Bearer ${KEY}` };
-  const scrape = async () => (await call('/metrics', auth)).body;
+  const scrape = () => app.metrics.register.metrics();
   const value = (text: string, pattern: RegExp) => text.split('\n').filter((line) => pattern.test(line)).reduce((sum, line) => sum + Number(line.split(' ').at(-1)), 0);
   const before = await scrape();
   assert.match(before, /# TYPE embeddings_http_requests_total counter/);

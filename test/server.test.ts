@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { request } from 'node:http';
-import { connect } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -154,4 +154,40 @@ test('SIGTERM with an open connection that never sent a request: the process exi
   assert.equal(code, 0, output.slice(-2000));
   assert.ok(performance.now() - started < 5000, `took ${performance.now() - started} ms`);
   assert.doesNotMatch(output, /still running/);
+});
+
+test("METRICS_PORT serves every HTTP process's metrics with no key; the public port serves none; a client that hangs up is counted as 499", async () => {
+  const metricsPort = String(await new Promise<number>((resolve) => {
+    const listener = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = listener.address() as { port: number };
+      listener.close(() => resolve(port));
+    });
+  }));
+  const server = startServer({
+    MODELS_FILE: await modelsFile('metrics.txt', 'acme/wide alias=wide\n'), API_KEYS: 'k1', METRICS_PORT: metricsPort, HTTP_PROCESSES: '2', INFERENCE_WORKERS: '2',
+  });
+  try {
+    const url = await startReady(server);
+    const auth = { authorization: 'Bearer k1' };
+    const embedded = await fetch(`${url}/v1/embeddings`, { method: 'POST', headers: auth, body: JSON.stringify({ model: 'wide', input: ['hello', 'world'] }) });
+    assert.equal(embedded.status, 200);
+    // A client that gives up on a large request.
+    const input = Array.from({ length: 2048 }, (_, i) => `the quick brown fox ${i} jumps over the lazy dog`);
+    const leaving = new AbortController();
+    const abandoned = fetch(`${url}/v1/embeddings`, { method: 'POST', headers: auth, body: JSON.stringify({ model: 'wide', input }), signal: leaving.signal });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    leaving.abort();
+    await abandoned.catch(() => undefined);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    assert.equal((await fetch(`${url}/metrics`, { headers: auth })).status, 404);
+    const metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+    assert.match(metrics, /^embeddings_inputs_total\{model="wide"\} 2$/m);
+    assert.match(metrics, /^embeddings_http_requests_total\{route="\/v1\/embeddings",method="POST",status="499",model=""\} 1$/m);
+    assert.match(metrics, /^embeddings_worker_busy_seconds_total\{model="wide",worker="[01]\.0"\} [0-9.e-]+$/m);
+    assert.match(metrics, /^embeddings_queue_wait_seconds_count\{model="wide"\} \d+$/m);
+    assert.match(server.output(), /"status":499/);
+  } finally {
+    server.child.kill('SIGTERM');
+    await server.exited;
+  }
 });

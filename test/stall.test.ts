@@ -32,7 +32,7 @@ after(async () => {
 
 /** The server's longest event-loop stall since the last scrape (prom-client resets it on each). */
 async function longestStallMs() {
-  const metrics = await (await fetch(`${server.url}/metrics`)).text();
+  const metrics = await (await fetch(server.metricsUrl)).text();
   return Number(metrics.match(/^nodejs_eventloop_lag_max_seconds (\S+)$/m)![1]) * 1000;
 }
 

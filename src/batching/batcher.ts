@@ -1,3 +1,4 @@
+import type { CancelSignal } from '../cancellation.ts';
 import { OverloadedError } from '../embedding-errors.ts';
 import type { PooledRows } from '../inference/protocol.ts';
 
@@ -17,6 +18,8 @@ export interface BatchStats {
   /** Tokens the model computed, padding included (the worker may split a batch into runs by length). */
   paddedTokens: number;
   seconds: number;
+  /** How long each input waited in the queue before the batch was dispatched, in seconds. */
+  queueWaits: Float64Array;
 }
 
 export interface BatchLimits {
@@ -39,6 +42,7 @@ class Job {
   pending: Item[];
   private remaining: number;
   done = false;
+  readonly queuedAt = performance.now();
 
   constructor(
     sequences: Int32Array[],
@@ -114,7 +118,7 @@ export class Batcher {
   }
 
   /** Embeds the sequences of one request; the vectors come back in the same order. */
-  submit(sequences: Int32Array[], signal?: AbortSignal): Promise<Float32Array[]> {
+  submit(sequences: Int32Array[], signal?: CancelSignal): Promise<Float32Array[]> {
     if (sequences.length === 0) return Promise.resolve([]);
     if (signal?.aborted) return Promise.reject(signal.reason);
     return new Promise((resolve, reject) => {
@@ -195,6 +199,7 @@ export class Batcher {
       offset += item.ids.length;
     }
     const started = performance.now();
+    const queueWaits = Float64Array.from(batch, (item) => (started - item.job.queuedAt) / 1000);
     let paddedTokens = 0;
     const deliver = ({ rows, embeddings, dimensions, paddedTokens: computed }: PooledRows) => {
       paddedTokens += computed;
@@ -208,7 +213,7 @@ export class Batcher {
     this.backend.embed(ids, lengths, deliver).then(
       () => {
         this.pump();
-        this.onBatch({ size: batch.length, paddedTokens, seconds: (performance.now() - started) / 1000 });
+        this.onBatch({ size: batch.length, paddedTokens, seconds: (performance.now() - started) / 1000, queueWaits });
       },
       (error: Error) => {
         this.pump();

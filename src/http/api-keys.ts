@@ -2,13 +2,13 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { errors } from '../errors.ts';
 
-/** Routes anyone may call: liveness probes carry no key. */
-const OPEN_ROUTES = new Set(['/health', '/v1/health']);
+/** Routes anyone may call: liveness and readiness probes (Docker HEALTHCHECK, Kubernetes) carry no key. */
+const OPEN_ROUTES = new Set(['/health', '/v1/health', '/ready', '/v1/ready']);
 
 const digest = (key: string) => createHash('sha256').update(key).digest();
 
 /**
- * When keys are configured, every other route needs `Authorization: Bearer <key>`.
+ * When keys are configured, every route but the probes needs `Authorization: Bearer <key>`.
  * Keys are compared as SHA-256 digests with timingSafeEqual (constant time,
  * equal lengths), and never logged or echoed.
  */

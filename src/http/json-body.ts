@@ -60,7 +60,7 @@ export const jsonBodyParser = (parseThread: JsonParseThread) => (request: Fastif
       );
       return;
     }
-    const text = Buffer.concat(chunks).toString('utf8');
+    const text = (chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)).toString('utf8');
     if (text === '') return finish(null, undefined);
     try {
       finish(null, JSON.parse(text));

@@ -2,8 +2,11 @@ import client from 'prom-client';
 import type { BatchStats } from '../batching/batcher.ts';
 import type { Registry } from '../registry.ts';
 
-/** Prometheus metrics of one server, in their own registry (tests build many apps). */
-export function createMetrics() {
+/**
+ * Prometheus metrics of one HTTP process, in their own registry (tests build many apps).
+ * `processLabel` tells the processes of a cluster apart in per-worker series.
+ */
+export function createMetrics(processLabel = '0') {
   const register = new client.Registry();
   client.collectDefaultMetrics({ register });
   const registers = [register];
@@ -55,10 +58,27 @@ export function createMetrics() {
       buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
       registers,
     }),
+    queueWait: new client.Histogram({
+      name: 'embeddings_queue_wait_seconds',
+      help: 'Time each input waited in the queue before its batch went to an inference worker, by model.',
+      labelNames: ['model'],
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers,
+    }),
+    workerBusy: new client.Counter({
+      name: 'embeddings_worker_busy_seconds_total',
+      help: 'Seconds each inference worker spent running the model (rate() is its busy fraction), by model and worker (process.worker).',
+      labelNames: ['model', 'worker'],
+      registers,
+    }),
     observeBatch(model: string, stats: BatchStats) {
       metrics.batchSize.observe({ model }, stats.size);
       metrics.batchPaddedTokens.observe({ model }, stats.paddedTokens);
       metrics.inferenceSeconds.observe({ model }, stats.seconds);
+      for (const wait of stats.queueWaits) metrics.queueWait.observe({ model }, wait);
+    },
+    observeRun(model: string, worker: number, seconds: number) {
+      metrics.workerBusy.inc({ model, worker: `${processLabel}.${worker}` }, seconds);
     },
     /** Queue depths are read from the registry when scraped. */
     watch(registry: Registry) {
@@ -69,3 +89,9 @@ export function createMetrics() {
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;
+
+/** In a cluster's HTTP process: answer the primary's requests for this process's metrics (prom-client's cluster protocol). */
+export function reportMetricsToPrimary(metrics: Metrics) {
+  client.AggregatorRegistry.setRegistries([metrics.register]);
+  new client.AggregatorRegistry(); // installs the listener
+}

@@ -22,6 +22,7 @@ class InferenceWorker {
   constructor(
     private readonly setup: WorkerSetup,
     private readonly entry: string,
+    private readonly onRun: (seconds: number) => void,
   ) {}
 
   start(): Promise<void> {
@@ -42,6 +43,7 @@ class InferenceWorker {
           if (message.kind === 'failed') return pending?.reject(new Error(message.message));
           // Resolved before the last rows are handed over: its callbacks run after them, but ahead of what those rows set off.
           if (message.last) pending?.resolve();
+          this.onRun(message.runSeconds);
           pending?.onRows(message);
         }
       });
@@ -93,9 +95,17 @@ class InferenceWorker {
 export class OnnxBackend {
   private constructor(private readonly workers: InferenceWorker[]) {}
 
-  /** `entry` is the worker module; tests substitute a deterministic fake. */
-  static async start(setup: WorkerSetup, workerCount: number, entry = ENTRY): Promise<OnnxBackend> {
-    const workers = Array.from({ length: workerCount }, () => new InferenceWorker(setup, entry));
+  /**
+   * `onRun` hears how long each model run took on which worker (for busy-time metrics);
+   * `entry` is the worker module, which tests substitute with a deterministic fake.
+   */
+  static async start(
+    setup: WorkerSetup,
+    workerCount: number,
+    options: { onRun?: (worker: number, seconds: number) => void; entry?: string } = {},
+  ): Promise<OnnxBackend> {
+    const { onRun = () => undefined, entry = ENTRY } = options;
+    const workers = Array.from({ length: workerCount }, (_, index) => new InferenceWorker(setup, entry, (seconds) => onRun(index, seconds)));
     const started = await Promise.allSettled(workers.map((worker) => worker.start()));
     const failure = started.find((result) => result.status === 'rejected');
     if (failure) {

@@ -92,7 +92,9 @@ async function start() {
     runs.unshift(...runs.splice(runs.findIndex((rows) => rows.includes(0)), 1));
     for (const [index, rows] of runs.entries()) {
       if (closing()) throw new Error('the inference worker is shutting down');
+      const started = performance.now();
       const output = await run(ids, offsets, lengths, rows);
+      const runSeconds = (performance.now() - started) / 1000;
       const [, seqLen, width] = output.dims as [number, number, number];
       const dimensions = width * setup.poolingModes.length;
       const embeddings = new Float32Array(rows.length * dimensions);
@@ -101,7 +103,7 @@ async function start() {
       });
       output.dispose();
       const batchRows = Int32Array.from(rows);
-      const message: WorkerMessage = { kind: 'rows', id, last: index === runs.length - 1, rows: batchRows, embeddings, dimensions, paddedTokens: rows.length * seqLen };
+      const message: WorkerMessage = { kind: 'rows', id, last: index === runs.length - 1, rows: batchRows, embeddings, dimensions, paddedTokens: rows.length * seqLen, runSeconds };
       post(message, [embeddings.buffer as ArrayBuffer, batchRows.buffer as ArrayBuffer]);
     }
   }

@@ -35,6 +35,8 @@ export interface PooledRows {
   dimensions: number;
   /** Tokens the run computed, padding included: its inputs × its longest. */
   paddedTokens: number;
+  /** Seconds the run spent in session.run. */
+  runSeconds: number;
 }
 
 export type WorkerMessage =

@@ -31,7 +31,7 @@ class FakeBackend implements BatchBackend {
       embeddings[row * 2 + 1] = length;
       offset += length;
     });
-    onRows({ rows: Int32Array.from(lengths, (_, row) => row), embeddings, dimensions: 2, paddedTokens: lengths.length * Math.max(...lengths) });
+    onRows({ rows: Int32Array.from(lengths, (_, row) => row), embeddings, dimensions: 2, paddedTokens: lengths.length * Math.max(...lengths), runSeconds: 0 });
   }
 }
 

@@ -94,10 +94,20 @@ export function makeBertWeights(shape: BertShape): BertWeights {
   };
 }
 
+/** int8 weights as onnxruntime.quantization.quantize_dynamic writes them: per tensor, symmetric, zero point 0. */
+function quantizeSymmetric(data: Float32Array): { values: Int8Array; scale: number } {
+  let largest = 0;
+  for (const value of data) largest = Math.max(largest, Math.abs(value));
+  const scale = largest / 127 || 1;
+  return { values: Int8Array.from(data, (value) => Math.max(-127, Math.min(127, Math.round(value / scale)))), scale };
+}
+
 class GraphBuilder {
   readonly nodes: Node[] = [];
   readonly initializers: Tensor[] = [];
   private counter = 0;
+
+  constructor(private readonly int8: boolean) {}
 
   name(prefix: string) {
     return `${prefix}_${this.counter++}`;
@@ -135,8 +145,29 @@ class GraphBuilder {
     return output;
   }
 
+  private tensor(dataType: number, bytes: Uint8Array, dims: number[]): string {
+    const name = this.name('q');
+    this.initializers.push(onnx.TensorProto.create({ name, dims, dataType, rawData: bytes }));
+    return name;
+  }
+
+  /**
+   * x × weight + bias. With int8 weights, the pattern quantize_dynamic emits (ONNX Runtime fuses
+   * it into DynamicQuantizeMatMul): activations quantized per call to uint8, an integer matmul, rescaled to float.
+   */
   linear(x: string, weight: Matrix, bias: Float32Array): string {
-    return this.op('Add', [this.op('MatMul', [x, this.floats(weight.data, [weight.rows, weight.cols])]), this.floats(bias, [bias.length])]);
+    if (!this.int8) return this.op('Add', [this.op('MatMul', [x, this.floats(weight.data, [weight.rows, weight.cols])]), this.floats(bias, [bias.length])]);
+    const { values, scale } = quantizeSymmetric(weight.data);
+    const { DataType } = onnx.TensorProto;
+    const quantized = this.tensor(DataType.INT8, new Uint8Array(values.buffer), [weight.rows, weight.cols]);
+    const weightZero = this.tensor(DataType.INT8, new Uint8Array(1), []);
+    const inputQuantized = this.name('x_q');
+    const inputScale = this.name('x_scale');
+    const inputZero = this.name('x_zero');
+    this.nodes.push(onnx.NodeProto.create({ opType: 'DynamicQuantizeLinear', input: [x], output: [inputQuantized, inputScale, inputZero] }));
+    const product = this.op('Cast', [this.op('MatMulInteger', [inputQuantized, quantized, inputZero, weightZero])], { to: DataType.FLOAT });
+    const rescaled = this.op('Mul', [product, this.op('Mul', [inputScale, this.scalar(scale)])]);
+    return this.op('Add', [rescaled, this.floats(bias, [bias.length])]);
   }
 
   layerNorm(x: string, scale: Float32Array, bias: Float32Array): string {
@@ -159,10 +190,10 @@ function valueInfo(name: string, elemType: number, dims: (string | number)[]) {
   });
 }
 
-/** Serialises the weights as an ONNX model (opset 17). */
-export function bertOnnxBytes(weights: BertWeights): Uint8Array {
+/** Serialises the weights as an ONNX model (opset 17); `int8` quantises the dense layers' weights as quantize_dynamic does. */
+export function bertOnnxBytes(weights: BertWeights, options: { int8?: boolean } = {}): Uint8Array {
   const { shape } = weights;
-  const g = new GraphBuilder();
+  const g = new GraphBuilder(options.int8 === true);
   const headSize = shape.hidden / shape.heads;
 
   const inputShape = g.op('Shape', ['input_ids']);

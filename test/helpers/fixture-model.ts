@@ -38,6 +38,8 @@ export interface FixtureOptions {
   tokenizerLowercases?: boolean;
   /** sentence_bert_config.json's do_lower_case. */
   doLowerCase?: boolean;
+  /** Dense layers with int8 weights (dynamic quantisation), like an onnx/model_qint8_*.onnx export. */
+  int8?: boolean;
 }
 
 export const SMALL_SHAPE: BertShape = {
@@ -120,7 +122,7 @@ export async function writeFixtureModel(artifactsDir: string, repo: string, opti
       word_embedding_dimension: shape.hidden,
       ...Object.fromEntries(Object.entries(POOLING_KEYS).map(([mode, key]) => [key, pooling.includes(mode as PoolingMode)])),
     }),
-    [options.onnxPath ?? 'onnx/model.onnx']: bertOnnxBytes(weights),
+    [options.onnxPath ?? 'onnx/model.onnx']: bertOnnxBytes(weights, { int8: options.int8 }),
   };
   if (options.maxSeqLength !== null) {
     files['sentence_bert_config.json'] = JSON.stringify({ max_seq_length: options.maxSeqLength ?? 24, do_lower_case: options.doLowerCase ?? false });

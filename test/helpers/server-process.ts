@@ -6,8 +6,12 @@ import type { AddressInfo } from 'node:net';
 
 export interface ServerProcess {
   url: string;
+  /** The metrics listener's /metrics (METRICS_PORT). */
+  metricsUrl: string;
+  /** What the process printed first (its start-up lines). */
+  startupLog(): string;
   child: ChildProcess;
-  /** Resident memory of the whole process (main thread and workers), in MB. */
+  /** Resident memory of the whole process tree (primary, HTTP processes, their threads), in MB. */
   rssMb(): Promise<number>;
   stop(): Promise<void>;
 }
@@ -20,15 +24,33 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-export async function startServer(env: Record<string, string>): Promise<ServerProcess> {
+/** Starts `entry` (the server, unless a bench substitutes its floor) on free ports and waits until /ready answers 200. */
+/** The process and its descendants (the cluster's HTTP processes). */
+async function processTree(pid: number): Promise<number[]> {
+  const children = await readFile(`/proc/${pid}/task/${pid}/children`, 'utf8').catch(() => '');
+  const nested = await Promise.all(children.trim().split(/\s+/).filter(Boolean).map((child) => processTree(Number(child))));
+  return [pid, ...nested.flat()];
+}
+
+async function rssOf(pid: number): Promise<number> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '');
+  return Number(status.match(/VmRSS:\s+(\d+) kB/)?.[1] ?? 0) / 1024;
+}
+
+export async function startServer(env: Record<string, string>, entry = new URL('../../src/server.ts', import.meta.url).pathname): Promise<ServerProcess> {
   const url = `http://127.0.0.1:${await freePort()}`;
-  const child = spawn(process.execPath, ['--import', 'tsx', new URL('../../src/server.ts', import.meta.url).pathname], {
-    env: { ...process.env, HOST: '127.0.0.1', PORT: new URL(url).port, ...env },
+  const metricsPort = await freePort();
+  const child = spawn(process.execPath, ['--import', 'tsx', entry], {
+    env: { ...process.env, HOST: '127.0.0.1', PORT: new URL(url).port, METRICS_PORT: String(metricsPort), ...env },
     // Default logging, as operators run it: one JSON line per request, read here as a log collector would.
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   let logTail = '';
-  child.stdout!.on('data', (chunk: Buffer) => (logTail = (logTail + chunk.toString()).slice(-2000)));
+  let logHead = '';
+  child.stdout!.on('data', (chunk: Buffer) => {
+    logTail = (logTail + chunk.toString()).slice(-2000);
+    if (logHead.length < 16_000) logHead += chunk.toString();
+  });
   let exited = false;
   child.once('exit', () => (exited = true));
   for (;;) {
@@ -39,10 +61,11 @@ export async function startServer(env: Record<string, string>): Promise<ServerPr
   }
   return {
     url,
+    metricsUrl: `http://127.0.0.1:${metricsPort}/metrics`,
+    startupLog: () => logHead,
     child,
     async rssMb() {
-      const status = await readFile(`/proc/${child.pid}/status`, 'utf8');
-      return Number(status.match(/VmRSS:\s+(\d+) kB/)![1]) / 1024;
+      return (await processTree(child.pid!)).reduce(async (sum, pid) => (await sum) + (await rssOf(pid)), Promise.resolve(0));
     },
     stop: () =>
       new Promise((resolve) => {

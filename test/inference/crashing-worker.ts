@@ -15,6 +15,6 @@ port.on('message', (request: BatchRequest | CloseRequest) => {
   });
   const rows = Int32Array.from(request.lengths, (_, row) => row);
   const paddedTokens = request.lengths.length * Math.max(...request.lengths);
-  port.postMessage({ kind: 'rows', id: request.id, last: true, rows, embeddings, dimensions: 2, paddedTokens } satisfies WorkerMessage, [embeddings.buffer]);
+  port.postMessage({ kind: 'rows', id: request.id, last: true, rows, embeddings, dimensions: 2, paddedTokens, runSeconds: 0 } satisfies WorkerMessage, [embeddings.buffer]);
 });
 port.postMessage({ kind: 'ready' } satisfies WorkerMessage);

@@ -24,7 +24,7 @@ async function embed(backend: OnnxBackend, ids: Int32Array, lengths: Int32Array)
 }
 
 test('a worker that dies fails the batches it held at once, and is replaced', async () => {
-  const backend = await OnnxBackend.start(setup, 1, FAKE);
+  const backend = await OnnxBackend.start(setup, 1, { entry: FAKE });
   try {
     const fine = await embed(backend, Int32Array.of(5, 6), Int32Array.of(2));
     assert.deepEqual(Array.from(fine.vectors[0]!), [5, 2]);
@@ -43,7 +43,7 @@ test('a worker that dies fails the batches it held at once, and is replaced', as
 });
 
 test('while a dead worker is replaced, its sibling takes the batches', async () => {
-  const backend = await OnnxBackend.start(setup, 2, FAKE);
+  const backend = await OnnxBackend.start(setup, 2, { entry: FAKE });
   try {
     await assert.rejects(embed(backend, new Int32Array(999), Int32Array.of(999)), /exited with code 3/);
     const next = await embed(backend, Int32Array.of(8, 9), Int32Array.of(2));

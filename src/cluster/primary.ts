@@ -1,0 +1,87 @@
+/**
+ * The primary process: checks configuration and models before anything starts, plans how many
+ * HTTP processes and inference workers the machine holds, forks the HTTP processes (which share
+ * the listening port), serves their metrics, replaces one that dies, and on SIGTERM/SIGINT lets
+ * each drain and exits once all have.
+ */
+import cluster, { type Worker } from 'node:cluster';
+import { stat } from 'node:fs/promises';
+import type { Logger } from 'pino';
+import { detectCapacity, planServing, workersOfProcess, type ServingPlan } from '../capacity.ts';
+import type { ServerConfig } from '../config.ts';
+import { describeModel } from '../inference/model-files.ts';
+import { loadModelsFile } from '../models-file.ts';
+import { listenForMetrics } from './metrics-listener.ts';
+import { SHARE_ENV, type HttpProcessMessage, type ProcessShare } from './messages.ts';
+
+/** Beyond DRAIN_TIMEOUT_MS, how long the primary waits for its HTTP processes before killing them. */
+const EXIT_GRACE_MS = 5000;
+
+async function plan(config: ServerConfig, log: Logger): Promise<ServingPlan> {
+  const specs = await loadModelsFile(config.modelsFile);
+  const descriptions = await Promise.all(specs.map((spec) => describeModel(spec, config.artifactsDir)));
+  const modelBytes = await Promise.all(descriptions.map(async ({ onnxFile }) => (await stat(onnxFile)).size));
+  const capacity = await detectCapacity();
+  const serving = planServing(capacity, modelBytes, config.serving);
+  log.info(
+    { ...serving, reasons: undefined },
+    `serving ${specs.length} model(s) with ${serving.httpProcesses} HTTP process(es), ${serving.workersPerModel} inference worker(s) per model ` +
+      `× ${serving.intraOpThreads} thread(s); ${serving.reasons.join('; ')}`,
+  );
+  return serving;
+}
+
+export async function runPrimary(config: ServerConfig, log: Logger) {
+  const serving = await plan(config, log);
+  if (config.metricsPort !== undefined) {
+    const { url } = await listenForMetrics(config.metricsPort, config.host);
+    log.info(`metrics listening at ${url}/metrics`);
+  }
+  const ready = new Set<number>();
+  let stopping = false;
+  let exitCode = 0;
+
+  const fork = (index: number) => {
+    const share: ProcessShare = {
+      index,
+      workersPerModel: workersOfProcess(serving.workersPerModel, serving.httpProcesses, index),
+      intraOpThreads: serving.intraOpThreads,
+    };
+    const worker: Worker = cluster.fork({ [SHARE_ENV]: JSON.stringify(share) });
+    worker.on('message', (message: HttpProcessMessage) => {
+      if (message.kind === 'ready') ready.add(index);
+    });
+    worker.on('exit', (code, signal) => {
+      if (stopping) {
+        if (code !== 0) exitCode = 1;
+      } else if (!ready.has(index)) {
+        // It never came up (a model failed to load): another would fail the same way.
+        log.error(`HTTP process ${index} exited with code ${code} while starting; stopping`);
+        exitCode = 1;
+        void stop();
+      } else {
+        log.error(`HTTP process ${index} died (code ${code}, signal ${signal}); starting a new one`);
+        ready.delete(index);
+        fork(index);
+      }
+      if (Object.keys(cluster.workers ?? {}).length === 0 && stopping) process.exit(exitCode);
+    });
+  };
+
+  const stop = async (signal = 'SIGTERM') => {
+    if (stopping) return;
+    stopping = true;
+    const workers = Object.values(cluster.workers ?? {}) as Worker[];
+    for (const worker of workers) worker.process.kill(signal === 'SIGINT' ? 'SIGINT' : 'SIGTERM');
+    setTimeout(() => {
+      log.error('HTTP processes still running after the drain timeout; killing them');
+      for (const worker of Object.values(cluster.workers ?? {}) as Worker[]) worker.process.kill('SIGKILL');
+      process.exit(1);
+    }, config.drainTimeoutMs + EXIT_GRACE_MS).unref();
+    if (workers.length === 0) process.exit(exitCode);
+  };
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
+
+  for (let index = 0; index < serving.httpProcesses; index++) fork(index);
+}
