@@ -68,9 +68,8 @@ export async function measureParallelLimit(
     // Each session starts at a different place in the batch list, so together they cover the mix.
     const workers = Array.from({ length: sessions }, (_, index) => {
       const offset = Math.floor((index * batches.length) / sessions);
-      return new Worker(new URL('./limit-worker.ts', import.meta.url), {
-        workerData: { onnxFile, batches: [...batches.slice(offset), ...batches.slice(0, offset)] },
-        execArgv: ['--import', 'tsx'],
+      return new Worker(new URL('../src/inference/worker-bootstrap.mjs', import.meta.url), {
+        workerData: { entry: new URL('./limit-worker.ts', import.meta.url).href, onnxFile, batches: [...batches.slice(offset), ...batches.slice(0, offset)] },
       });
     });
     const message = (worker: Worker, kind: string) =>
