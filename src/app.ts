@@ -6,6 +6,7 @@ import fastifyCors from '@fastify/cors';
 import { v4 as uuidv4 } from 'uuid';
 import { requireApiKeys } from './http/api-keys.ts';
 import { recordRequests } from './http/access-log.ts';
+import { clientErrorHandler } from './http/client-errors.ts';
 import { errorHandler, notFoundHandler } from './http/error-handler.ts';
 import { jsonBodyParser } from './http/json-body.ts';
 import { JsonParseThread } from './http/json-parse-thread.ts';
@@ -38,9 +39,24 @@ export interface RequestLimits {
 
 const DEFAULT_LIMITS: RequestLimits = { truncate: true, maxRequestTokens: 300_000, requestTimeoutMs: 60_000 };
 
+/** How long clients may take and how many may connect (slow or idle clients otherwise hold sockets forever). */
+export interface ConnectionLimits {
+  /** Receiving the request line and headers. */
+  headersTimeoutMs: number;
+  /** Receiving the whole request, body included. */
+  requestTimeoutMs: number;
+  /** Open connections per HTTP process; past it new ones are closed at once. */
+  maxConnections: number;
+}
+
+const DEFAULT_CONNECTION_LIMITS: ConnectionLimits = { headersTimeoutMs: 10_000, requestTimeoutMs: 30_000, maxConnections: 4096 };
+/** How often Node checks those timeouts (its default, 30 s, would let a slow client run up to 30 s over). */
+const TIMEOUT_CHECK_MS = 1000;
+
 export interface AppOptions {
   registry: Registry;
   bodyLimit: number;
+  connections?: ConnectionLimits;
   limits?: RequestLimits;
   metrics?: Metrics;
   /** When non-empty, every route but /health needs one of these as a Bearer token. */
@@ -57,7 +73,11 @@ const PREFIXES = ['', '/v1'];
 /** Builds the HTTP app around a registry. It never listens; server.ts does. */
 export async function buildApp(options: AppOptions) {
   const { registry, bodyLimit, limits = DEFAULT_LIMITS, metrics = createMetrics(), apiKeys = [], corsOrigins = [], logger } = options;
+  const connections = options.connections ?? DEFAULT_CONNECTION_LIMITS;
   const app = Fastify({
+    http: { headersTimeout: connections.headersTimeoutMs, connectionsCheckingInterval: TIMEOUT_CHECK_MS },
+    requestTimeout: connections.requestTimeoutMs,
+    clientErrorHandler,
     ...(logger ? { loggerInstance: logger } : { logger: false }),
     bodyLimit,
     requestIdHeader: 'x-request-id',
@@ -67,6 +87,7 @@ export async function buildApp(options: AppOptions) {
     // access-log.ts writes one line per request instead of Fastify's two.
     logController: new LogController({ disableRequestLogging: true }),
   }).withTypeProvider<ZodTypeProvider>();
+  app.server.maxConnections = connections.maxConnections;
   app.decorate('registry', registry);
   app.decorate('limits', limits);
   app.decorate('metrics', metrics);

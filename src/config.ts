@@ -30,6 +30,9 @@ export const serverEnvSchema = z.object({
   API_KEYS_FILE: z.string().optional(),
   CORS_ORIGINS: z.string().optional(),
   REQUEST_TIMEOUT_MS: positiveInt(60_000),
+  HEADERS_TIMEOUT_MS: positiveInt(10_000),
+  BODY_TIMEOUT_MS: positiveInt(30_000),
+  MAX_CONNECTIONS: positiveInt(4096),
   DRAIN_TIMEOUT_MS: positiveInt(30_000),
 });
 
@@ -48,6 +51,7 @@ export interface ServerConfig {
   metricsPort: number | undefined;
   batching: { maxBatchTokens: number; maxBatchSize: number; maxQueued: number };
   limits: { truncate: boolean; maxRequestTokens: number; requestTimeoutMs: number };
+  connections: { headersTimeoutMs: number; requestTimeoutMs: number; maxConnections: number };
   /** Accepted API keys; empty means no key is needed. Never log this. */
   apiKeys: string[];
   /** Origins allowed by CORS; empty means CORS is off. */
@@ -72,18 +76,28 @@ const list = (text: string | undefined, separator: RegExp) =>
   (text ?? '')
     .split(separator)
     .map((item) => item.trim())
-    .filter((item) => item !== '' && !item.startsWith('#'));
+    .filter((item) => item !== '');
 
+/**
+ * API_KEYS (comma-separated, every item a key) and API_KEYS_FILE (a key a line; `#` starts a
+ * comment line there only). A setting that is present but yields no key stops the start: an
+ * operator who set one meant the API to be closed, and an empty or mistyped value must not open it.
+ */
 function readApiKeys(inline: string | undefined, file: string | undefined): string[] {
-  let fromFile = '';
-  if (file) {
+  const keys = list(inline, /,/);
+  if (inline !== undefined && keys.length === 0) throw new ConfigError('invalid configuration: API_KEYS is set but holds no key');
+  if (file !== undefined) {
+    let text: string;
     try {
-      fromFile = readFileSync(file, 'utf8');
+      text = readFileSync(file, 'utf8');
     } catch (error) {
       throw new ConfigError(`invalid configuration: API_KEYS_FILE: cannot read ${file} (${(error as NodeJS.ErrnoException).code})`);
     }
+    const fromFile = list(text, /\r?\n/).filter((line) => !line.startsWith('#'));
+    if (fromFile.length === 0) throw new ConfigError(`invalid configuration: API_KEYS_FILE ${file} holds no key`);
+    keys.push(...fromFile);
   }
-  return [...list(inline, /,/), ...list(fromFile, /\r?\n/)];
+  return keys;
 }
 
 export function loadServerConfig(env: NodeJS.ProcessEnv = process.env): ServerConfig {
@@ -99,6 +113,7 @@ export function loadServerConfig(env: NodeJS.ProcessEnv = process.env): ServerCo
     metricsPort: e.METRICS_PORT,
     batching: { maxBatchTokens: e.MAX_BATCH_TOKENS, maxBatchSize: e.MAX_BATCH_SIZE, maxQueued: e.MAX_QUEUED_INPUTS },
     limits: { truncate: e.TRUNCATE === 'true', maxRequestTokens: e.MAX_REQUEST_TOKENS, requestTimeoutMs: e.REQUEST_TIMEOUT_MS },
+    connections: { headersTimeoutMs: e.HEADERS_TIMEOUT_MS, requestTimeoutMs: e.BODY_TIMEOUT_MS, maxConnections: e.MAX_CONNECTIONS },
     apiKeys: readApiKeys(e.API_KEYS, e.API_KEYS_FILE),
     corsOrigins: list(e.CORS_ORIGINS, /,/),
     drainTimeoutMs: e.DRAIN_TIMEOUT_MS,

@@ -31,6 +31,20 @@ test('API keys come from API_KEYS and API_KEYS_FILE together; blank lines and co
   }
 });
 
+test('a keys setting that yields no key stops the start instead of opening the API; # is a comment only in the file', async () => {
+  const dir = await tempDir('keys');
+  try {
+    assert.deepEqual(loadServerConfig({ API_KEYS: '#s3cret' }).apiKeys, ['#s3cret']);
+    for (const blank of ['', ' , ', ',,']) assert.throws(() => loadServerConfig({ API_KEYS: blank }), /API_KEYS is set but holds no key/);
+    for (const [name, text] of [['empty', ''], ['comments', '# only a comment\n\n']]) {
+      await writeFile(join(dir, name), text);
+      assert.throws(() => loadServerConfig({ API_KEYS_FILE: join(dir, name) }), /API_KEYS_FILE .* holds no key/);
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
 test('invalid values name the variable', () => {
   assert.throws(() => loadServerConfig({ PORT: '70000' }), /invalid configuration: PORT/);
   assert.throws(() => loadServerConfig({ TRUNCATE: 'maybe' }), /invalid configuration: TRUNCATE/);

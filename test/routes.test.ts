@@ -66,6 +66,11 @@ test('Swagger UI at /docs and the OpenAPI document at /docs/json, generated from
   assert.ok(operation.responses['404']);
   assert.ok(spec.paths['/v1/models'].get);
   assert.ok(spec.paths['/embeddings'].post);
+  // Swagger UI's "Try it out" starts from the body's example: executed as it stands, it embeds.
+  const { example } = operation.requestBody.content['application/json'];
+  assert.deepEqual(Object.keys(example).sort(), ['input', 'model']);
+  const tried = await server.app.inject({ method: 'POST', url: '/v1/embeddings', payload: example });
+  assert.equal(tried.statusCode, 200, tried.body);
 });
 
 test('x-request-id is honoured', async () => {

@@ -33,6 +33,11 @@ async function plan(config: ServerConfig, log: Logger): Promise<ServingPlan> {
 
 export async function runPrimary(config: ServerConfig, log: Logger) {
   const serving = await plan(config, log);
+  log.info(
+    config.apiKeys.length > 0
+      ? `API keys required on every route but /health and /ready (${config.apiKeys.length} configured)`
+      : 'no API key required: anyone who can reach the port can use the API (set API_KEYS or API_KEYS_FILE)',
+  );
   if (config.metricsPort !== undefined) {
     const { url } = await listenForMetrics(config.metricsPort, config.host);
     log.info(`metrics listening at ${url}/metrics`);

@@ -79,7 +79,8 @@ export function embeddingsRequestSchema(registry: Registry) {
         .meta({ description: "Cut inputs longer than the model's limit (sentence-transformers' behaviour); false refuses them with a 400. Default: the server's TRUNCATE." }),
     })
     .superRefine((body, ctx) => checkAgainstModel(body, registry, ctx))
-    .meta({ description: 'OpenAI embeddings request.' });
+    // What Swagger UI's "Try it out" fills in: a request that works as it stands (no dimensions, a real model).
+    .meta({ description: 'OpenAI embeddings request.', examples: [{ model: registry.ids[0], input: 'The quick brown fox jumps over the lazy dog.' }] });
 }
 
 export const embeddingsResponseSchema = z

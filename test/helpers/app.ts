@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { buildApp, type App, type RequestLimits } from '../../src/app.ts';
+import { buildApp, type App, type ConnectionLimits, type RequestLimits } from '../../src/app.ts';
 import { parseModelsFile } from '../../src/models-file.ts';
 import { Registry } from '../../src/registry.ts';
 import { writeFixtureModel, type FixtureModel, type FixtureOptions } from './fixture-model.ts';
@@ -26,7 +26,7 @@ export interface TestServer {
 export async function startTestApp(
   models: Record<string, FixtureOptions>,
   modelsTxt = Object.keys(models).join('\n'),
-  options: { maxBatchTokens?: number; maxBatchSize?: number; maxQueued?: number; limits?: RequestLimits } = {},
+  options: { maxBatchTokens?: number; maxBatchSize?: number; maxQueued?: number; limits?: RequestLimits; connections?: ConnectionLimits } = {},
 ): Promise<TestServer> {
   const artifactsDir = await tempDir('artifacts');
   const fixtures: Record<string, FixtureModel> = {};
@@ -37,7 +37,7 @@ export async function startTestApp(
     intraOpThreads: 1,
     batching: { maxBatchTokens: options.maxBatchTokens ?? 4096, maxBatchSize: options.maxBatchSize ?? 32, maxQueued: options.maxQueued },
   });
-  const app = await buildApp({ registry, bodyLimit: 20 * 1024 * 1024, limits: options.limits });
+  const app = await buildApp({ registry, bodyLimit: 20 * 1024 * 1024, limits: options.limits, connections: options.connections });
   const close = async () => {
     await app.close();
     await registry.close();

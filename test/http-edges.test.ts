@@ -1,0 +1,85 @@
+import assert from 'node:assert/strict';
+import { connect } from 'node:net';
+import { after, before, test } from 'node:test';
+import { gzipSync, brotliCompressSync } from 'node:zlib';
+import { errorResponseSchema } from '../src/schemas/error.ts';
+import { listen, startTestApp, type TestServer } from './helpers/app.ts';
+
+let server: TestServer;
+let port: number;
+before(async () => {
+  server = await startTestApp({ 'test/mean': {} }, 'test/mean alias=tiny', {
+    connections: { headersTimeoutMs: 1000, requestTimeoutMs: 1500, maxConnections: 3 },
+  });
+  port = Number(new URL(await listen(server)).port);
+});
+after(() => server.close());
+
+/** Sends raw bytes (optionally more later) and returns everything the server wrote before closing. */
+function raw(first: string | Buffer, rest?: { after: number; data: string }): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1');
+    let text = '';
+    socket.on('data', (chunk) => (text += chunk.toString('latin1')));
+    socket.on('close', () => resolve(text));
+    socket.on('error', (error: NodeJS.ErrnoException) => (error.code === 'ECONNRESET' || error.code === 'EPIPE' ? resolve(text) : reject(error)));
+    socket.write(first);
+    if (rest) setTimeout(() => socket.writable && socket.write(rest.data), rest.after);
+  });
+}
+
+function assertOpenAiError(response: string, status: number, code: string) {
+  assert.match(response, new RegExp(`^HTTP/1.1 ${status} `), response.slice(0, 200));
+  const { error } = errorResponseSchema.strict().parse(JSON.parse(response.slice(response.indexOf('\r\n\r\n') + 4)));
+  assert.equal(error.code, code);
+}
+
+test("what the HTTP parser refuses is answered in OpenAI's shape: a 100 kB URL, 10 000 headers, Content-Length with Transfer-Encoding", async () => {
+  assertOpenAiError(await raw(`GET /v1/models?${'x'.repeat(100_000)} HTTP/1.1\r\nHost: a\r\n\r\n`), 431, 'headers_too_large');
+  const headers = Array.from({ length: 10_000 }, (_, i) => `x-h${i}: v`).join('\r\n');
+  assertOpenAiError(await raw(`GET /v1/models HTTP/1.1\r\nHost: a\r\n${headers}\r\n\r\n`), 431, 'headers_too_large');
+  const body = JSON.stringify({ model: 'tiny', input: 'x' });
+  assertOpenAiError(
+    await raw(`POST /v1/embeddings HTTP/1.1\r\nHost: a\r\nContent-Length: ${body.length}\r\nTransfer-Encoding: chunked\r\n\r\n${body}`),
+    400,
+    'invalid_http_request',
+  );
+});
+
+test('gzip, deflate and br bodies are decoded; an unknown Content-Encoding gets 415; a corrupt one 400', async () => {
+  const body = JSON.stringify({ model: 'tiny', input: 'hello world' });
+  const plain = await server.app.inject({ method: 'POST', url: '/v1/embeddings', payload: body });
+  for (const [encoding, bytes] of [['gzip', gzipSync(body)], ['br', brotliCompressSync(body)]] as const) {
+    const response = await server.app.inject({ method: 'POST', url: '/v1/embeddings', payload: bytes, headers: { 'content-encoding': encoding } });
+    assert.equal(response.statusCode, 200, response.body);
+    assert.deepEqual(response.json().data, plain.json().data);
+  }
+  const unknown = await server.app.inject({ method: 'POST', url: '/v1/embeddings', payload: body, headers: { 'content-encoding': 'zstd' } });
+  assert.equal(unknown.statusCode, 415);
+  assert.equal(errorResponseSchema.parse(unknown.json()).error.code, 'unsupported_content_encoding');
+  const corrupt = await server.app.inject({ method: 'POST', url: '/v1/embeddings', payload: Buffer.from('not gzip at all'), headers: { 'content-encoding': 'gzip' } });
+  assert.equal(corrupt.statusCode, 400);
+  assert.doesNotMatch(corrupt.body, /not gzip/);
+});
+
+test('a client that dribbles its headers or body is cut off with a 408 once the timeouts pass', async () => {
+  const started = performance.now();
+  assertOpenAiError(await raw('POST /v1/embeddings HTTP/1.1\r\nHost: a\r\nContent-Length: 100\r\n\r\n{"model":'), 408, 'request_timeout');
+  assert.ok(performance.now() - started < 4000, `${performance.now() - started} ms`);
+  assertOpenAiError(await raw('GET /v1/models HTTP/1.1\r\nHost: a\r\n', { after: 200, data: 'x-slow: 1\r\n' }), 408, 'request_timeout');
+});
+
+test('connections past MAX_CONNECTIONS are closed at once', async () => {
+  const open = await Promise.all(
+    Array.from({ length: 3 }, () => new Promise<ReturnType<typeof connect>>((resolve) => {
+      const socket = connect(port, '127.0.0.1', () => resolve(socket));
+      socket.on('error', () => undefined);
+    })),
+  );
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  const refused = await raw('GET /health HTTP/1.1\r\nHost: a\r\n\r\n');
+  assert.equal(refused, '', 'the fourth connection is closed without an answer');
+  for (const socket of open) socket.destroy();
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  assert.match(await raw('GET /health HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n'), /^HTTP\/1.1 200/);
+});
