@@ -1,33 +1,65 @@
-# embeddings-server: OpenAI-compatible /v1/embeddings on CPU.
+# syntax=docker/dockerfile:1
+# embeddings-server: OpenAI-compatible /v1/embeddings on CPU, compiled to JavaScript, run by plain node.
 #
-#   docker build -t embeddings-server .                                  # models mounted at run time
-#   docker build --build-arg DOWNLOAD_MODELS=1 -t embeddings-server .    # models baked into the image
-#   docker run -p 8000:8000 -v "$PWD/artifacts:/app/artifacts:ro" embeddings-server
-FROM node:20-slim
+#   docker build -t embeddings-server .                          # models of models.txt baked in (default target)
+#   docker build --secret id=hf_token,env=HF_TOKEN -t embeddings-server .   # gated/private models
+#   docker build --target server -t embeddings-server:bare .     # no models: mount them at /app/artifacts
+#   docker run -p 8000:8000 -p 9100:9100 -e API_KEYS=sk-... embeddings-server
+#
+# The base is pinned by digest (update: docker buildx imagetools inspect node:22-slim); NODE_IMAGE
+# overrides it (scripts/container-check.sh builds on a local stand-in). The project itself runs on Node >= 20.
+ARG NODE_IMAGE=node:22-slim@sha256:83f487e0a63425e5b4d146fb5e5be574bcbe1b7b843d3ebafdd95eaf7767a7e5
 
-ENV NODE_ENV=production \
-    ONNXRUNTIME_NODE_INSTALL=skip \
-    HOST=0.0.0.0 \
-    PORT=8000 \
-    ARTIFACTS_DIR=/app/artifacts \
-    MODELS_FILE=/app/models.txt
-
+# Dependencies, pruned to what the server loads on linux/x64 (other platforms' onnxruntime binaries are ~220 MB).
+FROM ${NODE_IMAGE} AS deps
+ENV ONNXRUNTIME_NODE_INSTALL=skip
 WORKDIR /app
 COPY package.json package-lock.json .npmrc ./
-RUN npm ci --omit=dev && npm cache clean --force
-COPY tsconfig.json models.txt ./
+RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force \
+    && rm -rf node_modules/onnxruntime-node/bin/napi-v*/darwin node_modules/onnxruntime-node/bin/napi-v*/win32 \
+       node_modules/onnxruntime-node/bin/napi-v*/linux/arm64 node_modules/onnxruntime-web node_modules/@huggingface/transformers/dist/*.wasm
+
+# TypeScript → JavaScript: nothing compiles at run time, so nothing writes to /tmp (read-only root works).
+FROM ${NODE_IMAGE} AS build
+ENV ONNXRUNTIME_NODE_INSTALL=skip
+WORKDIR /app
+COPY package.json package-lock.json .npmrc ./
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 COPY scripts ./scripts
+RUN npm run build
 
-# Optional: fetch the models of models.txt while building (needs the Hub or HF_ENDPOINT).
-ARG DOWNLOAD_MODELS=0
+# The models of models.txt. Only models.txt and the download code feed this stage, so editing the
+# server's source does not download again. HF_TOKEN comes as a build secret, never as a layer.
+FROM deps AS models
+COPY models.txt ./
+COPY --from=build /app/dist ./dist
 ARG HF_ENDPOINT=https://huggingface.co
-RUN mkdir -p /app/artifacts && if [ "$DOWNLOAD_MODELS" = "1" ]; then HF_ENDPOINT="$HF_ENDPOINT" npm run download; fi \
-    && chown -R node:node /app/artifacts
+RUN --mount=type=secret,id=hf_token,required=false \
+    HF_TOKEN="$(cat /run/secrets/hf_token 2>/dev/null || true)" HF_ENDPOINT="$HF_ENDPOINT" \
+    MODELS_FILE=/app/models.txt ARTIFACTS_DIR=/app/artifacts node dist/scripts/download.js
 
+# The server without models (mount them at ARTIFACTS_DIR).
+FROM ${NODE_IMAGE} AS server
+ENV NODE_ENV=production \
+    HOST=0.0.0.0 \
+    PORT=8000 \
+    METRICS_PORT=9100 \
+    ARTIFACTS_DIR=/app/artifacts \
+    MODELS_FILE=/app/models.txt
+WORKDIR /app
+COPY --from=deps /app/node_modules ./node_modules
+COPY --from=build /app/dist ./dist
+COPY package.json models.txt ./
 USER node
-EXPOSE 8000
+EXPOSE 8000 9100
+# /ready needs no key, so the check works with API_KEYS set.
 HEALTHCHECK --interval=15s --timeout=3s --start-period=120s --retries=3 \
-    CMD node -e "fetch('http://127.0.0.1:'+process.env.PORT+'/ready').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
-# node is PID 1 and handles SIGTERM itself: it drains in-flight requests, then exits 0.
-CMD ["node", "--import", "tsx", "src/server.ts"]
+    CMD ["node", "-e", "fetch('http://127.0.0.1:'+process.env.PORT+'/ready').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
+# node is PID 1 (the cluster's primary): on SIGTERM every HTTP process drains, then it exits 0.
+CMD ["node", "dist/src/server.js"]
+
+# Default: the server with its models baked in.
+FROM server AS server-with-models
+COPY --from=models --chown=node:node /app/artifacts ./artifacts

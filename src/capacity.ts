@@ -63,8 +63,10 @@ export async function detectCapacity(options: { cgroupRoot?: string; machineCpus
 
 /** Memory an HTTP process needs beside its inference workers (Node, Fastify, tokenizers, parse threads); measured ~150 MB. */
 export const PROCESS_BASE_BYTES = 200 * 1024 * 1024;
-/** An inference worker's memory per byte of its ONNX file (weights, ORT's prepacked copies, arenas); measured ~1.6–2. */
+/** An inference worker's memory per byte of its ONNX files (weights, ORT's prepacked copies, arenas) … */
 export const WORKER_BYTES_PER_MODEL_BYTE = 2;
+/** … plus its own (a V8 isolate, ORT's session state); 16 MiniLM-L6-sized workers measured ~200 MB each in all. */
+export const WORKER_BASE_BYTES = 80 * 1024 * 1024;
 /** Part of the memory the defaults may plan for; the rest is left for request buffers and the OS. */
 const PLANNABLE_MEMORY = 0.8;
 /** CPUs per HTTP process by default: one HTTP thread keeps this many single-thread inference workers fed. */
@@ -94,7 +96,7 @@ export function planServing(
   const intraOpThreads = explicit.intraOpThreads ?? 1;
   let workersPerModel = explicit.workersPerModel ?? Math.max(1, Math.floor(capacity.cpus / intraOpThreads));
   let httpProcesses = explicit.httpProcesses ?? Math.max(1, Math.ceil(capacity.cpus / CPUS_PER_HTTP_PROCESS));
-  const perWorkerSet = modelBytes.reduce((sum, bytes) => sum + bytes * WORKER_BYTES_PER_MODEL_BYTE, 0);
+  const perWorkerSet = modelBytes.reduce((sum, bytes) => sum + WORKER_BASE_BYTES + bytes * WORKER_BYTES_PER_MODEL_BYTE, 0);
   if (explicit.workersPerModel === undefined && perWorkerSet > 0) {
     const fitting = Math.floor((capacity.memoryBytes * PLANNABLE_MEMORY - httpProcesses * PROCESS_BASE_BYTES) / perWorkerSet);
     if (fitting < workersPerModel) {

@@ -1,7 +1,8 @@
 import { Worker } from 'node:worker_threads';
+import { siblingModule } from '../inference/module-url.ts';
 
 const BOOTSTRAP = new URL('../inference/worker-bootstrap.mjs', import.meta.url);
-const ENTRY = new URL('./json-parse-worker.ts', import.meta.url).href;
+const ENTRY = siblingModule(import.meta.url, 'json-parse-worker');
 
 export class JsonParseError extends Error {
   override name = 'JsonParseError';

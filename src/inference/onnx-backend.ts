@@ -1,4 +1,5 @@
 import { Worker } from 'node:worker_threads';
+import { siblingModule } from './module-url.ts';
 import type { BatchRequest, CloseRequest, PooledRows, WorkerMessage, WorkerSetup } from './protocol.ts';
 
 interface Pending {
@@ -8,7 +9,7 @@ interface Pending {
 }
 
 const BOOTSTRAP = new URL('./worker-bootstrap.mjs', import.meta.url);
-const ENTRY = new URL('./onnx-worker.ts', import.meta.url).href;
+const ENTRY = siblingModule(import.meta.url, 'onnx-worker');
 
 /** One worker thread holding one ONNX session. If it dies, what it held fails and a new one starts. */
 class InferenceWorker {

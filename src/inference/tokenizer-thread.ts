@@ -1,4 +1,5 @@
 import { Worker } from 'node:worker_threads';
+import { siblingModule } from './module-url.ts';
 import type { EncodedText } from './tokenizer.ts';
 
 export interface TokenizerSetup {
@@ -14,7 +15,7 @@ export interface TokenizerRequest {
 }
 
 const BOOTSTRAP = new URL('./worker-bootstrap.mjs', import.meta.url);
-const ENTRY = new URL('./tokenizer-worker.ts', import.meta.url).href;
+const ENTRY = siblingModule(import.meta.url, 'tokenizer-worker');
 
 /**
  * A thread that tokenises the texts whose tokenising would stall the HTTP thread

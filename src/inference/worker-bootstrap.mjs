@@ -1,7 +1,6 @@
-// Worker threads do not inherit the main thread's TypeScript loader, so each
-// worker registers tsx itself before importing its real entry module.
-import { register } from 'tsx/esm/api';
+// Worker threads do not inherit the main thread's TypeScript loader: running from source, each
+// worker registers tsx itself before importing its real entry module; the compiled build needs none.
 import { workerData } from 'node:worker_threads';
 
-register();
+if (workerData.entry.endsWith('.ts')) (await import('tsx/esm/api')).register();
 await import(workerData.entry);
