@@ -26,6 +26,7 @@ export const serverEnvSchema = z.object({
   MAX_QUEUED_INPUTS: positiveInt(8192),
   MAX_REQUEST_TOKENS: positiveInt(300_000),
   TRUNCATE: z.enum(['true', 'false']).default('true'),
+  TOKEN_IDS: z.enum(['openai', 'model']).default('openai'),
   API_KEYS: z.string().optional(),
   API_KEYS_FILE: z.string().optional(),
   CORS_ORIGINS: z.string().optional(),
@@ -37,6 +38,7 @@ export const serverEnvSchema = z.object({
 });
 
 export type ServerEnv = z.infer<typeof serverEnvSchema>;
+export type TokenIdMeaning = ServerEnv['TOKEN_IDS'];
 
 export interface ServerConfig {
   port: number;
@@ -51,6 +53,8 @@ export interface ServerConfig {
   metricsPort: number | undefined;
   batching: { maxBatchTokens: number; maxBatchSize: number; maxQueued: number };
   limits: { truncate: boolean; maxRequestTokens: number; requestTimeoutMs: number };
+  /** What token-id input means unless models.txt says otherwise: OpenAI's cl100k_base ids, or the model's own. */
+  tokenIds: TokenIdMeaning;
   connections: { headersTimeoutMs: number; requestTimeoutMs: number; maxConnections: number };
   /** Accepted API keys; empty means no key is needed. Never log this. */
   apiKeys: string[];
@@ -113,6 +117,7 @@ export function loadServerConfig(env: NodeJS.ProcessEnv = process.env): ServerCo
     metricsPort: e.METRICS_PORT,
     batching: { maxBatchTokens: e.MAX_BATCH_TOKENS, maxBatchSize: e.MAX_BATCH_SIZE, maxQueued: e.MAX_QUEUED_INPUTS },
     limits: { truncate: e.TRUNCATE === 'true', maxRequestTokens: e.MAX_REQUEST_TOKENS, requestTimeoutMs: e.REQUEST_TIMEOUT_MS },
+    tokenIds: e.TOKEN_IDS,
     connections: { headersTimeoutMs: e.HEADERS_TIMEOUT_MS, requestTimeoutMs: e.BODY_TIMEOUT_MS, maxConnections: e.MAX_CONNECTIONS },
     apiKeys: readApiKeys(e.API_KEYS, e.API_KEYS_FILE),
     corsOrigins: list(e.CORS_ORIGINS, /,/),

@@ -1,4 +1,6 @@
 import type { CancelSignal } from './cancellation.ts';
+import type { TokenIdMeaning } from './config.ts';
+import { decodeOpenAiTokens, loadOpenAiEncoding } from './inference/openai-encoding.ts';
 import { Batcher, type BatchLimits, type BatchStats } from './batching/batcher.ts';
 import { InputTooLongError, TooManyTokensError } from './embedding-errors.ts';
 import type { ModelDescription } from './inference/model-files.ts';
@@ -7,7 +9,7 @@ import { normalizeInPlace } from './inference/pooling.ts';
 import { loadTokenizer, type EncodedText, type TextTokenizer } from './inference/tokenizer.ts';
 import { TokenizerThread } from './inference/tokenizer-thread.ts';
 
-/** Texts, or sequences of token ids used as given. */
+/** Texts, or sequences of token ids (OpenAI's cl100k_base ids, or the model's own, per the model's TOKEN_IDS). */
 export type EmbeddingInputs = { texts: string[] } | { tokenIds: number[][] };
 
 export interface EmbeddingResult {
@@ -31,6 +33,7 @@ export class EmbeddingModel {
     private readonly tokenizerThread: TokenizerThread,
     private readonly backend: OnnxBackend,
     private readonly batcher: Batcher,
+    private readonly tokenIds: TokenIdMeaning,
   ) {}
 
   static async load(
@@ -41,6 +44,7 @@ export class EmbeddingModel {
       workers: number;
       intraOpThreads: number;
       batching: BatchLimits;
+      tokenIds?: TokenIdMeaning;
       onBatch?: (stats: BatchStats) => void;
       onRun?: (worker: number, seconds: number) => void;
     },
@@ -52,7 +56,8 @@ export class EmbeddingModel {
       options.workers,
       { onRun: options.onRun },
     );
-    const model = new EmbeddingModel(description, tokenizer, new TokenizerThread(tokenizerSetup), backend, new Batcher(backend, options.batching, options.onBatch));
+    const model = new EmbeddingModel(description, tokenizer, new TokenizerThread(tokenizerSetup), backend, new Batcher(backend, options.batching, options.onBatch), options.tokenIds ?? 'openai');
+    if (model.tokenIds === 'openai') loadOpenAiEncoding();
     try {
       await model.warmUp();
     } catch (error) {
@@ -101,7 +106,13 @@ export class EmbeddingModel {
 
   /** Token ids to embed, after the length checks. */
   private async prepare(inputs: EmbeddingInputs, options: { signal?: CancelSignal; truncate?: boolean; maxRequestTokens?: number }) {
-    const encoded = 'texts' in inputs ? await this.tokenize(inputs.texts, options.signal) : this.truncateIds(inputs.tokenIds);
+    const encoded =
+      'texts' in inputs
+        ? await this.tokenize(inputs.texts, options.signal)
+        : this.tokenIds === 'openai'
+          ? // OpenAI's meaning: ids of its cl100k_base encoding, embedded exactly as the text they stand for.
+            await this.tokenize(inputs.tokenIds.map(decodeOpenAiTokens), options.signal)
+          : this.truncateIds(inputs.tokenIds);
     const limit = this.description.maxTokens;
     if (options.truncate === false) {
       const index = encoded.findIndex(({ length }) => length > limit);

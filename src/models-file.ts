@@ -12,6 +12,8 @@ export interface ModelSpec {
   onnxPath: string;
   /** Where the line is, for messages: `models.txt:3`. */
   source: string;
+  /** token_ids=: what token-id input means for this model; undefined means the server's TOKEN_IDS. */
+  tokenIds: 'openai' | 'model' | undefined;
 }
 
 export const DEFAULT_ORG = 'sentence-transformers';
@@ -24,7 +26,8 @@ export class ModelsFileError extends Error {
 const NAME_PART = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 const REVISION = /^[A-Za-z0-9][A-Za-z0-9._/-]*$/;
 const ALIAS = /^[A-Za-z0-9][A-Za-z0-9._:/-]*$/;
-const OPTION_KEYS = ['alias', 'onnx'] as const;
+const OPTION_KEYS = ['alias', 'onnx', 'token_ids'] as const;
+const TOKEN_ID_MEANINGS = ['openai', 'model'] as const;
 type OptionKey = (typeof OPTION_KEYS)[number];
 
 function parseRepo(written: string, fail: (what: string) => never): { repo: string; revision: string | undefined } {
@@ -56,6 +59,9 @@ function parseOptions(words: string[], fail: (what: string) => never): Partial<R
   if (onnx !== undefined && (!onnx.endsWith('.onnx') || onnx.startsWith('/') || onnx.split('/').includes('..'))) {
     fail(`onnx "${onnx}" must be a relative path inside the repo ending in .onnx`);
   }
+  if (options.token_ids !== undefined && !(TOKEN_ID_MEANINGS as readonly string[]).includes(options.token_ids)) {
+    fail(`token_ids "${options.token_ids}" must be one of ${TOKEN_ID_MEANINGS.join(', ')}`);
+  }
   return options;
 }
 
@@ -75,7 +81,7 @@ export function parseModelsFile(text: string, fileName: string): ModelSpec[] {
     const id = options.alias ?? written.split('@')[0]!;
     const clash = specs.find((spec) => spec.id === id);
     if (clash) fail(`model id "${id}" is already used at ${clash.source}`);
-    specs.push({ id, repo, revision, onnxPath: options.onnx ?? DEFAULT_ONNX_PATH, source });
+    specs.push({ id, repo, revision, onnxPath: options.onnx ?? DEFAULT_ONNX_PATH, source, tokenIds: options.token_ids as ModelSpec['tokenIds'] });
   });
   if (specs.length === 0) throw new ModelsFileError(`${fileName}: lists no model`);
   return specs;

@@ -2,6 +2,7 @@ import { stat } from 'node:fs/promises';
 import type { BatchLimits, BatchStats } from './batching/batcher.ts';
 import { EmbeddingModel } from './embedding-model.ts';
 import { describeModel, type ModelDescription } from './inference/model-files.ts';
+import type { TokenIdMeaning } from './config.ts';
 import type { ModelSpec } from './models-file.ts';
 
 /** A model the server serves: known from models.txt and its configs at once, usable once loaded. */
@@ -11,6 +12,8 @@ export interface ModelEntry {
   /** Unix seconds: when the model's files were written. */
   created: number;
   ownedBy: string;
+  /** What token-id input means for this model (models.txt token_ids=, else TOKEN_IDS). */
+  tokenIds: TokenIdMeaning;
   /** Settles when the model is loaded and warmed up. */
   loaded: Promise<EmbeddingModel>;
 }
@@ -20,6 +23,8 @@ export interface RegistryOptions {
   workersPerModel: number;
   intraOpThreads: number;
   batching: BatchLimits;
+  /** What token-id input means where models.txt does not say; OpenAI's meaning by default. */
+  tokenIds?: TokenIdMeaning;
   onLoaded?: (entry: ModelEntry, model: EmbeddingModel, milliseconds: number) => void;
   onBatch?: (model: string, stats: BatchStats) => void;
   onRun?: (model: string, worker: number, seconds: number) => void;
@@ -56,9 +61,11 @@ export class Registry {
     const described = await Promise.all(specs.map(async (spec) => ({ spec, description: await describeModel(spec, options.artifactsDir) })));
     const entries = await Promise.all(
       described.map(async ({ spec, description }): Promise<ModelEntry> => {
+        const tokenIds = spec.tokenIds ?? options.tokenIds ?? 'openai';
         const entry: ModelEntry = {
           spec,
           description,
+          tokenIds,
           created: Math.floor((await stat(description.onnxFile)).mtimeMs / 1000),
           ownedBy: spec.repo.split('/')[0]!,
           loaded: Promise.resolve().then(async () => {
@@ -69,6 +76,7 @@ export class Registry {
               workers: options.workersPerModel,
               intraOpThreads: options.intraOpThreads,
               batching: options.batching,
+              tokenIds,
               onBatch: (stats) => options.onBatch?.(spec.id, stats),
               onRun: (worker, seconds) => options.onRun?.(spec.id, worker, seconds),
             });

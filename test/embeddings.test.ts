@@ -21,7 +21,8 @@ const MODELS = {
 
 let server: TestServer;
 before(async () => {
-  server = await startTestApp(MODELS);
+  // Token-id tests here use the model's own vocabulary (TOKEN_IDS=model); OpenAI's meaning: token-ids.test.ts.
+  server = await startTestApp(MODELS, undefined, { tokenIds: 'model' });
 });
 after(() => server.close());
 

@@ -5,7 +5,7 @@ import { startTestApp, type TestServer } from './helpers/app.ts';
 
 let server: TestServer;
 before(async () => {
-  server = await startTestApp({ 'test/mean': {}, 'other/mean': { shape: { seed: 3 } } }, 'test/mean alias=tiny\nother/mean');
+  server = await startTestApp({ 'test/mean': {}, 'other/mean': { shape: { seed: 3 } } }, 'test/mean alias=tiny token_ids=model\nother/mean');
 });
 after(() => server.close());
 

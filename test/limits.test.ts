@@ -6,7 +6,7 @@ import { listen, startTestApp, type TestServer } from './helpers/app.ts';
 
 let server: TestServer;
 before(async () => {
-  server = await startTestApp({ 'test/mean': {} }, 'test/mean alias=tiny', {
+  server = await startTestApp({ 'test/mean': {} }, 'test/mean alias=tiny token_ids=model', {
     maxQueued: 2100,
     maxBatchSize: 4,
     limits: { truncate: true, maxRequestTokens: 20_000, requestTimeoutMs: 60_000 },

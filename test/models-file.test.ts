@@ -21,14 +21,14 @@ test('repo ids, bare names, revisions and options', () => {
       '',
       '   BAAI/bge-small-en-v1.5@v1.0   alias=bge  # trailing comment',
       'all-MiniLM-L6-v2 onnx=onnx/model_qint8_avx512.onnx',
-      'intfloat/e5-small-v2@5c38ec7c405ec4b44b94cc5a9bb96e735b38267a onnx=onnx/model_O4.onnx alias=e5',
+      'intfloat/e5-small-v2@5c38ec7c405ec4b44b94cc5a9bb96e735b38267a onnx=onnx/model_O4.onnx alias=e5 token_ids=model',
     ].join('\n'),
     'models.txt',
   );
   assert.deepEqual(specs, [
-    { id: 'bge', repo: 'BAAI/bge-small-en-v1.5', revision: 'v1.0', onnxPath: 'onnx/model.onnx', source: 'models.txt:3' },
-    { id: 'all-MiniLM-L6-v2', repo: 'sentence-transformers/all-MiniLM-L6-v2', revision: undefined, onnxPath: 'onnx/model_qint8_avx512.onnx', source: 'models.txt:4' },
-    { id: 'e5', repo: 'intfloat/e5-small-v2', revision: '5c38ec7c405ec4b44b94cc5a9bb96e735b38267a', onnxPath: 'onnx/model_O4.onnx', source: 'models.txt:5' },
+    { id: 'bge', repo: 'BAAI/bge-small-en-v1.5', revision: 'v1.0', onnxPath: 'onnx/model.onnx', source: 'models.txt:3', tokenIds: undefined },
+    { id: 'all-MiniLM-L6-v2', repo: 'sentence-transformers/all-MiniLM-L6-v2', revision: undefined, onnxPath: 'onnx/model_qint8_avx512.onnx', source: 'models.txt:4', tokenIds: undefined },
+    { id: 'e5', repo: 'intfloat/e5-small-v2', revision: '5c38ec7c405ec4b44b94cc5a9bb96e735b38267a', onnxPath: 'onnx/model_O4.onnx', source: 'models.txt:5', tokenIds: 'model' },
   ]);
 });
 
@@ -38,6 +38,7 @@ test('a malformed line is reported with file:line and what is wrong', () => {
     ['org/name@', /models\.txt:2: "" is not a valid revision/],
     ['org/name@a@b', /more than one "@"/],
     ['org/name color=blue', /unknown option "color=blue"/],
+    ['org/name token_ids=gpt2', /token_ids "gpt2" must be one of openai, model/],
     ['org/name alias', /unknown option "alias"/],
     ['org/name alias=', /option "alias" has no value/],
     ['org/name alias=a alias=b', /option "alias" given twice/],

@@ -22,6 +22,7 @@ export async function runHttpProcess(config: ServerConfig, share: ProcessShare, 
     workersPerModel: share.workersPerModel,
     intraOpThreads: share.intraOpThreads,
     batching: config.batching,
+    tokenIds: config.tokenIds,
     onLoaded: (entry, _model, milliseconds) =>
       log.info(
         {

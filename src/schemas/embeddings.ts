@@ -1,9 +1,12 @@
 import { z } from 'zod';
+import { isOpenAiTokenId } from '../inference/openai-encoding.ts';
 import type { Registry } from '../registry.ts';
 
 export const MAX_INPUTS = 2048;
 
-const tokenIds = z.array(z.number().int()).meta({ description: "Token ids of the model's own vocabulary, used as given." });
+const tokenIds = z
+  .array(z.number().int())
+  .meta({ description: "Token ids: of OpenAI's cl100k_base encoding (what LangChain sends; embedded as the text they decode to), or with TOKEN_IDS=model the model's own vocabulary, used as given." });
 
 const inputSchema = z
   .union([
@@ -47,7 +50,10 @@ function checkAgainstModel(
   const where = (index: number) => (nested ? ['input', index] : ['input']);
   for (const [index, item] of list.entries()) {
     if (item.length === 0) return issue(where(index), typeof item === 'string' ? 'must not be an empty string' : 'must not be an empty array of token ids');
-    if (typeof item !== 'string') {
+    if (typeof item !== 'string' && entry.tokenIds === 'openai') {
+      const bad = item.findIndex((id) => !isOpenAiTokenId(id));
+      if (bad >= 0) return issue([...where(index), bad], `token id ${item[bad]} is not a token of cl100k_base, the encoding OpenAI's API reads token ids in`);
+    } else if (typeof item !== 'string') {
       const bad = item.findIndex((id) => id < 0 || id >= entry.description.vocabSize);
       if (bad >= 0) return issue([...where(index), bad], `token id ${item[bad]} is outside the model's vocabulary (0 to ${entry.description.vocabSize - 1})`);
     }

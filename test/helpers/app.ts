@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildApp, type App, type ConnectionLimits, type RequestLimits } from '../../src/app.ts';
+import type { TokenIdMeaning } from '../../src/config.ts';
 import { parseModelsFile } from '../../src/models-file.ts';
 import { Registry } from '../../src/registry.ts';
 import { writeFixtureModel, type FixtureModel, type FixtureOptions } from './fixture-model.ts';
@@ -26,7 +27,14 @@ export interface TestServer {
 export async function startTestApp(
   models: Record<string, FixtureOptions>,
   modelsTxt = Object.keys(models).join('\n'),
-  options: { maxBatchTokens?: number; maxBatchSize?: number; maxQueued?: number; limits?: RequestLimits; connections?: ConnectionLimits } = {},
+  options: {
+    maxBatchTokens?: number;
+    maxBatchSize?: number;
+    maxQueued?: number;
+    limits?: RequestLimits;
+    connections?: ConnectionLimits;
+    tokenIds?: TokenIdMeaning;
+  } = {},
 ): Promise<TestServer> {
   const artifactsDir = await tempDir('artifacts');
   const fixtures: Record<string, FixtureModel> = {};
@@ -36,6 +44,7 @@ export async function startTestApp(
     workersPerModel: 1,
     intraOpThreads: 1,
     batching: { maxBatchTokens: options.maxBatchTokens ?? 4096, maxBatchSize: options.maxBatchSize ?? 32, maxQueued: options.maxQueued },
+    tokenIds: options.tokenIds,
   });
   const app = await buildApp({ registry, bodyLimit: 20 * 1024 * 1024, limits: options.limits, connections: options.connections });
   const close = async () => {
