@@ -15,6 +15,7 @@ import type { Registry } from './registry.ts';
 import { embeddingRoutes } from './routes/embeddings.ts';
 import { healthRoutes } from './routes/health.ts';
 import { modelRoutes } from './routes/models.ts';
+import { tokenizeRoutes } from './routes/tokenize.ts';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -125,6 +126,7 @@ export async function buildApp(options: AppOptions) {
     await app.register(healthRoutes, { prefix });
     await app.register(modelRoutes, { prefix });
     await app.register(embeddingRoutes, { prefix });
+    await app.register(tokenizeRoutes, { prefix });
   }
   return app;
 }

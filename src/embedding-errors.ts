@@ -28,3 +28,13 @@ export class OverloadedError extends Error {
     super(`${queued} inputs are already waiting`);
   }
 }
+
+export class UnknownPromptError extends Error {
+  override name = 'UnknownPromptError';
+  constructor(
+    readonly promptName: string,
+    readonly available: string[],
+  ) {
+    super(`unknown prompt name ${promptName}`);
+  }
+}

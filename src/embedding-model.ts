@@ -1,4 +1,5 @@
 import type { CancelSignal } from './cancellation.ts';
+import { choosePrompt, type PromptChoice } from './prompts.ts';
 import type { TokenIdMeaning } from './config.ts';
 import { decodeOpenAiTokens, loadOpenAiEncoding } from './inference/openai-encoding.ts';
 import { Batcher, type BatchLimits, type BatchStats } from './batching/batcher.ts';
@@ -34,6 +35,8 @@ export class EmbeddingModel {
     private readonly backend: OnnxBackend,
     private readonly batcher: Batcher,
     private readonly tokenIds: TokenIdMeaning,
+    /** models.txt prompt= of this id. */
+    private readonly aliasPromptName: string | undefined,
   ) {}
 
   static async load(
@@ -45,6 +48,7 @@ export class EmbeddingModel {
       intraOpThreads: number;
       batching: BatchLimits;
       tokenIds?: TokenIdMeaning;
+      promptName?: string;
       onBatch?: (stats: BatchStats) => void;
       onRun?: (worker: number, seconds: number) => void;
     },
@@ -56,7 +60,9 @@ export class EmbeddingModel {
       options.workers,
       { onRun: options.onRun },
     );
-    const model = new EmbeddingModel(description, tokenizer, new TokenizerThread(tokenizerSetup), backend, new Batcher(backend, options.batching, options.onBatch), options.tokenIds ?? 'openai');
+    const batcher = new Batcher(backend, options.batching, options.onBatch);
+    const tokenizerThread = new TokenizerThread(tokenizerSetup);
+    const model = new EmbeddingModel(description, tokenizer, tokenizerThread, backend, batcher, options.tokenIds ?? 'openai', options.promptName);
     if (model.tokenIds === 'openai') loadOpenAiEncoding();
     try {
       await model.warmUp();
@@ -86,14 +92,15 @@ export class EmbeddingModel {
    */
   async embed(
     inputs: EmbeddingInputs,
-    options: { dimensions?: number; signal?: CancelSignal; truncate?: boolean; maxRequestTokens?: number } = {},
+    options: { dimensions?: number; signal?: CancelSignal; truncate?: boolean; maxRequestTokens?: number; prompt?: PromptChoice } = {},
   ): Promise<EmbeddingResult> {
     const release = this.batcher.admit('texts' in inputs ? inputs.texts.length : inputs.tokenIds.length);
     let sequences: Int32Array[];
     let pooled: Promise<Float32Array[]>;
     try {
-      sequences = await this.prepare(inputs, options);
-      pooled = this.batcher.submit(sequences, options.signal);
+      const { encoded, promptTokens } = await this.encode(inputs, options);
+      sequences = this.checkLengths(encoded, options);
+      pooled = this.batcher.submit(sequences, options.signal, promptTokens > 0 ? sequences.map(() => promptTokens) : undefined);
     } finally {
       release(); // the queue counts the sequences from here on, or the request failed
     }
@@ -104,15 +111,34 @@ export class EmbeddingModel {
     return { vectors, tokenCounts: sequences.map((ids) => ids.length) };
   }
 
-  /** Token ids to embed, after the length checks. */
-  private async prepare(inputs: EmbeddingInputs, options: { signal?: CancelSignal; truncate?: boolean; maxRequestTokens?: number }) {
-    const encoded =
-      'texts' in inputs
-        ? await this.tokenize(inputs.texts, options.signal)
-        : this.tokenIds === 'openai'
-          ? // OpenAI's meaning: ids of its cl100k_base encoding, embedded exactly as the text they stand for.
-            await this.tokenize(inputs.tokenIds.map(decodeOpenAiTokens), options.signal)
-          : this.truncateIds(inputs.tokenIds);
+  /**
+   * What would be embedded: per input its ids (prompt included, truncated) and untruncated count,
+   * and how many leading tokens the pooling leaves out (the prompt, with include_prompt false).
+   * `whole` tokenises every text whole, so the counts are exact (else long texts only as far as needed).
+   */
+  async encode(
+    inputs: EmbeddingInputs,
+    options: { signal?: CancelSignal; prompt?: PromptChoice; whole?: boolean } = {},
+  ): Promise<{ encoded: EncodedText[]; promptTokens: number }> {
+    if ('tokenIds' in inputs && this.tokenIds === 'model') return { encoded: this.truncateIds(inputs.tokenIds), promptTokens: 0 };
+    // OpenAI's meaning of token ids: its cl100k_base encoding, embedded exactly as the text they stand for.
+    const texts = 'texts' in inputs ? inputs.texts : inputs.tokenIds.map(decodeOpenAiTokens);
+    const prompt = choosePrompt(this.description, options.prompt ?? {}, this.aliasPromptName) ?? '';
+    const encoded = await this.tokenize(prompt ? texts.map((text) => prompt + text) : texts, options.signal, options.whole);
+    return { encoded, promptTokens: prompt && !this.description.includePrompt ? this.promptTokenCount(prompt) : 0 };
+  }
+
+  /** As sentence-transformers counts a prompt to leave out: its tokens with the special ones, less the closing one. */
+  private promptTokenCount(prompt: string): number {
+    return this.tokenizer.encode(prompt).ids.length - 1;
+  }
+
+  tokenStrings(ids: ArrayLike<number>): string[] {
+    return this.tokenizer.tokenStrings(ids);
+  }
+
+  /** The ids to embed, after the length checks. */
+  private checkLengths(encoded: EncodedText[], options: { truncate?: boolean; maxRequestTokens?: number }): Int32Array[] {
     const limit = this.description.maxTokens;
     if (options.truncate === false) {
       const index = encoded.findIndex(({ length }) => length > limit);
@@ -124,12 +150,12 @@ export class EmbeddingModel {
     return sequences;
   }
 
-  private async tokenize(texts: string[], signal?: CancelSignal): Promise<EncodedText[]> {
+  private async tokenize(texts: string[], signal?: CancelSignal, whole = false): Promise<EncodedText[]> {
     let chars = 0;
     for (const text of texts) chars += text.length;
-    const inline = chars <= INLINE_CHARS ? texts.map((text) => this.tokenizer.tryEncode(text, INLINE_CHARS)) : [];
+    const inline = chars <= INLINE_CHARS ? texts.map((text) => (whole ? this.tokenizer.encodeWhole(text) : this.tokenizer.tryEncode(text, INLINE_CHARS))) : [];
     if (inline.length === texts.length && inline.every((encoded) => encoded !== undefined)) return inline as EncodedText[];
-    const encoded = await this.tokenizerThread.encode(texts);
+    const encoded = await this.tokenizerThread.encode(texts, whole);
     signal?.throwIfAborted();
     return encoded;
   }

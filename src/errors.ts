@@ -55,6 +55,14 @@ export const errors = {
     ),
   tooManyTokens: (tokens: number, limit: number) =>
     new ApiError(400, 'invalid_request_error', `The request has ${tokens} tokens; at most ${limit} are allowed per request. Split it.`, 'input', 'max_tokens_per_request'),
+  unknownPrompt: (name: string, available: string[]) =>
+    new ApiError(
+      400,
+      'invalid_request_error',
+      `The model has no prompt named '${name}'. ${available.length > 0 ? `Its prompts: ${available.join(', ')}.` : 'It has no prompts.'}`,
+      'prompt_name',
+      'unknown_prompt',
+    ),
   overloaded: () =>
     new ApiError(429, 'server_error', 'The server has too much work queued for this model; retry after a moment.', null, 'overloaded'),
   /** Never seen by the client, which has gone; nginx's code for it. */

@@ -14,6 +14,8 @@ export interface ModelSpec {
   source: string;
   /** token_ids=: what token-id input means for this model; undefined means the server's TOKEN_IDS. */
   tokenIds: 'openai' | 'model' | undefined;
+  /** prompt=: the model's prompt this id applies when a request names none (one side of a retrieval model). */
+  promptName: string | undefined;
 }
 
 export const DEFAULT_ORG = 'sentence-transformers';
@@ -26,7 +28,7 @@ export class ModelsFileError extends Error {
 const NAME_PART = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 const REVISION = /^[A-Za-z0-9][A-Za-z0-9._/-]*$/;
 const ALIAS = /^[A-Za-z0-9][A-Za-z0-9._:/-]*$/;
-const OPTION_KEYS = ['alias', 'onnx', 'token_ids'] as const;
+const OPTION_KEYS = ['alias', 'onnx', 'token_ids', 'prompt'] as const;
 const TOKEN_ID_MEANINGS = ['openai', 'model'] as const;
 type OptionKey = (typeof OPTION_KEYS)[number];
 
@@ -81,7 +83,7 @@ export function parseModelsFile(text: string, fileName: string): ModelSpec[] {
     const id = options.alias ?? written.split('@')[0]!;
     const clash = specs.find((spec) => spec.id === id);
     if (clash) fail(`model id "${id}" is already used at ${clash.source}`);
-    specs.push({ id, repo, revision, onnxPath: options.onnx ?? DEFAULT_ONNX_PATH, source, tokenIds: options.token_ids as ModelSpec['tokenIds'] });
+    specs.push({ id, repo, revision, onnxPath: options.onnx ?? DEFAULT_ONNX_PATH, source, tokenIds: options.token_ids as ModelSpec['tokenIds'], promptName: options.prompt });
   });
   if (specs.length === 0) throw new ModelsFileError(`${fileName}: lists no model`);
   return specs;

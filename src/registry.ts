@@ -77,6 +77,7 @@ export class Registry {
               intraOpThreads: options.intraOpThreads,
               batching: options.batching,
               tokenIds,
+              promptName: spec.promptName,
               onBatch: (stats) => options.onBatch?.(spec.id, stats),
               onRun: (worker, seconds) => options.onRun?.(spec.id, worker, seconds),
             });

@@ -26,9 +26,9 @@ test('repo ids, bare names, revisions and options', () => {
     'models.txt',
   );
   assert.deepEqual(specs, [
-    { id: 'bge', repo: 'BAAI/bge-small-en-v1.5', revision: 'v1.0', onnxPath: 'onnx/model.onnx', source: 'models.txt:3', tokenIds: undefined },
-    { id: 'all-MiniLM-L6-v2', repo: 'sentence-transformers/all-MiniLM-L6-v2', revision: undefined, onnxPath: 'onnx/model_qint8_avx512.onnx', source: 'models.txt:4', tokenIds: undefined },
-    { id: 'e5', repo: 'intfloat/e5-small-v2', revision: '5c38ec7c405ec4b44b94cc5a9bb96e735b38267a', onnxPath: 'onnx/model_O4.onnx', source: 'models.txt:5', tokenIds: 'model' },
+    { id: 'bge', repo: 'BAAI/bge-small-en-v1.5', revision: 'v1.0', onnxPath: 'onnx/model.onnx', source: 'models.txt:3', tokenIds: undefined, promptName: undefined },
+    { id: 'all-MiniLM-L6-v2', repo: 'sentence-transformers/all-MiniLM-L6-v2', revision: undefined, onnxPath: 'onnx/model_qint8_avx512.onnx', source: 'models.txt:4', tokenIds: undefined, promptName: undefined },
+    { id: 'e5', repo: 'intfloat/e5-small-v2', revision: '5c38ec7c405ec4b44b94cc5a9bb96e735b38267a', onnxPath: 'onnx/model_O4.onnx', source: 'models.txt:5', tokenIds: 'model', promptName: undefined },
   ]);
 });
 

@@ -23,7 +23,7 @@ test('GET /models and /v1/models list every model with its metadata', async () =
       { ...tiny, created: 0 },
       {
         id: 'tiny', object: 'model', created: 0, owned_by: 'test', dimensions: 32, max_input_tokens: 20,
-        pooling: 'mean', normalized: true, repo: 'test/mean', revision: null, ready: true,
+        pooling: 'mean', normalized: true, repo: 'test/mean', revision: null, ready: true, prompts: {}, default_prompt_name: null,
       },
     );
     assert.ok(Math.abs(tiny!.created - Date.now() / 1000) < 600);

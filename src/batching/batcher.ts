@@ -4,8 +4,8 @@ import type { PooledRows } from '../inference/protocol.ts';
 
 /** What the batcher needs from an inference backend. */
 export interface BatchBackend {
-  /** Vectors come to `onRows` as they are computed; settles once all have, rejects if the batch failed. */
-  embed(ids: Int32Array, lengths: Int32Array, onRows: (rows: PooledRows) => void): Promise<void>;
+  /** Vectors come to `onRows` as they are computed; settles once all have, rejects if the batch failed. `skips`: leading tokens pooling leaves out, per text. */
+  embed(ids: Int32Array, lengths: Int32Array, onRows: (rows: PooledRows) => void, skips?: Int32Array): Promise<void>;
   /** Batches submitted and not yet answered. */
   readonly inFlight: number;
   /** Parallel executors (worker threads). */
@@ -34,6 +34,8 @@ interface Item {
   job: Job;
   index: number;
   ids: Int32Array;
+  /** Leading tokens (a prompt) the pooling leaves out. */
+  skip: number;
 }
 
 /** One request's share of the queue: its sequences not yet dispatched, shortest first. */
@@ -46,12 +48,13 @@ class Job {
 
   constructor(
     sequences: Int32Array[],
+    skips: readonly number[] | undefined,
     private readonly resolve: (vectors: Float32Array[]) => void,
     private readonly reject: (error: Error) => void,
   ) {
     this.vectors = new Array(sequences.length);
     this.remaining = sequences.length;
-    this.pending = sequences.map((ids, index) => ({ job: this, index, ids })).sort((a, b) => a.ids.length - b.ids.length);
+    this.pending = sequences.map((ids, index) => ({ job: this, index, ids, skip: skips?.[index] ?? 0 })).sort((a, b) => a.ids.length - b.ids.length);
   }
 
   deliver(index: number, vector: Float32Array) {
@@ -117,12 +120,12 @@ export class Batcher {
     };
   }
 
-  /** Embeds the sequences of one request; the vectors come back in the same order. */
-  submit(sequences: Int32Array[], signal?: CancelSignal): Promise<Float32Array[]> {
+  /** Embeds the sequences of one request; the vectors come back in the same order. `skips`: per sequence, leading tokens pooling leaves out. */
+  submit(sequences: Int32Array[], signal?: CancelSignal, skips?: readonly number[]): Promise<Float32Array[]> {
     if (sequences.length === 0) return Promise.resolve([]);
     if (signal?.aborted) return Promise.reject(signal.reason);
     return new Promise((resolve, reject) => {
-      const job = new Job(sequences, resolve, reject);
+      const job = new Job(sequences, skips, resolve, reject);
       signal?.addEventListener('abort', () => job.fail(signal.reason instanceof Error ? signal.reason : new Error('aborted')), { once: true });
       this.jobs.push(job);
       this.schedulePump();
@@ -192,6 +195,7 @@ export class Batcher {
 
   private dispatch(batch: Item[]) {
     const lengths = Int32Array.from(batch, (item) => item.ids.length);
+    const skips = batch.some((item) => item.skip > 0) ? Int32Array.from(batch, (item) => item.skip) : undefined;
     const ids = new Int32Array(lengths.reduce((a, b) => a + b, 0));
     let offset = 0;
     for (const item of batch) {
@@ -210,7 +214,7 @@ export class Batcher {
     };
     // Settles with the last rows (see OnnxBackend); this runs before the requests they complete are answered,
     // so the freed executor gets its next batch first.
-    this.backend.embed(ids, lengths, deliver).then(
+    this.backend.embed(ids, lengths, deliver, skips).then(
       () => {
         this.pump();
         this.onBatch({ size: batch.length, paddedTokens, seconds: (performance.now() - started) / 1000, queueWaits });

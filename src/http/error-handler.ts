@@ -1,7 +1,7 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { ApiError, errors } from '../errors.ts';
-import { InputTooLongError, OverloadedError, TooManyTokensError } from '../embedding-errors.ts';
+import { InputTooLongError, OverloadedError, TooManyTokensError, UnknownPromptError } from '../embedding-errors.ts';
 import { MODEL_NOT_FOUND } from '../schemas/embeddings.ts';
 
 const RETRY_AFTER_SECONDS = 1;
@@ -38,6 +38,7 @@ export function fromEmbeddingError(error: unknown): ApiError | undefined {
   if (error instanceof InputTooLongError) return errors.inputTooLong(error.index, error.tokens, error.limit, error.atLeast);
   if (error instanceof TooManyTokensError) return errors.tooManyTokens(error.tokens, error.limit);
   if (error instanceof OverloadedError) return errors.overloaded();
+  if (error instanceof UnknownPromptError) return errors.unknownPrompt(error.promptName, error.available);
   return undefined;
 }
 

@@ -16,6 +16,12 @@ export interface ModelDescription {
   /** Pooled vector width: token width × pooling modes. */
   dimensions: number;
   vocabSize: number;
+  /** config_sentence_transformers.json's prompts (name → text prepended to each input). */
+  prompts: Record<string, string>;
+  /** The prompt applied when a request names none, as SentenceTransformer.encode does. */
+  defaultPromptName: string | undefined;
+  /** Pooling's include_prompt: false leaves the prompt's tokens out of the pooling. */
+  includePrompt: boolean;
 }
 
 export class MissingArtifactError extends Error {
@@ -82,6 +88,15 @@ export async function describeModel(spec: ModelSpec, artifactsDir: string): Prom
     positive(sentenceBertConfig?.max_seq_length) ??
     (positionLimit && tokenizerLimit ? Math.min(positionLimit, tokenizerLimit) : (tokenizerLimit ?? positionLimit));
   if (!maxTokens) throw new Error(`model "${spec.id}": no max_seq_length, model_max_length or max_position_embeddings to bound inputs`);
+  const stConfig = (await readJson(join(dir, 'config_sentence_transformers.json'))) ?? {};
+  const prompts = Object.fromEntries(Object.entries((stConfig.prompts as Record<string, unknown> | undefined) ?? {}).filter(([, text]) => typeof text === 'string')) as Record<string, string>;
+  const defaultPromptName = typeof stConfig.default_prompt_name === 'string' ? stConfig.default_prompt_name : undefined;
+  if (defaultPromptName !== undefined && !(defaultPromptName in prompts)) {
+    throw new Error(`model "${spec.id}": default_prompt_name "${defaultPromptName}" is not among its prompts (${Object.keys(prompts).join(', ') || 'none'})`);
+  }
+  if (spec.promptName !== undefined && !(spec.promptName in prompts)) {
+    throw new Error(`model "${spec.id}" (${spec.source}): prompt=${spec.promptName} is not among its prompts (${Object.keys(prompts).join(', ') || 'none'})`);
+  }
   const vocabSize = positive(config.vocab_size);
   if (!vocabSize) throw new Error(`model "${spec.id}": config.json has no vocab_size`);
   return {
@@ -93,5 +108,8 @@ export async function describeModel(spec: ModelSpec, artifactsDir: string): Prom
     maxTokens,
     dimensions: tokenWidth * poolingModes.length,
     vocabSize,
+    prompts,
+    defaultPromptName,
+    includePrompt: poolingConfig?.include_prompt !== false,
   };
 }

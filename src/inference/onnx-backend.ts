@@ -63,14 +63,14 @@ class InferenceWorker {
     return this.worker !== undefined;
   }
 
-  run(ids: Int32Array, lengths: Int32Array, onRows: (rows: PooledRows) => void): Promise<void> {
+  run(ids: Int32Array, lengths: Int32Array, onRows: (rows: PooledRows) => void, skips?: Int32Array): Promise<void> {
     const worker = this.worker;
     if (!worker) return Promise.reject(new Error('inference worker is restarting'));
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       this.pending.set(id, { onRows, resolve, reject });
-      const request: BatchRequest = { id, ids, lengths };
-      worker.postMessage(request, [ids.buffer as ArrayBuffer, lengths.buffer as ArrayBuffer]);
+      const request: BatchRequest = { id, ids, lengths, skips };
+      worker.postMessage(request, [ids.buffer as ArrayBuffer, lengths.buffer as ArrayBuffer, ...(skips ? [skips.buffer as ArrayBuffer] : [])]);
     });
   }
 
@@ -127,13 +127,13 @@ export class OnnxBackend {
 
   /**
    * Embeds a batch on the least busy live worker (while one restarts, the others take its share);
-   * `ids` holds the texts' token ids back to back. Transfers (empties) both arrays. The vectors
+   * `ids` holds the texts' token ids back to back; `skips`, per text, the leading tokens pooling leaves out. Transfers (empties) the arrays. The vectors
    * come to `onRows` run by run; the promise settles once all have (or rejects if the batch failed).
    */
-  embed(ids: Int32Array, lengths: Int32Array, onRows: (rows: PooledRows) => void): Promise<void> {
+  embed(ids: Int32Array, lengths: Int32Array, onRows: (rows: PooledRows) => void, skips?: Int32Array): Promise<void> {
     const live = this.workers.filter((worker) => worker.alive);
     const idlest = (live.length > 0 ? live : this.workers).reduce((best, worker) => (worker.pending.size < best.pending.size ? worker : best));
-    return idlest.run(ids, lengths, onRows);
+    return idlest.run(ids, lengths, onRows, skips);
   }
 
   async close() {

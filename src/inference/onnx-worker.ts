@@ -85,7 +85,7 @@ async function start() {
   const overheadTokens = setup.overheadTokens ?? (await measureOverheadTokens());
 
   /** Runs a batch split by length, the run holding text 0 first, and posts each run's vectors as it finishes. */
-  async function embed({ id, ids, lengths }: BatchRequest, closing: () => boolean) {
+  async function embed({ id, ids, lengths, skips }: BatchRequest, closing: () => boolean) {
     const offsets: number[] = [];
     for (let row = 0, offset = 0; row < lengths.length; offset += lengths[row]!, row++) offsets.push(offset);
     const runs = planSubBatches(lengths, overheadTokens);
@@ -99,7 +99,7 @@ async function start() {
       const dimensions = width * setup.poolingModes.length;
       const embeddings = new Float32Array(rows.length * dimensions);
       rows.forEach((row, r) => {
-        poolText(output.data as Float32Array, r, seqLen, width, lengths[row]!, setup.poolingModes, embeddings.subarray(r * dimensions, (r + 1) * dimensions));
+        poolText(output.data as Float32Array, r, seqLen, width, lengths[row]!, setup.poolingModes, embeddings.subarray(r * dimensions, (r + 1) * dimensions), skips?.[row] ?? 0);
       });
       output.dispose();
       const batchRows = Int32Array.from(rows);

@@ -24,7 +24,9 @@ export function poolingModesFromConfig(config: Record<string, unknown> | undefin
 
 /**
  * Pools one text's token vectors. `hidden` holds a padded batch row-major
- * [batch, seqLen, width]; the text is row `row` with `length` real tokens.
+ * [batch, seqLen, width]; the text is row `row` with `length` real tokens. The first
+ * `skip` tokens are left out as sentence-transformers masks a prompt with include_prompt
+ * false (attention_mask[:, :prompt_length] = 0): every mode but cls, which reads token 0 whatever the mask.
  */
 export function poolText(
   hidden: Float32Array,
@@ -34,8 +36,11 @@ export function poolText(
   length: number,
   modes: readonly PoolingMode[],
   out: Float32Array,
+  skip = 0,
 ): void {
   const tokens = (from: number, to: number) => hidden.subarray(row * seqLen * width + from * width, row * seqLen * width + to * width);
+  const first = Math.min(skip, length - 1);
+  const counted = length - first;
   modes.forEach((mode, m) => {
     const target = out.subarray(m * width, (m + 1) * width);
     switch (mode) {
@@ -46,20 +51,21 @@ export function poolText(
         target.set(tokens(length - 1, length));
         return;
       case 'max': {
-        const all = tokens(0, length);
+        const all = tokens(first, length);
         target.fill(-Infinity);
         for (let i = 0; i < all.length; i++) target[i % width] = Math.max(target[i % width]!, all[i]!);
         return;
       }
       default: {
         const sums = new Float64Array(width);
-        const all = tokens(0, length);
+        const all = tokens(first, length);
         const weighted = mode === 'weightedmean';
-        for (let t = 0, i = 0; t < length; t++) {
+        // weightedmean weighs token t by its position t + 1, masked tokens by 0.
+        for (let t = first, i = 0; t < length; t++) {
           const weight = weighted ? t + 1 : 1;
           for (let d = 0; d < width; d++, i++) sums[d]! += weight * all[i]!;
         }
-        const divisor = mode === 'mean' ? length : mode === 'mean_sqrt_len' ? Math.sqrt(length) : (length * (length + 1)) / 2;
+        const divisor = mode === 'mean' ? counted : mode === 'mean_sqrt_len' ? Math.sqrt(counted) : (length * (length + 1) - first * (first + 1)) / 2;
         for (let d = 0; d < width; d++) target[d] = sums[d]! / divisor;
       }
     }

@@ -23,6 +23,8 @@ export interface BatchRequest {
   id: number;
   ids: Int32Array;
   lengths: Int32Array;
+  /** Per text, leading tokens (a prompt) the pooling leaves out; none when absent. */
+  skips?: Int32Array;
 }
 
 /** Pooled vectors of some of a batch's texts, sent after each model run. */

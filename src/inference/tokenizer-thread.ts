@@ -12,6 +12,8 @@ export interface TokenizerSetup {
 export interface TokenizerRequest {
   id: number;
   texts: string[];
+  /** Tokenise each text whole, for an exact count (else only as far as truncation needs). */
+  whole: boolean;
 }
 
 const BOOTSTRAP = new URL('./worker-bootstrap.mjs', import.meta.url);
@@ -31,12 +33,12 @@ export class TokenizerThread {
     this.start();
   }
 
-  encode(texts: string[]): Promise<EncodedText[]> {
+  encode(texts: string[], whole = false): Promise<EncodedText[]> {
     const worker = this.start();
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
-      worker.postMessage({ id, texts } satisfies TokenizerRequest);
+      worker.postMessage({ id, texts, whole } satisfies TokenizerRequest);
     });
   }
 

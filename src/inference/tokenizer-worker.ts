@@ -5,7 +5,7 @@ import type { TokenizerRequest, TokenizerSetup } from './tokenizer-thread.ts';
 
 const setup = workerData as TokenizerSetup;
 const tokenizer = await loadTokenizer(setup.artifactsDir, setup.repo, setup);
-parentPort!.on('message', ({ id, texts }: TokenizerRequest) => {
-  const encoded = texts.map((text) => tokenizer.encode(text));
+parentPort!.on('message', ({ id, texts, whole }: TokenizerRequest) => {
+  const encoded = texts.map((text) => (whole ? tokenizer.encodeWhole(text) : tokenizer.encode(text)));
   parentPort!.postMessage({ id, encoded }, encoded.map(({ ids }) => ids.buffer as ArrayBuffer));
 });

@@ -16,6 +16,10 @@ export interface TextTokenizer {
   encode(text: string): EncodedText;
   /** As `encode`, or undefined when that needs more than `maxChars` characters tokenised. */
   tryEncode(text: string, maxChars: number): EncodedText | undefined;
+  /** As `encode`, but the whole text is tokenised, so `length` is exact (for /tokenize). */
+  encodeWhole(text: string): EncodedText;
+  /** The token strings of ids. */
+  tokenStrings(ids: ArrayLike<number>): string[];
   readonly padId: number;
 }
 
@@ -80,6 +84,8 @@ export async function loadTokenizer(
   const tokenizer = await AutoTokenizer.from_pretrained(repo, { local_files_only: true });
   const { before, after } = specialTokenFrame(tokenizer);
   if (after >= maxTokens) throw new Error(`max tokens ${maxTokens} leaves no room for text`);
+  const tokenById: string[] = [];
+  for (const [token, id] of tokenizer.get_vocab()) tokenById[id] = token;
   const tokenize = (text: string) => tokenizer.encode(lowercase ? text.toLowerCase() : text, { add_special_tokens: true });
 
   const truncate = (ids: number[], length: number, lengthIsLowerBound: boolean): EncodedText => {
@@ -120,5 +126,10 @@ export async function loadTokenizer(
     padId: tokenizer.pad_token_id ?? 0,
     encode: (text) => encodePrefix(pythonStrip(text), Infinity)!,
     tryEncode: (text, maxChars) => encodePrefix(pythonStrip(text), maxChars),
+    encodeWhole: (text) => {
+      const ids = tokenize(pythonStrip(text));
+      return truncate(ids, ids.length, false);
+    },
+    tokenStrings: (ids) => Array.from(ids, (id) => tokenById[id] ?? ''),
   };
 }

@@ -5,7 +5,7 @@ import { errors } from '../errors.ts';
 import { embeddingsBody } from '../http/embeddings-body.ts';
 import { fromEmbeddingError } from '../http/error-handler.ts';
 import { errorResponseSchema } from '../schemas/error.ts';
-import { embeddingsRequestSchema, embeddingsResponseSchema, inputList } from '../schemas/embeddings.ts';
+import { embeddingsRequestSchema, embeddingsResponseSchema, inputList, promptChoice } from '../schemas/embeddings.ts';
 
 
 export const embeddingRoutes: FastifyPluginAsyncZod = async (app) => {
@@ -40,6 +40,7 @@ export const embeddingRoutes: FastifyPluginAsyncZod = async (app) => {
           truncate: truncate ?? app.limits.truncate,
           maxRequestTokens: app.limits.maxRequestTokens,
           signal: cancel,
+          prompt: promptChoice(request.body),
         });
       } catch (error) {
         if (cancel.aborted) throw cancel.reason;

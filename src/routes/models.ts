@@ -20,6 +20,8 @@ export const modelRoutes: FastifyPluginAsyncZod = async (app) => {
     repo: entry.spec.repo,
     revision: entry.spec.revision ?? null,
     ready: registry.isLoaded(entry),
+    prompts: entry.description.prompts,
+    default_prompt_name: entry.spec.promptName ?? entry.description.defaultPromptName ?? null,
   });
 
   app.get(

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { isOpenAiTokenId } from '../inference/openai-encoding.ts';
+import { INPUT_TYPE_PROMPT_NAMES, type InputType, type PromptChoice } from '../prompts.ts';
 import type { Registry } from '../registry.ts';
 
 export const MAX_INPUTS = 2048;
@@ -16,6 +17,23 @@ const inputSchema = z
     z.array(tokenIds).meta({ description: `1 to ${MAX_INPUTS} token id sequences.` }),
   ])
   .meta({ description: `Text(s) or token id sequence(s) to embed; no text may be empty, at most ${MAX_INPUTS} inputs.` });
+
+/** Request extensions choosing a prompt (sentence-transformers' query/document prefixes); OpenAI's clients send none. */
+export const promptFields = {
+  input_type: z
+    .enum(['query', 'document'])
+    .optional()
+    .meta({ description: `Which side of retrieval the inputs are: applies the model's prompt for it (query: ${INPUT_TYPE_PROMPT_NAMES.query.join(', ')}; document: ${INPUT_TYPE_PROMPT_NAMES.document.join(', ')}; the first the model has). Ignored by a model without such prompts.` }),
+  prompt_name: z.string().optional().meta({ description: "One of the model's prompt names (GET /models lists them), as SentenceTransformer.encode(prompt_name=...)." }),
+  prompt: z.string().optional().meta({ description: 'A literal prefix for every input, as SentenceTransformer.encode(prompt=...). Wins over prompt_name and input_type.' }),
+};
+
+/** The model layer's prompt choice from a request's fields. */
+export const promptChoice = (body: { input_type?: InputType | undefined; prompt_name?: string | undefined; prompt?: string | undefined }): PromptChoice => ({
+  inputType: body.input_type,
+  promptName: body.prompt_name,
+  prompt: body.prompt,
+});
 
 /** Marks the schema issue an unknown model raises, so the error handler answers 404 rather than 400. */
 export const MODEL_NOT_FOUND = 'model_not_found';
@@ -79,6 +97,7 @@ export function embeddingsRequestSchema(registry: Registry) {
         .optional()
         .meta({ description: "Keep the first N dimensions (re-normalised if the model normalises). At most the model's dimensions." }),
       user: z.string().optional().meta({ description: 'Accepted and ignored.' }),
+      ...promptFields,
       truncate: z
         .boolean()
         .optional()

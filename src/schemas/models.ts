@@ -14,6 +14,8 @@ export const modelSchema = z
     repo: z.string().meta({ description: 'The Hugging Face repo the model comes from.' }),
     revision: z.string().nullable(),
     ready: z.boolean().meta({ description: 'Whether the model is loaded.' }),
+    prompts: z.record(z.string(), z.string()).meta({ description: 'The prompts the model knows (name → prefix), for prompt_name and input_type.' }),
+    default_prompt_name: z.string().nullable().meta({ description: 'The prompt applied when a request names none: this id\'s models.txt prompt=, else the model\'s default.' }),
   })
   .meta({ id: 'Model' });
 

@@ -40,6 +40,11 @@ export interface FixtureOptions {
   doLowerCase?: boolean;
   /** Dense layers with int8 weights (dynamic quantisation), like an onnx/model_qint8_*.onnx export. */
   int8?: boolean;
+  /** config_sentence_transformers.json's prompts and default_prompt_name (the file is left out without prompts). */
+  prompts?: Record<string, string>;
+  defaultPromptName?: string;
+  /** 1_Pooling/config.json's include_prompt. */
+  includePrompt?: boolean;
 }
 
 export const SMALL_SHAPE: BertShape = {
@@ -121,9 +126,13 @@ export async function writeFixtureModel(artifactsDir: string, repo: string, opti
     '1_Pooling/config.json': JSON.stringify({
       word_embedding_dimension: shape.hidden,
       ...Object.fromEntries(Object.entries(POOLING_KEYS).map(([mode, key]) => [key, pooling.includes(mode as PoolingMode)])),
+      include_prompt: options.includePrompt ?? true,
     }),
     [options.onnxPath ?? 'onnx/model.onnx']: bertOnnxBytes(weights, { int8: options.int8 }),
   };
+  if (options.prompts) {
+    files['config_sentence_transformers.json'] = JSON.stringify({ prompts: options.prompts, default_prompt_name: options.defaultPromptName ?? null, similarity_fn_name: 'cosine' });
+  }
   if (options.maxSeqLength !== null) {
     files['sentence_bert_config.json'] = JSON.stringify({ max_seq_length: options.maxSeqLength ?? 24, do_lower_case: options.doLowerCase ?? false });
   }

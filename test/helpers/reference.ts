@@ -37,8 +37,10 @@ export function rustTokenizer(modelDir: string, maxTokens: number, lowercase = f
   };
 }
 
-function pool(tokens: Float64Array[], mode: PoolingMode): number[] {
+/** sentence-transformers' Pooling over the attention mask; `masked` leading tokens have mask 0 (a prompt with include_prompt false). */
+function pool(tokens: Float64Array[], mode: PoolingMode, masked = 0): number[] {
   const width = tokens[0]!.length;
+  const mask = tokens.map((_, t) => (t < masked ? 0 : 1));
   const column = (d: number) => tokens.map((vector) => vector[d]!);
   const sum = (values: number[]) => values.reduce((a, b) => a + b, 0);
   return Array.from({ length: width }, (_, d) => {
@@ -48,13 +50,13 @@ function pool(tokens: Float64Array[], mode: PoolingMode): number[] {
       case 'lasttoken':
         return tokens.at(-1)![d]!;
       case 'max':
-        return Math.max(...column(d));
+        return Math.max(...column(d).map((x, t) => (mask[t] ? x : -1e9)));
       case 'mean':
-        return sum(column(d)) / tokens.length;
+        return sum(column(d).map((x, t) => x * mask[t]!)) / sum(mask);
       case 'mean_sqrt_len':
-        return sum(column(d)) / Math.sqrt(tokens.length);
+        return sum(column(d).map((x, t) => x * mask[t]!)) / Math.sqrt(sum(mask));
       case 'weightedmean':
-        return sum(column(d).map((x, t) => x * (t + 1))) / sum(tokens.map((_, t) => t + 1));
+        return sum(column(d).map((x, t) => x * (t + 1) * mask[t]!)) / sum(mask.map((m, t) => m * (t + 1)));
     }
   });
 }
@@ -64,10 +66,10 @@ const MODE_ORDER: PoolingMode[] = ['cls', 'max', 'mean', 'mean_sqrt_len', 'weigh
 export function referenceEmbedding(
   weights: BertWeights,
   ids: number[],
-  options: { pooling: PoolingMode[]; normalize: boolean; dimensions?: number },
+  options: { pooling: PoolingMode[]; normalize: boolean; dimensions?: number; maskedPromptTokens?: number },
 ): number[] {
   const tokens = referenceForward(weights, ids);
-  const pooled = MODE_ORDER.filter((mode) => options.pooling.includes(mode)).flatMap((mode) => pool(tokens, mode));
+  const pooled = MODE_ORDER.filter((mode) => options.pooling.includes(mode)).flatMap((mode) => pool(tokens, mode, options.maskedPromptTokens));
   const kept = pooled.slice(0, options.dimensions ?? pooled.length);
   if (!options.normalize) return kept;
   const norm = Math.sqrt(kept.reduce((a, x) => a + x * x, 0));

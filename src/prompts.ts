@@ -1,0 +1,38 @@
+import { UnknownPromptError } from './embedding-errors.ts';
+import type { ModelDescription } from './inference/model-files.ts';
+
+/** What a request may say about prompts (all optional; OpenAI's clients send none). */
+export interface PromptChoice {
+  /** A literal prefix, as SentenceTransformer.encode(prompt=…). */
+  prompt?: string;
+  /** One of the model's prompt names, as encode(prompt_name=…). */
+  promptName?: string;
+  /** Voyage/Cohere/NVIDIA-style: mapped to the model's prompt for that side. */
+  inputType?: InputType;
+}
+
+export type InputType = 'query' | 'document';
+
+/** The prompt names each input type maps to, first present wins (e5, bge, gte, nomic, mxbai, arctic… use these). */
+export const INPUT_TYPE_PROMPT_NAMES: Record<InputType, string[]> = {
+  query: ['query', 'search_query', 'queries', 'q'],
+  document: ['document', 'passage', 'search_document', 'corpus', 'documents', 'passages', 'doc'],
+};
+
+/**
+ * The prompt to prepend, as SentenceTransformer.encode picks it: a literal `prompt`, else the named
+ * one (unknown → UnknownPromptError), else the input type's (none matching: as if not given), else
+ * the models.txt alias's `prompt=`, else the model's default_prompt_name, else none.
+ */
+export function choosePrompt(description: ModelDescription, choice: PromptChoice, aliasPromptName?: string): string | undefined {
+  const { prompts } = description;
+  if (choice.prompt !== undefined) return choice.prompt;
+  if (choice.promptName !== undefined) {
+    if (!(choice.promptName in prompts)) throw new UnknownPromptError(choice.promptName, Object.keys(prompts));
+    return prompts[choice.promptName];
+  }
+  const byType = choice.inputType && INPUT_TYPE_PROMPT_NAMES[choice.inputType].find((name) => name in prompts);
+  if (byType) return prompts[byType];
+  const name = aliasPromptName ?? description.defaultPromptName;
+  return name === undefined ? undefined : prompts[name];
+}

@@ -1,0 +1,44 @@
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { fromEmbeddingError } from '../http/error-handler.ts';
+import { promptChoice } from '../schemas/embeddings.ts';
+import { errorResponseSchema } from '../schemas/error.ts';
+import { tokenizeRequestSchema, tokenizeResponseSchema } from '../schemas/tokenize.ts';
+
+/** POST /tokenize: the ids the service would embed per input, so clients can chunk documents to the model's real limit. */
+export const tokenizeRoutes: FastifyPluginAsyncZod = async (app) => {
+  const { registry } = app;
+  app.post(
+    '/tokenize',
+    {
+      schema: {
+        summary: "Tokenizes inputs as /embeddings would (prompt, special tokens, truncation), with each input's full count.",
+        tags: ['embeddings'],
+        body: tokenizeRequestSchema(registry),
+        response: { 200: tokenizeResponseSchema, 400: errorResponseSchema, 404: errorResponseSchema, 503: errorResponseSchema },
+      },
+    },
+    async (request) => {
+      const entry = registry.resolve(request.body.model)!;
+      const model = await entry.loaded;
+      const texts = typeof request.body.input === 'string' ? [request.body.input] : request.body.input;
+      const { encoded } = await model.encode({ texts }, { prompt: promptChoice(request.body), whole: true }).catch((error: unknown) => {
+        throw fromEmbeddingError(error) ?? error;
+      });
+      const embedded = encoded.reduce((sum, { ids }) => sum + ids.length, 0);
+      return {
+        object: 'list' as const,
+        data: encoded.map(({ ids, length }, index) => ({
+          object: 'tokens' as const,
+          index,
+          ids: Array.from(ids),
+          tokens: model.tokenStrings(ids),
+          num_tokens: ids.length,
+          total_tokens: length,
+          truncated: length > ids.length,
+        })),
+        model: entry.spec.id,
+        usage: { prompt_tokens: embedded, total_tokens: embedded },
+      };
+    },
+  );
+};
