@@ -62,6 +62,18 @@ test('gzip, deflate and br bodies are decoded; an unknown Content-Encoding gets 
   assert.doesNotMatch(corrupt.body, /not gzip/);
 });
 
+test('a body over 1 MB (parsed on the JSON thread) embeds like a small one; broken, it is a 400 invalid_json', async () => {
+  const input = Array.from({ length: 600 }, (_, i) => `the quick brown fox ${i} `.repeat(100));
+  const large = await server.app.inject({ method: 'POST', url: '/v1/embeddings', payload: JSON.stringify({ model: 'tiny', input }) });
+  assert.equal(large.statusCode, 200, large.body.slice(0, 300));
+  assert.equal(large.json().data.length, 600);
+  const one = await server.app.inject({ method: 'POST', url: '/v1/embeddings', payload: { model: 'tiny', input: input[599] } });
+  assert.deepEqual(large.json().data[599].embedding, one.json().data[0].embedding);
+  const broken = await server.app.inject({ method: 'POST', url: '/v1/embeddings', payload: JSON.stringify({ model: 'tiny', input }).slice(0, -2) });
+  assert.equal(broken.statusCode, 400);
+  assert.equal(errorResponseSchema.parse(broken.json()).error.code, 'invalid_json');
+});
+
 test('a client that dribbles its headers or body is cut off with a 408 once the timeouts pass', async () => {
   const started = performance.now();
   assertOpenAiError(await raw('POST /v1/embeddings HTTP/1.1\r\nHost: a\r\nContent-Length: 100\r\n\r\n{"model":'), 408, 'request_timeout');

@@ -3,7 +3,8 @@ import type { IncomingMessage } from 'node:http';
 import type { Readable } from 'node:stream';
 import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
 import { errors } from '../errors.ts';
-import { JsonParseError, type JsonParseThread } from './json-parse-thread.ts';
+import { ThreadRequestError } from '../request-thread.ts';
+import type { JsonParseThread } from './json-parse-thread.ts';
 
 const DECODERS: Record<string, () => NodeJS.ReadWriteStream> = {
   gzip: createGunzip,
@@ -56,7 +57,7 @@ export const jsonBodyParser = (parseThread: JsonParseThread) => (request: Fastif
     if (received > INLINE_PARSE_BYTES) {
       parseThread.parse(chunks).then(
         (body) => finish(null, body),
-        (error: Error) => finish(error instanceof JsonParseError ? errors.invalidJson(error.message) : error),
+        (error: Error) => finish(error instanceof ThreadRequestError ? errors.invalidJson(error.message) : error),
       );
       return;
     }

@@ -1,4 +1,4 @@
-import { Worker } from 'node:worker_threads';
+import { RequestThread } from '../request-thread.ts';
 import { siblingModule } from './module-url.ts';
 import type { EncodedText } from './tokenizer.ts';
 
@@ -10,58 +10,27 @@ export interface TokenizerSetup {
 }
 
 export interface TokenizerRequest {
-  id: number;
   texts: string[];
   /** Tokenise each text whole, for an exact count (else only as far as truncation needs). */
   whole: boolean;
 }
 
-const BOOTSTRAP = new URL('./worker-bootstrap.mjs', import.meta.url);
-const ENTRY = siblingModule(import.meta.url, 'tokenizer-worker');
-
 /**
- * A thread that tokenises the texts whose tokenising would stall the HTTP thread
- * (huge texts with no place to cut them, see tokenizer.ts). Started at once, so the
- * first such text does not also pay for starting it.
+ * A thread that tokenises what would stall the HTTP thread: requests with many characters, and
+ * huge texts with no place to cut them (see tokenizer.ts and embedding-model.ts).
  */
 export class TokenizerThread {
-  private worker: Worker | undefined;
-  private nextId = 0;
-  private readonly pending = new Map<number, { resolve: (encoded: EncodedText[]) => void; reject: (error: Error) => void }>();
+  private readonly thread: RequestThread<TokenizerRequest, EncodedText[]>;
 
-  constructor(private readonly setup: TokenizerSetup) {
-    this.start();
+  constructor(setup: TokenizerSetup) {
+    this.thread = new RequestThread(siblingModule(import.meta.url, 'tokenizer-worker'), setup);
   }
 
   encode(texts: string[], whole = false): Promise<EncodedText[]> {
-    const worker = this.start();
-    const id = this.nextId++;
-    return new Promise((resolve, reject) => {
-      this.pending.set(id, { resolve, reject });
-      worker.postMessage({ id, texts, whole } satisfies TokenizerRequest);
-    });
+    return this.thread.call({ texts, whole });
   }
 
-  private start(): Worker {
-    if (this.worker) return this.worker;
-    const worker = new Worker(BOOTSTRAP, { workerData: { ...this.setup, entry: ENTRY } });
-    worker.unref();
-    worker.on('message', ({ id, encoded }: { id: number; encoded: EncodedText[] }) => {
-      this.pending.get(id)?.resolve(encoded);
-      this.pending.delete(id);
-    });
-    const fail = (error: Error) => {
-      this.worker = undefined;
-      for (const { reject } of this.pending.values()) reject(error);
-      this.pending.clear();
-    };
-    worker.on('error', fail);
-    worker.on('exit', (code) => fail(new Error(`tokenizer thread exited with code ${code}`)));
-    this.worker = worker;
-    return worker;
-  }
-
-  async close() {
-    await this.worker?.terminate();
+  close() {
+    return this.thread.close();
   }
 }
