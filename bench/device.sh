@@ -13,7 +13,7 @@ timeout 420 node --import tsx bench/run.ts --suites "${SUITES:-fp32,int8,serving
   --index-requests 48 --tokenizer exp/minilm-tokenizer 2>&1 | grep -v 'onnxruntime' | tee "$out/bench.log"
 cp bench/results/latest.json "$out/bench.json" 2>/dev/null
 # Time left: the int8 query load with twice the default HTTP processes, to see whether the default split holds queries back.
-if (( SECONDS - started < 330 )); then
+if [ "${EXTRA_PROCESSES:-8}" != 0 ] && (( SECONDS - started < 330 )); then
   HTTP_PROCESSES=${EXTRA_PROCESSES:-8} timeout $(( 440 - (SECONDS - started) )) node --import tsx bench/run.ts --suites int8 --seconds 6 --limit-seconds 1 \
     --index-requests 32 --tokenizer exp/minilm-tokenizer 2>&1 | grep -v 'onnxruntime' | tee "$out/bench-more-processes.log"
 fi
