@@ -188,6 +188,8 @@ test("METRICS_PORT serves every HTTP process's metrics with no key; the public p
     assert.match(server.output(), /"status":499/);
   } finally {
     server.child.kill('SIGTERM');
-    await server.exited;
   }
+  const { code, output } = await server.exited;
+  assert.equal(code, 0, 'both HTTP processes drained and the primary exited 0');
+  assert.equal(output.match(/drained; exiting/g)?.length, 2);
 });

@@ -43,6 +43,9 @@ export async function runPrimary(config: ServerConfig, log: Logger) {
     log.info(`metrics listening at ${url}/metrics`);
   }
   const ready = new Set<number>();
+  // Node keeps an exited worker in cluster.workers until its IPC channel also closes, which may come
+  // after 'exit': count the live ones here, or the last exit would not be seen as the last.
+  const live = new Set<Worker>();
   let stopping = false;
   let exitCode = 0;
 
@@ -53,10 +56,12 @@ export async function runPrimary(config: ServerConfig, log: Logger) {
       intraOpThreads: serving.intraOpThreads,
     };
     const worker: Worker = cluster.fork({ [SHARE_ENV]: JSON.stringify(share) });
+    live.add(worker);
     worker.on('message', (message: HttpProcessMessage) => {
       if (message.kind === 'ready') ready.add(index);
     });
     worker.on('exit', (code, signal) => {
+      live.delete(worker);
       if (stopping) {
         if (code !== 0) exitCode = 1;
       } else if (!ready.has(index)) {
@@ -69,21 +74,20 @@ export async function runPrimary(config: ServerConfig, log: Logger) {
         ready.delete(index);
         fork(index);
       }
-      if (Object.keys(cluster.workers ?? {}).length === 0 && stopping) process.exit(exitCode);
+      if (stopping && live.size === 0) process.exit(exitCode);
     });
   };
 
   const stop = async (signal = 'SIGTERM') => {
     if (stopping) return;
     stopping = true;
-    const workers = Object.values(cluster.workers ?? {}) as Worker[];
-    for (const worker of workers) worker.process.kill(signal === 'SIGINT' ? 'SIGINT' : 'SIGTERM');
+    for (const worker of live) worker.process.kill(signal === 'SIGINT' ? 'SIGINT' : 'SIGTERM');
     setTimeout(() => {
       log.error('HTTP processes still running after the drain timeout; killing them');
-      for (const worker of Object.values(cluster.workers ?? {}) as Worker[]) worker.process.kill('SIGKILL');
+      for (const worker of live) worker.process.kill('SIGKILL');
       process.exit(1);
     }, config.drainTimeoutMs + EXIT_GRACE_MS).unref();
-    if (workers.length === 0) process.exit(exitCode);
+    if (live.size === 0) process.exit(exitCode);
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
