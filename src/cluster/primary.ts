@@ -17,10 +17,16 @@ import { SHARE_ENV, type HttpProcessMessage, type ProcessShare } from './message
 /** Beyond DRAIN_TIMEOUT_MS, how long the primary waits for its HTTP processes before killing them. */
 const EXIT_GRACE_MS = 5000;
 
+/** The ONNX graph and its external weights, if it keeps them beside it (`model.onnx_data`, `model.onnx.data`). */
+async function weightBytes(onnxFile: string): Promise<number> {
+  const sizes = await Promise.all([onnxFile, `${onnxFile}_data`, `${onnxFile}.data`].map((path) => stat(path).then(({ size }) => size, () => 0)));
+  return sizes.reduce((a, b) => a + b, 0);
+}
+
 async function plan(config: ServerConfig, log: Logger): Promise<ServingPlan> {
   const specs = await loadModelsFile(config.modelsFile);
   const descriptions = await Promise.all(specs.map((spec) => describeModel(spec, config.artifactsDir)));
-  const modelBytes = await Promise.all(descriptions.map(async ({ onnxFile }) => (await stat(onnxFile)).size));
+  const modelBytes = await Promise.all(descriptions.map(({ onnxFile }) => weightBytes(onnxFile)));
   const capacity = await detectCapacity();
   const serving = planServing(capacity, modelBytes, config.serving);
   log.info(
