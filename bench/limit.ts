@@ -52,19 +52,50 @@ function batchesOf(sorted: Int32Array[], batchSize: number): Int32Array[][] {
   return batches;
 }
 
+/** What running batches for a while gave. */
+export interface RunCount {
+  texts: number;
+  tokens: number;
+  seconds: number;
+}
+
+/** Runs `batches` in turn on the session until `seconds` have passed. */
+export async function runFor(session: ort.InferenceSession, batches: Int32Array[][], seconds: number): Promise<RunCount> {
+  let texts = 0;
+  let tokens = 0;
+  const started = performance.now();
+  for (let i = 0; performance.now() - started < seconds * 1000; i = (i + 1) % batches.length) {
+    const batch = batches[i]!;
+    const output = await session.run(feeds(session.inputNames, batch));
+    for (const tensor of Object.values(output)) tensor.dispose();
+    texts += batch.length;
+    tokens += batch.reduce((sum, ids) => sum + ids.length, 0);
+  }
+  return { texts, tokens, seconds: (performance.now() - started) / 1000 };
+}
+
+/** Measures each batch size on the same length-sorted texts and keeps the best. */
+async function bestBatchSize(sequences: Int32Array[], batchSizes: number[], measure: (batches: Int32Array[][]) => Promise<RunCount>): Promise<LimitResult> {
+  const sorted = sequences.slice().sort((a, b) => a.length - b.length);
+  const bySize: LimitResult['bySize'] = [];
+  let best = { batchSize: 0, textsPerSecond: 0, tokensPerSecond: 0 };
+  for (const batchSize of batchSizes) {
+    const { texts, tokens, seconds } = await measure(batchesOf(sorted, batchSize));
+    bySize.push({ batchSize, textsPerSecond: texts / seconds });
+    if (texts / seconds > best.textsPerSecond) best = { batchSize, textsPerSecond: texts / seconds, tokensPerSecond: tokens / seconds };
+  }
+  return { ...best, bySize };
+}
+
 /** N single-thread sessions, one per worker thread, all running at once. */
-export async function measureParallelLimit(
+export function measureParallelLimit(
   onnxFile: string,
   sequences: Int32Array[],
   sessions: number,
   batchSizes = [1, 8, 32],
   secondsPerSize = 4,
 ): Promise<LimitResult> {
-  const sorted = sequences.slice().sort((a, b) => a.length - b.length);
-  const bySize: LimitResult['bySize'] = [];
-  let best = { batchSize: 0, textsPerSecond: 0, tokensPerSecond: 0 };
-  for (const batchSize of batchSizes) {
-    const batches = batchesOf(sorted, batchSize);
+  return bestBatchSize(sequences, batchSizes, async (batches) => {
     // Each session starts at a different place in the batch list, so together they cover the mix.
     const workers = Array.from({ length: sessions }, (_, index) => {
       const offset = Math.floor((index * batches.length) / sessions);
@@ -73,8 +104,8 @@ export async function measureParallelLimit(
       });
     });
     const message = (worker: Worker, kind: string) =>
-      new Promise<{ texts: number; tokens: number; seconds: number }>((resolve, reject) => {
-        worker.on('message', (reply: { kind: string; texts: number; tokens: number; seconds: number }) => reply.kind === kind && resolve(reply));
+      new Promise<RunCount>((resolve, reject) => {
+        worker.on('message', (reply: RunCount & { kind: string }) => reply.kind === kind && resolve(reply));
         worker.once('error', reject);
       });
     await Promise.all(workers.map((worker) => message(worker, 'ready')));
@@ -82,13 +113,12 @@ export async function measureParallelLimit(
     for (const worker of workers) worker.postMessage({ seconds: secondsPerSize });
     const results = await Promise.all(done);
     await Promise.all(workers.map((worker) => worker.terminate()));
-    const seconds = Math.max(...results.map((result) => result.seconds));
-    const texts = results.reduce((sum, result) => sum + result.texts, 0);
-    const tokens = results.reduce((sum, result) => sum + result.tokens, 0);
-    bySize.push({ batchSize, textsPerSecond: texts / seconds });
-    if (texts / seconds > best.textsPerSecond) best = { batchSize, textsPerSecond: texts / seconds, tokensPerSecond: tokens / seconds };
-  }
-  return { ...best, bySize };
+    return {
+      texts: results.reduce((sum, result) => sum + result.texts, 0),
+      tokens: results.reduce((sum, result) => sum + result.tokens, 0),
+      seconds: Math.max(...results.map((result) => result.seconds)),
+    };
+  });
 }
 
 /** One session with `threads` intra-op threads. */
@@ -100,26 +130,8 @@ export async function measureLimit(
   secondsPerSize = 4,
 ): Promise<LimitResult> {
   const session = await ort.InferenceSession.create(onnxFile, sessionOptions(threads));
-  const sorted = sequences.slice().sort((a, b) => a.length - b.length);
-  await session.run(feeds(session.inputNames, sorted.slice(0, 8)));
-  const bySize: LimitResult['bySize'] = [];
-  let best = { batchSize: 0, textsPerSecond: 0, tokensPerSecond: 0 };
-  for (const batchSize of batchSizes) {
-    const batches = batchesOf(sorted, batchSize);
-    let texts = 0;
-    let tokens = 0;
-    const started = performance.now();
-    for (let i = 0; performance.now() - started < secondsPerSize * 1000; i = (i + 1) % batches.length) {
-      const batch = batches[i]!;
-      const output = await session.run(feeds(session.inputNames, batch));
-      for (const tensor of Object.values(output)) tensor.dispose();
-      texts += batch.length;
-      tokens += batch.reduce((sum, ids) => sum + ids.length, 0);
-    }
-    const seconds = (performance.now() - started) / 1000;
-    bySize.push({ batchSize, textsPerSecond: texts / seconds });
-    if (texts / seconds > best.textsPerSecond) best = { batchSize, textsPerSecond: texts / seconds, tokensPerSecond: tokens / seconds };
-  }
+  await session.run(feeds(session.inputNames, sequences.slice(0, 8)));
+  const result = await bestBatchSize(sequences, batchSizes, (batches) => runFor(session, batches, secondsPerSize));
   await session.release();
-  return { ...best, bySize };
+  return result;
 }

@@ -60,7 +60,7 @@ export interface AppOptions {
   connections?: ConnectionLimits;
   limits?: RequestLimits;
   metrics?: Metrics;
-  /** When non-empty, every route but /health needs one of these as a Bearer token. */
+  /** When non-empty, every route but /health and /ready needs one of these as a Bearer token. */
   apiKeys?: string[];
   /** Origins allowed by CORS; CORS is off when empty. */
   corsOrigins?: string[];

@@ -21,9 +21,9 @@ export interface EmbeddingResult {
 }
 
 /**
- * A request with more characters than this is tokenised on the model's tokenizer thread, as is
- * any text whose tokenising needs more: on the HTTP thread it would cost up to ~30 ms (CJK text,
- * the slowest measured, takes 2 µs a character) and hold up every other request meanwhile.
+ * A request with more characters than this is tokenised on the model's tokenizer thread: on the
+ * HTTP thread it would cost up to ~30 ms (CJK text, the slowest measured, takes 2 µs a character)
+ * and hold up every other request meanwhile. Below it, no text can need more tokenising than that.
  */
 const INLINE_CHARS = 16_384;
 /** Characters per message to the tokenizer thread. */
@@ -50,7 +50,7 @@ export class EmbeddingModel {
       workers: number;
       intraOpThreads: number;
       batching: BatchLimits;
-      tokenIds?: TokenIdMeaning;
+      tokenIds: TokenIdMeaning;
       promptName?: string;
       onBatch?: (stats: BatchStats) => void;
       onRun?: (worker: number, seconds: number) => void;
@@ -65,7 +65,7 @@ export class EmbeddingModel {
     );
     const batcher = new Batcher(backend, options.batching, options.onBatch);
     const tokenizerThread = new TokenizerThread(tokenizerSetup);
-    const model = new EmbeddingModel(description, tokenizer, tokenizerThread, backend, batcher, options.tokenIds ?? 'openai', options.promptName);
+    const model = new EmbeddingModel(description, tokenizer, tokenizerThread, backend, batcher, options.tokenIds, options.promptName);
     if (model.tokenIds === 'openai') loadOpenAiEncoding();
     try {
       await model.warmUp();
@@ -156,8 +156,7 @@ export class EmbeddingModel {
   private async tokenize(texts: string[], signal?: CancelSignal, whole = false): Promise<EncodedText[]> {
     let chars = 0;
     for (const text of texts) chars += text.length;
-    const inline = chars <= INLINE_CHARS ? texts.map((text) => (whole ? this.tokenizer.encodeWhole(text) : this.tokenizer.tryEncode(text, INLINE_CHARS))) : [];
-    if (inline.length === texts.length && inline.every((encoded) => encoded !== undefined)) return inline as EncodedText[];
+    if (chars <= INLINE_CHARS) return texts.map((text) => (whole ? this.tokenizer.encodeWhole(text) : this.tokenizer.encode(text)));
     // Handed over in parts: copying ~18 MB of texts to the thread in one message held the HTTP thread ~40 ms.
     const parts: Promise<EncodedText[]>[] = [];
     for (let start = 0, partChars = 0, index = 0; index <= texts.length; index++) {

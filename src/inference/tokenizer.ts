@@ -14,8 +14,6 @@ export interface TextTokenizer {
    * bound and `lengthIsLowerBound` is set.
    */
   encode(text: string): EncodedText;
-  /** As `encode`, or undefined when that needs more than `maxChars` characters tokenised. */
-  tryEncode(text: string, maxChars: number): EncodedText | undefined;
   /** As `encode`, but the whole text is tokenised, so `length` is exact (for /tokenize). */
   encodeWhole(text: string): EncodedText;
   /** The token strings of ids. */
@@ -88,7 +86,9 @@ export async function loadTokenizer(
   for (const [token, id] of tokenizer.get_vocab()) tokenById[id] = token;
   const tokenize = (text: string) => tokenizer.encode(lowercase ? text.toLowerCase() : text, { add_special_tokens: true });
 
-  const truncate = (ids: number[], length: number, lengthIsLowerBound: boolean): EncodedText => {
+  /** `ids` of the whole text, or of a prefix (then the text's count is at least theirs). */
+  const truncate = (ids: number[], lengthIsLowerBound: boolean): EncodedText => {
+    const length = ids.length;
     if (ids.length <= maxTokens) return { ids: Int32Array.from(ids), length, lengthIsLowerBound };
     const truncated = new Int32Array(maxTokens);
     truncated.set(ids.slice(0, maxTokens - after));
@@ -103,8 +103,9 @@ export async function loadTokenizer(
    * are the whole text's; otherwise a longer prefix is tried, up to the whole text. A 19 MB text
    * costs a few kB of tokenising instead of seconds.
    */
-  const encodePrefix = (text: string, maxChars: number): EncodedText | undefined => {
-    const enough = maxTokens - after + PREFIX_MARGIN_TOKENS + before + after;
+  const encodePrefix = (text: string): EncodedText => {
+    // The kept tokens (maxTokens - after), plus the margin, plus the special tokens the prefix is framed with.
+    const enough = maxTokens + before + PREFIX_MARGIN_TOKENS;
     let tried = 0;
     for (let budget = Math.max(WHOLE_TEXT_CHARS, maxTokens * PREFIX_CHARS_PER_TOKEN); budget < text.length; budget *= PREFIX_GROWTH) {
       // Cut before a run of spaces; a run reaching back past the last budget gives no new prefix (and each character is walked once).
@@ -113,23 +114,16 @@ export async function loadTokenizer(
       const previous = tried;
       tried = budget;
       if (cut <= previous) continue;
-      if (cut > maxChars) return undefined;
       const ids = tokenize(text.slice(0, cut));
-      if (ids.length > enough) return truncate(ids, ids.length, true);
+      if (ids.length > enough) return truncate(ids, true);
     }
-    if (text.length > maxChars) return undefined;
-    const ids = tokenize(text);
-    return truncate(ids, ids.length, false);
+    return truncate(tokenize(text), false);
   };
 
   return {
     padId: tokenizer.pad_token_id ?? 0,
-    encode: (text) => encodePrefix(pythonStrip(text), Infinity)!,
-    tryEncode: (text, maxChars) => encodePrefix(pythonStrip(text), maxChars),
-    encodeWhole: (text) => {
-      const ids = tokenize(pythonStrip(text));
-      return truncate(ids, ids.length, false);
-    },
+    encode: (text) => encodePrefix(pythonStrip(text)),
+    encodeWhole: (text) => truncate(tokenize(pythonStrip(text)), false),
     tokenStrings: (ids) => Array.from(ids, (id) => tokenById[id] ?? ''),
   };
 }

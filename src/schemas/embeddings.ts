@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { isOpenAiTokenId } from '../inference/openai-encoding.ts';
 import { INPUT_TYPE_PROMPT_NAMES, type InputType, type PromptChoice } from '../prompts.ts';
-import type { Registry } from '../registry.ts';
+import type { ModelEntry, Registry } from '../registry.ts';
 
 export const MAX_INPUTS = 2048;
 
@@ -54,11 +54,8 @@ function checkAgainstModel(
   registry: Registry,
   ctx: z.RefinementCtx,
 ) {
-  const entry = registry.resolve(body.model);
-  if (!entry) {
-    ctx.addIssue({ code: 'custom', path: ['model'], message: `unknown model '${body.model}'`, params: { code: MODEL_NOT_FOUND } });
-    return;
-  }
+  const entry = resolveModel(registry, body.model, ctx);
+  if (!entry) return;
   const issue = (path: (string | number)[], message: string) => ctx.addIssue({ code: 'custom', path, message });
   const inputs = inputList(body.input);
   const list = 'texts' in inputs ? inputs.texts : inputs.tokenIds;
@@ -81,10 +78,24 @@ function checkAgainstModel(
   }
 }
 
+/** The `model` field of a request: any name the registry resolves. */
+export const modelField = (registry: Registry) =>
+  z.string().meta({ description: `One of: ${registry.ids.join(', ')} (or a full repo id, or a bare repo name).`, examples: registry.ids });
+
+/** The model a request names, or a model_not_found issue (answered 404). */
+export function resolveModel(registry: Registry, name: string, ctx: z.RefinementCtx): ModelEntry | undefined {
+  const entry = registry.resolve(name);
+  if (!entry) ctx.addIssue({ code: 'custom', path: ['model'], message: `unknown model '${name}'`, params: { code: MODEL_NOT_FOUND } });
+  return entry;
+}
+
+/** What Swagger UI's "Try it out" fills in: a request that works as it stands (a real model, no dimensions). */
+export const workingExample = (registry: Registry) => ({ model: registry.ids[0], input: 'The quick brown fox jumps over the lazy dog.' });
+
 export function embeddingsRequestSchema(registry: Registry) {
   return z
     .object({
-      model: z.string().meta({ description: `One of: ${registry.ids.join(', ')} (or a full repo id, or a bare repo name).`, examples: registry.ids }),
+      model: modelField(registry),
       input: inputSchema,
       encoding_format: z
         .enum(['float', 'base64'])
@@ -104,8 +115,7 @@ export function embeddingsRequestSchema(registry: Registry) {
         .meta({ description: "Cut inputs longer than the model's limit (sentence-transformers' behaviour); false refuses them with a 400. Default: the server's TRUNCATE." }),
     })
     .superRefine((body, ctx) => checkAgainstModel(body, registry, ctx))
-    // What Swagger UI's "Try it out" fills in: a request that works as it stands (no dimensions, a real model).
-    .meta({ description: 'OpenAI embeddings request.', examples: [{ model: registry.ids[0], input: 'The quick brown fox jumps over the lazy dog.' }] });
+    .meta({ description: 'OpenAI embeddings request.', examples: [workingExample(registry)] });
 }
 
 export const embeddingsResponseSchema = z

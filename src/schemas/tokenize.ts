@@ -1,22 +1,18 @@
 import { z } from 'zod';
 import type { Registry } from '../registry.ts';
-import { MAX_INPUTS, MODEL_NOT_FOUND, promptFields } from './embeddings.ts';
+import { MAX_INPUTS, modelField, promptFields, resolveModel, workingExample } from './embeddings.ts';
 
 export function tokenizeRequestSchema(registry: Registry) {
   return z
     .object({
-      model: z.string().meta({ description: `One of: ${registry.ids.join(', ')}.`, examples: registry.ids }),
+      model: modelField(registry),
       input: z
         .union([z.string().min(1), z.array(z.string().min(1)).min(1).max(MAX_INPUTS)])
         .meta({ description: `A text, or 1 to ${MAX_INPUTS} texts (none empty).` }),
       ...promptFields,
     })
-    .superRefine((body, ctx) => {
-      if (!registry.resolve(body.model)) {
-        ctx.addIssue({ code: 'custom', path: ['model'], message: `unknown model '${body.model}'`, params: { code: MODEL_NOT_FOUND } });
-      }
-    })
-    .meta({ description: 'Which tokens the service would embed for these inputs.', examples: [{ model: registry.ids[0], input: 'The quick brown fox jumps over the lazy dog.' }] });
+    .superRefine((body, ctx) => void resolveModel(registry, body.model, ctx))
+    .meta({ description: 'Which tokens the service would embed for these inputs.', examples: [workingExample(registry)] });
 }
 
 export const tokenizeResponseSchema = z
