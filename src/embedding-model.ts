@@ -3,11 +3,10 @@ import type { CancelSignal } from './cancellation.ts';
 import { choosePrompt, type PromptChoice } from './prompts.ts';
 import type { TokenIdMeaning } from './config.ts';
 import { decodeOpenAiTokens, loadOpenAiEncoding } from './inference/openai-encoding.ts';
-import { Batcher, type BatchLimits, type BatchStats } from './batching/batcher.ts';
+import { Batcher, type BatchLimits, type BatchStats, type VectorOutput } from './batching/batcher.ts';
 import { InputTooLongError, TooManyTokensError } from './embedding-errors.ts';
 import type { ModelDescription } from './inference/model-files.ts';
 import { OnnxBackend } from './inference/onnx-backend.ts';
-import { normalizeInPlace } from './inference/pooling.ts';
 import { loadTokenizer, type EncodedText, type TextTokenizer } from './inference/tokenizer.ts';
 import { TokenizerThread } from './inference/tokenizer-thread.ts';
 
@@ -15,7 +14,8 @@ import { TokenizerThread } from './inference/tokenizer-thread.ts';
 export type EmbeddingInputs = { texts: string[] } | { tokenIds: number[][] };
 
 export interface EmbeddingResult {
-  vectors: Float32Array[];
+  /** Each input's vector as JSON text: an array of numbers, or a base64 string (VectorOutput.encoding). */
+  embeddings: string[];
   /** Tokens embedded per input, after truncation, special tokens included. */
   tokenCounts: number[];
 }
@@ -59,7 +59,7 @@ export class EmbeddingModel {
     const tokenizerSetup = { artifactsDir: options.artifactsDir, repo: options.repo, maxTokens: description.maxTokens, lowercase: description.lowercase };
     const tokenizer = await loadTokenizer(options.artifactsDir, options.repo, tokenizerSetup);
     const backend = await OnnxBackend.start(
-      { onnxPath: description.onnxFile, intraOpThreads: options.intraOpThreads, poolingModes: description.poolingModes, padId: tokenizer.padId },
+      { onnxPath: description.onnxFile, intraOpThreads: options.intraOpThreads, poolingModes: description.poolingModes, padId: tokenizer.padId, normalize: description.normalized },
       options.workers,
       { onRun: options.onRun },
     );
@@ -78,9 +78,10 @@ export class EmbeddingModel {
 
   /** One run through the whole path; also checks the graph's output width against the configs. */
   private async warmUp() {
-    const [vector] = (await this.embed({ texts: ['warm up'] })).vectors;
-    if (vector!.length !== this.description.dimensions) {
-      throw new Error(`the ONNX graph yields ${vector!.length} dimensions, the configs say ${this.description.dimensions}`);
+    const [embedding] = (await this.embed({ texts: ['warm up'] })).embeddings;
+    const width = (JSON.parse(embedding!) as number[]).length;
+    if (width !== this.description.dimensions) {
+      throw new Error(`the ONNX graph yields ${width} dimensions, the configs say ${this.description.dimensions}`);
     }
   }
 
@@ -95,23 +96,20 @@ export class EmbeddingModel {
    */
   async embed(
     inputs: EmbeddingInputs,
-    options: { dimensions?: number; signal?: CancelSignal; truncate?: boolean; maxRequestTokens?: number; prompt?: PromptChoice } = {},
+    options: VectorOutput & { signal?: CancelSignal; truncate?: boolean; maxRequestTokens?: number; prompt?: PromptChoice } = {},
   ): Promise<EmbeddingResult> {
     const release = this.batcher.admit('texts' in inputs ? inputs.texts.length : inputs.tokenIds.length);
     let sequences: Int32Array[];
-    let pooled: Promise<Float32Array[]>;
+    let embeddings: Promise<string[]>;
     try {
       const { encoded, promptTokens } = await this.encode(inputs, options);
       sequences = this.checkLengths(encoded, options);
-      pooled = this.batcher.submit(sequences, options.signal, promptTokens > 0 ? sequences.map(() => promptTokens) : undefined);
+      const skips = promptTokens > 0 ? sequences.map(() => promptTokens) : undefined;
+      embeddings = this.batcher.submit(sequences, { signal: options.signal, skips, output: { dimensions: options.dimensions, encoding: options.encoding } });
     } finally {
       release(); // the queue counts the sequences from here on, or the request failed
     }
-    const vectors = (await pooled).map((vector) => {
-      const kept = vector.slice(0, options.dimensions ?? this.description.dimensions);
-      return this.description.normalized ? normalizeInPlace(kept) : kept;
-    });
-    return { vectors, tokenCounts: sequences.map((ids) => ids.length) };
+    return { embeddings: await embeddings, tokenCounts: sequences.map((ids) => ids.length) };
   }
 
   /**

@@ -1,11 +1,12 @@
 import type { CancelSignal } from '../cancellation.ts';
 import { OverloadedError } from '../embedding-errors.ts';
-import type { PooledRows } from '../inference/protocol.ts';
+import type { BatchTexts, PooledRows } from '../inference/protocol.ts';
+import type { VectorEncoding } from '../inference/vector-text.ts';
 
 /** What the batcher needs from an inference backend. */
 export interface BatchBackend {
-  /** Vectors come to `onRows` as they are computed; settles once all have, rejects if the batch failed. `skips`: leading tokens pooling leaves out, per text. */
-  embed(ids: Int32Array, lengths: Int32Array, onRows: (rows: PooledRows) => void, skips?: Int32Array): Promise<void>;
+  /** Vectors come to `onRows` as they are computed; settles once all have, rejects if the batch failed. */
+  embed(texts: BatchTexts, onRows: (rows: PooledRows) => void): Promise<void>;
   /** Batches submitted and not yet answered. */
   readonly inFlight: number;
   /** Parallel executors (worker threads). */
@@ -30,6 +31,12 @@ export interface BatchLimits {
   maxQueued?: number;
 }
 
+/** How a request wants its vectors: the leading `dimensions` (all when absent), as JSON numbers or base64. */
+export interface VectorOutput {
+  dimensions?: number;
+  encoding?: VectorEncoding;
+}
+
 interface Item {
   job: Job;
   index: number;
@@ -40,7 +47,7 @@ interface Item {
 
 /** One request's share of the queue: its sequences not yet dispatched, shortest first. */
 class Job {
-  readonly vectors: Float32Array[];
+  readonly embeddings: string[];
   pending: Item[];
   private remaining: number;
   done = false;
@@ -49,20 +56,21 @@ class Job {
   constructor(
     sequences: Int32Array[],
     skips: readonly number[] | undefined,
-    private readonly resolve: (vectors: Float32Array[]) => void,
+    readonly output: VectorOutput,
+    private readonly resolve: (embeddings: string[]) => void,
     private readonly reject: (error: Error) => void,
   ) {
-    this.vectors = new Array(sequences.length);
+    this.embeddings = new Array(sequences.length);
     this.remaining = sequences.length;
     this.pending = sequences.map((ids, index) => ({ job: this, index, ids, skip: skips?.[index] ?? 0 })).sort((a, b) => a.ids.length - b.ids.length);
   }
 
-  deliver(index: number, vector: Float32Array) {
+  deliver(index: number, embedding: string) {
     if (this.done) return;
-    this.vectors[index] = vector;
+    this.embeddings[index] = embedding;
     if (--this.remaining === 0) {
       this.done = true;
-      this.resolve(this.vectors);
+      this.resolve(this.embeddings);
     }
   }
 
@@ -120,12 +128,16 @@ export class Batcher {
     };
   }
 
-  /** Embeds the sequences of one request; the vectors come back in the same order. `skips`: per sequence, leading tokens pooling leaves out. */
-  submit(sequences: Int32Array[], signal?: CancelSignal, skips?: readonly number[]): Promise<Float32Array[]> {
+  /**
+   * Embeds the sequences of one request; their vectors come back as JSON text, in the same order.
+   * `skips`: per sequence, leading tokens pooling leaves out.
+   */
+  submit(sequences: Int32Array[], options: { signal?: CancelSignal; skips?: readonly number[]; output?: VectorOutput } = {}): Promise<string[]> {
+    const { signal, skips, output = {} } = options;
     if (sequences.length === 0) return Promise.resolve([]);
     if (signal?.aborted) return Promise.reject(signal.reason);
     return new Promise((resolve, reject) => {
-      const job = new Job(sequences, skips, resolve, reject);
+      const job = new Job(sequences, skips, output, resolve, reject);
       signal?.addEventListener('abort', () => job.fail(signal.reason instanceof Error ? signal.reason : new Error('aborted')), { once: true });
       this.jobs.push(job);
       this.schedulePump();
@@ -196,6 +208,8 @@ export class Batcher {
   private dispatch(batch: Item[]) {
     const lengths = Int32Array.from(batch, (item) => item.ids.length);
     const skips = batch.some((item) => item.skip > 0) ? Int32Array.from(batch, (item) => item.skip) : undefined;
+    const dimensions = Int32Array.from(batch, (item) => item.job.output.dimensions ?? 0);
+    const base64 = Uint8Array.from(batch, (item) => (item.job.output.encoding === 'base64' ? 1 : 0));
     const ids = new Int32Array(lengths.reduce((a, b) => a + b, 0));
     let offset = 0;
     for (const item of batch) {
@@ -205,16 +219,16 @@ export class Batcher {
     const started = performance.now();
     const queueWaits = Float64Array.from(batch, (item) => (started - item.job.queuedAt) / 1000);
     let paddedTokens = 0;
-    const deliver = ({ rows, embeddings, dimensions, paddedTokens: computed }: PooledRows) => {
+    const deliver = ({ rows, embeddings, paddedTokens: computed }: PooledRows) => {
       paddedTokens += computed;
       rows.forEach((row, r) => {
         const item = batch[row]!;
-        item.job.deliver(item.index, embeddings.subarray(r * dimensions, (r + 1) * dimensions));
+        item.job.deliver(item.index, embeddings[r]!);
       });
     };
     // Settles with the last rows (see OnnxBackend); this runs before the requests they complete are answered,
     // so the freed executor gets its next batch first.
-    this.backend.embed(ids, lengths, deliver, skips).then(
+    this.backend.embed({ ids, lengths, skips, dimensions, base64 }, deliver).then(
       () => {
         this.pump();
         this.onBatch({ size: batch.length, paddedTokens, seconds: (performance.now() - started) / 1000, queueWaits });

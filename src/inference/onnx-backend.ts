@@ -1,6 +1,6 @@
 import { Worker } from 'node:worker_threads';
 import { siblingModule } from './module-url.ts';
-import type { BatchRequest, CloseRequest, PooledRows, WorkerMessage, WorkerSetup } from './protocol.ts';
+import type { BatchRequest, BatchTexts, CloseRequest, PooledRows, WorkerMessage, WorkerSetup } from './protocol.ts';
 
 interface Pending {
   onRows: (rows: PooledRows) => void;
@@ -63,14 +63,15 @@ class InferenceWorker {
     return this.worker !== undefined;
   }
 
-  run(ids: Int32Array, lengths: Int32Array, onRows: (rows: PooledRows) => void, skips?: Int32Array): Promise<void> {
+  run(texts: BatchTexts, onRows: (rows: PooledRows) => void): Promise<void> {
     const worker = this.worker;
     if (!worker) return Promise.reject(new Error('inference worker is restarting'));
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       this.pending.set(id, { onRows, resolve, reject });
-      const request: BatchRequest = { id, ids, lengths, skips };
-      worker.postMessage(request, [ids.buffer as ArrayBuffer, lengths.buffer as ArrayBuffer, ...(skips ? [skips.buffer as ArrayBuffer] : [])]);
+      const request: BatchRequest = { id, ...texts };
+      const { ids, lengths, skips, dimensions, base64 } = texts;
+      worker.postMessage(request, [ids, lengths, dimensions, base64, ...(skips ? [skips] : [])].map((array) => array.buffer as ArrayBuffer));
     });
   }
 
@@ -126,14 +127,14 @@ export class OnnxBackend {
   }
 
   /**
-   * Embeds a batch on the least busy live worker (while one restarts, the others take its share);
-   * `ids` holds the texts' token ids back to back; `skips`, per text, the leading tokens pooling leaves out. Transfers (empties) the arrays. The vectors
-   * come to `onRows` run by run; the promise settles once all have (or rejects if the batch failed).
+   * Embeds a batch on the least busy live worker (while one restarts, the others take its share).
+   * Transfers (empties) the arrays. The vectors come to `onRows` run by run; the promise settles
+   * once all have (or rejects if the batch failed).
    */
-  embed(ids: Int32Array, lengths: Int32Array, onRows: (rows: PooledRows) => void, skips?: Int32Array): Promise<void> {
+  embed(texts: BatchTexts, onRows: (rows: PooledRows) => void): Promise<void> {
     const live = this.workers.filter((worker) => worker.alive);
     const idlest = (live.length > 0 ? live : this.workers).reduce((best, worker) => (worker.pending.size < best.pending.size ? worker : best));
-    return idlest.run(ids, lengths, onRows, skips);
+    return idlest.run(texts, onRows);
   }
 
   async close() {

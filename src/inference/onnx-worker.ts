@@ -5,9 +5,10 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import ort from 'onnxruntime-node';
-import { poolText } from './pooling.ts';
+import { normalizeInPlace, poolText } from './pooling.ts';
 import { planSubBatches } from './sub-batches.ts';
 import { sessionOptions } from './session-options.ts';
+import { vectorJson } from './vector-text.ts';
 import type { BatchRequest, CloseRequest, WorkerMessage, WorkerSetup } from './protocol.ts';
 
 const setup = workerData as WorkerSetup;
@@ -85,7 +86,7 @@ async function start() {
   const overheadTokens = setup.overheadTokens ?? (await measureOverheadTokens());
 
   /** Runs a batch split by length, the run holding text 0 first, and posts each run's vectors as it finishes. */
-  async function embed({ id, ids, lengths, skips }: BatchRequest, closing: () => boolean) {
+  async function embed({ id, ids, lengths, skips, dimensions: keptDimensions, base64 }: BatchRequest, closing: () => boolean) {
     const offsets: number[] = [];
     for (let row = 0, offset = 0; row < lengths.length; offset += lengths[row]!, row++) offsets.push(offset);
     const runs = planSubBatches(lengths, overheadTokens);
@@ -96,15 +97,16 @@ async function start() {
       const output = await run(ids, offsets, lengths, rows);
       const runSeconds = (performance.now() - started) / 1000;
       const [, seqLen, width] = output.dims as [number, number, number];
-      const dimensions = width * setup.poolingModes.length;
-      const embeddings = new Float32Array(rows.length * dimensions);
-      rows.forEach((row, r) => {
-        poolText(output.data as Float32Array, r, seqLen, width, lengths[row]!, setup.poolingModes, embeddings.subarray(r * dimensions, (r + 1) * dimensions), skips?.[row] ?? 0);
+      const pooled = new Float32Array(width * setup.poolingModes.length);
+      const embeddings = rows.map((row, r) => {
+        poolText(output.data as Float32Array, r, seqLen, width, lengths[row]!, setup.poolingModes, pooled, skips?.[row] ?? 0);
+        const vector = pooled.slice(0, keptDimensions[row] || pooled.length);
+        return vectorJson(setup.normalize ? normalizeInPlace(vector) : vector, base64[row] === 1 ? 'base64' : 'float');
       });
       output.dispose();
       const batchRows = Int32Array.from(rows);
-      const message: WorkerMessage = { kind: 'rows', id, last: index === runs.length - 1, rows: batchRows, embeddings, dimensions, paddedTokens: rows.length * seqLen, runSeconds };
-      post(message, [embeddings.buffer as ArrayBuffer, batchRows.buffer as ArrayBuffer]);
+      const message: WorkerMessage = { kind: 'rows', id, last: index === runs.length - 1, rows: batchRows, embeddings, paddedTokens: rows.length * seqLen, runSeconds };
+      post(message, [batchRows.buffer as ArrayBuffer]);
     }
   }
 

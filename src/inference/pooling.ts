@@ -38,38 +38,61 @@ export function poolText(
   out: Float32Array,
   skip = 0,
 ): void {
-  const tokens = (from: number, to: number) => hidden.subarray(row * seqLen * width + from * width, row * seqLen * width + to * width);
+  const base = row * seqLen * width;
   const first = Math.min(skip, length - 1);
   const counted = length - first;
   modes.forEach((mode, m) => {
     const target = out.subarray(m * width, (m + 1) * width);
     switch (mode) {
       case 'cls':
-        target.set(tokens(0, 1));
+        target.set(hidden.subarray(base, base + width));
         return;
       case 'lasttoken':
-        target.set(tokens(length - 1, length));
+        target.set(hidden.subarray(base + (length - 1) * width, base + length * width));
         return;
       case 'max': {
-        const all = tokens(first, length);
         target.fill(-Infinity);
-        for (let i = 0; i < all.length; i++) target[i % width] = Math.max(target[i % width]!, all[i]!);
+        for (let t = first, i = base + first * width; t < length; t++) {
+          for (let d = 0; d < width; d++, i++) target[d] = Math.max(target[d]!, hidden[i]!);
+        }
         return;
       }
       default: {
-        const sums = new Float64Array(width);
-        const all = tokens(first, length);
-        const weighted = mode === 'weightedmean';
-        // weightedmean weighs token t by its position t + 1, masked tokens by 0.
-        for (let t = first, i = 0; t < length; t++) {
-          const weight = weighted ? t + 1 : 1;
-          for (let d = 0; d < width; d++, i++) sums[d]! += weight * all[i]!;
-        }
+        const sums = columnSums(hidden, base + first * width, length - first, width, mode === 'weightedmean' ? first + 1 : 0);
         const divisor = mode === 'mean' ? counted : mode === 'mean_sqrt_len' ? Math.sqrt(counted) : (length * (length + 1) - first * (first + 1)) / 2;
         for (let d = 0; d < width; d++) target[d] = sums[d]! / divisor;
       }
     }
   });
+}
+
+/**
+ * Per dimension, the float64 sum over `tokens` token vectors from `start`, each weighted by
+ * its position (`firstWeight`, then one more per token; 0: unweighted). Every column is summed
+ * in token order, the order the vectors' last bits depend on. Four columns at a time down the
+ * tokens, in locals: ~4× faster in V8 than adding each token's row into an array.
+ */
+function columnSums(hidden: Float32Array, start: number, tokens: number, width: number, firstWeight: number): Float64Array {
+  const sums = new Float64Array(width);
+  const end = start + tokens * width;
+  let d = 0;
+  for (; d + 4 <= width; d += 4) {
+    let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    for (let i = start + d, weight = firstWeight || 1; i < end; i += width, weight += firstWeight ? 1 : 0) {
+      s0 += weight * hidden[i]!;
+      s1 += weight * hidden[i + 1]!;
+      s2 += weight * hidden[i + 2]!;
+      s3 += weight * hidden[i + 3]!;
+    }
+    sums[d] = s0;
+    sums[d + 1] = s1;
+    sums[d + 2] = s2;
+    sums[d + 3] = s3;
+  }
+  for (; d < width; d++) {
+    for (let i = start + d, weight = firstWeight || 1; i < end; i += width, weight += firstWeight ? 1 : 0) sums[d]! += weight * hidden[i]!;
+  }
+  return sums;
 }
 
 /** Divides by the L2 norm in place (torch.nn.functional.normalize, eps 1e-12). */

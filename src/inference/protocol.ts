@@ -6,6 +6,8 @@ export interface WorkerSetup {
   intraOpThreads: number;
   poolingModes: PoolingMode[];
   padId: number;
+  /** Vectors are L2-normalised (after any truncation to fewer dimensions), as the model's Normalize module does. */
+  normalize: boolean;
   /** The fixed cost of one model run in token-times (see sub-batches.ts); measured at start when absent. */
   overheadTokens?: number;
 }
@@ -16,25 +18,34 @@ export interface CloseRequest {
 }
 
 /**
- * A batch of token sequences, concatenated; `lengths[i]` tokens belong to text i.
- * The run holding text 0 goes first, so the text that anchored the batch is answered soonest.
+ * A batch of token sequences, concatenated; `lengths[i]` tokens belong to text i, and each
+ * text's vector comes back as its request asked. The run holding text 0 goes first, so the
+ * text that anchored the batch is answered soonest.
  */
-export interface BatchRequest {
-  id: number;
+export interface BatchTexts {
   ids: Int32Array;
   lengths: Int32Array;
   /** Per text, leading tokens (a prompt) the pooling leaves out; none when absent. */
   skips?: Int32Array;
+  /** Per text, the leading dimensions kept (then normalised, if the model normalises); 0 keeps all. */
+  dimensions: Int32Array;
+  /** Per text, 1 for a base64 vector, 0 for an array of numbers (see vector-text.ts). */
+  base64: Uint8Array;
 }
 
-/** Pooled vectors of some of a batch's texts, sent after each model run. */
+export interface BatchRequest extends BatchTexts {
+  id: number;
+}
+
+/**
+ * Vectors of some of a batch's texts, sent after each model run as JSON text: serialising
+ * them here, on the inference threads, keeps that work off the HTTP thread.
+ */
 export interface PooledRows {
   /** The batch rows (texts) these vectors belong to, in order. */
   rows: Int32Array;
-  /** Their vectors, one after another. */
-  embeddings: Float32Array;
-  /** Width of one text's vector. */
-  dimensions: number;
+  /** Their vectors as JSON text, one per row. */
+  embeddings: string[];
   /** Tokens the run computed, padding included: its inputs × its longest. */
   paddedTokens: number;
   /** Seconds the run spent in session.run. */

@@ -1,4 +1,7 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { AutoTokenizer, env, type PreTrainedTokenizer } from '@huggingface/transformers';
+import { wordPieceFastPath } from './wordpiece.ts';
 
 /**
  * Text → token ids exactly as sentence-transformers gets them from the Rust
@@ -58,12 +61,12 @@ const SPACE = 0x20;
  * How many special tokens the post-processor puts before and after a single
  * sequence ([CLS] … [SEP] → 1 and 1; <s> … </s> → 1 and 1; … <eos> → 0 and 1).
  */
-function specialTokenFrame(tokenizer: PreTrainedTokenizer): { before: number; after: number } {
+function specialTokenFrame(tokenizer: PreTrainedTokenizer): { before: number[]; after: number[] } {
   const plain = tokenizer.encode(PROBE, { add_special_tokens: false });
   const framed = tokenizer.encode(PROBE, { add_special_tokens: true });
   for (let before = 0; before + plain.length <= framed.length; before++) {
     if (plain.every((id, i) => framed[before + i] === id)) {
-      return { before, after: framed.length - plain.length - before };
+      return { before: framed.slice(0, before), after: framed.slice(before + plain.length) };
     }
   }
   throw new Error('the tokenizer post-processor does not keep the text tokens together; cannot truncate like sentence-transformers');
@@ -80,11 +83,18 @@ export async function loadTokenizer(
   env.allowLocalModels = true;
   env.allowRemoteModels = false;
   const tokenizer = await AutoTokenizer.from_pretrained(repo, { local_files_only: true });
-  const { before, after } = specialTokenFrame(tokenizer);
+  const frame = specialTokenFrame(tokenizer);
+  const before = frame.before.length;
+  const after = frame.after.length;
   if (after >= maxTokens) throw new Error(`max tokens ${maxTokens} leaves no room for text`);
   const tokenById: string[] = [];
   for (const [token, id] of tokenizer.get_vocab()) tokenById[id] = token;
-  const tokenize = (text: string) => tokenizer.encode(lowercase ? text.toLowerCase() : text, { add_special_tokens: true });
+  const tokenizerJson = JSON.parse(await readFile(join(artifactsDir, repo, 'tokenizer.json'), 'utf8'));
+  const fastEncode = wordPieceFastPath(tokenizerJson, frame.before, frame.after);
+  const tokenize = (text: string) => {
+    const normalized = lowercase ? text.toLowerCase() : text;
+    return fastEncode?.(normalized) ?? tokenizer.encode(normalized, { add_special_tokens: true });
+  };
 
   /** `ids` of the whole text, or of a prefix (then the text's count is at least theirs). */
   const truncate = (ids: number[], lengthIsLowerBound: boolean): EncodedText => {

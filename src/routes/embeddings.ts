@@ -37,6 +37,7 @@ export const embeddingRoutes: FastifyPluginAsyncZod = async (app) => {
         const model = await entry.loaded;
         result = await model.embed(inputList(input), {
           dimensions,
+          encoding,
           truncate: truncate ?? app.limits.truncate,
           maxRequestTokens: app.limits.maxRequestTokens,
           signal: cancel,
@@ -51,12 +52,12 @@ export const embeddingRoutes: FastifyPluginAsyncZod = async (app) => {
       } finally {
         clearTimeout(deadline);
       }
-      const { vectors, tokenCounts } = result;
+      const { embeddings, tokenCounts } = result;
       const totalTokens = tokenCounts.reduce((sum, count) => sum + count, 0);
-      request.embedding = { model: entry.spec.id, inputs: vectors.length, tokens: totalTokens };
+      request.embedding = { model: entry.spec.id, inputs: embeddings.length, tokens: totalTokens };
       reply.type('application/json; charset=utf-8');
       // Already JSON (the schema above documents it): a string with a JSON content type is sent as it is.
-      return reply.send((await embeddingsBody({ vectors, tokenCounts, encoding, model: entry.spec.id, totalTokens, id: uuidv4(), created: Math.floor(Date.now() / 1000) })) as never);
+      return reply.send(embeddingsBody({ embeddings, tokenCounts, model: entry.spec.id, totalTokens, id: uuidv4(), created: Math.floor(Date.now() / 1000) }) as never);
     },
   );
 };

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Batcher, type BatchBackend } from '../../src/batching/batcher.ts';
-import type { PooledRows } from '../../src/inference/protocol.ts';
+import type { BatchTexts, PooledRows } from '../../src/inference/protocol.ts';
 
 /** A deterministic stand-in for the inference workers: each vector is [first id, length]. */
 class FakeBackend implements BatchBackend {
@@ -12,7 +12,7 @@ class FakeBackend implements BatchBackend {
   capacity = 1;
   failNext = false;
 
-  async embed(ids: Int32Array, lengths: Int32Array, onRows: (rows: PooledRows) => void) {
+  async embed({ ids, lengths }: BatchTexts, onRows: (rows: PooledRows) => void) {
     this.inFlight++;
     this.batches.push(Array.from(lengths));
     const firsts: number[] = [];
@@ -24,14 +24,8 @@ class FakeBackend implements BatchBackend {
       this.failNext = false;
       throw new Error('worker died');
     }
-    const embeddings = new Float32Array(lengths.length * 2);
-    let offset = 0;
-    lengths.forEach((length, row) => {
-      embeddings[row * 2] = ids[offset]!;
-      embeddings[row * 2 + 1] = length;
-      offset += length;
-    });
-    onRows({ rows: Int32Array.from(lengths, (_, row) => row), embeddings, dimensions: 2, paddedTokens: lengths.length * Math.max(...lengths), runSeconds: 0 });
+    const embeddings = firsts.map((first, row) => JSON.stringify([first, lengths[row]]));
+    onRows({ rows: Int32Array.from(lengths, (_, row) => row), embeddings, paddedTokens: lengths.length * Math.max(...lengths), runSeconds: 0 });
   }
 }
 
@@ -41,8 +35,8 @@ test('vectors come back in request order, whatever the batches were', async () =
   const backend = new FakeBackend();
   const batcher = new Batcher(backend, { maxBatchTokens: 64, maxBatchSize: 4 });
   const lengths = [9, 1, 5, 3, 8, 2, 7, 4, 6];
-  const vectors = await batcher.submit(lengths.map((length, i) => sequence(100 + i, length)));
-  assert.deepEqual(vectors.map((v) => Array.from(v)), lengths.map((length, i) => [100 + i, length]));
+  const embeddings = await batcher.submit(lengths.map((length, i) => sequence(100 + i, length)));
+  assert.deepEqual(embeddings.map((embedding) => JSON.parse(embedding)), lengths.map((length, i) => [100 + i, length]));
 });
 
 test('batches respect the padded-token budget and the size cap, and group similar lengths', async () => {
@@ -77,8 +71,8 @@ test('a single-text request is not held up behind a 2048-input request', async (
   const big = batcher.submit(Array.from({ length: 2048 }, (_, i) => sequence(1, 8 + (i % 50))));
   await new Promise((resolve) => setTimeout(resolve, 5));
   const batchesBefore = backend.batches.length;
-  const [vector] = await batcher.submit([sequence(42, 10)]);
-  assert.deepEqual(Array.from(vector!), [42, 10]);
+  const [embedding] = await batcher.submit([sequence(42, 10)]);
+  assert.deepEqual(JSON.parse(embedding!), [42, 10]);
   const waited = backend.batches.length - batchesBefore;
   assert.ok(waited <= 4, `the query waited for ${waited} batches`);
   // It anchored its batch, and the anchor is row 0: the worker runs its run first.
@@ -105,7 +99,7 @@ test('an aborted request is dropped from the queue, not computed', async () => {
   const batcher = new Batcher(backend, { maxBatchTokens: 64, maxBatchSize: 2 });
   const controller = new AbortController();
   const blocked = batcher.submit([sequence(1, 4), sequence(1, 4)]);
-  const dropped = batcher.submit(Array.from({ length: 50 }, () => sequence(9, 4)), controller.signal);
+  const dropped = batcher.submit(Array.from({ length: 50 }, () => sequence(9, 4)), { signal: controller.signal });
   controller.abort(new Error('client went away'));
   await assert.rejects(dropped, /client went away/);
   await blocked;

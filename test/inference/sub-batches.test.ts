@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { planSubBatches } from '../../src/inference/sub-batches.ts';
+import { MAX_RUN_TOKENS, planSubBatches } from '../../src/inference/sub-batches.ts';
 
 const cost = (groups: number[][], lengths: number[], overhead: number) =>
   groups.reduce((sum, rows) => sum + overhead + rows.length * Math.max(...rows.map((row) => lengths[row]!)), 0);
@@ -37,8 +37,17 @@ test('every text is run exactly once, and the split is the cheapest there is', (
   for (let trial = 0; trial < 200; trial++) {
     const lengths = Array.from({ length: 1 + random(10) }, () => 1 + random(300));
     const overhead = random(60);
-    const groups = planSubBatches(lengths, overhead);
+    const groups = planSubBatches(lengths, overhead, Infinity);
     assert.deepEqual(groups.flat().sort((a, b) => a - b), lengths.map((_, row) => row));
     assert.equal(cost(groups, lengths, overhead), cheapestByBruteForce(lengths, overhead), `lengths ${lengths}, overhead ${overhead}`);
   }
+});
+
+test('no run holds more than MAX_RUN_TOKENS padded tokens, however cheap one run would be; a longer text runs alone', () => {
+  assert.equal(MAX_RUN_TOKENS, 512);
+  const lengths = [...Array.from({ length: 32 }, () => 64), 600];
+  const groups = planSubBatches(lengths, 1e9);
+  assert.deepEqual(groups.map((rows) => rows.length), [8, 8, 8, 8, 1]);
+  for (const rows of groups) assert.ok(rows.length === 1 || rows.length * Math.max(...rows.map((row) => lengths[row]!)) <= MAX_RUN_TOKENS);
+  assert.deepEqual(planSubBatches([100, 100, 100, 100, 100], 1e9, 250).map((rows) => rows.length).sort(), [1, 2, 2]);
 });
