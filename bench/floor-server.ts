@@ -5,16 +5,20 @@
  * Started like the server (PORT, METRICS_PORT, MODELS_FILE's first model for the tokenizer).
  */
 import { createServer } from 'node:http';
+import { AutoTokenizer, env } from '@huggingface/transformers';
 import Fastify from 'fastify';
 import { loadServerConfig } from '../src/config.ts';
 import { describeModel } from '../src/inference/model-files.ts';
-import { loadTokenizer } from '../src/inference/tokenizer.ts';
 import { loadModelsFile } from '../src/models-file.ts';
 
 const config = loadServerConfig();
 const [spec] = await loadModelsFile(config.modelsFile);
 const description = await describeModel(spec!, config.artifactsDir);
-const tokenizer = await loadTokenizer(config.artifactsDir, spec!.repo, { maxTokens: description.maxTokens, lowercase: description.lowercase });
+env.localModelPath = `${config.artifactsDir}/`;
+env.allowRemoteModels = false;
+// transformers.js as it is, not the server's tokenizer (whose fast path is part of what is measured).
+const tokenizer = await AutoTokenizer.from_pretrained(spec!.repo, { local_files_only: true });
+const encodeOptions = { add_special_tokens: true, truncation: true, max_length: description.maxTokens };
 const vector = Float32Array.from({ length: 384 }, (_, i) => Math.sin(i) / 20);
 
 const app = Fastify({ bodyLimit: config.bodyLimit });
@@ -23,7 +27,7 @@ app.get('/ready', async () => ({ status: 'ready' }));
 app.post('/v1/embeddings', async (request) => {
   const { model, input } = request.body as { model: string; input: string | string[] };
   const texts = typeof input === 'string' ? [input] : input;
-  const tokenCounts = texts.map((text) => tokenizer.encode(text).ids.length);
+  const tokenCounts = texts.map((text) => tokenizer.encode(text, encodeOptions).length);
   const total = tokenCounts.reduce((a, b) => a + b, 0);
   return {
     object: 'list',

@@ -5,9 +5,12 @@ import type { VectorEncoding } from '../inference/vector-text.ts';
 
 /** What the batcher needs from an inference backend. */
 export interface BatchBackend {
-  /** Vectors come to `onRows` as they are computed; settles once all have, rejects if the batch failed. */
-  embed(texts: BatchTexts, onRows: (rows: PooledRows) => void): Promise<void>;
-  /** Batches submitted and not yet answered. */
+  /**
+   * Vectors come to `onRows` as they are computed; settles once all have, rejects if the batch failed.
+   * `onFree` may hear that the executor can take another batch before this one settles.
+   */
+  embed(texts: BatchTexts, onRows: (rows: PooledRows) => void, onFree?: () => void): Promise<void>;
+  /** Batches holding an executor. */
   readonly inFlight: number;
   /** Parallel executors (worker threads). */
   readonly capacity: number;
@@ -92,7 +95,8 @@ const WINDOW_BATCHES = 4;
  * with the waiting sequences nearest it in length, from any request (so little
  * is padding), under a padded-token budget and a batch size cap.
  *
- * A batch is formed only when an executor is free, from everything waiting by
+ * A batch is formed only when an executor is free (or on a last run too short to
+ * matter: see onnx-worker.ts), from everything waiting by
  * then, so the busier the model, the larger the batches. Queueing a batch
  * behind a running one instead was measured worse: it leaves with whatever
  * trickled in first, often a single text.
@@ -228,7 +232,7 @@ export class Batcher {
     };
     // Settles with the last rows (see OnnxBackend); this runs before the requests they complete are answered,
     // so the freed executor gets its next batch first.
-    this.backend.embed({ ids, lengths, skips, dimensions, base64 }, deliver).then(
+    this.backend.embed({ ids, lengths, skips, dimensions, base64 }, deliver, () => this.pump()).then(
       () => {
         this.pump();
         this.onBatch({ size: batch.length, paddedTokens, seconds: (performance.now() - started) / 1000, queueWaits });

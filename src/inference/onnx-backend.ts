@@ -4,8 +4,11 @@ import type { BatchRequest, BatchTexts, CloseRequest, PooledRows, WorkerMessage,
 
 interface Pending {
   onRows: (rows: PooledRows) => void;
+  onFree: () => void;
   resolve: () => void;
   reject: (error: Error) => void;
+  /** On its last, short run: the worker takes the next batch meanwhile. */
+  finishing: boolean;
 }
 
 const BOOTSTRAP = new URL('./worker-bootstrap.mjs', import.meta.url);
@@ -14,6 +17,8 @@ const ENTRY = siblingModule(import.meta.url, 'onnx-worker');
 /** One worker thread holding one ONNX session. If it dies, what it held fails and a new one starts. */
 class InferenceWorker {
   readonly pending = new Map<number, Pending>();
+  /** Pending batches not yet finishing: the worker is free for another when 0. */
+  busy = 0;
   private worker: Worker | undefined;
   private nextId = 0;
   private closing = false;
@@ -38,9 +43,18 @@ class InferenceWorker {
         } else if (message.kind === 'fatal') {
           reject(new Error(message.message));
           void worker.terminate();
+        } else if (message.kind === 'finishing') {
+          const pending = this.pending.get(message.id);
+          if (!pending || pending.finishing) return;
+          pending.finishing = true;
+          this.busy--;
+          pending.onFree();
         } else {
           const pending = this.pending.get(message.id);
-          if (message.kind === 'failed' || message.last) this.pending.delete(message.id);
+          if (pending && (message.kind === 'failed' || message.last)) {
+            this.pending.delete(message.id);
+            if (!pending.finishing) this.busy--;
+          }
           if (message.kind === 'failed') return pending?.reject(new Error(message.message));
           // Resolved before the last rows are handed over: its callbacks run after them, but ahead of what those rows set off.
           if (message.last) pending?.resolve();
@@ -63,12 +77,13 @@ class InferenceWorker {
     return this.worker !== undefined;
   }
 
-  run(texts: BatchTexts, onRows: (rows: PooledRows) => void): Promise<void> {
+  run(texts: BatchTexts, onRows: (rows: PooledRows) => void, onFree: () => void): Promise<void> {
     const worker = this.worker;
     if (!worker) return Promise.reject(new Error('inference worker is restarting'));
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
-      this.pending.set(id, { onRows, resolve, reject });
+      this.pending.set(id, { onRows, onFree, resolve, reject, finishing: false });
+      this.busy++;
       const request: BatchRequest = { id, ...texts };
       const { ids, lengths, skips, dimensions, base64 } = texts;
       worker.postMessage(request, [ids, lengths, dimensions, base64, ...(skips ? [skips] : [])].map((array) => array.buffer as ArrayBuffer));
@@ -78,6 +93,7 @@ class InferenceWorker {
   private failAll(error: Error) {
     for (const { reject } of this.pending.values()) reject(error);
     this.pending.clear();
+    this.busy = 0;
   }
 
   async close() {
@@ -117,9 +133,9 @@ export class OnnxBackend {
     return new OnnxBackend(workers);
   }
 
-  /** Batches submitted and not yet answered, over all workers. */
+  /** Batches holding a worker, over all workers: submitted and not yet answered, less those on their last short run. */
   get inFlight(): number {
-    return this.workers.reduce((sum, worker) => sum + worker.pending.size, 0);
+    return this.workers.reduce((sum, worker) => sum + worker.busy, 0);
   }
 
   get capacity(): number {
@@ -129,12 +145,14 @@ export class OnnxBackend {
   /**
    * Embeds a batch on the least busy live worker (while one restarts, the others take its share).
    * Transfers (empties) the arrays. The vectors come to `onRows` run by run; the promise settles
-   * once all have (or rejects if the batch failed).
+   * once all have (or rejects if the batch failed). `onFree` hears when the worker can take the
+   * next batch before this one settles (its last run is short; see onnx-worker.ts).
    */
-  embed(texts: BatchTexts, onRows: (rows: PooledRows) => void): Promise<void> {
+  embed(texts: BatchTexts, onRows: (rows: PooledRows) => void, onFree: () => void = () => undefined): Promise<void> {
     const live = this.workers.filter((worker) => worker.alive);
-    const idlest = (live.length > 0 ? live : this.workers).reduce((best, worker) => (worker.pending.size < best.pending.size ? worker : best));
-    return idlest.run(texts, onRows);
+    const load = (worker: InferenceWorker) => worker.busy * 1e6 + worker.pending.size;
+    const idlest = (live.length > 0 ? live : this.workers).reduce((best, worker) => (load(worker) < load(best) ? worker : best));
+    return idlest.run(texts, onRows, onFree);
   }
 
   async close() {

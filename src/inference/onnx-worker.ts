@@ -21,6 +21,13 @@ const CALIBRATION_RUNS = 3;
 /** Caps a measured overhead that timer noise made absurd. */
 const MAX_OVERHEAD_TOKENS = 256;
 const KNOWN_INPUTS = new Set(['input_ids', 'attention_mask', 'token_type_ids', 'position_ids']);
+/**
+ * A batch whose last run should take less than this tells the main thread before starting it, so
+ * the next batch is on its way while the run goes: under load the round trip through the busy HTTP
+ * thread took ~2 ms, as long as a whole batch of a cheap model. Longer runs hide it anyway, and
+ * leave time for more texts to join the next batch.
+ */
+const EARLY_FREE_MS = 2;
 
 function intTensor(type: string, values: ArrayLike<number>, dims: number[]): ort.Tensor {
   if (type === 'int32') return new ort.Tensor('int32', Int32Array.from(values), dims);
@@ -74,16 +81,22 @@ async function start() {
     return fastest;
   }
 
-  /** The fixed cost of one run, in token-times: what splitting a batch into more runs costs (see sub-batches.ts). */
-  async function measureOverheadTokens() {
+  /**
+   * The cost model of a run (see sub-batches.ts): its fixed cost in token-times, which is what
+   * splitting a batch into more runs costs, and the time of one token.
+   */
+  async function measureRunCost() {
     await timeRun(1, 8); // the first run allocates and is slow
     const small = await timeRun(1, 8);
     const large = await timeRun(4, 16);
-    const perToken = (large - small) / (4 * 16 - 8);
-    return perToken > 0 ? Math.min(MAX_OVERHEAD_TOKENS, Math.max(0, (small - 8 * perToken) / perToken)) : MAX_OVERHEAD_TOKENS;
+    const msPerToken = Math.max(0, (large - small) / (4 * 16 - 8));
+    const overheadTokens = msPerToken > 0 ? Math.min(MAX_OVERHEAD_TOKENS, Math.max(0, (small - 8 * msPerToken) / msPerToken)) : MAX_OVERHEAD_TOKENS;
+    return { overheadTokens, msPerToken: msPerToken || small / 8 };
   }
 
-  const overheadTokens = setup.overheadTokens ?? (await measureOverheadTokens());
+  const measured = await measureRunCost();
+  const overheadTokens = setup.overheadTokens ?? measured.overheadTokens;
+  const expectedMs = (texts: number, longest: number) => (overheadTokens + texts * longest) * measured.msPerToken;
 
   /** Runs a batch split by length, the run holding text 0 first, and posts each run's vectors as it finishes. */
   async function embed({ id, ids, lengths, skips, dimensions: keptDimensions, base64 }: BatchRequest, closing: () => boolean) {
@@ -93,6 +106,8 @@ async function start() {
     runs.unshift(...runs.splice(runs.findIndex((rows) => rows.includes(0)), 1));
     for (const [index, rows] of runs.entries()) {
       if (closing()) throw new Error('the inference worker is shutting down');
+      const last = index === runs.length - 1;
+      if (last && expectedMs(rows.length, Math.max(...rows.map((row) => lengths[row]!))) < EARLY_FREE_MS) post({ kind: 'finishing', id });
       const started = performance.now();
       const output = await run(ids, offsets, lengths, rows);
       const runSeconds = (performance.now() - started) / 1000;
@@ -105,7 +120,7 @@ async function start() {
       });
       output.dispose();
       const batchRows = Int32Array.from(rows);
-      const message: WorkerMessage = { kind: 'rows', id, last: index === runs.length - 1, rows: batchRows, embeddings, paddedTokens: rows.length * seqLen, runSeconds };
+      const message: WorkerMessage = { kind: 'rows', id, last, rows: batchRows, embeddings, paddedTokens: rows.length * seqLen, runSeconds };
       post(message, [batchRows.buffer as ArrayBuffer]);
     }
   }

@@ -55,6 +55,8 @@ export interface PooledRows {
 export type WorkerMessage =
   | { kind: 'ready' }
   | { kind: 'fatal'; message: string }
+  /** The batch's last run is starting and is short: the worker can be sent its next batch now (it waits in its queue). */
+  | { kind: 'finishing'; id: number }
   /** `last`: the batch's final run. */
   | ({ kind: 'rows'; id: number; last: boolean } & PooledRows)
   | { kind: 'failed'; id: number; message: string };
