@@ -14,8 +14,8 @@ import { TokenizerThread } from './inference/tokenizer-thread.ts';
 export type EmbeddingInputs = { texts: string[] } | { tokenIds: number[][] };
 
 export interface EmbeddingResult {
-  /** Each input's vector as JSON text: an array of numbers, or a base64 string (VectorOutput.encoding). */
-  embeddings: string[];
+  /** Each input's vector as JSON text (bytes): an array of numbers, or a base64 string (VectorOutput.encoding). */
+  embeddings: Uint8Array[];
   /** Tokens embedded per input, after truncation, special tokens included. */
   tokenCounts: number[];
 }
@@ -79,7 +79,7 @@ export class EmbeddingModel {
   /** One run through the whole path; also checks the graph's output width against the configs. */
   private async warmUp() {
     const [embedding] = (await this.embed({ texts: ['warm up'] })).embeddings;
-    const width = (JSON.parse(embedding!) as number[]).length;
+    const width = (JSON.parse(Buffer.from(embedding!).toString('latin1')) as number[]).length;
     if (width !== this.description.dimensions) {
       throw new Error(`the ONNX graph yields ${width} dimensions, the configs say ${this.description.dimensions}`);
     }
@@ -100,7 +100,7 @@ export class EmbeddingModel {
   ): Promise<EmbeddingResult> {
     const release = this.batcher.admit('texts' in inputs ? inputs.texts.length : inputs.tokenIds.length);
     let sequences: Int32Array[];
-    let embeddings: Promise<string[]>;
+    let embeddings: Promise<Uint8Array[]>;
     try {
       const { encoded, promptTokens } = await this.encode(inputs, options);
       sequences = this.checkLengths(encoded, options);

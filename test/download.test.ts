@@ -87,7 +87,7 @@ describe('npm run download against a Hub stand-in', () => {
     });
     await registry.ready;
     const model = await registry.resolve('tiny')!.loaded;
-    assert.equal(JSON.parse((await model.embed({ texts: ['hello'] })).embeddings[0]!).length, 32);
+    assert.equal(JSON.parse(Buffer.from((await model.embed({ texts: ['hello'] })).embeddings[0]!).toString()).length, 32);
     await registry.close();
   });
 

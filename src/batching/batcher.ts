@@ -50,7 +50,7 @@ interface Item {
 
 /** One request's share of the queue: its sequences not yet dispatched, shortest first. */
 class Job {
-  readonly embeddings: string[];
+  readonly embeddings: Uint8Array[];
   pending: Item[];
   private remaining: number;
   done = false;
@@ -60,7 +60,7 @@ class Job {
     sequences: Int32Array[],
     skips: readonly number[] | undefined,
     readonly output: VectorOutput,
-    private readonly resolve: (embeddings: string[]) => void,
+    private readonly resolve: (embeddings: Uint8Array[]) => void,
     private readonly reject: (error: Error) => void,
   ) {
     this.embeddings = new Array(sequences.length);
@@ -68,7 +68,7 @@ class Job {
     this.pending = sequences.map((ids, index) => ({ job: this, index, ids, skip: skips?.[index] ?? 0 })).sort((a, b) => a.ids.length - b.ids.length);
   }
 
-  deliver(index: number, embedding: string) {
+  deliver(index: number, embedding: Uint8Array) {
     if (this.done) return;
     this.embeddings[index] = embedding;
     if (--this.remaining === 0) {
@@ -133,10 +133,10 @@ export class Batcher {
   }
 
   /**
-   * Embeds the sequences of one request; their vectors come back as JSON text, in the same order.
+   * Embeds the sequences of one request; their vectors come back as JSON text (bytes), in the same order.
    * `skips`: per sequence, leading tokens pooling leaves out.
    */
-  submit(sequences: Int32Array[], options: { signal?: CancelSignal; skips?: readonly number[]; output?: VectorOutput } = {}): Promise<string[]> {
+  submit(sequences: Int32Array[], options: { signal?: CancelSignal; skips?: readonly number[]; output?: VectorOutput } = {}): Promise<Uint8Array[]> {
     const { signal, skips, output = {} } = options;
     if (sequences.length === 0) return Promise.resolve([]);
     if (signal?.aborted) return Promise.reject(signal.reason);
@@ -223,11 +223,11 @@ export class Batcher {
     const started = performance.now();
     const queueWaits = Float64Array.from(batch, (item) => (started - item.job.queuedAt) / 1000);
     let paddedTokens = 0;
-    const deliver = ({ rows, embeddings, paddedTokens: computed }: PooledRows) => {
+    const deliver = ({ rows, json, ends, paddedTokens: computed }: PooledRows) => {
       paddedTokens += computed;
       rows.forEach((row, r) => {
         const item = batch[row]!;
-        item.job.deliver(item.index, embeddings[r]!);
+        item.job.deliver(item.index, json.subarray(r === 0 ? 0 : ends[r - 1], ends[r]));
       });
     };
     // Settles with the last rows (see OnnxBackend); this runs before the requests they complete are answered,

@@ -8,7 +8,7 @@ import ort from 'onnxruntime-node';
 import { normalizeInPlace, poolText } from './pooling.ts';
 import { planSubBatches } from './sub-batches.ts';
 import { sessionOptions } from './session-options.ts';
-import { vectorJson } from './vector-text.ts';
+import { packJson, vectorJson } from './vector-text.ts';
 import type { BatchRequest, CloseRequest, WorkerMessage, WorkerSetup } from './protocol.ts';
 
 const setup = workerData as WorkerSetup;
@@ -113,15 +113,16 @@ async function start() {
       const runSeconds = (performance.now() - started) / 1000;
       const [, seqLen, width] = output.dims as [number, number, number];
       const pooled = new Float32Array(width * setup.poolingModes.length);
-      const embeddings = rows.map((row, r) => {
+      const texts = rows.map((row, r) => {
         poolText(output.data as Float32Array, r, seqLen, width, lengths[row]!, setup.poolingModes, pooled, skips?.[row] ?? 0);
         const vector = pooled.slice(0, keptDimensions[row] || pooled.length);
         return vectorJson(setup.normalize ? normalizeInPlace(vector) : vector, base64[row] === 1 ? 'base64' : 'float');
       });
       output.dispose();
       const batchRows = Int32Array.from(rows);
-      const message: WorkerMessage = { kind: 'rows', id, last, rows: batchRows, embeddings, paddedTokens: rows.length * seqLen, runSeconds };
-      post(message, [batchRows.buffer as ArrayBuffer]);
+      const { json, ends } = packJson(texts);
+      const message: WorkerMessage = { kind: 'rows', id, last, rows: batchRows, json, ends, paddedTokens: rows.length * seqLen, runSeconds };
+      post(message, [batchRows.buffer, json.buffer, ends.buffer] as ArrayBuffer[]);
     }
   }
 

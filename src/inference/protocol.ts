@@ -44,8 +44,9 @@ export interface BatchRequest extends BatchTexts {
 export interface PooledRows {
   /** The batch rows (texts) these vectors belong to, in order. */
   rows: Int32Array;
-  /** Their vectors as JSON text, one per row. */
-  embeddings: string[];
+  /** Their vectors as JSON text (ASCII), back to back; row r's ends at `ends[r]`. */
+  json: Uint8Array;
+  ends: Int32Array;
   /** Tokens the run computed, padding included: its inputs × its longest. */
   paddedTokens: number;
   /** Seconds the run spent in session.run. */

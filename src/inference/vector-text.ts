@@ -10,3 +10,17 @@ export function vectorJson(vector: Float32Array, encoding: VectorEncoding): stri
     ? `"${Buffer.from(vector.buffer, vector.byteOffset, vector.byteLength).toString('base64')}"`
     : JSON.stringify(Array.from(vector));
 }
+
+/**
+ * JSON texts of vectors (ASCII: numbers or base64) back to back in one buffer of its own, and where
+ * each ends. Handed to another thread by transfer, they cost it no copy and no garbage, and reach
+ * the socket as bytes; as strings each was copied onto that thread's heap and encoded again.
+ */
+export function packJson(texts: string[]): { json: Uint8Array; ends: Int32Array } {
+  const ends = new Int32Array(texts.length);
+  let total = 0;
+  texts.forEach((text, index) => (ends[index] = total += text.length));
+  const json = Buffer.allocUnsafeSlow(total);
+  texts.forEach((text, index) => json.write(text, index === 0 ? 0 : ends[index - 1]!, 'latin1'));
+  return { json, ends };
+}

@@ -2,6 +2,9 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Batcher, type BatchBackend } from '../../src/batching/batcher.ts';
 import type { BatchTexts, PooledRows } from '../../src/inference/protocol.ts';
+import { packJson } from '../../src/inference/vector-text.ts';
+
+const parse = (json: Uint8Array) => JSON.parse(Buffer.from(json).toString());
 
 /** A deterministic stand-in for the inference workers: each vector is [first id, length]. */
 class FakeBackend implements BatchBackend {
@@ -24,8 +27,8 @@ class FakeBackend implements BatchBackend {
       this.failNext = false;
       throw new Error('worker died');
     }
-    const embeddings = firsts.map((first, row) => JSON.stringify([first, lengths[row]]));
-    onRows({ rows: Int32Array.from(lengths, (_, row) => row), embeddings, paddedTokens: lengths.length * Math.max(...lengths), runSeconds: 0 });
+    const { json, ends } = packJson(firsts.map((first, row) => JSON.stringify([first, lengths[row]])));
+    onRows({ rows: Int32Array.from(lengths, (_, row) => row), json, ends, paddedTokens: lengths.length * Math.max(...lengths), runSeconds: 0 });
   }
 }
 
@@ -36,7 +39,7 @@ test('vectors come back in request order, whatever the batches were', async () =
   const batcher = new Batcher(backend, { maxBatchTokens: 64, maxBatchSize: 4 });
   const lengths = [9, 1, 5, 3, 8, 2, 7, 4, 6];
   const embeddings = await batcher.submit(lengths.map((length, i) => sequence(100 + i, length)));
-  assert.deepEqual(embeddings.map((embedding) => JSON.parse(embedding)), lengths.map((length, i) => [100 + i, length]));
+  assert.deepEqual(embeddings.map(parse), lengths.map((length, i) => [100 + i, length]));
 });
 
 test('batches respect the padded-token budget and the size cap, and group similar lengths', async () => {
@@ -72,7 +75,7 @@ test('a single-text request is not held up behind a 2048-input request', async (
   await new Promise((resolve) => setTimeout(resolve, 5));
   const batchesBefore = backend.batches.length;
   const [embedding] = await batcher.submit([sequence(42, 10)]);
-  assert.deepEqual(JSON.parse(embedding!), [42, 10]);
+  assert.deepEqual(parse(embedding!), [42, 10]);
   const waited = backend.batches.length - batchesBefore;
   assert.ok(waited <= 4, `the query waited for ${waited} batches`);
   // It anchored its batch, and the anchor is row 0: the worker runs its run first.

@@ -1,19 +1,21 @@
 /** A fake inference worker: answers [first id, length] per text, and dies on a batch whose first text has 999 tokens. */
 import { parentPort } from 'node:worker_threads';
 import type { BatchRequest, CloseRequest, WorkerMessage } from '../../src/inference/protocol.ts';
+import { packJson } from '../../src/inference/vector-text.ts';
 
 const port = parentPort!;
 port.on('message', (request: BatchRequest | CloseRequest) => {
   if ('close' in request) return port.close();
   if (request.lengths[0] === 999) process.exit(3);
-  const embeddings: string[] = [];
+  const texts: string[] = [];
   let offset = 0;
   request.lengths.forEach((length) => {
-    embeddings.push(JSON.stringify([request.ids[offset], length]));
+    texts.push(JSON.stringify([request.ids[offset], length]));
     offset += length;
   });
+  const { json, ends } = packJson(texts);
   const rows = Int32Array.from(request.lengths, (_, row) => row);
   const paddedTokens = request.lengths.length * Math.max(...request.lengths);
-  port.postMessage({ kind: 'rows', id: request.id, last: true, rows, embeddings, paddedTokens, runSeconds: 0 } satisfies WorkerMessage);
+  port.postMessage({ kind: 'rows', id: request.id, last: true, rows, json, ends, paddedTokens, runSeconds: 0 } satisfies WorkerMessage);
 });
 port.postMessage({ kind: 'ready' } satisfies WorkerMessage);

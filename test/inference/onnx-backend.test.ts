@@ -16,8 +16,8 @@ async function embed(backend: OnnxBackend, ids: Int32Array, lengths: Int32Array)
   const runs: number[][] = [];
   let paddedTokens = 0;
   const texts = { ids, lengths, dimensions: new Int32Array(lengths.length), base64: new Uint8Array(lengths.length) };
-  await backend.embed(texts, ({ rows, embeddings, paddedTokens: computed }) => {
-    rows.forEach((row, r) => (vectors[row] = JSON.parse(embeddings[r]!)));
+  await backend.embed(texts, ({ rows, json, ends, paddedTokens: computed }) => {
+    rows.forEach((row, r) => (vectors[row] = JSON.parse(Buffer.from(json.subarray(r === 0 ? 0 : ends[r - 1], ends[r])).toString())));
     runs.push(Array.from(rows));
     paddedTokens += computed;
   });
