@@ -1,4 +1,7 @@
-/** A fake inference worker: answers [first id, length] per text, and dies on a batch whose first text has 999 tokens. */
+/**
+ * A fake inference worker: answers [first id, length] per text, and dies on a batch whose first text has 999 tokens.
+ * A batch whose first text has 777 tokens says it is finishing at once, and answers 300 ms later.
+ */
 import { parentPort } from 'node:worker_threads';
 import type { BatchRequest, CloseRequest, WorkerMessage } from '../../src/inference/protocol.ts';
 import { packJson } from '../../src/inference/vector-text.ts';
@@ -7,6 +10,8 @@ const port = parentPort!;
 port.on('message', (request: BatchRequest | CloseRequest) => {
   if ('close' in request) return port.close();
   if (request.lengths[0] === 999) process.exit(3);
+  const finishing = request.lengths[0] === 777;
+  if (finishing) port.postMessage({ kind: 'finishing', id: request.id } satisfies WorkerMessage);
   const texts: string[] = [];
   let offset = 0;
   request.lengths.forEach((length) => {
@@ -16,6 +21,8 @@ port.on('message', (request: BatchRequest | CloseRequest) => {
   const { json, ends } = packJson(texts);
   const rows = Int32Array.from(request.lengths, (_, row) => row);
   const paddedTokens = request.lengths.length * Math.max(...request.lengths);
-  port.postMessage({ kind: 'rows', id: request.id, last: true, rows, json, ends, paddedTokens, runSeconds: 0 } satisfies WorkerMessage);
+  const answer = () => port.postMessage({ kind: 'rows', id: request.id, last: true, rows, json, ends, paddedTokens, runSeconds: 0 } satisfies WorkerMessage);
+  if (finishing) setTimeout(answer, 300);
+  else answer();
 });
 port.postMessage({ kind: 'ready' } satisfies WorkerMessage);

@@ -43,6 +43,26 @@ test('a worker that dies fails the batches it held at once, and is replaced', as
   }
 });
 
+test('a worker on its last short run is free for the next batch before the batch settles', async () => {
+  const backend = await OnnxBackend.start(setup, 1, { entry: FAKE });
+  try {
+    const texts = { ids: new Int32Array(777).fill(4), lengths: Int32Array.of(777), dimensions: new Int32Array(1), base64: new Uint8Array(1) };
+    let freed = false;
+    let settled = false;
+    const batch = backend.embed(texts, () => undefined, () => (freed = true)).then(() => (settled = true));
+    assert.equal(backend.inFlight, 1);
+    while (!freed) await new Promise((resolve) => setTimeout(resolve, 5));
+    assert.equal(settled, false, 'freed while its batch is still running');
+    assert.equal(backend.inFlight, 0, 'free for another batch');
+    const next = await embed(backend, Int32Array.of(6), Int32Array.of(1));
+    assert.deepEqual(next.vectors[0], [6, 1]);
+    await batch;
+    assert.equal(backend.inFlight, 0);
+  } finally {
+    await backend.close();
+  }
+});
+
 test('while a dead worker is replaced, its sibling takes the batches', async () => {
   const backend = await OnnxBackend.start(setup, 2, { entry: FAKE });
   try {
