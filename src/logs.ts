@@ -17,6 +17,8 @@ export function createLogs(level: string): { log: Logger; accessLog: Logger } {
     write(line: string) {
       stdout.write(line);
       stdout.flush();
+      // flush() does nothing while a write is under way; once it ends, write what is left.
+      stdout.once('drain', () => stdout.flush());
     },
   };
   return { log: pino({ level }, promptly), accessLog: pino({ level }, stdout) };
