@@ -56,7 +56,7 @@ export const embeddingRoutes: FastifyPluginAsyncZod = async (app) => {
       const totalTokens = tokenCounts.reduce((sum, count) => sum + count, 0);
       request.embedding = { model: entry.spec.id, inputs: embeddings.length, tokens: totalTokens };
       reply.type('application/json; charset=utf-8');
-      // Already JSON (the schema above documents it): a string with a JSON content type is sent as it is.
+      // Already JSON (the schema above documents it): bytes with a JSON content type are sent as they are.
       return reply.send(embeddingsBody({ embeddings, tokenCounts, model: entry.spec.id, totalTokens, id: uuidv4(), created: Math.floor(Date.now() / 1000) }) as never);
     },
   );
