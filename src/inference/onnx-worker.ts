@@ -8,7 +8,7 @@ import ort from 'onnxruntime-node';
 import { normalizeInPlace, poolText } from './pooling.ts';
 import { planSubBatches } from './sub-batches.ts';
 import { sessionOptions } from './session-options.ts';
-import { packJson, vectorJson } from './vector-text.ts';
+import { VectorJsonWriter } from './vector-text.ts';
 import type { BatchRequest, CloseRequest, WorkerMessage, WorkerSetup } from './protocol.ts';
 
 const setup = workerData as WorkerSetup;
@@ -98,6 +98,8 @@ async function start() {
   const overheadTokens = setup.overheadTokens ?? measured.overheadTokens;
   const expectedMs = (texts: number, longest: number) => (overheadTokens + texts * longest) * measured.msPerToken;
 
+  const vectorTexts = new VectorJsonWriter();
+
   /** Runs a batch split by length, the run holding text 0 first, and posts each run's vectors as it finishes. */
   async function embed({ id, ids, lengths, skips, dimensions: keptDimensions, base64 }: BatchRequest, closing: () => boolean) {
     const offsets: number[] = [];
@@ -113,14 +115,14 @@ async function start() {
       const runSeconds = (performance.now() - started) / 1000;
       const [, seqLen, width] = output.dims as [number, number, number];
       const pooled = new Float32Array(width * setup.poolingModes.length);
-      const texts = rows.map((row, r) => {
+      rows.forEach((row, r) => {
         poolText(output.data as Float32Array, r, seqLen, width, lengths[row]!, setup.poolingModes, pooled, skips?.[row] ?? 0);
-        const vector = pooled.slice(0, keptDimensions[row] || pooled.length);
-        return vectorJson(setup.normalize ? normalizeInPlace(vector) : vector, base64[row] === 1 ? 'base64' : 'float');
+        const vector = pooled.subarray(0, keptDimensions[row] || pooled.length);
+        vectorTexts.add(setup.normalize ? normalizeInPlace(vector) : vector, base64[row] === 1 ? 'base64' : 'float');
       });
       output.dispose();
       const batchRows = Int32Array.from(rows);
-      const { json, ends } = packJson(texts);
+      const { json, ends } = vectorTexts.take();
       const message: WorkerMessage = { kind: 'rows', id, last, rows: batchRows, json, ends, paddedTokens: rows.length * seqLen, runSeconds };
       post(message, [batchRows.buffer, json.buffer, ends.buffer] as ArrayBuffer[]);
     }

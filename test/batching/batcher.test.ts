@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Batcher, type BatchBackend } from '../../src/batching/batcher.ts';
 import type { BatchTexts, PooledRows } from '../../src/inference/protocol.ts';
-import { packJson } from '../../src/inference/vector-text.ts';
+import { VectorJsonWriter } from '../../src/inference/vector-text.ts';
 
 const parse = (json: Uint8Array) => JSON.parse(Buffer.from(json).toString());
 
@@ -27,7 +27,9 @@ class FakeBackend implements BatchBackend {
       this.failNext = false;
       throw new Error('worker died');
     }
-    const { json, ends } = packJson(firsts.map((first, row) => JSON.stringify([first, lengths[row]])));
+    const texts = new VectorJsonWriter();
+    firsts.forEach((first, row) => texts.add(Float32Array.of(first, lengths[row]!), 'float'));
+    const { json, ends } = texts.take();
     onRows({ rows: Int32Array.from(lengths, (_, row) => row), json, ends, paddedTokens: lengths.length * Math.max(...lengths), runSeconds: 0 });
   }
 }

@@ -4,7 +4,7 @@
  */
 import { parentPort } from 'node:worker_threads';
 import type { BatchRequest, CloseRequest, WorkerMessage } from '../../src/inference/protocol.ts';
-import { packJson } from '../../src/inference/vector-text.ts';
+import { VectorJsonWriter } from '../../src/inference/vector-text.ts';
 
 const port = parentPort!;
 port.on('message', (request: BatchRequest | CloseRequest) => {
@@ -12,13 +12,13 @@ port.on('message', (request: BatchRequest | CloseRequest) => {
   if (request.lengths[0] === 999) process.exit(3);
   const finishing = request.lengths[0] === 777;
   if (finishing) port.postMessage({ kind: 'finishing', id: request.id } satisfies WorkerMessage);
-  const texts: string[] = [];
+  const texts = new VectorJsonWriter();
   let offset = 0;
   request.lengths.forEach((length) => {
-    texts.push(JSON.stringify([request.ids[offset], length]));
+    texts.add(Float32Array.of(request.ids[offset]!, length), 'float');
     offset += length;
   });
-  const { json, ends } = packJson(texts);
+  const { json, ends } = texts.take();
   const rows = Int32Array.from(request.lengths, (_, row) => row);
   const paddedTokens = request.lengths.length * Math.max(...request.lengths);
   const answer = () => port.postMessage({ kind: 'rows', id: request.id, last: true, rows, json, ends, paddedTokens, runSeconds: 0 } satisfies WorkerMessage);

@@ -1,0 +1,56 @@
+/**
+ * `node --import tsx bench/float-text-check.ts`: every float32 bit pattern (2^32) through
+ * writeFloatText, compared with JSON.stringify, on every core. Too long for `npm test` (~12 min
+ * on 2 cores; the tests check two million); run it after any change to src/inference/float-text.ts.
+ */
+import { availableParallelism } from 'node:os';
+import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
+import { writeFloatText } from '../src/inference/float-text.ts';
+
+interface Share {
+  from: number;
+  to: number;
+}
+interface Outcome {
+  checked: number;
+  mismatches: string[];
+}
+
+function check({ from, to }: Share): Outcome {
+  const floats = new Float32Array(1);
+  const bits = new Uint32Array(floats.buffer);
+  const out = new Uint8Array(64);
+  const mismatches: string[] = [];
+  for (let pattern = from; pattern < to; pattern++) {
+    bits[0] = pattern;
+    const end = writeFloatText(floats[0]!, out, 0);
+    const expected = JSON.stringify(floats[0]);
+    let same = end === expected.length;
+    for (let index = 0; same && index < end; index++) same = out[index] === expected.charCodeAt(index);
+    if (!same) mismatches.push(`${pattern.toString(16)}: ${Buffer.from(out.subarray(0, end)).toString('latin1')} (JSON.stringify: ${expected})`);
+  }
+  return { checked: to - from, mismatches };
+}
+
+if (isMainThread) {
+  const threads = availableParallelism();
+  const started = performance.now();
+  const shares = Array.from({ length: threads }, (_, index) => ({ from: Math.floor((index * 2 ** 32) / threads), to: Math.floor(((index + 1) * 2 ** 32) / threads) }));
+  const outcomes = await Promise.all(
+    shares.map(
+      (share) =>
+        new Promise<Outcome>((resolve, reject) => {
+          const worker = new Worker(new URL('../src/inference/worker-bootstrap.mjs', import.meta.url), { workerData: { entry: import.meta.url, ...share } });
+          worker.once('message', resolve);
+          worker.once('error', reject);
+        }),
+    ),
+  );
+  const mismatches = outcomes.flatMap((outcome) => outcome.mismatches);
+  const checked = outcomes.reduce((sum, outcome) => sum + outcome.checked, 0);
+  console.log(`${checked} float32 values on ${threads} threads in ${Math.round((performance.now() - started) / 1000)} s: ${mismatches.length} differ from JSON.stringify`);
+  for (const mismatch of mismatches.slice(0, 20)) console.log(`  ${mismatch}`);
+  process.exitCode = mismatches.length === 0 ? 0 : 1;
+} else {
+  parentPort!.postMessage(check(workerData as Share));
+}
