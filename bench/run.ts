@@ -208,11 +208,14 @@ async function main() {
       if (suites.has('int8')) report.suites.int8 = await modelSuite(artifactsDir, await generatedModel(artifactsDir, 'bench/minilm-l6-shaped-int8', { int8: true }), cpus, false);
       if (suites.has('serving')) report.suites.serving = await servingSuite(artifactsDir);
     }
+    // Only a whole run replaces the committed results; a part of one goes beside them.
+    const whole = !args.model && ['fp32', 'int8', 'serving'].every((suite) => suites.has(suite));
+    const name = whole ? 'latest' : `latest-${args.model ? args.model.replace(/\W/g, '_') : [...suites].join('-')}`;
     const results = new URL('./results/', import.meta.url);
     await mkdir(results, { recursive: true });
-    await writeFile(new URL('latest.json', results), JSON.stringify(report, null, 2) + '\n');
-    if (report.suites.fp32) await writeFile(new URL('latest.svg', results), await chartSvg(report.suites.fp32, cpus));
-    console.log('wrote bench/results/latest.json and bench/results/latest.svg');
+    await writeFile(new URL(`${name}.json`, results), JSON.stringify(report, null, 2) + '\n');
+    if (report.suites.fp32) await writeFile(new URL(`${name}.svg`, results), await chartSvg(report.suites.fp32, cpus));
+    console.log(`wrote bench/results/${name}.json${report.suites.fp32 ? ` and ${name}.svg` : ''}`);
   } finally {
     await rm(artifactsDir, { recursive: true, force: true });
   }
