@@ -159,7 +159,8 @@ export class EmbeddingModel {
     const parts: Promise<EncodedText[]>[] = [];
     for (let start = 0, partChars = 0, index = 0; index <= texts.length; index++) {
       if (index === texts.length || (partChars > 0 && partChars + texts[index]!.length > THREAD_MESSAGE_CHARS)) {
-        if (parts.length > 0) await yieldToEventLoop();
+        // A turn of its own for each message (the texts may have just been copied onto this thread, in the turn before).
+        await yieldToEventLoop();
         parts.push(this.tokenizerThread.encode(texts.slice(start, index), whole));
         start = index;
         partChars = 0;

@@ -24,10 +24,10 @@ function parts(input: unknown[]): unknown[][] {
   return found;
 }
 
-parentPort!.on('message', ({ id, chunks }: { id: number; chunks: Uint8Array[] }) => {
+parentPort!.on('message', ({ id, body }: { id: number; body: Uint8Array }) => {
   let value: unknown;
   try {
-    const text = Buffer.concat(chunks).toString('utf8');
+    const text = Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8');
     value = text === '' ? undefined : JSON.parse(text);
   } catch (error) {
     parentPort!.postMessage({ id, error: (error as Error).message } satisfies ThreadReply<unknown>);
