@@ -62,13 +62,17 @@ test('gzip, deflate and br bodies are decoded; an unknown Content-Encoding gets 
   assert.doesNotMatch(corrupt.body, /not gzip/);
 });
 
-test('a body over 1 MB (parsed on the JSON thread) embeds like a small one; broken, it is a 400 invalid_json', async () => {
+test('a body over 1 MB (parsed on the JSON thread) embeds like a small one, gzipped too; broken, it is a 400 invalid_json', async () => {
   const input = Array.from({ length: 600 }, (_, i) => `the quick brown fox ${i} `.repeat(100));
   const large = await server.app.inject({ method: 'POST', url: '/v1/embeddings', payload: JSON.stringify({ model: 'tiny', input }) });
   assert.equal(large.statusCode, 200, large.body.slice(0, 300));
   assert.equal(large.json().data.length, 600);
   const one = await server.app.inject({ method: 'POST', url: '/v1/embeddings', payload: { model: 'tiny', input: input[599] } });
   assert.deepEqual(large.json().data[599].embedding, one.json().data[0].embedding);
+  // Gzipped, its decoded length is unknown until the end: the parse thread gets it from the chunks.
+  const zipped = await server.app.inject({ method: 'POST', url: '/v1/embeddings', payload: gzipSync(JSON.stringify({ model: 'tiny', input })), headers: { 'content-encoding': 'gzip' } });
+  assert.equal(zipped.statusCode, 200, zipped.body.slice(0, 300));
+  assert.deepEqual(zipped.json().data[599].embedding, one.json().data[0].embedding);
   const broken = await server.app.inject({ method: 'POST', url: '/v1/embeddings', payload: JSON.stringify({ model: 'tiny', input }).slice(0, -2) });
   assert.equal(broken.statusCode, 400);
   assert.equal(errorResponseSchema.parse(broken.json()).error.code, 'invalid_json');
