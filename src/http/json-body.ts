@@ -33,8 +33,10 @@ export const jsonBodyParser = (parseThread: JsonParseThread) => (request: Fastif
   }
   const source: Readable = decoder ? payload.pipe(decoder()) as unknown as Readable : payload;
   const chunks: Buffer[] = [];
-  // A large body of known length is copied, as it arrives, into a buffer the parse thread can be handed without a copy.
-  const gathered = !decoder && declaredLength > INLINE_PARSE_BYTES && declaredLength <= limit ? new Uint8Array(declaredLength) : undefined;
+  // A large body of known length is copied, as it arrives, into a buffer the parse thread can be handed without a copy
+  // (made at the first chunk: a client that only declares a length costs nothing).
+  const gatherable = !decoder && declaredLength > INLINE_PARSE_BYTES && declaredLength <= limit;
+  let gathered: Uint8Array | undefined;
   let received = 0;
   let finished = false;
   const finish = (error: Error | null, body?: unknown) => {
@@ -49,8 +51,8 @@ export const jsonBodyParser = (parseThread: JsonParseThread) => (request: Fastif
       payload.resume();
       return finish(errors.bodyTooLarge(limit));
     }
-    if (!gathered) chunks.push(chunk);
-    else if (received <= gathered.length) gathered.set(chunk, received - chunk.length);
+    if (!gatherable) chunks.push(chunk);
+    else if (received <= declaredLength) (gathered ??= new Uint8Array(declaredLength)).set(chunk, received - chunk.length);
   });
   source.on('error', (error: Error) => finish(decoder !== undefined ? errors.invalidBody(`could not decode the ${encoding} body (${error.message})`) : error));
   source.on('end', () => {
