@@ -5,7 +5,7 @@
  */
 import { availableParallelism } from 'node:os';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
-import { writeFloatText } from '../src/inference/float-text.ts';
+import { floatTextMismatch } from '../test/helpers/float-text.ts';
 
 interface Share {
   from: number;
@@ -17,17 +17,10 @@ interface Outcome {
 }
 
 function check({ from, to }: Share): Outcome {
-  const floats = new Float32Array(1);
-  const bits = new Uint32Array(floats.buffer);
-  const out = new Uint8Array(64);
   const mismatches: string[] = [];
   for (let pattern = from; pattern < to; pattern++) {
-    bits[0] = pattern;
-    const end = writeFloatText(floats[0]!, out, 0);
-    const expected = JSON.stringify(floats[0]);
-    let same = end === expected.length;
-    for (let index = 0; same && index < end; index++) same = out[index] === expected.charCodeAt(index);
-    if (!same) mismatches.push(`${pattern.toString(16)}: ${Buffer.from(out.subarray(0, end)).toString('latin1')} (JSON.stringify: ${expected})`);
+    const mismatch = floatTextMismatch(pattern);
+    if (mismatch !== undefined) mismatches.push(mismatch);
   }
   return { checked: to - from, mismatches };
 }

@@ -35,7 +35,7 @@ export const jsonBodyParser = (parseThread: JsonParseThread) => (request: Fastif
   const chunks: Buffer[] = [];
   // A large body of known length is copied, as it arrives, into a buffer the parse thread can be handed without a copy
   // (made at the first chunk: a client that only declares a length costs nothing).
-  const gatherable = !decoder && declaredLength > INLINE_PARSE_BYTES && declaredLength <= limit;
+  const gatherable = !decoder && declaredLength > INLINE_PARSE_BYTES;
   let gathered: Uint8Array | undefined;
   let received = 0;
   let finished = false;
