@@ -54,6 +54,8 @@ class Job {
   pending: Item[];
   private remaining: number;
   done = false;
+  /** Dispatched batches holding some of its sequences, not yet settled. */
+  running = 0;
   readonly queuedAt = performance.now();
 
   constructor(
@@ -90,8 +92,9 @@ const WINDOW_BATCHES = 4;
 
 /**
  * Packs token sequences from concurrent requests into batches for one model.
- * Requests take turns anchoring a batch (so a 2048-input request cannot hold
- * up single-text queries, and nothing starves); the anchor's batch is filled
+ * Requests take turns anchoring a batch, in arrival order (so a 2048-input request
+ * cannot hold up single-text queries, no query waits behind later ones, and nothing
+ * starves); the anchor's batch is filled
  * with the waiting sequences nearest it in length, from any request (so little
  * is padding), under a padded-token budget and a batch size cap.
  *
@@ -102,8 +105,8 @@ const WINDOW_BATCHES = 4;
  * trickled in first, often a single text.
  */
 export class Batcher {
+  /** In turn order: the job at the front anchors the next batch, then goes to the back. */
   private jobs: Job[] = [];
-  private turn = 0;
   private reserved = 0;
   private pumpScheduled = false;
 
@@ -183,7 +186,12 @@ export class Batcher {
     this.jobs = this.jobs.filter((job) => !job.done && job.pending.length > 0);
     if (this.jobs.length === 0) return undefined;
     const { maxBatchTokens, maxBatchSize } = this.limits;
-    const anchorJob = this.turn++ % this.jobs.length;
+    // Round robin in arrival order: the job that has waited longest for a turn anchors, then waits for its
+    // next; one with a batch still running lets the others go first (a large request takes every worker only
+    // when nothing else waits).
+    const next = Math.max(0, this.jobs.findIndex((job) => job.running === 0));
+    this.jobs.push(...this.jobs.splice(next, 1));
+    const anchorJob = this.jobs.length - 1;
     const anchor = this.jobs[anchorJob]!.pending[0]!;
     const target = anchor.ids.length;
     const sorted = this.candidates(anchorJob, target).sort((a, b) => a.ids.length - b.ids.length);
@@ -223,6 +231,9 @@ export class Batcher {
     const started = performance.now();
     const queueWaits = Float64Array.from(batch, (item) => (started - item.job.queuedAt) / 1000);
     let paddedTokens = 0;
+    const jobs = new Set(batch.map((item) => item.job));
+    jobs.forEach((job) => job.running++);
+    const settled = () => jobs.forEach((job) => job.running--);
     const deliver = ({ rows, json, ends, paddedTokens: computed }: PooledRows) => {
       paddedTokens += computed;
       rows.forEach((row, r) => {
@@ -234,10 +245,12 @@ export class Batcher {
     // so the freed executor gets its next batch first.
     this.backend.embed({ ids, lengths, skips, dimensions, base64 }, deliver, () => this.pump()).then(
       () => {
+        settled();
         this.pump();
         this.onBatch({ size: batch.length, paddedTokens, seconds: (performance.now() - started) / 1000, queueWaits });
       },
       (error: Error) => {
+        settled();
         this.pump();
         batch.forEach((item) => item.job.fail(error));
       },

@@ -70,6 +70,21 @@ test('requests arriving while the executor is busy, or in the same turn, share t
   assert.deepEqual(backend.batches, [[4, 4], [4, 4, 4]]);
 });
 
+test('single-text requests anchor batches in arrival order: one of an unusual length is not passed over', async () => {
+  const backend = new FakeBackend();
+  const batcher = new Batcher(backend, { maxBatchTokens: 512, maxBatchSize: 2 });
+  const busy = batcher.submit([sequence(1, 4)]);
+  await new Promise((resolve) => setImmediate(resolve));
+  // While the executor is busy: a long text first, then twenty short ones that pair up with each other.
+  const long = batcher.submit([sequence(2, 30)]);
+  const short = Array.from({ length: 20 }, (_, i) => batcher.submit([sequence(10 + i, 5)]));
+  await Promise.all([busy, long, ...short]);
+  assert.equal(backend.firstIds[1]![0], 2, `batches by first id: ${JSON.stringify(backend.firstIds)}`);
+  // The short ones anchor in the order they came.
+  const anchors = backend.firstIds.slice(2).map((ids) => ids[0]!);
+  assert.deepEqual(anchors, [...anchors].sort((a, b) => a - b));
+});
+
 test('a single-text request is not held up behind a 2048-input request', async () => {
   const backend = new FakeBackend();
   const batcher = new Batcher(backend, { maxBatchTokens: 512, maxBatchSize: 16 });
