@@ -116,3 +116,24 @@ export async function runLoad(
     },
   };
 }
+
+/** Two runs of one scenario as one: rates over their whole time, latencies and peaks the worse of the two. */
+export function combineLoads(first: LoadResult, second: LoadResult): LoadResult {
+  const seconds = first.seconds + second.seconds;
+  const overTime = (rate: (load: LoadResult) => number) => (rate(first) * first.seconds + rate(second) * second.seconds) / seconds;
+  return {
+    ...second,
+    seconds,
+    requests: first.requests + second.requests,
+    textsPerSecond: overTime((load) => load.textsPerSecond),
+    tokensPerSecond: overTime((load) => load.tokensPerSecond),
+    latencyMs: { p50: Math.max(first.latencyMs.p50, second.latencyMs.p50), p99: Math.max(first.latencyMs.p99, second.latencyMs.p99) },
+    errors: first.errors + second.errors,
+    healthP95Ms: Math.max(first.healthP95Ms, second.healthP95Ms),
+    peakRssMb: Math.max(first.peakRssMb, second.peakRssMb),
+    batches: {
+      meanSize: overTime((load) => load.batches.meanSize),
+      paddedPerToken: overTime((load) => load.batches.paddedPerToken),
+    },
+  };
+}
