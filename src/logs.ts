@@ -13,12 +13,19 @@ const ACCESS_LINES_WAIT_MS = 1000;
  */
 export function createLogs(level: string): { log: Logger; accessLog: Logger } {
   const stdout = pino.destination({ sync: false, minLength: ACCESS_LINES_BYTES, periodicFlush: ACCESS_LINES_WAIT_MS });
+  // flush() does nothing while a write is under way; once it ends, what is left goes out (one listener at a
+  // time: a burst of lines must not pile up listeners, which Node warns about past ten).
+  let flushOnDrain = false;
   const promptly = {
     write(line: string) {
       stdout.write(line);
       stdout.flush();
-      // flush() does nothing while a write is under way; once it ends, write what is left.
-      stdout.once('drain', () => stdout.flush());
+      if (flushOnDrain) return;
+      flushOnDrain = true;
+      stdout.once('drain', () => {
+        flushOnDrain = false;
+        stdout.flush();
+      });
     },
   };
   return { log: pino({ level }, promptly), accessLog: pino({ level }, stdout) };
