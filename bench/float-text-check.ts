@@ -1,6 +1,6 @@
 /**
  * `node --import tsx bench/float-text-check.ts`: every float32 bit pattern (2^32) through
- * writeFloatText, compared with JSON.stringify, on every core. Too long for `npm test` (~12 min
+ * writeFloatText, compared with JSON.stringify, on every core. Too long for `npm test` (~11 min
  * on 2 cores; the tests check two million); run it after any change to src/inference/float-text.ts.
  */
 import { availableParallelism } from 'node:os';
