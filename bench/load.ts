@@ -16,6 +16,13 @@ export interface LoadResult {
   peakRssMb: number;
   /** From the server's /metrics over the scenario: inputs per batch, and tokens computed per real token. */
   batches: { meanSize: number; paddedPerToken: number };
+  /**
+   * Where the CPUs went, in cores (CPU seconds per second): the server's main threads (its HTTP
+   * threads, and a cluster primary's), its other threads (inference workers, tokenizer and parse
+   * threads, V8's helpers), and this process (the load generator, probes included). `inferenceBusy`
+   * is the workers' mean fraction of time in session.run (from /metrics; NaN for the floor).
+   */
+  cpu: { mainThreads: number; otherThreads: number; loadGenerator: number; inferenceBusy: number };
 }
 
 /** Sums of the server's batch counters (all models): batches, inputs in them, padded tokens, real tokens. */
@@ -28,6 +35,8 @@ async function batchCounters(metricsUrl: string) {
     inputs: total('embeddings_batch_size_sum'),
     padded: total('embeddings_batch_padded_tokens_sum'),
     tokens: total('embeddings_tokens_total'),
+    busySeconds: total('embeddings_worker_busy_seconds_total'),
+    workers: [...text.matchAll(/^embeddings_worker_busy_seconds_total\{/gm)].length,
   };
 }
 
@@ -72,6 +81,8 @@ export async function runLoad(
   })();
 
   const before = await batchCounters(server.metricsUrl);
+  const cpuBefore = await server.cpuSeconds();
+  const generatorBefore = process.cpuUsage();
   const started = performance.now();
   let lastAnswer = started;
   const result = await autocannon({
@@ -93,6 +104,9 @@ export async function runLoad(
       },
     ],
   });
+  const wallSeconds = (performance.now() - started) / 1000;
+  const generator = process.cpuUsage(generatorBefore);
+  const cpuAfter = await server.cpuSeconds();
   loading = false;
   await probes;
   const after = await batchCounters(server.metricsUrl);
@@ -114,6 +128,12 @@ export async function runLoad(
       meanSize: (after.inputs - before.inputs) / (after.batches - before.batches),
       paddedPerToken: (after.padded - before.padded) / (after.tokens - before.tokens),
     },
+    cpu: {
+      mainThreads: (cpuAfter.mainThreads - cpuBefore.mainThreads) / wallSeconds,
+      otherThreads: (cpuAfter.otherThreads - cpuBefore.otherThreads) / wallSeconds,
+      loadGenerator: (generator.user + generator.system) / 1e6 / wallSeconds,
+      inferenceBusy: (after.busySeconds - before.busySeconds) / (after.workers * wallSeconds),
+    },
   };
 }
 
@@ -134,6 +154,12 @@ export function combineLoads(first: LoadResult, second: LoadResult): LoadResult 
     batches: {
       meanSize: overTime((load) => load.batches.meanSize),
       paddedPerToken: overTime((load) => load.batches.paddedPerToken),
+    },
+    cpu: {
+      mainThreads: overTime((load) => load.cpu.mainThreads),
+      otherThreads: overTime((load) => load.cpu.otherThreads),
+      loadGenerator: overTime((load) => load.cpu.loadGenerator),
+      inferenceBusy: overTime((load) => load.cpu.inferenceBusy),
     },
   };
 }

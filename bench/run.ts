@@ -107,6 +107,17 @@ function row(name: string, load: LoadResult, limit?: LimitResult, oneSession?: L
     batch: round(load.batches.meanSize),
     'pad %': Math.round((load.batches.paddedPerToken - 1) * 100),
     'RSS MB': Math.round(load.peakRssMb),
+    ...cpuColumns(load),
+  };
+}
+
+/** Where the CPUs went: main (HTTP) threads' µs per request, and cores used by main threads / other server threads / load generator. */
+function cpuColumns(load: LoadResult) {
+  const { cpu } = load;
+  return {
+    'main µs/req': Math.round((cpu.mainThreads * 1e6 * load.seconds) / load.requests),
+    'cores main/other/gen': [cpu.mainThreads, cpu.otherThreads, cpu.loadGenerator].map((cores) => round(cores)).join(' / '),
+    'busy %': Number.isNaN(cpu.inferenceBusy) ? '' : Math.round(cpu.inferenceBusy * 100),
   };
 }
 
@@ -202,6 +213,13 @@ async function servingSuite(artifactsDir: string): Promise<ServingSuite> {
     { what: 'one-thread floor', 'single-text req/s': round(floor.single.textsPerSecond), 'p99 ms': floor.single.latencyMs.p99, '64-text texts/s': round(floor.batch64.textsPerSecond), 'p99 ms ': floor.batch64.latencyMs.p99 },
     { what: 'server', 'single-text req/s': round(server.single.textsPerSecond), 'p99 ms': server.single.latencyMs.p99, '64-text texts/s': round(server.batch64.textsPerSecond), 'p99 ms ': server.batch64.latencyMs.p99 },
     { what: 'x floor', 'single-text req/s': round(server.single.textsPerSecond / floor.single.textsPerSecond, 2), '64-text texts/s': round(server.batch64.textsPerSecond / floor.batch64.textsPerSecond, 2) },
+  ]);
+  const cpuOf = (what: string, load: LoadResult) => ({ what, ...cpuColumns(load) });
+  console.table([
+    cpuOf('floor, single texts', floor.single),
+    cpuOf('server, single texts', server.single),
+    cpuOf('floor, 64 texts', floor.batch64),
+    cpuOf('server, 64 texts', server.batch64),
   ]);
   return { plan, floor, server };
 }

@@ -1,6 +1,6 @@
 /** The real server as a child process, as an operator runs it. */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
@@ -13,6 +13,8 @@ export interface ServerProcess {
   child: ChildProcess;
   /** Resident memory of the whole process tree (primary, HTTP processes, their threads), in MB. */
   rssMb(): Promise<number>;
+  /** CPU seconds run so far by the tree's processes: their main threads (the HTTP threads), and all their other threads. */
+  cpuSeconds(): Promise<{ mainThreads: number; otherThreads: number }>;
   stop(): Promise<void>;
 }
 
@@ -24,7 +26,6 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-/** Starts `entry` (the server, unless a bench substitutes its floor) on free ports and waits until /ready answers 200. */
 /** The process and its descendants (the cluster's HTTP processes). */
 async function processTree(pid: number): Promise<number[]> {
   const children = await readFile(`/proc/${pid}/task/${pid}/children`, 'utf8').catch(() => '');
@@ -37,6 +38,20 @@ async function rssOf(pid: number): Promise<number> {
   return Number(status.match(/VmRSS:\s+(\d+) kB/)?.[1] ?? 0) / 1024;
 }
 
+/** Seconds a thread has run on a CPU, from the scheduler's account (0 once it is gone). */
+async function threadCpuSeconds(pid: number, tid: string): Promise<number> {
+  const schedstat = await readFile(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').catch(() => '0');
+  return Number(schedstat.split(' ')[0]) / 1e9;
+}
+
+async function cpuOf(pid: number) {
+  const threads = await readdir(`/proc/${pid}/task`).catch(() => []);
+  const seconds = await Promise.all(threads.map(async (tid) => ({ main: tid === String(pid), seconds: await threadCpuSeconds(pid, tid) })));
+  const sum = (main: boolean) => seconds.filter((thread) => thread.main === main).reduce((total, thread) => total + thread.seconds, 0);
+  return { mainThreads: sum(true), otherThreads: sum(false) };
+}
+
+/** Starts `entry` (the server, unless a bench substitutes its floor) on free ports and waits until /ready answers 200. */
 export async function startServer(env: Record<string, string>, entry = new URL('../../src/server.ts', import.meta.url).pathname): Promise<ServerProcess> {
   const url = `http://127.0.0.1:${await freePort()}`;
   const metricsPort = await freePort();
@@ -66,6 +81,13 @@ export async function startServer(env: Record<string, string>, entry = new URL('
     child,
     async rssMb() {
       return (await processTree(child.pid!)).reduce(async (sum, pid) => (await sum) + (await rssOf(pid)), Promise.resolve(0));
+    },
+    async cpuSeconds() {
+      const perProcess = await Promise.all((await processTree(child.pid!)).map(cpuOf));
+      return {
+        mainThreads: perProcess.reduce((sum, cpu) => sum + cpu.mainThreads, 0),
+        otherThreads: perProcess.reduce((sum, cpu) => sum + cpu.otherThreads, 0),
+      };
     },
     stop: () =>
       new Promise((resolve) => {
