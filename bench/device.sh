@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The bench on the lent many-core machine (../shared/device/README.md): one prepared run.
 # Here: npm ci, ../shared/device/pack.sh, copy the MiniLM tokenizer files into exp/minilm-tokenizer/
-# (../shared does not travel), then run with carry [".device-pack", "exp"]:
+# (../shared does not travel), then run with carry [".device-pack", "exp/minilm-tokenizer"]:
 #   bash bench/device.sh
-# Results come back under $OUT: the bench log and bench/results/latest.json.
+# Results come back under $OUT: the bench log and bench/results/latest.json, then one log per
+# variant of the defaults, while time is left.
 set -u
 source .device-pack/unpack.sh
 out=${OUT:-/tmp/out}; mkdir -p "$out"
@@ -12,9 +13,16 @@ started=$SECONDS
 timeout 420 node --import tsx bench/run.ts --suites "${SUITES:-fp32,int8,serving}" --seconds "${SECONDS_PER_LOAD:-8}" --limit-seconds 2 \
   --index-requests 48 --tokenizer exp/minilm-tokenizer 2>&1 | grep -v 'onnxruntime' | tee "$out/bench.log"
 cp bench/results/latest.json "$out/bench.json" 2>/dev/null
-# Time left: the int8 query load with twice the default HTTP processes, to see whether the default split holds queries back.
-if [ "${EXTRA_PROCESSES:-8}" != 0 ] && (( SECONDS - started < 330 )); then
-  HTTP_PROCESSES=${EXTRA_PROCESSES:-8} timeout $(( 440 - (SECONDS - started) )) node --import tsx bench/run.ts --suites int8 --seconds 6 --limit-seconds 1 \
-    --index-requests 32 --tokenizer exp/minilm-tokenizer 2>&1 | grep -v 'onnxruntime' | tee "$out/bench-more-processes.log"
-fi
+# Then the int8 suite under other splits than the default, to see whether the default holds queries
+# back: e.g. fewer workers than CPUs, so that the HTTP threads do not take cores from inference.
+# VARIANTS: settings separated by ';', each a space-separated list of NAME=value ("" for none).
+IFS=';' read -ra variants <<< "${VARIANTS-INFERENCE_WORKERS=12;HTTP_PROCESSES=2}"
+for variant in "${variants[@]}"; do
+  [ -z "$variant" ] && continue
+  left=$(( 560 - (SECONDS - started) ))
+  (( left < 100 )) && { echo "no time left for $variant"; break; }
+  echo "== $variant"
+  env $variant timeout $(( left - 20 )) node --import tsx bench/run.ts --suites int8 --seconds 6 --limit-seconds 1 \
+    --index-requests 32 --tokenizer exp/minilm-tokenizer 2>&1 | grep -v 'onnxruntime' | tee "$out/bench-${variant// /_}.log"
+done
 echo "total ${SECONDS}s"
