@@ -23,6 +23,6 @@ for variant in "${variants[@]}"; do
   (( left < 100 )) && { echo "no time left for $variant"; break; }
   echo "== $variant"
   env $variant timeout $(( left - 20 )) node --import tsx bench/run.ts --suites int8 --seconds 6 --limit-seconds 1 \
-    --index-requests 32 --tokenizer exp/minilm-tokenizer 2>&1 | grep -v 'onnxruntime' | tee "$out/bench-${variant// /_}.log"
+    --index-requests 32 --tokenizer exp/minilm-tokenizer 2>&1 | grep -v 'onnxruntime' | tee "$out/bench-${variant//[^A-Za-z0-9]/_}.log"
 done
 echo "total ${SECONDS}s"
