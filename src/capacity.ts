@@ -3,11 +3,12 @@ import { availableParallelism, totalmem } from 'node:os';
 import { join } from 'node:path';
 
 /**
- * What this process may really use: CPUs and memory, from the cgroup limits a
- * container runs under (v2 `cpu.max`/`memory.max`, v1 CFS quota and
- * `memory.limit_in_bytes`) where they are tighter than the machine. Node 20's
- * availableParallelism() ignores CPU quotas, so a 2-CPU pod on a 64-core node
- * would otherwise start 64 workers.
+ * What this process may really use: CPUs and memory, from the cgroup limits it runs under where
+ * they are tighter than the machine: v2 `cpu.max`/`memory.max`, v1 CFS quota and
+ * `memory.limit_in_bytes`, at its own cgroup (from /proc/self/cgroup: a systemd service's
+ * `CPUQuota=`, a container sharing the host's cgroup namespace) and every level above it (a
+ * container's own cgroup is its namespace's root). Node 20's availableParallelism() ignores CPU
+ * quotas, so a 2-CPU pod on a 64-core node would otherwise start 64 workers.
  */
 export interface Capacity {
   cpus: number;
@@ -24,39 +25,82 @@ async function readNumbers(path: string): Promise<string[] | undefined> {
   }
 }
 
-async function cgroupCpus(root: string): Promise<{ cpus: number; source: string } | undefined> {
-  const v2 = await readNumbers(join(root, 'cpu.max'));
-  if (v2 && v2[0] !== 'max' && Number(v2[0]) > 0 && Number(v2[1]) > 0) {
-    return { cpus: Number(v2[0]) / Number(v2[1]), source: `cgroup cpu.max ${v2.join(' ')}` };
+/**
+ * The process's cgroup path per hierarchy, from /proc/self/cgroup's `id:controllers:path` lines:
+ * keyed by controller for v1 (`cpu`, `memory`), by '' for v2.
+ */
+function ownCgroups(membership: string): Map<string, string> {
+  const paths = new Map<string, string>();
+  for (const line of membership.split('\n')) {
+    const [, controllers, ...path] = line.split(':');
+    if (controllers === undefined || path.length === 0) continue;
+    for (const controller of controllers.split(',')) paths.set(controller, path.join(':'));
   }
-  const [quota] = (await readNumbers(join(root, 'cpu', 'cpu.cfs_quota_us'))) ?? [];
-  const [period] = (await readNumbers(join(root, 'cpu', 'cpu.cfs_period_us'))) ?? [];
-  if (Number(quota) > 0 && Number(period) > 0) return { cpus: Number(quota) / Number(period), source: `cgroup cfs quota ${quota}/${period}` };
-  return undefined;
+  return paths;
 }
 
-async function cgroupMemory(root: string): Promise<{ bytes: number; source: string } | undefined> {
-  for (const [file, name] of [['memory.max', 'cgroup memory.max'], ['memory/memory.limit_in_bytes', 'cgroup memory.limit_in_bytes']]) {
-    const [value] = (await readNumbers(join(root, file!))) ?? [];
+/** `base`, then each directory down to the process's own cgroup under it: a limit at any of them binds it. */
+function levels(base: string, path = '/'): { dir: string; at: string }[] {
+  const parts = path.split('/').filter(Boolean);
+  const below = parts.map((_, i) => {
+    const under = parts.slice(0, i + 1).join('/');
+    return { dir: join(base, under), at: ` at /${under}` };
+  });
+  return [{ dir: base, at: '' }, ...below];
+}
+
+/** The tightest limit found at any level (levels absent here, as in a container's own namespace, are skipped). */
+async function tightest<Limit extends { value: number }>(
+  candidates: { dir: string; at: string }[],
+  read: (dir: string, at: string) => Promise<Limit | undefined>,
+): Promise<Limit | undefined> {
+  const found = await Promise.all(candidates.map(({ dir, at }) => read(dir, at)));
+  return found.reduce<Limit | undefined>((best, limit) => (limit && (!best || limit.value < best.value) ? limit : best), undefined);
+}
+
+async function cgroupCpus(root: string, own: Map<string, string>) {
+  const v2 = await tightest(levels(root, own.get('')), async (dir, at) => {
+    const max = await readNumbers(join(dir, 'cpu.max'));
+    if (!max || max[0] === 'max' || !(Number(max[0]) > 0) || !(Number(max[1]) > 0)) return undefined;
+    return { value: Number(max[0]) / Number(max[1]), source: `cgroup cpu.max ${max.join(' ')}${at}` };
+  });
+  return v2 ?? tightest(levels(join(root, 'cpu'), own.get('cpu')), async (dir, at) => {
+    const [quota] = (await readNumbers(join(dir, 'cpu.cfs_quota_us'))) ?? [];
+    const [period] = (await readNumbers(join(dir, 'cpu.cfs_period_us'))) ?? [];
+    if (!(Number(quota) > 0) || !(Number(period) > 0)) return undefined;
+    return { value: Number(quota) / Number(period), source: `cgroup cfs quota ${quota}/${period}${at}` };
+  });
+}
+
+async function cgroupMemory(root: string, own: Map<string, string>) {
+  const limit = (file: string, name: string) => async (dir: string, at: string) => {
+    const [value] = (await readNumbers(join(dir, file))) ?? [];
     // v1 reports "no limit" as a huge number (2^63 rounded to pages).
-    if (value !== undefined && value !== 'max' && Number(value) > 0 && Number(value) < 2 ** 60) return { bytes: Number(value), source: name! };
-  }
-  return undefined;
+    if (value === undefined || value === 'max' || !(Number(value) > 0) || Number(value) >= 2 ** 60) return undefined;
+    return { value: Number(value), source: `${name}${at}` };
+  };
+  return (
+    (await tightest(levels(root, own.get('')), limit('memory.max', 'cgroup memory.max'))) ??
+    tightest(levels(join(root, 'memory'), own.get('memory')), limit('memory.limit_in_bytes', 'cgroup memory.limit_in_bytes'))
+  );
 }
 
-export async function detectCapacity(options: { cgroupRoot?: string; machineCpus?: number; machineMemory?: number } = {}): Promise<Capacity> {
+export async function detectCapacity(
+  options: { cgroupRoot?: string; membership?: string; machineCpus?: number; machineMemory?: number } = {},
+): Promise<Capacity> {
   const root = options.cgroupRoot ?? '/sys/fs/cgroup';
+  const own = ownCgroups(options.membership ?? (await readFile('/proc/self/cgroup', 'utf8').catch(() => '')));
   const machineCpus = options.machineCpus ?? availableParallelism();
   const machineMemory = options.machineMemory ?? totalmem();
-  const quota = await cgroupCpus(root);
-  const memory = await cgroupMemory(root);
-  const quotaCpus = quota ? Math.max(1, Math.floor(quota.cpus)) : Infinity;
+  const quota = await cgroupCpus(root, own);
+  const memory = await cgroupMemory(root, own);
+  const quotaCpus = quota ? Math.max(1, Math.floor(quota.value)) : Infinity;
   return {
     cpus: Math.min(machineCpus, quotaCpus),
-    memoryBytes: Math.min(machineMemory, memory?.bytes ?? Infinity),
+    memoryBytes: Math.min(machineMemory, memory?.value ?? Infinity),
     source: {
       cpus: quotaCpus < machineCpus ? quota!.source : `${machineCpus} CPUs available to the process`,
-      memory: memory && memory.bytes < machineMemory ? memory.source : 'machine memory',
+      memory: memory && memory.value < machineMemory ? memory.source : 'machine memory',
     },
   };
 }

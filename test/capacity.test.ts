@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { detectCapacity, planServing, workersOfProcess } from '../src/capacity.ts';
@@ -21,7 +21,7 @@ test('CPUs and memory come from the cgroup limits (v2 and v1) where tighter than
   const v1 = await cgroup({ 'cpu/cpu.cfs_quota_us': '400000\n', 'cpu/cpu.cfs_period_us': '100000\n', 'memory/memory.limit_in_bytes': '9223372036854771712\n' });
   const unlimited = await cgroup({ 'cpu.max': 'max 100000\n', 'memory.max': 'max\n' });
   t.after(() => Promise.all([v2, v1, unlimited].map((dir) => rm(dir, { recursive: true, force: true }))));
-  const machine = { machineCpus: 64, machineMemory: 256 * GiB };
+  const machine = { machineCpus: 64, machineMemory: 256 * GiB, membership: '0::/\n' };
   assert.deepEqual(await detectCapacity({ cgroupRoot: v2, ...machine }), {
     cpus: 2, memoryBytes: 4 * GiB, source: { cpus: 'cgroup cpu.max 250000 100000', memory: 'cgroup memory.max' },
   });
@@ -29,7 +29,41 @@ test('CPUs and memory come from the cgroup limits (v2 and v1) where tighter than
   assert.equal(fromV1.cpus, 4);
   assert.equal(fromV1.memoryBytes, 256 * GiB, 'v1 reports no limit as a huge number');
   assert.equal((await detectCapacity({ cgroupRoot: unlimited, ...machine })).cpus, 64);
-  assert.equal((await detectCapacity({ cgroupRoot: v2, machineCpus: 1, machineMemory: GiB })).cpus, 1, 'never more than the machine');
+  assert.equal((await detectCapacity({ cgroupRoot: v2, machineCpus: 1, machineMemory: GiB, membership: '' })).cpus, 1, 'never more than the machine');
+});
+
+test('limits set on the cgroup the process is in, or any level above it, count too: the tightest wins', async (t) => {
+  // A systemd service (CPUQuota=300%) in a slice holding 8 GiB, on cgroup v2 with no limit at the root.
+  const service = await cgroup({
+    'system.slice/embeddings.service/cpu.max': '300000 100000\n',
+    'system.slice/embeddings.service/memory.max': 'max\n',
+    'system.slice/memory.max': `${8 * GiB}\n`,
+    'cpu.max': 'max 100000\n',
+  });
+  // cgroup v1, as on this machine: memory and cpu controllers mounted apart, the process deep in each.
+  const v1 = await cgroup({
+    'cpu,cpuacct/batch/cpu.cfs_quota_us': '600000\n',
+    'cpu,cpuacct/batch/cpu.cfs_period_us': '100000\n',
+    'cpu,cpuacct/batch/job7/cpu.cfs_quota_us': '-1\n',
+    'memory/process_api/6b6b/memory.limit_in_bytes': `${3 * GiB}\n`,
+  });
+  await symlink('cpu,cpuacct', join(v1, 'cpu'));
+  // A container whose /proc/self/cgroup names the host's path, with its own cgroup mounted as the root.
+  const container = await cgroup({ 'cpu.max': '150000 100000\n' });
+  t.after(() => Promise.all([service, v1, container].map((dir) => rm(dir, { recursive: true, force: true }))));
+  const machine = { machineCpus: 64, machineMemory: 256 * GiB };
+  assert.deepEqual(await detectCapacity({ cgroupRoot: service, membership: '0::/system.slice/embeddings.service\n', ...machine }), {
+    cpus: 3,
+    memoryBytes: 8 * GiB,
+    source: { cpus: 'cgroup cpu.max 300000 100000 at /system.slice/embeddings.service', memory: 'cgroup memory.max at /system.slice' },
+  });
+  const membershipV1 = '9:memory:/process_api/6b6b\n3:cpu,cpuacct:/batch/job7\n0::/\n';
+  assert.deepEqual(await detectCapacity({ cgroupRoot: v1, membership: membershipV1, ...machine }), {
+    cpus: 6,
+    memoryBytes: 3 * GiB,
+    source: { cpus: 'cgroup cfs quota 600000/100000 at /batch', memory: 'cgroup memory.limit_in_bytes at /process_api/6b6b' },
+  });
+  assert.equal((await detectCapacity({ cgroupRoot: container, membership: '0::/system.slice/docker-1f2e.scope\n', ...machine })).cpus, 1);
 });
 
 test('the plan: a single-thread worker per CPU, an HTTP process per 4 CPUs, fewer workers when their weights do not fit', () => {
