@@ -1,10 +1,10 @@
 import { readFile } from 'node:fs/promises';
-import { availableParallelism, totalmem } from 'node:os';
+import { availableParallelism, freemem } from 'node:os';
 import { join } from 'node:path';
 
 /**
- * What this process may really use: CPUs and memory, from the cgroup limits it runs under where
- * they are tighter than the machine: v2 `cpu.max`/`memory.max`, v1 CFS quota and
+ * What this process may really use: the machine's CPUs and the memory available at start, or the
+ * cgroup limits it runs under where tighter: v2 `cpu.max`/`memory.max`, v1 CFS quota and
  * `memory.limit_in_bytes`, at its own cgroup (from /proc/self/cgroup: a systemd service's
  * `CPUQuota=`, a container sharing the host's cgroup namespace) and every level above it (a
  * container's own cgroup is its namespace's root). Node 20's availableParallelism() ignores CPU
@@ -86,21 +86,22 @@ async function cgroupMemory(root: string, own: Map<string, string>) {
 }
 
 export async function detectCapacity(
-  options: { cgroupRoot?: string; membership?: string; machineCpus?: number; machineMemory?: number } = {},
+  options: { cgroupRoot?: string; membership?: string; machineCpus?: number; availableMemory?: number } = {},
 ): Promise<Capacity> {
   const root = options.cgroupRoot ?? '/sys/fs/cgroup';
   const own = ownCgroups(options.membership ?? (await readFile('/proc/self/cgroup', 'utf8').catch(() => '')));
   const machineCpus = options.machineCpus ?? availableParallelism();
-  const machineMemory = options.machineMemory ?? totalmem();
+  // MemAvailable, not the total: memory other processes hold now is not the workers' to plan for.
+  const availableMemory = options.availableMemory ?? freemem();
   const quota = await cgroupCpus(root, own);
   const memory = await cgroupMemory(root, own);
   const quotaCpus = quota ? Math.max(1, Math.floor(quota.value)) : Infinity;
   return {
     cpus: Math.min(machineCpus, quotaCpus),
-    memoryBytes: Math.min(machineMemory, memory?.value ?? Infinity),
+    memoryBytes: Math.min(availableMemory, memory?.value ?? Infinity),
     source: {
       cpus: quotaCpus < machineCpus ? quota!.source : `${machineCpus} CPUs available to the process`,
-      memory: memory && memory.value < machineMemory ? memory.source : 'machine memory',
+      memory: memory && memory.value < availableMemory ? memory.source : 'available on the machine',
     },
   };
 }

@@ -21,7 +21,7 @@ test('CPUs and memory come from the cgroup limits (v2 and v1) where tighter than
   const v1 = await cgroup({ 'cpu/cpu.cfs_quota_us': '400000\n', 'cpu/cpu.cfs_period_us': '100000\n', 'memory/memory.limit_in_bytes': '9223372036854771712\n' });
   const unlimited = await cgroup({ 'cpu.max': 'max 100000\n', 'memory.max': 'max\n' });
   t.after(() => Promise.all([v2, v1, unlimited].map((dir) => rm(dir, { recursive: true, force: true }))));
-  const machine = { machineCpus: 64, machineMemory: 256 * GiB, membership: '0::/\n' };
+  const machine = { machineCpus: 64, availableMemory: 256 * GiB, membership: '0::/\n' };
   assert.deepEqual(await detectCapacity({ cgroupRoot: v2, ...machine }), {
     cpus: 2, memoryBytes: 4 * GiB, source: { cpus: 'cgroup cpu.max 250000 100000', memory: 'cgroup memory.max' },
   });
@@ -29,7 +29,9 @@ test('CPUs and memory come from the cgroup limits (v2 and v1) where tighter than
   assert.equal(fromV1.cpus, 4);
   assert.equal(fromV1.memoryBytes, 256 * GiB, 'v1 reports no limit as a huge number');
   assert.equal((await detectCapacity({ cgroupRoot: unlimited, ...machine })).cpus, 64);
-  assert.equal((await detectCapacity({ cgroupRoot: v2, machineCpus: 1, machineMemory: GiB, membership: '' })).cpus, 1, 'never more than the machine');
+  const small = await detectCapacity({ cgroupRoot: v2, machineCpus: 1, availableMemory: GiB, membership: '' });
+  assert.equal(small.cpus, 1, 'never more CPUs than the machine');
+  assert.deepEqual([small.memoryBytes, small.source.memory], [GiB, 'available on the machine'], 'never more memory than is available');
 });
 
 test('limits set on the cgroup the process is in, or any level above it, count too: the tightest wins', async (t) => {
@@ -51,7 +53,7 @@ test('limits set on the cgroup the process is in, or any level above it, count t
   // A container whose /proc/self/cgroup names the host's path, with its own cgroup mounted as the root.
   const container = await cgroup({ 'cpu.max': '150000 100000\n' });
   t.after(() => Promise.all([service, v1, container].map((dir) => rm(dir, { recursive: true, force: true }))));
-  const machine = { machineCpus: 64, machineMemory: 256 * GiB };
+  const machine = { machineCpus: 64, availableMemory: 256 * GiB };
   assert.deepEqual(await detectCapacity({ cgroupRoot: service, membership: '0::/system.slice/embeddings.service\n', ...machine }), {
     cpus: 3,
     memoryBytes: 8 * GiB,
