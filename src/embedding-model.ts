@@ -58,15 +58,17 @@ export class EmbeddingModel {
   ): Promise<EmbeddingModel> {
     const tokenizerSetup = { artifactsDir: options.artifactsDir, repo: options.repo, maxTokens: description.maxTokens, lowercase: description.lowercase };
     const tokenizer = await loadTokenizer(options.artifactsDir, options.repo, tokenizerSetup);
-    const backend = await OnnxBackend.start(
+    const starting = OnnxBackend.start(
       { onnxPath: description.onnxFile, intraOpThreads: options.intraOpThreads, poolingModes: description.poolingModes, padId: tokenizer.padId, normalize: description.normalized },
       options.workers,
       { onRun: options.onRun },
     );
+    // ~0.25 s of this thread, spent while the workers start.
+    if (options.tokenIds === 'openai') loadOpenAiEncoding();
+    const backend = await starting;
     const batcher = new Batcher(backend, options.batching, options.onBatch);
     const tokenizerThread = new TokenizerThread(tokenizerSetup);
     const model = new EmbeddingModel(description, tokenizer, tokenizerThread, backend, batcher, options.tokenIds, options.promptName);
-    if (model.tokenIds === 'openai') loadOpenAiEncoding();
     try {
       await model.warmUp();
     } catch (error) {
