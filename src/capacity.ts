@@ -49,40 +49,56 @@ function levels(base: string, path = '/'): { dir: string; at: string }[] {
   return [{ dir: base, at: '' }, ...below];
 }
 
-/** The tightest limit found at any level (levels absent here, as in a container's own namespace, are skipped). */
-async function tightest<Limit extends { value: number }>(
-  candidates: { dir: string; at: string }[],
-  read: (dir: string, at: string) => Promise<Limit | undefined>,
-): Promise<Limit | undefined> {
-  const found = await Promise.all(candidates.map(({ dir, at }) => read(dir, at)));
-  return found.reduce<Limit | undefined>((best, limit) => (limit && (!best || limit.value < best.value) ? limit : best), undefined);
+interface Limit {
+  value: number;
+  /** Where it was read, for the start-up log. */
+  source: string;
 }
 
-async function cgroupCpus(root: string, own: Map<string, string>) {
-  const v2 = await tightest(levels(root, own.get('')), async (dir, at) => {
-    const max = await readNumbers(join(dir, 'cpu.max'));
-    if (!max || max[0] === 'max' || !(Number(max[0]) > 0) || !(Number(max[1]) > 0)) return undefined;
-    return { value: Number(max[0]) / Number(max[1]), source: `cgroup cpu.max ${max.join(' ')}${at}` };
-  });
-  return v2 ?? tightest(levels(join(root, 'cpu'), own.get('cpu')), async (dir, at) => {
-    const [quota] = (await readNumbers(join(dir, 'cpu.cfs_quota_us'))) ?? [];
-    const [period] = (await readNumbers(join(dir, 'cpu.cfs_period_us'))) ?? [];
-    if (!(Number(quota) > 0) || !(Number(period) > 0)) return undefined;
-    return { value: Number(quota) / Number(period), source: `cgroup cfs quota ${quota}/${period}${at}` };
-  });
-}
+/** Reads one level's limit, if it sets one; `at` names the level for the source. */
+type LevelReader = (dir: string, at: string) => Promise<Limit | undefined>;
 
-async function cgroupMemory(root: string, own: Map<string, string>) {
-  const limit = (file: string, name: string) => async (dir: string, at: string) => {
-    const [value] = (await readNumbers(join(dir, file))) ?? [];
-    // v1 reports "no limit" as a huge number (2^63 rounded to pages).
-    if (value === undefined || value === 'max' || !(Number(value) > 0) || Number(value) >= 2 ** 60) return undefined;
-    return { value: Number(value), source: `${name}${at}` };
+/**
+ * The tightest limit at any level of the v2 hierarchy, else of v1's `controller` hierarchy (levels
+ * absent here, as in a container's own namespace, are skipped).
+ */
+async function cgroupLimit(root: string, own: Map<string, string>, controller: string, v2: LevelReader, v1: LevelReader) {
+  const tightest = async (candidates: { dir: string; at: string }[], read: LevelReader) => {
+    const found = await Promise.all(candidates.map(({ dir, at }) => read(dir, at)));
+    return found.reduce<Limit | undefined>((best, limit) => (limit && (!best || limit.value < best.value) ? limit : best), undefined);
   };
-  return (
-    (await tightest(levels(root, own.get('')), limit('memory.max', 'cgroup memory.max'))) ??
-    tightest(levels(join(root, 'memory'), own.get('memory')), limit('memory.limit_in_bytes', 'cgroup memory.limit_in_bytes'))
+  return (await tightest(levels(root, own.get('')), v2)) ?? tightest(levels(join(root, controller), own.get(controller)), v1);
+}
+
+function cgroupCpus(root: string, own: Map<string, string>) {
+  return cgroupLimit(
+    root,
+    own,
+    'cpu',
+    async (dir, at) => {
+      const max = await readNumbers(join(dir, 'cpu.max'));
+      if (!max || max[0] === 'max' || !(Number(max[0]) > 0) || !(Number(max[1]) > 0)) return undefined;
+      return { value: Number(max[0]) / Number(max[1]), source: `cgroup cpu.max ${max.join(' ')}${at}` };
+    },
+    async (dir, at) => {
+      const [quota] = (await readNumbers(join(dir, 'cpu.cfs_quota_us'))) ?? [];
+      const [period] = (await readNumbers(join(dir, 'cpu.cfs_period_us'))) ?? [];
+      if (!(Number(quota) > 0) || !(Number(period) > 0)) return undefined;
+      return { value: Number(quota) / Number(period), source: `cgroup cfs quota ${quota}/${period}${at}` };
+    },
   );
+}
+
+function cgroupMemory(root: string, own: Map<string, string>) {
+  const limit =
+    (file: string): LevelReader =>
+    async (dir, at) => {
+      const [value] = (await readNumbers(join(dir, file))) ?? [];
+      // v1 reports "no limit" as a huge number (2^63 rounded to pages).
+      if (value === undefined || value === 'max' || !(Number(value) > 0) || Number(value) >= 2 ** 60) return undefined;
+      return { value: Number(value), source: `cgroup ${file}${at}` };
+    };
+  return cgroupLimit(root, own, 'memory', limit('memory.max'), limit('memory.limit_in_bytes'));
 }
 
 export async function detectCapacity(

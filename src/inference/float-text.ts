@@ -3,8 +3,9 @@
  * for it (the shortest decimal that reads back as the same double, the closest such when there are
  * several, ties to even). V8's own printing was ~40% of an inference worker's time on cheap models;
  * this does the common case (2^-19 ≤ |x| < 2^20) with exact integer arithmetic on doubles in about
- * a third of the time (a 384-float vector: 14 µs against 46), and hands everything else to `JSON.stringify`. Checked against it on
- * all 2^32 float32 bit patterns (bench/float-text-check.ts; the tests check two million).
+ * a third of the time (a 384-float vector: 14 µs against 46), and hands everything else to
+ * `JSON.stringify`. Checked against it on all 2^32 float32 bit patterns (bench/float-text-check.ts;
+ * the tests check two million).
  */
 
 /** The most bytes one value takes: "-0.000001" and 17 digits, or V8's exponent forms. */
