@@ -207,24 +207,27 @@ export function bertOnnxBytes(weights: BertWeights, options: { int8?: boolean } 
   }
   let x = g.layerNorm(embedded, weights.embeddingNormScale, weights.embeddingNormBias);
 
-  const mask = g.op('Unsqueeze', [g.op('Cast', ['attention_mask'], { to: onnx.TensorProto.DataType.FLOAT }), g.ints([1, 2])]);
-  const scoreBias = g.op('Mul', [g.op('Sub', [g.scalar(1), mask]), g.scalar(MASKED_SCORE)]);
-  const splitHeads = g.ints([0, 0, shape.heads, headSize]);
-  const mergeHeads = g.ints([0, 0, shape.hidden]);
+  // A 0-layer model has no attention: no mask or head constants, which ONNX Runtime would warn about as unused.
+  if (weights.layers.length > 0) {
+    const mask = g.op('Unsqueeze', [g.op('Cast', ['attention_mask'], { to: onnx.TensorProto.DataType.FLOAT }), g.ints([1, 2])]);
+    const scoreBias = g.op('Mul', [g.op('Sub', [g.scalar(1), mask]), g.scalar(MASKED_SCORE)]);
+    const splitHeads = g.ints([0, 0, shape.heads, headSize]);
+    const mergeHeads = g.ints([0, 0, shape.hidden]);
 
-  for (const layer of weights.layers) {
-    const heads = (weight: Matrix, bias: Float32Array, perm: number[]) =>
-      g.op('Transpose', [g.op('Reshape', [g.linear(x, weight, bias), splitHeads])], { perm });
-    const query = heads(layer.query, layer.queryBias, [0, 2, 1, 3]);
-    const keyT = heads(layer.key, layer.keyBias, [0, 2, 3, 1]);
-    const value = heads(layer.value, layer.valueBias, [0, 2, 1, 3]);
-    const scores = g.op('Add', [g.op('Mul', [g.op('MatMul', [query, keyT]), g.scalar(1 / Math.sqrt(headSize))]), scoreBias]);
-    const context = g.op('MatMul', [g.op('Softmax', [scores], { axis: -1 }), value]);
-    const merged = g.op('Reshape', [g.op('Transpose', [context], { perm: [0, 2, 1, 3] }), mergeHeads]);
-    x = g.layerNorm(g.op('Add', [x, g.linear(merged, layer.attentionOut, layer.attentionOutBias)]), layer.attentionNormScale, layer.attentionNormBias);
-    const up = g.linear(x, layer.up, layer.upBias);
-    const gelu = g.op('Mul', [g.op('Mul', [up, g.scalar(0.5)]), g.op('Add', [g.op('Erf', [g.op('Div', [up, g.scalar(Math.SQRT2)])]), g.scalar(1)])]);
-    x = g.layerNorm(g.op('Add', [x, g.linear(gelu, layer.down, layer.downBias)]), layer.outputNormScale, layer.outputNormBias);
+    for (const layer of weights.layers) {
+      const heads = (weight: Matrix, bias: Float32Array, perm: number[]) =>
+        g.op('Transpose', [g.op('Reshape', [g.linear(x, weight, bias), splitHeads])], { perm });
+      const query = heads(layer.query, layer.queryBias, [0, 2, 1, 3]);
+      const keyT = heads(layer.key, layer.keyBias, [0, 2, 3, 1]);
+      const value = heads(layer.value, layer.valueBias, [0, 2, 1, 3]);
+      const scores = g.op('Add', [g.op('Mul', [g.op('MatMul', [query, keyT]), g.scalar(1 / Math.sqrt(headSize))]), scoreBias]);
+      const context = g.op('MatMul', [g.op('Softmax', [scores], { axis: -1 }), value]);
+      const merged = g.op('Reshape', [g.op('Transpose', [context], { perm: [0, 2, 1, 3] }), mergeHeads]);
+      x = g.layerNorm(g.op('Add', [x, g.linear(merged, layer.attentionOut, layer.attentionOutBias)]), layer.attentionNormScale, layer.attentionNormBias);
+      const up = g.linear(x, layer.up, layer.upBias);
+      const gelu = g.op('Mul', [g.op('Mul', [up, g.scalar(0.5)]), g.op('Add', [g.op('Erf', [g.op('Div', [up, g.scalar(Math.SQRT2)])]), g.scalar(1)])]);
+      x = g.layerNorm(g.op('Add', [x, g.linear(gelu, layer.down, layer.downBias)]), layer.outputNormScale, layer.outputNormBias);
+    }
   }
   g.nodes.push(onnx.NodeProto.create({ opType: 'Identity', input: [x], output: ['last_hidden_state'] }));
 
