@@ -7,6 +7,7 @@ import { v4 as uuidv4 } from 'uuid';
 import { requireApiKeys } from './http/api-keys.ts';
 import { recordRequests } from './http/access-log.ts';
 import { clientErrorHandler } from './http/client-errors.ts';
+import { trackConnections } from './http/connections.ts';
 import { errorHandler, notFoundHandler } from './http/error-handler.ts';
 import { jsonBodyParser } from './http/json-body.ts';
 import { JsonParseThread } from './http/json-parse-thread.ts';
@@ -22,6 +23,8 @@ declare module 'fastify' {
     registry: Registry;
     limits: RequestLimits;
     metrics: Metrics;
+    /** Before close(): idle connections close now, busy ones after their response (see http/connections.ts). */
+    drainConnections(): void;
   }
   interface FastifyRequest {
     /** Set by the embeddings route, for the access log and metrics. */
@@ -46,7 +49,7 @@ export interface ConnectionLimits {
   headersTimeoutMs: number;
   /** Receiving the whole request, body included. */
   requestTimeoutMs: number;
-  /** Open connections per HTTP process; past it new ones are closed at once. */
+  /** Open connections per HTTP process; past it a new one evicts the one idle longest, or is closed when none is idle. */
   maxConnections: number;
 }
 
@@ -90,7 +93,8 @@ export async function buildApp(options: AppOptions) {
     // access-log.ts writes one line per request instead of Fastify's two.
     logController: new LogController({ disableRequestLogging: true }),
   }).withTypeProvider<ZodTypeProvider>();
-  app.server.maxConnections = connections.maxConnections;
+  const tracked = trackConnections(app.server, connections.maxConnections);
+  app.decorate('drainConnections', tracked.drain);
   app.decorate('registry', registry);
   app.decorate('limits', limits);
   app.decorate('metrics', metrics);

@@ -1,40 +1,65 @@
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { z } from 'zod';
 
 /**
  * Every setting the server reads, from environment variables, validated once.
  * The README's configuration table documents the same names and defaults.
+ * A variable that is set must hold a valid value: an empty one is refused rather than read as 0 or
+ * as unset (`PORT=''` would otherwise listen on a random port).
  */
-const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
 
-const optionalPositiveInt = z.coerce.number().int().positive().optional();
+/** The longest delay Node's timers take; a larger one fires after 1 ms. */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** A whole number from `min` to `max`, written in decimal digits. */
+const integer = (min: number, max: number) =>
+  z
+    .string()
+    .regex(/^\s*\d+\s*$/, { error: `expected a whole number from ${min} to ${max}` })
+    .transform(Number)
+    .pipe(z.number().min(min, { error: `expected a whole number from ${min} to ${max}` }).max(max, { error: `expected a whole number from ${min} to ${max}` }));
+
+const count = (fallback: number) => integer(1, Number.MAX_SAFE_INTEGER).default(fallback);
+const optionalCount = integer(1, Number.MAX_SAFE_INTEGER).optional();
+/** Milliseconds for a timer: at most what Node's timers can wait. */
+const milliseconds = (fallback: number) => integer(1, MAX_TIMER_MS).default(fallback);
+const port = integer(0, 65535);
+
+/** A host name or IP address to listen on: a port belongs in PORT, not here. */
+const host = z
+  .string()
+  .min(1, { error: 'expected a host name or IP address' })
+  .refine((value) => isIP(value) !== 0 || /^[A-Za-z0-9.-]+$/.test(value), {
+    error: 'expected a host name or IP address (0.0.0.0 for every IPv4 address, :: for every address), without a port or scheme: the port goes in PORT',
+  });
 
 export const serverEnvSchema = z.object({
-  PORT: z.coerce.number().int().min(0).max(65535).default(8000),
-  HOST: z.string().min(1).default('127.0.0.1'),
+  PORT: port.default(8000),
+  HOST: host.default('127.0.0.1'),
   MODELS_FILE: z.string().min(1).default('./models.txt'),
   ARTIFACTS_DIR: z.string().min(1).default('./artifacts'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  BODY_LIMIT: positiveInt(20 * 1024 * 1024),
+  BODY_LIMIT: count(20 * 1024 * 1024),
   // Unset: planned from the CPUs and memory the process may use (see capacity.ts).
-  INFERENCE_WORKERS: optionalPositiveInt,
-  INTRA_OP_THREADS: optionalPositiveInt,
-  HTTP_PROCESSES: optionalPositiveInt,
-  METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
-  MAX_BATCH_TOKENS: positiveInt(2048),
-  MAX_BATCH_SIZE: positiveInt(32),
-  MAX_QUEUED_INPUTS: positiveInt(8192),
-  MAX_REQUEST_TOKENS: positiveInt(300_000),
+  INFERENCE_WORKERS: optionalCount,
+  INTRA_OP_THREADS: optionalCount,
+  HTTP_PROCESSES: optionalCount,
+  METRICS_PORT: port.optional(),
+  MAX_BATCH_TOKENS: count(2048),
+  MAX_BATCH_SIZE: count(32),
+  MAX_QUEUED_INPUTS: count(8192),
+  MAX_REQUEST_TOKENS: count(300_000),
   TRUNCATE: z.enum(['true', 'false']).default('true'),
   TOKEN_IDS: z.enum(['openai', 'model']).default('openai'),
   API_KEYS: z.string().optional(),
-  API_KEYS_FILE: z.string().optional(),
+  API_KEYS_FILE: z.string().min(1, { error: 'expected the path of a file of keys' }).optional(),
   CORS_ORIGINS: z.string().optional(),
-  REQUEST_TIMEOUT_MS: positiveInt(60_000),
-  HEADERS_TIMEOUT_MS: positiveInt(10_000),
-  BODY_TIMEOUT_MS: positiveInt(30_000),
-  MAX_CONNECTIONS: positiveInt(4096),
-  DRAIN_TIMEOUT_MS: positiveInt(30_000),
+  REQUEST_TIMEOUT_MS: milliseconds(60_000),
+  HEADERS_TIMEOUT_MS: milliseconds(10_000),
+  BODY_TIMEOUT_MS: milliseconds(30_000),
+  MAX_CONNECTIONS: count(4096),
+  DRAIN_TIMEOUT_MS: milliseconds(30_000),
 });
 
 export type ServerEnv = z.infer<typeof serverEnvSchema>;
@@ -67,10 +92,18 @@ export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
+/** Settings whose values must never be printed. */
+const SECRETS = new Set(['API_KEYS', 'HF_TOKEN']);
+
 function parseEnv<T extends z.ZodType>(schema: T, env: NodeJS.ProcessEnv): z.infer<T> {
   const parsed = schema.safeParse(env);
   if (!parsed.success) {
-    const problems = parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`);
+    const problems = parsed.error.issues.map((issue) => {
+      const name = String(issue.path[0] ?? '');
+      const given = env[name];
+      const shown = given === undefined || SECRETS.has(name) ? name : `${name}=${JSON.stringify(given)}`;
+      return `${shown}: ${issue.message}`;
+    });
     throw new ConfigError(`invalid configuration: ${problems.join('; ')}`);
   }
   return parsed.data;
@@ -131,7 +164,7 @@ export const downloadEnvSchema = z.object({
   HF_ENDPOINT: z.url().default('https://huggingface.co').transform((url) => url.replace(/\/+$/, '')),
   HF_TOKEN: z.string().min(1).optional(),
   HF_HUB_OFFLINE: z.string().optional(),
-  DOWNLOAD_TIMEOUT_MS: positiveInt(10000),
+  DOWNLOAD_TIMEOUT_MS: milliseconds(10000),
 });
 
 export interface DownloadConfig {

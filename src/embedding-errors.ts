@@ -17,8 +17,10 @@ export class TooManyTokensError extends Error {
   constructor(
     readonly tokens: number,
     readonly limit: number,
+    /** Counted before tokenising everything (a prompt's tokens times the inputs): the request has at least `tokens`. */
+    readonly atLeast = false,
   ) {
-    super(`the request has ${tokens} tokens; at most ${limit} are allowed per request`);
+    super(`the request has ${atLeast ? 'at least ' : ''}${tokens} tokens; at most ${limit} are allowed per request`);
   }
 }
 

@@ -29,6 +29,15 @@ const INLINE_CHARS = 16_384;
 /** Characters per message to the tokenizer thread. */
 const THREAD_MESSAGE_CHARS = 1 << 20;
 
+/** What one id of models.txt says about using a model: what token ids mean, and its default prompt. */
+export interface IdDefaults {
+  tokenIds: TokenIdMeaning;
+  /** models.txt prompt= of this id. */
+  promptName: string | undefined;
+}
+
+const inputCount = (inputs: EmbeddingInputs) => ('texts' in inputs ? inputs.texts.length : inputs.tokenIds.length);
+
 /** A loaded model: tokenizer, batching queue and inference workers behind one `embed` call. */
 export class EmbeddingModel {
   private constructor(
@@ -37,9 +46,7 @@ export class EmbeddingModel {
     private readonly tokenizerThread: TokenizerThread,
     private readonly backend: OnnxBackend,
     private readonly batcher: Batcher,
-    private readonly tokenIds: TokenIdMeaning,
-    /** models.txt prompt= of this id. */
-    private readonly aliasPromptName: string | undefined,
+    private readonly defaults: IdDefaults,
   ) {}
 
   static async load(
@@ -50,8 +57,8 @@ export class EmbeddingModel {
       workers: number;
       intraOpThreads: number;
       batching: BatchLimits;
-      tokenIds: TokenIdMeaning;
-      promptName?: string;
+      /** Some id reads token ids as OpenAI's: load its encoding now rather than at the first request. */
+      loadOpenAiEncoding: boolean;
       onBatch?: (stats: BatchStats) => void;
       onRun?: (worker: number, seconds: number) => void;
     },
@@ -64,18 +71,23 @@ export class EmbeddingModel {
       { onRun: options.onRun },
     );
     // ~0.25 s of this thread, spent while the workers start.
-    if (options.tokenIds === 'openai') loadOpenAiEncoding();
+    if (options.loadOpenAiEncoding) loadOpenAiEncoding();
     const backend = await starting;
     const batcher = new Batcher(backend, options.batching, options.onBatch);
     const tokenizerThread = new TokenizerThread(tokenizerSetup);
-    const model = new EmbeddingModel(description, tokenizer, tokenizerThread, backend, batcher, options.tokenIds, options.promptName);
+    const model = new EmbeddingModel(description, tokenizer, tokenizerThread, backend, batcher, { tokenIds: 'model', promptName: undefined });
     try {
       await model.warmUp();
     } catch (error) {
-      await backend.close();
+      await model.close();
       throw error;
     }
     return model;
+  }
+
+  /** This model as one id serves it: the same tokenizer, queue and workers, with the id's defaults. */
+  forId(defaults: IdDefaults): EmbeddingModel {
+    return new EmbeddingModel(this.description, this.tokenizer, this.tokenizerThread, this.backend, this.batcher, defaults);
   }
 
   /** One run through the whole path; also checks the graph's output width against the configs. */
@@ -100,7 +112,7 @@ export class EmbeddingModel {
     inputs: EmbeddingInputs,
     options: VectorOutput & { signal?: CancelSignal; truncate?: boolean; maxRequestTokens?: number; prompt?: PromptChoice } = {},
   ): Promise<EmbeddingResult> {
-    const release = this.batcher.admit('texts' in inputs ? inputs.texts.length : inputs.tokenIds.length);
+    const release = this.batcher.admit(inputCount(inputs));
     let sequences: Int32Array[];
     let embeddings: Promise<Uint8Array[]>;
     try {
@@ -114,24 +126,37 @@ export class EmbeddingModel {
     return { embeddings: await embeddings, tokenCounts: sequences.map((ids) => ids.length) };
   }
 
+  /** Whether the queue would take a request of `count` inputs now (admission's answer, without taking places). */
+  wouldAdmit(count: number): boolean {
+    return this.batcher.wouldAdmit(count);
+  }
+
   /**
    * What would be embedded: per input its ids (prompt included, truncated) and untruncated count,
    * and how many leading tokens the pooling leaves out (the prompt, with include_prompt false).
    * `whole` tokenises every text whole, so the counts are exact (else long texts only as far as needed).
+   * A prompt is part of every input: its tokens times the inputs count against `maxRequestTokens`
+   * before any input is joined to it.
    */
   async encode(
     inputs: EmbeddingInputs,
-    options: { signal?: CancelSignal; prompt?: PromptChoice; whole?: boolean } = {},
+    options: { signal?: CancelSignal; prompt?: PromptChoice; whole?: boolean; maxRequestTokens?: number } = {},
   ): Promise<{ encoded: EncodedText[]; promptTokens: number }> {
-    if ('tokenIds' in inputs && this.tokenIds === 'model') return { encoded: this.truncateIds(inputs.tokenIds), promptTokens: 0 };
+    if ('tokenIds' in inputs && this.defaults.tokenIds === 'model') return { encoded: this.truncateIds(inputs.tokenIds), promptTokens: 0 };
+    const prompt = choosePrompt(this.description, options.prompt ?? {}, this.defaults.promptName) ?? '';
+    const promptTokens = prompt ? this.promptTokenCount(prompt) : 0;
+    const atLeast = promptTokens * inputCount(inputs);
+    if (options.maxRequestTokens !== undefined && atLeast > options.maxRequestTokens) throw new TooManyTokensError(atLeast, options.maxRequestTokens, true);
     // OpenAI's meaning of token ids: its cl100k_base encoding, embedded exactly as the text they stand for.
     const texts = 'texts' in inputs ? inputs.texts : inputs.tokenIds.map(decodeOpenAiTokens);
-    const prompt = choosePrompt(this.description, options.prompt ?? {}, this.aliasPromptName) ?? '';
     const encoded = await this.tokenize(prompt ? texts.map((text) => prompt + text) : texts, options.signal, options.whole);
-    return { encoded, promptTokens: prompt && !this.description.includePrompt ? this.promptTokenCount(prompt) : 0 };
+    return { encoded, promptTokens: prompt && !this.description.includePrompt ? promptTokens : 0 };
   }
 
-  /** As sentence-transformers counts a prompt to leave out: its tokens with the special ones, less the closing one. */
+  /**
+   * As sentence-transformers counts a prompt to leave out: its tokens with the special ones, less
+   * the closing one (at most the model's limit less one, as the prompt is truncated like any text).
+   */
   private promptTokenCount(prompt: string): number {
     return this.tokenizer.encode(prompt).ids.length - 1;
   }

@@ -53,8 +53,14 @@ export const errors = {
       'input',
       'context_length_exceeded',
     ),
-  tooManyTokens: (tokens: number, limit: number) =>
-    new ApiError(400, 'invalid_request_error', `The request has ${tokens} tokens; at most ${limit} are allowed per request. Split it.`, 'input', 'max_tokens_per_request'),
+  tooManyTokens: (tokens: number, limit: number, atLeast = false) =>
+    new ApiError(
+      400,
+      'invalid_request_error',
+      `The request has ${atLeast ? 'at least ' : ''}${tokens} tokens; at most ${limit} are allowed per request. Split it.`,
+      'input',
+      'max_tokens_per_request',
+    ),
   unknownPrompt: (name: string, available: string[]) =>
     new ApiError(
       400,

@@ -86,7 +86,35 @@ export function parseModelsFile(text: string, fileName: string): ModelSpec[] {
     specs.push({ id, repo, revision, onnxPath: options.onnx ?? DEFAULT_ONNX_PATH, source, tokenIds: options.token_ids as ModelSpec['tokenIds'], promptName: options.prompt });
   });
   if (specs.length === 0) throw new ModelsFileError(`${fileName}: lists no model`);
+  refuseTakeovers(specs);
   return specs;
+}
+
+/**
+ * Clients may name a model by its full repo id or its bare repo name, and an id wins over those
+ * names: an alias equal to another repo's name would silently answer that repo's requests with
+ * this one's vectors.
+ */
+function refuseTakeovers(specs: ModelSpec[]) {
+  for (const spec of specs) {
+    const other = specs.find((candidate) => candidate.repo !== spec.repo && [candidate.repo, candidate.repo.split('/')[1]].includes(spec.id));
+    if (other) {
+      throw new ModelsFileError(`${spec.source}: model id "${spec.id}" is a name of ${other.repo} (${other.source}), so requests for that repo would get ${spec.repo}'s vectors; choose another alias`);
+    }
+  }
+}
+
+/**
+ * The specs grouped by the files they load (a repo's directory and ONNX file): ids of one group
+ * (aliases for prompts or token-id meanings) share one loaded model.
+ */
+export function weightSets(specs: ModelSpec[]): ModelSpec[][] {
+  const groups = new Map<string, ModelSpec[]>();
+  for (const spec of specs) {
+    const key = JSON.stringify([spec.repo, spec.onnxPath]);
+    groups.set(key, [...(groups.get(key) ?? []), spec]);
+  }
+  return [...groups.values()];
 }
 
 export async function loadModelsFile(path: string): Promise<ModelSpec[]> {

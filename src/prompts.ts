@@ -28,10 +28,10 @@ export function choosePrompt(description: ModelDescription, choice: PromptChoice
   const { prompts } = description;
   if (choice.prompt !== undefined) return choice.prompt;
   if (choice.promptName !== undefined) {
-    if (!(choice.promptName in prompts)) throw new UnknownPromptError(choice.promptName, Object.keys(prompts));
+    if (!Object.hasOwn(prompts, choice.promptName)) throw new UnknownPromptError(choice.promptName, Object.keys(prompts));
     return prompts[choice.promptName];
   }
-  const byType = choice.inputType && INPUT_TYPE_PROMPT_NAMES[choice.inputType].find((name) => name in prompts);
+  const byType = choice.inputType && INPUT_TYPE_PROMPT_NAMES[choice.inputType].find((name) => Object.hasOwn(prompts, name));
   if (byType) return prompts[byType];
   const name = aliasPromptName ?? description.defaultPromptName;
   return name === undefined ? undefined : prompts[name];

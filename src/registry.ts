@@ -3,7 +3,7 @@ import type { BatchLimits, BatchStats } from './batching/batcher.ts';
 import { EmbeddingModel } from './embedding-model.ts';
 import { describeModel, type ModelDescription } from './inference/model-files.ts';
 import type { TokenIdMeaning } from './config.ts';
-import type { ModelSpec } from './models-file.ts';
+import { weightSets, type ModelSpec } from './models-file.ts';
 
 /** A model the server serves: known from models.txt and its configs at once, usable once loaded. */
 export interface ModelEntry {
@@ -14,8 +14,10 @@ export interface ModelEntry {
   ownedBy: string;
   /** What token-id input means for this model (models.txt token_ids=, else TOKEN_IDS). */
   tokenIds: TokenIdMeaning;
-  /** Settles when the model is loaded and warmed up. */
+  /** Settles when the model is loaded and warmed up: the shared model as this id serves it. */
   loaded: Promise<EmbeddingModel>;
+  /** The loaded model this id shares with the other ids of its repo and ONNX file. */
+  shared: Promise<EmbeddingModel>;
 }
 
 export interface RegistryOptions {
@@ -55,40 +57,49 @@ export class Registry {
 
   /**
    * Checks every model's files and reads its configs (failing fast, before the
-   * server listens), then loads the models in the background.
+   * server listens), then loads the models in the background. Ids of one repo and ONNX file
+   * (aliases for prompts or token-id meanings) share one loaded model: its workers, its queue.
    */
   static async open(specs: ModelSpec[], options: RegistryOptions): Promise<Registry> {
-    const described = await Promise.all(specs.map(async (spec) => ({ spec, description: await describeModel(spec, options.artifactsDir) })));
-    const entries = await Promise.all(
-      described.map(async ({ spec, description }): Promise<ModelEntry> => {
+    const descriptions = new Map(await Promise.all(specs.map(async (spec) => [spec, await describeModel(spec, options.artifactsDir)] as const)));
+    const entries: ModelEntry[] = [];
+    for (const ids of weightSets(specs)) {
+      const first = ids[0]!;
+      const description = descriptions.get(first)!;
+      const created = Math.floor((await stat(description.onnxFile)).mtimeMs / 1000);
+      const started = performance.now();
+      // Labelled in metrics by the first id that uses it.
+      const shared = EmbeddingModel.load(description, {
+        artifactsDir: options.artifactsDir,
+        repo: first.repo,
+        workers: options.workersPerModel,
+        intraOpThreads: options.intraOpThreads,
+        batching: options.batching,
+        loadOpenAiEncoding: ids.some((spec) => (spec.tokenIds ?? options.tokenIds ?? 'openai') === 'openai'),
+        onBatch: (stats) => options.onBatch?.(first.id, stats),
+        onRun: (worker, seconds) => options.onRun?.(first.id, worker, seconds),
+      });
+      shared.catch(() => undefined); // observed through the entries' `loaded` and `ready`
+      for (const spec of ids) {
         const tokenIds = spec.tokenIds ?? options.tokenIds ?? 'openai';
         const entry: ModelEntry = {
           spec,
-          description,
+          description: descriptions.get(spec)!,
           tokenIds,
-          created: Math.floor((await stat(description.onnxFile)).mtimeMs / 1000),
+          created,
           ownedBy: spec.repo.split('/')[0]!,
-          loaded: Promise.resolve().then(async () => {
-            const started = performance.now();
-            const model = await EmbeddingModel.load(description, {
-              artifactsDir: options.artifactsDir,
-              repo: spec.repo,
-              workers: options.workersPerModel,
-              intraOpThreads: options.intraOpThreads,
-              batching: options.batching,
-              tokenIds,
-              promptName: spec.promptName,
-              onBatch: (stats) => options.onBatch?.(spec.id, stats),
-              onRun: (worker, seconds) => options.onRun?.(spec.id, worker, seconds),
-            });
-            options.onLoaded?.(entry, model, performance.now() - started);
-            return model;
+          shared,
+          loaded: shared.then((model) => {
+            const view = model.forId({ tokenIds, promptName: spec.promptName });
+            options.onLoaded?.(entry, view, performance.now() - started);
+            return view;
           }),
         };
         entry.loaded.catch(() => undefined); // observed by `ready`; avoid an unhandled rejection meanwhile
-        return entry;
-      }),
-    );
+        entries.push(entry);
+      }
+    }
+    entries.sort((a, b) => specs.indexOf(a.spec) - specs.indexOf(b.spec));
     return new Registry(entries);
   }
 
@@ -104,9 +115,22 @@ export class Registry {
     return this.byName.get(name);
   }
 
-  /** Inputs waiting per loaded model. */
+  /** The model a name resolves to, if it is loaded. */
+  loadedModel(name: string): EmbeddingModel | undefined {
+    const entry = this.byName.get(name);
+    return entry && this.loadedModels.get(entry);
+  }
+
+  /** Inputs waiting per loaded model (labelled by the first id that uses it). */
   queueDepths(): { model: string; queued: number }[] {
-    return [...this.loadedModels].map(([entry, model]) => ({ model: entry.spec.id, queued: model.queuedSequences }));
+    const seen = new Set<Promise<EmbeddingModel>>();
+    const depths: { model: string; queued: number }[] = [];
+    for (const [entry, model] of this.loadedModels) {
+      if (seen.has(entry.shared)) continue;
+      seen.add(entry.shared);
+      depths.push({ model: entry.spec.id, queued: model.queuedSequences });
+    }
+    return depths;
   }
 
   get ids(): string[] {
@@ -114,6 +138,6 @@ export class Registry {
   }
 
   async close() {
-    await Promise.allSettled(this.entries.map(async (entry) => (await entry.loaded).close()));
+    await Promise.allSettled([...new Set(this.entries.map((entry) => entry.shared))].map(async (shared) => (await shared).close()));
   }
 }

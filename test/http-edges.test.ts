@@ -85,17 +85,33 @@ test('a client that dribbles its headers or body is cut off with a 408 once the 
   assertOpenAiError(await raw('GET /v1/models HTTP/1.1\r\nHost: a\r\n', { after: 200, data: 'x-slow: 1\r\n' }), 408, 'request_timeout');
 });
 
-test('connections past MAX_CONNECTIONS are closed at once', async () => {
-  const open = await Promise.all(
-    Array.from({ length: 3 }, () => new Promise<ReturnType<typeof connect>>((resolve) => {
-      const socket = connect(port, '127.0.0.1', () => resolve(socket));
+/** Opens `count` connections; each resolves once connected, and reports when the server closes it. */
+async function openConnections(count: number) {
+  return Promise.all(
+    Array.from({ length: count }, () => new Promise<{ socket: ReturnType<typeof connect>; closed: Promise<void> }>((resolve) => {
+      const socket = connect(port, '127.0.0.1', () => resolve({ socket, closed }));
+      const closed = new Promise<void>((done) => socket.once('close', () => done()));
       socket.on('error', () => undefined);
     })),
   );
+}
+
+test('past MAX_CONNECTIONS a new connection evicts the one idle longest, so idle clients cannot lock anyone out', async () => {
+  const idle = await openConnections(3);
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  // Idle since they connected (a keep-alive client between requests looks the same): the probe still gets in.
+  assert.match(await raw('GET /health HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n'), /^HTTP\/1.1 200/);
+  await idle[0]!.closed; // the one idle longest made room
+  for (const { socket } of idle) socket.destroy();
+});
+
+test('past MAX_CONNECTIONS with every connection mid-request, a new connection is closed at once', async () => {
+  const busy = await openConnections(3);
+  // Each has a request in progress: headers sent, body still to come.
+  for (const { socket } of busy) socket.write('POST /v1/embeddings HTTP/1.1\r\nHost: a\r\nContent-Length: 100\r\n\r\n{');
   await new Promise((resolve) => setTimeout(resolve, 100));
-  const refused = await raw('GET /health HTTP/1.1\r\nHost: a\r\n\r\n');
-  assert.equal(refused, '', 'the fourth connection is closed without an answer');
-  for (const socket of open) socket.destroy();
+  assert.equal(await raw('GET /health HTTP/1.1\r\nHost: a\r\n\r\n'), '', 'the fourth connection is closed without an answer');
+  for (const { socket } of busy) socket.destroy();
   await new Promise((resolve) => setTimeout(resolve, 100));
   assert.match(await raw('GET /health HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n'), /^HTTP\/1.1 200/);
 });

@@ -87,6 +87,10 @@ class Job {
   }
 }
 
+/** Requests of at most this many inputs may use the whole queue; larger ones only LARGE_REQUEST_SHARE of it. */
+const SMALL_REQUEST_INPUTS = 32;
+const LARGE_REQUEST_SHARE = 0.75;
+
 /** How many batches' worth of candidates a batch is chosen from. */
 const WINDOW_BATCHES = 4;
 
@@ -123,16 +127,25 @@ export class Batcher {
   /**
    * Admission control, before a request spends any work (tokenising): takes
    * `count` places in the queue or throws OverloadedError when the queue and the
-   * places already taken are full. A request always fits an empty queue.
+   * places already taken are full. A request always fits an empty queue. Requests of
+   * more than SMALL_REQUEST_INPUTS inputs may fill only part of it: the rest is kept
+   * for small ones, so a bulk client that keeps the queue full (retrying on 429) does
+   * not lock single-text queries out.
    * Returns the release, to call once the sequences are submitted (or abandoned).
    */
   admit(count: number): () => void {
-    const taken = this.queuedSequences + this.reserved;
-    if (taken > 0 && taken + count > (this.limits.maxQueued ?? Infinity)) throw new OverloadedError(taken);
+    if (!this.wouldAdmit(count)) throw new OverloadedError(this.queuedSequences + this.reserved);
     this.reserved += count;
     return () => {
       this.reserved -= count;
     };
+  }
+
+  /** Whether admit(count) would take the request now. */
+  wouldAdmit(count: number): boolean {
+    const taken = this.queuedSequences + this.reserved;
+    const room = this.limits.maxQueued ?? Infinity;
+    return taken === 0 || taken + count <= (count > SMALL_REQUEST_INPUTS ? Math.floor(room * LARGE_REQUEST_SHARE) : room);
   }
 
   /**

@@ -1,4 +1,6 @@
-/** What the primary tells each HTTP process at fork, and what they tell it back. */
+import type { Registry } from 'prom-client';
+
+/** What the primary tells each HTTP process at fork, and what they tell each other over the IPC channel. */
 export interface ProcessShare {
   /** 0-based: labels this process's metrics. */
   index: number;
@@ -9,4 +11,14 @@ export interface ProcessShare {
 /** The environment variable a forked HTTP process finds its share in. */
 export const SHARE_ENV = 'EMBEDDINGS_PROCESS_SHARE';
 
-export type HttpProcessMessage = { kind: 'ready' };
+/** One process's metrics as prom-client's getMetricsAsJSON() gives them, for AggregatorRegistry.aggregate. */
+export type MetricsSnapshot = Awaited<ReturnType<Registry['getMetricsAsJSON']>>;
+
+export type HttpProcessMessage =
+  /** It answers metrics requests from here on. */
+  | { kind: 'metrics-ready' }
+  /** Its models are loaded: it serves. */
+  | { kind: 'ready' }
+  | { kind: 'metrics'; id: number; metrics: MetricsSnapshot };
+
+export type PrimaryMessage = { kind: 'metrics-request'; id: number };

@@ -1,8 +1,8 @@
 /**
  * The primary process: checks configuration and models before anything starts, plans how many
  * HTTP processes and inference workers the machine holds, forks the HTTP processes (which share
- * the listening port), serves their metrics, replaces one that dies, and on SIGTERM/SIGINT lets
- * each drain and exits once all have.
+ * the listening port), serves their metrics, replaces one that dies, and on SIGTERM/SIGINT/SIGHUP
+ * lets each drain and exits once all have.
  */
 import cluster, { type Worker } from 'node:cluster';
 import { stat } from 'node:fs/promises';
@@ -10,12 +10,17 @@ import type { Logger } from 'pino';
 import { detectCapacity, planServing, workersOfProcess, type ServingPlan } from '../capacity.ts';
 import type { ServerConfig } from '../config.ts';
 import { describeModel } from '../inference/model-files.ts';
-import { loadModelsFile } from '../models-file.ts';
+import { loadModelsFile, weightSets } from '../models-file.ts';
 import { listenForMetrics } from './metrics-listener.ts';
-import { SHARE_ENV, type HttpProcessMessage, type ProcessShare } from './messages.ts';
+import { SHARE_ENV, type HttpProcessMessage, type MetricsSnapshot, type PrimaryMessage, type ProcessShare } from './messages.ts';
 
 /** Beyond DRAIN_TIMEOUT_MS, how long the primary waits for its HTTP processes before killing them. */
 const EXIT_GRACE_MS = 5000;
+/** A replacement that dies too is started again after this, doubled each time up to the maximum. */
+const FIRST_RESTART_DELAY_MS = 250;
+const MAX_RESTART_DELAY_MS = 30_000;
+/** How long a scrape waits for each HTTP process's metrics; one that is busy restarting is left out. */
+const METRICS_WAIT_MS = 2000;
 
 /** The ONNX graph and its external weights, if it keeps them beside it (`model.onnx_data`, `model.onnx.data`). */
 async function weightBytes(onnxFile: string): Promise<number> {
@@ -26,7 +31,8 @@ async function weightBytes(onnxFile: string): Promise<number> {
 async function plan(config: ServerConfig, log: Logger): Promise<ServingPlan> {
   const specs = await loadModelsFile(config.modelsFile);
   const descriptions = await Promise.all(specs.map((spec) => describeModel(spec, config.artifactsDir)));
-  const modelBytes = await Promise.all(descriptions.map(({ onnxFile }) => weightBytes(onnxFile)));
+  // Ids of one repo and ONNX file share one loaded model: its weights count once.
+  const modelBytes = await Promise.all(weightSets(specs).map(([first]) => weightBytes(descriptions[specs.indexOf(first!)]!.onnxFile)));
   const capacity = await detectCapacity();
   const serving = planServing(capacity, modelBytes, config.serving);
   log.info(
@@ -38,53 +44,11 @@ async function plan(config: ServerConfig, log: Logger): Promise<ServingPlan> {
 }
 
 export async function runPrimary(config: ServerConfig, log: Logger) {
-  const serving = await plan(config, log);
-  log.info(
-    config.apiKeys.length > 0
-      ? `API keys required on every route but /health and /ready (${config.apiKeys.length} configured)`
-      : 'no API key required: anyone who can reach the port can use the API (set API_KEYS or API_KEYS_FILE)',
-  );
-  if (config.metricsPort !== undefined) {
-    const { url } = await listenForMetrics(config.metricsPort, config.host);
-    log.info(`metrics listening at ${url}/metrics`);
-  }
-  const ready = new Set<number>();
-  // Node keeps an exited worker in cluster.workers until its IPC channel also closes, which may come
-  // after 'exit': count the live ones here, or the last exit would not be seen as the last.
-  const live = new Set<Worker>();
+  // Before anything else: a signal during the start is a request to stop, not a crash.
   let stopping = false;
   let exitCode = 0;
-
-  const fork = (index: number) => {
-    const share: ProcessShare = {
-      index,
-      workersPerModel: workersOfProcess(serving.workersPerModel, serving.httpProcesses, index),
-      intraOpThreads: serving.intraOpThreads,
-    };
-    const worker: Worker = cluster.fork({ [SHARE_ENV]: JSON.stringify(share) });
-    live.add(worker);
-    worker.on('message', (message: HttpProcessMessage) => {
-      if (message.kind === 'ready') ready.add(index);
-    });
-    worker.on('exit', (code, signal) => {
-      live.delete(worker);
-      if (stopping) {
-        if (code !== 0) exitCode = 1;
-      } else if (!ready.has(index)) {
-        // It never came up (a model failed to load): another would fail the same way.
-        log.error(`HTTP process ${index} exited with code ${code} while starting; stopping`);
-        exitCode = 1;
-        void stop();
-      } else {
-        log.error(`HTTP process ${index} died (code ${code}, signal ${signal}); starting a new one`);
-        ready.delete(index);
-        fork(index);
-      }
-      if (stopping && live.size === 0) process.exit(exitCode);
-    });
-  };
-
-  const stop = async (signal = 'SIGTERM') => {
+  const live = new Set<Worker>();
+  const stop = (signal: NodeJS.Signals) => {
     if (stopping) return;
     stopping = true;
     for (const worker of live) worker.process.kill(signal === 'SIGINT' ? 'SIGINT' : 'SIGTERM');
@@ -95,12 +59,119 @@ export async function runPrimary(config: ServerConfig, log: Logger) {
     }, config.drainTimeoutMs + EXIT_GRACE_MS).unref();
     if (live.size === 0) process.exit(exitCode);
   };
-  process.on('SIGTERM', () => void stop('SIGTERM'));
-  process.on('SIGINT', () => void stop('SIGINT'));
+  // SIGHUP (the terminal closed) drains as SIGTERM does: its default would kill the primary, and with it the HTTP processes' requests.
+  for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.on(signal, () => stop(signal));
+
+  const serving = await plan(config, log);
+  log.info(
+    config.apiKeys.length > 0
+      ? `API keys required on every route but /health and /ready (${config.apiKeys.length} configured)`
+      : 'no API key required: anyone who can reach the port can use the API (set API_KEYS or API_KEYS_FILE)',
+  );
+  /** Per process index, the live process that answers metrics requests. */
+  const reporting = new Map<number, Worker>();
+  if (config.metricsPort !== undefined) {
+    const { url } = await listenForMetrics(config.metricsPort, config.host, () => gatherMetrics([...reporting.values()]));
+    log.info(`metrics listening at ${url}/metrics`);
+  }
+  /** Indexes whose process has been ready once: their service is up, so a later death is replaced, never fatal. */
+  const cameUp = new Set<number>();
+  /** Per index, replacements in a row that died before they were ready. */
+  const failedRestarts = new Map<number, number>();
+
+  const fork = (index: number) => {
+    if (stopping) return;
+    const share: ProcessShare = {
+      index,
+      workersPerModel: workersOfProcess(serving.workersPerModel, serving.httpProcesses, index),
+      intraOpThreads: serving.intraOpThreads,
+    };
+    let worker: Worker;
+    try {
+      worker = cluster.fork({ [SHARE_ENV]: JSON.stringify(share) });
+    } catch (error) {
+      return ended(index, undefined, `could not be started (${(error as Error).message})`, false);
+    }
+    live.add(worker);
+    let ready = false;
+    let over = false;
+    const end = (how: string) => {
+      if (over) return;
+      over = true;
+      live.delete(worker);
+      if (reporting.get(index) === worker) reporting.delete(index);
+      ended(index, worker, how, ready);
+    };
+    worker.on('message', (message: HttpProcessMessage) => {
+      if (message.kind === 'metrics-ready') reporting.set(index, worker);
+      if (message.kind === 'ready') {
+        ready = true;
+        cameUp.add(index);
+        failedRestarts.delete(index);
+      }
+    });
+    // A fork that fails (EMFILE, EAGAIN) reports an error and never runs; without a listener the error would end the primary.
+    worker.on('error', (error: Error) => {
+      log.error(`HTTP process ${index}: ${error.message}`);
+      if (worker.process.pid === undefined) end(`could not be started (${error.message})`);
+    });
+    worker.on('exit', (code, signal) => end(signal ? `was killed by ${signal}` : `exited with code ${code}`));
+  };
+
+  const ended = (index: number, worker: Worker | undefined, how: string, wasReady: boolean) => {
+    if (stopping) {
+      if (worker?.process.exitCode !== 0) exitCode = 1;
+      if (live.size === 0) process.exit(exitCode);
+      return;
+    }
+    if (!cameUp.has(index)) {
+      // Its very first start failed (a model that does not load, a port in use): another would fail the same way.
+      log.error(`HTTP process ${index} ${how} while starting; stopping`);
+      exitCode = 1;
+      stop('SIGTERM');
+      return;
+    }
+    const failures = wasReady ? 0 : (failedRestarts.get(index) ?? 0) + 1;
+    failedRestarts.set(index, failures);
+    const delay = failures === 0 ? 0 : Math.min(MAX_RESTART_DELAY_MS, FIRST_RESTART_DELAY_MS * 2 ** (failures - 1));
+    log.error(`HTTP process ${index} ${how}${wasReady ? '' : ' before it was ready'}; starting a new one${delay ? ` in ${delay} ms` : ''}`);
+    setTimeout(() => fork(index), delay);
+  };
 
   // A lone HTTP process has no one to share connections with: it accepts them itself. The primary's
   // round robin, which balances several, takes each connection and hands it over IPC: with a new
   // connection per request that held 2 cores to ~1.9k req/s against ~3.1k accepted directly.
   cluster.schedulingPolicy = serving.httpProcesses === 1 ? cluster.SCHED_NONE : cluster.SCHED_RR;
   for (let index = 0; index < serving.httpProcesses; index++) fork(index);
+}
+
+let nextMetricsRequest = 0;
+
+/** Asks each process for its metrics and gathers the answers that come within METRICS_WAIT_MS. */
+function gatherMetrics(workers: Worker[]): Promise<MetricsSnapshot[]> {
+  const id = nextMetricsRequest++;
+  return new Promise((resolve) => {
+    const snapshots: MetricsSnapshot[] = [];
+    let waiting = 0;
+    const listeners = new Map<Worker, (message: HttpProcessMessage) => void>();
+    const finish = () => {
+      clearTimeout(timer);
+      for (const [worker, listener] of listeners) worker.off('message', listener);
+      resolve(snapshots);
+    };
+    const timer = setTimeout(finish, METRICS_WAIT_MS);
+    for (const worker of workers) {
+      if (!worker.isConnected()) continue;
+      const listener = (message: HttpProcessMessage) => {
+        if (message.kind !== 'metrics' || message.id !== id) return;
+        snapshots.push(message.metrics);
+        if (--waiting === 0) finish();
+      };
+      listeners.set(worker, listener);
+      worker.on('message', listener);
+      worker.send({ kind: 'metrics-request', id } satisfies PrimaryMessage);
+      waiting++;
+    }
+    if (waiting === 0) finish();
+  });
 }

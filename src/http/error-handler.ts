@@ -36,7 +36,7 @@ const FASTIFY_CLIENT_CODES: Record<string, string> = {
 export function fromEmbeddingError(error: unknown): ApiError | undefined {
   if (error instanceof ApiError) return error;
   if (error instanceof InputTooLongError) return errors.inputTooLong(error.index, error.tokens, error.limit, error.atLeast);
-  if (error instanceof TooManyTokensError) return errors.tooManyTokens(error.tokens, error.limit);
+  if (error instanceof TooManyTokensError) return errors.tooManyTokens(error.tokens, error.limit, error.atLeast);
   if (error instanceof OverloadedError) return errors.overloaded();
   if (error instanceof UnknownPromptError) return errors.unknownPrompt(error.promptName, error.available);
   return undefined;

@@ -5,6 +5,7 @@
  */
 import { parentPort } from 'node:worker_threads';
 import type { ThreadReply } from '../request-thread.ts';
+import { nestsDeeperThan, tooDeepMessage } from './json-depth.ts';
 
 /** Characters of `input` per message back. */
 const PART_CHARS = 1 << 20;
@@ -27,6 +28,7 @@ function parts(input: unknown[]): unknown[][] {
 parentPort!.on('message', ({ id, body }: { id: number; body: Uint8Array }) => {
   let value: unknown;
   try {
+    if (nestsDeeperThan(body)) throw new Error(tooDeepMessage);
     const text = Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8');
     value = text === '' ? undefined : JSON.parse(text);
   } catch (error) {

@@ -89,9 +89,3 @@ export function createMetrics(processLabel = '0') {
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;
-
-/** In a cluster's HTTP process: answer the primary's requests for this process's metrics (prom-client's cluster protocol). */
-export function reportMetricsToPrimary(metrics: Metrics) {
-  client.AggregatorRegistry.setRegistries([metrics.register]);
-  new client.AggregatorRegistry(); // installs the listener
-}

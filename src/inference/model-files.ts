@@ -91,10 +91,10 @@ export async function describeModel(spec: ModelSpec, artifactsDir: string): Prom
   const stConfig = (await readJson(join(dir, 'config_sentence_transformers.json'))) ?? {};
   const prompts = Object.fromEntries(Object.entries((stConfig.prompts as Record<string, unknown> | undefined) ?? {}).filter(([, text]) => typeof text === 'string')) as Record<string, string>;
   const defaultPromptName = typeof stConfig.default_prompt_name === 'string' ? stConfig.default_prompt_name : undefined;
-  if (defaultPromptName !== undefined && !(defaultPromptName in prompts)) {
+  if (defaultPromptName !== undefined && !Object.hasOwn(prompts, defaultPromptName)) {
     throw new Error(`model "${spec.id}": default_prompt_name "${defaultPromptName}" is not among its prompts (${Object.keys(prompts).join(', ') || 'none'})`);
   }
-  if (spec.promptName !== undefined && !(spec.promptName in prompts)) {
+  if (spec.promptName !== undefined && !Object.hasOwn(prompts, spec.promptName)) {
     throw new Error(`model "${spec.id}" (${spec.source}): prompt=${spec.promptName} is not among its prompts (${Object.keys(prompts).join(', ') || 'none'})`);
   }
   const vocabSize = positive(config.vocab_size);

@@ -3,10 +3,10 @@ import { v4 as uuidv4 } from 'uuid';
 import { Cancellation } from '../cancellation.ts';
 import { errors } from '../errors.ts';
 import { embeddingsBody } from '../http/embeddings-body.ts';
+import { checkInputShape } from '../http/input-shape.ts';
 import { fromEmbeddingError } from '../http/error-handler.ts';
 import { errorResponseSchema } from '../schemas/error.ts';
 import { embeddingsRequestSchema, embeddingsResponseSchema, inputList, promptChoice } from '../schemas/embeddings.ts';
-
 
 export const embeddingRoutes: FastifyPluginAsyncZod = async (app) => {
   const { registry } = app;
@@ -20,6 +20,14 @@ export const embeddingRoutes: FastifyPluginAsyncZod = async (app) => {
         tags: ['embeddings'],
         body: embeddingsRequestSchema(registry),
         response: { 200: embeddingsResponseSchema, ...errorResponses },
+      },
+      // Before zod: bounds and checks the input with plain loops, and refuses at once what the queue would not take.
+      preValidation: async (request) => {
+        const body = request.body as { model?: unknown; input?: unknown } | null;
+        const problem = checkInputShape(body?.input, app.limits.maxRequestTokens);
+        if (problem) throw problem;
+        const model = typeof body?.model === 'string' ? registry.loadedModel(body.model) : undefined;
+        if (model && !model.wouldAdmit(Array.isArray(body!.input) && typeof body!.input[0] !== 'number' ? body!.input.length : 1)) throw errors.overloaded();
       },
     },
     async (request, reply) => {

@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { fromEmbeddingError } from '../http/error-handler.ts';
+import { checkInputShape } from '../http/input-shape.ts';
 import { promptChoice } from '../schemas/embeddings.ts';
 import { errorResponseSchema } from '../schemas/error.ts';
 import { tokenizeRequestSchema, tokenizeResponseSchema } from '../schemas/tokenize.ts';
@@ -16,12 +17,16 @@ export const tokenizeRoutes: FastifyPluginAsyncZod = async (app) => {
         body: tokenizeRequestSchema(registry),
         response: { 200: tokenizeResponseSchema, 400: errorResponseSchema, 404: errorResponseSchema, 503: errorResponseSchema },
       },
+      preValidation: async (request) => {
+        const problem = checkInputShape((request.body as { input?: unknown } | null)?.input, app.limits.maxRequestTokens, false);
+        if (problem) throw problem;
+      },
     },
     async (request) => {
       const entry = registry.resolve(request.body.model)!;
       const model = await entry.loaded;
       const texts = typeof request.body.input === 'string' ? [request.body.input] : request.body.input;
-      const { encoded } = await model.encode({ texts }, { prompt: promptChoice(request.body), whole: true }).catch((error: unknown) => {
+      const { encoded } = await model.encode({ texts }, { prompt: promptChoice(request.body), whole: true, maxRequestTokens: app.limits.maxRequestTokens }).catch((error: unknown) => {
         throw fromEmbeddingError(error) ?? error;
       });
       const embedded = encoded.reduce((sum, { ids }) => sum + ids.length, 0);

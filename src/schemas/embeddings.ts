@@ -4,6 +4,11 @@ import { INPUT_TYPE_PROMPT_NAMES, type InputType, type PromptChoice } from '../p
 import type { ModelEntry, Registry } from '../registry.ts';
 
 export const MAX_INPUTS = 2048;
+/**
+ * A request's `prompt` is joined to each of its inputs: capped, so that joining it to 2048 inputs
+ * stays within what one body may hold (instructions run to a few hundred characters).
+ */
+export const MAX_PROMPT_CHARS = 4096;
 
 const tokenIds = z
   .array(z.number().int())
@@ -12,8 +17,9 @@ const tokenIds = z
 const inputSchema = z
   .union([
     z.string().meta({ description: 'One text.' }),
-    z.array(z.string()).meta({ description: `1 to ${MAX_INPUTS} texts.` }),
+    // Ids before texts: zod records an issue per element of every form that does not fit, and a flat array of ids is the longest array.
     tokenIds,
+    z.array(z.string()).meta({ description: `1 to ${MAX_INPUTS} texts.` }),
     z.array(tokenIds).meta({ description: `1 to ${MAX_INPUTS} token id sequences.` }),
   ])
   .meta({ description: `Text(s) or token id sequence(s) to embed; no text may be empty, at most ${MAX_INPUTS} inputs.` });
@@ -25,7 +31,11 @@ export const promptFields = {
     .optional()
     .meta({ description: `Which side of retrieval the inputs are: applies the model's prompt for it (query: ${INPUT_TYPE_PROMPT_NAMES.query.join(', ')}; document: ${INPUT_TYPE_PROMPT_NAMES.document.join(', ')}; the first the model has). Ignored by a model without such prompts.` }),
   prompt_name: z.string().optional().meta({ description: "One of the model's prompt names (GET /models lists them), as SentenceTransformer.encode(prompt_name=...)." }),
-  prompt: z.string().optional().meta({ description: 'A literal prefix for every input, as SentenceTransformer.encode(prompt=...). Wins over prompt_name and input_type.' }),
+  prompt: z
+    .string()
+    .max(MAX_PROMPT_CHARS)
+    .optional()
+    .meta({ description: `A literal prefix for every input, as SentenceTransformer.encode(prompt=...); at most ${MAX_PROMPT_CHARS} characters. Wins over prompt_name and input_type.` }),
 };
 
 /** The model layer's prompt choice from a request's fields. */
