@@ -73,6 +73,9 @@ export interface AppOptions {
   accessLog?: FastifyBaseLogger;
 }
 
+/** Printable ASCII, at most 128 characters: uuids, trace ids and the like. */
+const REQUEST_ID = /^[\x21-\x7e]{1,128}$/;
+
 /** Every route answers at the root and under /v1, where the OpenAI SDKs look. */
 const PREFIXES = ['', '/v1'];
 
@@ -86,13 +89,20 @@ export async function buildApp(options: AppOptions) {
     clientErrorHandler,
     ...(logger ? { loggerInstance: logger } : { logger: false }),
     bodyLimit,
-    requestIdHeader: 'x-request-id',
-    genReqId: () => uuidv4(),
+    // A client's x-request-id is kept only if it is a plausible id: it is echoed and logged.
+    requestIdHeader: false,
+    genReqId: (request) => {
+      const given = request.headers['x-request-id'];
+      return typeof given === 'string' && REQUEST_ID.test(given) ? given : uuidv4();
+    },
     // Errors the router raises before any route (e.g. a malformed URL) get the same OpenAI shape.
     frameworkErrors: (error, request, reply) => errorHandler(error, request, reply),
     // access-log.ts writes one line per request instead of Fastify's two.
     logController: new LogController({ disableRequestLogging: true }),
   }).withTypeProvider<ZodTypeProvider>();
+  // By default Node aborts a request when the client ends its side; connections.ts tells a half-close from a client that left.
+  // (Node's http server reads this property; its types omit it.)
+  (app.server as typeof app.server & { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true;
   const tracked = trackConnections(app.server, connections.maxConnections);
   app.decorate('drainConnections', tracked.drain);
   app.decorate('registry', registry);
@@ -111,7 +121,7 @@ export async function buildApp(options: AppOptions) {
   app.setNotFoundHandler(notFoundHandler);
 
   app.removeAllContentTypeParsers();
-  const parseThread = new JsonParseThread();
+  const parseThread = new JsonParseThread(limits.maxRequestTokens);
   app.addContentTypeParser('*', jsonBodyParser(parseThread));
   app.addHook('onClose', () => parseThread.close());
 

@@ -78,6 +78,8 @@ export class Registry {
         loadOpenAiEncoding: ids.some((spec) => (spec.tokenIds ?? options.tokenIds ?? 'openai') === 'openai'),
         onBatch: (stats) => options.onBatch?.(first.id, stats),
         onRun: (worker, seconds) => options.onRun?.(first.id, worker, seconds),
+      }).catch((error: Error) => {
+        throw new Error(`model "${first.id}" (${first.source}, ${description.dir}) failed to load: ${error.message}`);
       });
       shared.catch(() => undefined); // observed through the entries' `loaded` and `ready`
       for (const spec of ids) {

@@ -45,7 +45,27 @@ test('a keys setting that yields no key stops the start instead of opening the A
   }
 });
 
-test('invalid values name the variable', () => {
-  assert.throws(() => loadServerConfig({ PORT: '70000' }), /invalid configuration: PORT/);
-  assert.throws(() => loadServerConfig({ TRUNCATE: 'maybe' }), /invalid configuration: TRUNCATE/);
+test('invalid values name the variable and the value given', () => {
+  assert.throws(() => loadServerConfig({ PORT: '70000' }), /invalid configuration: PORT="70000": expected a whole number from 0 to 65535/);
+  assert.throws(() => loadServerConfig({ PORT: 'eighty' }), /PORT="eighty": expected a whole number/);
+  assert.throws(() => loadServerConfig({ TRUNCATE: 'maybe' }), /invalid configuration: TRUNCATE="maybe"/);
+  assert.throws(() => loadServerConfig({ HOST: 'localhost:8000' }), /HOST="localhost:8000": expected a host name or IP address .* the port goes in PORT/);
+  assert.equal(loadServerConfig({ HOST: '::1' }).host, '::1');
+});
+
+test('a set but empty value is refused, never read as 0 or as unset (PORT=\'\' would listen on a random port)', () => {
+  for (const name of ['PORT', 'METRICS_PORT', 'HOST', 'BODY_LIMIT', 'INFERENCE_WORKERS', 'REQUEST_TIMEOUT_MS', 'MAX_CONNECTIONS', 'API_KEYS_FILE']) {
+    assert.throws(() => loadServerConfig({ [name]: '' }), new RegExp(`invalid configuration: ${name}`), name);
+  }
+});
+
+test('timeouts beyond what Node timers can wait (2^31 - 1 ms) are refused: 3 000 000 000 ms would fire after 1 ms', () => {
+  for (const name of ['REQUEST_TIMEOUT_MS', 'DRAIN_TIMEOUT_MS', 'HEADERS_TIMEOUT_MS', 'BODY_TIMEOUT_MS']) {
+    assert.throws(() => loadServerConfig({ [name]: '3000000000' }), new RegExp(`${name}="3000000000": expected a whole number from 1 to 2147483647`), name);
+    assert.doesNotThrow(() => loadServerConfig({ [name]: String(2 ** 31 - 1) }), name);
+  }
+});
+
+test('a secret is never printed in a configuration error', () => {
+  assert.throws(() => loadServerConfig({ API_KEYS: ' , ' }), (error: Error) => !error.message.includes(' , ') || /API_KEYS is set but holds no key/.test(error.message));
 });

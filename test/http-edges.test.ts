@@ -57,6 +57,14 @@ test('gzip, deflate and br bodies are decoded; an unknown Content-Encoding gets 
   const unknown = await server.app.inject({ method: 'POST', url: '/v1/embeddings', payload: body, headers: { 'content-encoding': 'zstd' } });
   assert.equal(unknown.statusCode, 415);
   assert.equal(errorResponseSchema.parse(unknown.json()).error.code, 'unsupported_content_encoding');
+  // A list of codings is undone in reverse order; a coding listed twice is applied twice.
+  for (const [encoding, bytes] of [['gzip, br', brotliCompressSync(gzipSync(body))], ['gzip, gzip', gzipSync(gzipSync(body))], ['identity, gzip', gzipSync(body)]] as const) {
+    const response = await server.app.inject({ method: 'POST', url: '/v1/embeddings', payload: bytes, headers: { 'content-encoding': encoding } });
+    assert.equal(response.statusCode, 200, `${encoding}: ${response.body}`);
+    assert.deepEqual(response.json().data, plain.json().data);
+  }
+  const tooMany = await server.app.inject({ method: 'POST', url: '/v1/embeddings', payload: body, headers: { 'content-encoding': 'gzip, gzip, gzip' } });
+  assert.equal(tooMany.statusCode, 415);
   const corrupt = await server.app.inject({ method: 'POST', url: '/v1/embeddings', payload: Buffer.from('not gzip at all'), headers: { 'content-encoding': 'gzip' } });
   assert.equal(corrupt.statusCode, 400);
   assert.doesNotMatch(corrupt.body, /not gzip/);
@@ -83,6 +91,19 @@ test('a client that dribbles its headers or body is cut off with a 408 once the 
   assertOpenAiError(await raw('POST /v1/embeddings HTTP/1.1\r\nHost: a\r\nContent-Length: 100\r\n\r\n{"model":'), 408, 'request_timeout');
   assert.ok(performance.now() - started < 4000, `${performance.now() - started} ms`);
   assertOpenAiError(await raw('GET /v1/models HTTP/1.1\r\nHost: a\r\n', { after: 200, data: 'x-slow: 1\r\n' }), 408, 'request_timeout');
+});
+
+test('a client that sends its request and then closes its side (half-close) still gets the answer', async () => {
+  const body = JSON.stringify({ model: 'tiny', input: 'hello' });
+  const answer = await new Promise<string>((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1', () => socket.end(`POST /v1/embeddings HTTP/1.1\r\nHost: a\r\nContent-Length: ${body.length}\r\n\r\n${body}`));
+    let text = '';
+    socket.on('data', (chunk) => (text += chunk.toString('latin1')));
+    socket.on('close', () => resolve(text));
+    socket.on('error', reject);
+  });
+  assert.match(answer, /^HTTP\/1.1 200 /);
+  assert.match(answer, /"object":"list"/);
 });
 
 /** Opens `count` connections; each resolves once connected, and reports when the server closes it. */

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { test } from 'node:test';
-import { ModelsFileError, parseModelsFile } from '../src/models-file.ts';
+import { ModelsFileError, parseModelsFile, weightSets } from '../src/models-file.ts';
 
 test('the shipped models.txt serves the two seed models', async () => {
   const specs = parseModelsFile(await readFile(new URL('../models.txt', import.meta.url), 'utf8'), 'models.txt');
@@ -46,10 +46,18 @@ test('a malformed line is reported with file:line and what is wrong', () => {
     ['org/name onnx=../x.onnx', /must be a relative path/],
     ['org/../x', /is not a Hugging Face repo id/],
     ['org/name alias=x\nother/name alias=x', /models\.txt:3: model id "x" is already used at models\.txt:2/],
+    // An id equal to another repo's name would take its requests.
+    ['acme/cls-synth alias=cls\nsentence-transformers/all-MiniLM-L6-v2 alias=acme/cls-synth', /models\.txt:3: model id "acme\/cls-synth" is a name of acme\/cls-synth \(models\.txt:2\)/],
+    ['acme/cls-synth\nall-MiniLM-L6-v2 alias=cls-synth', /model id "cls-synth" is a name of acme\/cls-synth/],
   ];
   for (const [line, message] of cases) {
     assert.throws(() => parseModelsFile(`# header\n${line}`, 'models.txt'), (error: Error) => error instanceof ModelsFileError && message.test(error.message), line);
   }
+});
+
+test('ids of one repo and ONNX file form one weight set, shared when loaded', () => {
+  const specs = parseModelsFile('acme/e5 alias=q prompt=query\nacme/e5 alias=p prompt=passage\nacme/e5 alias=int8 onnx=onnx/model_qint8.onnx\nacme/other', 'models.txt');
+  assert.deepEqual(weightSets(specs).map((set) => set.map((spec) => spec.id)), [['q', 'p'], ['int8'], ['acme/other']]);
 });
 
 test('a file with no model is an error', () => {

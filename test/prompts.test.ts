@@ -72,6 +72,12 @@ test('an unknown prompt_name is a 400 listing the prompts; GET /models lists eac
   assert.equal(error.code, 'unknown_prompt');
   assert.equal(error.param, 'prompt_name');
   assert.match(error.message, /no prompt named 'nope'.*query, passage, classification/);
+  // Names an object has by inheritance are not prompts.
+  for (const name of ['constructor', '__proto__', 'toString', 'hasOwnProperty']) {
+    const inherited = await post('/v1/embeddings', { model: 'p', input: 'x', prompt_name: name });
+    assert.equal(inherited.statusCode, 400, name);
+    assert.equal(errorResponseSchema.parse(inherited.json()).error.code, 'unknown_prompt');
+  }
   const plain = await post('/v1/embeddings', { model: 'plain', input: 'x', prompt_name: 'query' });
   assert.match(errorResponseSchema.parse(plain.json()).error.message, /It has no prompts/);
   const models = modelListSchema.parse((await server.app.inject({ url: '/v1/models' })).json());

@@ -68,6 +68,14 @@ test('x-request-id is honoured and returned; a new one is made when absent', asy
   assert.match(String(made.headers['x-request-id']), /^[0-9a-f-]{36}$/);
 });
 
+test('an x-request-id that is not a plausible id (over 128 characters, spaces, non-ASCII) is replaced by a new one, never echoed', async () => {
+  for (const given of ['x'.repeat(15_900), 'two words', Buffer.from('héllo', 'utf8').toString('latin1')]) {
+    const response = await call('/health', { 'x-request-id': given });
+    assert.match(String(response.headers['x-request-id']), /^[0-9a-f-]{36}$/, given.slice(0, 20));
+  }
+  assert.equal((await call('/health', { 'x-request-id': 'x'.repeat(128) })).headers['x-request-id'], 'x'.repeat(128));
+});
+
 test('CORS: allowed origins get the header, others do not; off by default', async () => {
   const allowed = await call('/health', { origin: 'https://app.example' });
   assert.equal(allowed.headers['access-control-allow-origin'], 'https://app.example');

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { request } from 'node:http';
-import { connect, createServer } from 'node:net';
+import { connect, createServer, type AddressInfo } from 'node:net';
 import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -48,6 +48,32 @@ test('a malformed models.txt stops startup with file:line', async () => {
   const { code, output } = await server.exited;
   assert.equal(code, 1);
   assert.match(output, /bad\.txt:3: option "alias" has no value/);
+});
+
+test('a corrupt ONNX file or tokenizer stops startup with one line naming the model and the file, no stack trace', async () => {
+  for (const [file, content] of [['onnx/model.onnx', Buffer.from('not a protobuf')], ['tokenizer.json', '{"broken": ']] as const) {
+    await writeFixtureModel(join(workDir, 'artifacts'), 'acme/corrupt');
+    await writeFile(join(workDir, 'artifacts', 'acme/corrupt', file), content);
+    const server = startServer({ MODELS_FILE: await modelsFile('corrupt.txt', 'acme/corrupt\n') });
+    const { code, output } = await server.exited;
+    assert.equal(code, 1, file);
+    assert.match(output, /model \\"acme\/corrupt\\" \(.*corrupt\.txt:1, .*acme\/corrupt\) failed to load: /, file);
+    assert.doesNotMatch(output, /\n\s+at /, `${file}: a stack trace was printed`);
+  }
+});
+
+test('a port in use stops startup naming PORT and what to do', async () => {
+  const taken = createServer();
+  await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+  const { port } = taken.address() as AddressInfo;
+  try {
+    const server = startServer({ MODELS_FILE: await modelsFile('port.txt', 'acme/tiny\n'), PORT: String(port) });
+    const { code, output } = await server.exited;
+    assert.equal(code, 1);
+    assert.match(output, new RegExp(`cannot listen on 127\\.0\\.0\\.1:${port} \\(PORT=${port}, HOST=127\\.0\\.0\\.1\\\): another process is using that port`));
+  } finally {
+    taken.close();
+  }
 });
 
 test('invalid configuration stops startup with the variable named', async () => {

@@ -99,13 +99,15 @@ export async function runHttpProcess(config: ServerConfig, share: ProcessShare, 
       logger: log,
       accessLog,
     });
-    registry.ready.catch(async (error: Error) => {
-      log.fatal(`a model failed to load: ${error.message}`);
-      await app?.close();
-      await registry?.close();
-      process.exit(1);
-    });
-    void registry.ready.then(() => tellPrimary({ kind: 'ready' }));
+    registry.ready.then(
+      () => tellPrimary({ kind: 'ready' }),
+      async (error: Error) => {
+        log.fatal(error.message);
+        await app?.close();
+        await registry?.close();
+        process.exit(1);
+      },
+    );
     if (draining) return;
     await app.listen({ port: config.port, host: config.host }).catch((error: NodeJS.ErrnoException) => {
       throw explainListenError(error, 'PORT', config.host, config.port);

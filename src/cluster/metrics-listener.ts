@@ -2,6 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import client from 'prom-client';
 import { errors } from '../errors.ts';
+import { trackConnections } from '../http/connections.ts';
 import { explainListenError } from '../listen-errors.ts';
 import type { MetricsSnapshot } from './messages.ts';
 
@@ -42,7 +43,8 @@ export async function listenForMetrics(port: number, host: string, gather: Metri
         );
     },
   );
-  server.maxConnections = MAX_CONNECTIONS;
+  // Past the cap a new connection evicts the one idle longest (one still sending its headers counts as idle): a scraper gets in.
+  trackConnections(server, MAX_CONNECTIONS);
   await new Promise<void>((resolve, reject) =>
     server.once('error', (error) => reject(explainListenError(error, 'METRICS_PORT', host, port))).listen(port, host, resolve),
   );

@@ -120,7 +120,9 @@ export async function runPrimary(config: ServerConfig, log: Logger) {
 
   const ended = (index: number, worker: Worker | undefined, how: string, wasReady: boolean) => {
     if (stopping) {
-      if (worker?.process.exitCode !== 0) exitCode = 1;
+      // Killed by the signal it was sent before it could set up its drain (early in its start): nothing was in flight.
+      const stoppedBySignal = worker?.process.signalCode === 'SIGTERM' || worker?.process.signalCode === 'SIGINT';
+      if (worker?.process.exitCode !== 0 && !stoppedBySignal) exitCode = 1;
       if (live.size === 0) process.exit(exitCode);
       return;
     }

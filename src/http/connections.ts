@@ -10,12 +10,18 @@ import type { Socket } from 'node:net';
  * leave them idle cannot lock everyone out, probes included; only when every connection has a
  * request in progress is the new one closed. (Node's own `maxConnections` refuses the new one.)
  *
+ * Half-close: a client that ends its side right behind its request (`nc -N`, some proxies) still
+ * gets its answer; one that ends it later has left, and its request is aborted.
+ *
  * The drain: Node's `closeIdleConnections` (which `server.close()` calls) destroys a socket whose
  * response has ended but not yet been flushed, truncating large answers to slow readers; here a
  * socket counts as busy until its response is flushed ('close' after 'finish'). Once draining,
  * every response says `Connection: close` and its socket is ended after the flush; sockets with no
  * request in progress, including ones that never sent any, are closed at once.
  */
+/** How soon after its request a client's end of the stream counts as a half-close rather than as leaving. */
+const HALF_CLOSE_WINDOW_MS = 10;
+
 export function trackConnections(server: Server, maxConnections = Infinity): { drain(): void } {
   /** Per socket, the response in progress (undefined while idle); idle ones in the order they became idle. */
   const sockets = new Map<Socket, ServerResponse | undefined>();
@@ -38,6 +44,17 @@ export function trackConnections(server: Server, maxConnections = Infinity): { d
     const { socket } = request;
     if (!sockets.has(socket)) return; // evicted meanwhile
     sockets.set(socket, response);
+    // When the request (its body, if one is read) was last heard from.
+    let received = performance.now();
+    request.once('end', () => (received = performance.now()));
+    // The server allows half-open sockets (see app.ts). The client's end of the stream right behind its request is a
+    // half-close: answered. Later, it is a client that gave up (an SDK's timeout, Ctrl-C): its request is aborted, and its
+    // queued work dropped, as Node would do.
+    const onEnd = () => {
+      if (sockets.get(socket) === response && performance.now() - received > HALF_CLOSE_WINDOW_MS) socket.destroy();
+    };
+    socket.once('end', onEnd);
+    response.once('close', () => socket.off('end', onEnd));
     if (draining) response.shouldKeepAlive = false;
     response.once('close', () => {
       if (sockets.get(socket) !== response) return;

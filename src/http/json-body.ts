@@ -5,7 +5,7 @@ import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
 import { errors } from '../errors.ts';
 import { ThreadRequestError } from '../request-thread.ts';
 import { nestsDeeperThan, tooDeepMessage } from './json-depth.ts';
-import type { JsonParseThread } from './json-parse-thread.ts';
+import { TOO_MANY_IDS, type JsonParseThread } from './json-parse-thread.ts';
 
 const DECODERS: Record<string, () => Transform> = {
   gzip: createGunzip,
@@ -32,6 +32,12 @@ function decodersFor(header: string | undefined): { decoders: Transform[] } | { 
   if (unknown !== undefined) return { error: errors.unsupportedContentEncoding(unknown) };
   if (codings.length > MAX_CODINGS) return { error: errors.unsupportedContentEncoding(header!.trim()) };
   return { decoders: codings.reverse().map((coding) => DECODERS[coding]!()) };
+}
+
+function fromParseThreadError(error: Error, request: FastifyRequest): Error {
+  if (!(error instanceof ThreadRequestError)) return error;
+  if (error.code === TOO_MANY_IDS) return errors.tooManyTokens(error.count!, request.server.limits.maxRequestTokens);
+  return errors.invalidJson(error.message);
 }
 
 /**
@@ -86,7 +92,7 @@ export const jsonBodyParser = (parseThread: JsonParseThread) => (request: Fastif
     if (received > INLINE_PARSE_BYTES) {
       parseThread.parse(gathered ?? chunks).then(
         (body) => finish(null, body),
-        (error: Error) => finish(error instanceof ThreadRequestError ? errors.invalidJson(error.message) : error),
+        (error: Error) => finish(fromParseThreadError(error, request)),
       );
       return;
     }

@@ -7,8 +7,16 @@ import { RequestThread } from '../request-thread.ts';
  * value back, a large `input` array in parts, costs a fraction of that in short steps. A body
  * that is not JSON rejects with ThreadRequestError.
  */
+/** The ThreadRequestError code of a body with more token ids than a request may hold (its count says how many). */
+export const TOO_MANY_IDS = 'too_many_ids';
+
 export class JsonParseThread {
-  private readonly thread = new RequestThread<{ body: Uint8Array }, unknown, unknown[]>(siblingModule(import.meta.url, 'json-parse-worker'));
+  private readonly thread: RequestThread<{ body: Uint8Array }, unknown, unknown[]>;
+
+  /** `maxInputIds`: a body whose `input` holds more token ids is refused with a ThreadRequestError coded TOO_MANY_IDS. */
+  constructor(maxInputIds: number) {
+    this.thread = new RequestThread(siblingModule(import.meta.url, 'json-parse-worker'), { maxInputIds });
+  }
 
   /**
    * The body as one buffer of its own, which is handed over (the caller must not use it again), or

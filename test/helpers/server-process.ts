@@ -11,6 +11,8 @@ export interface ServerProcess {
   /** What the process printed first (its start-up lines). */
   startupLog(): string;
   child: ChildProcess;
+  /** The HTTP processes' ids (the primary's children). */
+  httpPids(): Promise<number[]>;
   /** Resident memory of the whole process tree (primary, HTTP processes, their threads), in MB. */
   rssMb(): Promise<number>;
   /** CPU seconds run so far by the tree's processes: their main threads (the HTTP threads), and all their other threads. */
@@ -79,6 +81,9 @@ export async function startServer(env: Record<string, string>, entry = new URL('
     metricsUrl: `http://127.0.0.1:${metricsPort}/metrics`,
     startupLog: () => logHead,
     child,
+    async httpPids() {
+      return (await processTree(child.pid!)).slice(1);
+    },
     async rssMb() {
       return (await processTree(child.pid!)).reduce(async (sum, pid) => (await sum) + (await rssOf(pid)), Promise.resolve(0));
     },

@@ -1,0 +1,185 @@
+/**
+ * Hostile requests against the real server, as a client would send them: each is answered (4xx or
+ * 200), the HTTP process survives (same process id), other clients' requests succeed, and /health,
+ * probed from another process, never waits more than 300 ms.
+ */
+import assert from 'node:assert/strict';
+import { readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { request, Agent } from 'node:http';
+import { connect } from 'node:net';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { tempDir } from './helpers/app.ts';
+import { writeFixtureModel } from './helpers/fixture-model.ts';
+import { probeHealth } from './helpers/health-probe.ts';
+import { startServer, type ServerProcess } from './helpers/server-process.ts';
+
+const MAX_HEALTH_WAIT_MS = 300;
+const MAX_CONNECTIONS = 100;
+const MB = 1024 * 1024;
+
+let workDir: string;
+let server: ServerProcess;
+let httpPid: number;
+before(async () => {
+  workDir = await tempDir('resilience');
+  await writeFixtureModel(workDir, 'test/mean', { prompts: { query: 'query: ', passage: 'passage: ' } });
+  await writeFile(join(workDir, 'models.txt'), 'test/mean alias=tiny\n');
+  server = await startServer({
+    MODELS_FILE: join(workDir, 'models.txt'),
+    ARTIFACTS_DIR: workDir,
+    HTTP_PROCESSES: '1',
+    INFERENCE_WORKERS: '2',
+    MAX_CONNECTIONS: String(MAX_CONNECTIONS),
+    LOG_LEVEL: 'warn',
+  });
+  [httpPid] = await server.httpPids();
+});
+after(async () => {
+  assert.deepEqual(await server.httpPids(), [httpPid], 'the HTTP process never died');
+  await server.stop();
+  await rm(workDir, { recursive: true, force: true });
+});
+
+/** Posts raw bytes with node:http (fetch copies a large body twice). */
+function post(path: string, body: Buffer | string, headers: Record<string, string> = {}): Promise<{ status: number; json: any }> {
+  return new Promise((resolve, reject) => {
+    const outgoing = request(`${server.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers } }, (response) => {
+      let text = '';
+      response.setEncoding('utf8').on('data', (chunk) => (text += chunk));
+      response.on('end', () => resolve({ status: response.statusCode!, json: text.startsWith('{') || text.startsWith('[') ? JSON.parse(text) : text }));
+    });
+    outgoing.on('error', reject);
+    outgoing.end(body);
+  });
+}
+
+const embed = (body: object) => post('/v1/embeddings', JSON.stringify(body));
+
+/** Runs `attack` while /health is probed from another process; returns the attack's result and the longest /health wait. */
+async function underProbe<T>(name: string, attack: () => Promise<T>): Promise<{ result: T; healthMaxMs: number }> {
+  const probe = await probeHealth(server.url);
+  const result = await attack();
+  const { maxMs, failed, answered } = await probe.stop();
+  console.log(`${name}: /health answered ${answered} times, longest wait ${maxMs.toFixed(0)} ms`);
+  assert.equal(failed, 0, '/health failed during the attack');
+  return { result, healthMaxMs: maxMs };
+}
+
+test('a long prompt over 2048 inputs: refused at once when over the cap; at the cap, answered on /embeddings and /tokenize with RSS bounded', async () => {
+  const inputs = Array.from({ length: 2048 }, () => 'hello');
+  const words = (chars: number) => 'the quick brown fox '.repeat(Math.ceil(chars / 20)).slice(0, chars);
+  const { result, healthMaxMs } = await underProbe('long prompts', async () => {
+    const huge = await Promise.all([embed({ model: 'tiny', input: inputs, prompt: words(3 * MB) }), post('/v1/tokenize', JSON.stringify({ model: 'tiny', input: inputs, prompt: words(3 * MB) }))]);
+    const rssBefore = await server.rssMb();
+    const atCap = await Promise.all([
+      embed({ model: 'tiny', input: inputs, prompt: words(4096) }),
+      embed({ model: 'tiny', input: inputs, prompt: words(4096) }),
+      post('/v1/tokenize', JSON.stringify({ model: 'tiny', input: inputs, prompt: words(4096) })),
+    ]);
+    return { huge, atCap, rssGrowthMb: (await server.rssMb()) - rssBefore };
+  });
+  for (const { status, json } of result.huge) {
+    assert.equal(status, 400);
+    assert.equal(json.error.param, 'prompt');
+  }
+  for (const { status, json } of result.atCap) assert.equal(status, 200, JSON.stringify(json).slice(0, 200));
+  assert.equal(result.atCap[0]!.json.data.length, 2048);
+  console.log(`long prompts: RSS grew ${result.rssGrowthMb.toFixed(0)} MB`);
+  assert.ok(result.rssGrowthMb < 600, `RSS grew ${result.rssGrowthMb} MB`);
+  assert.ok(healthMaxMs <= MAX_HEALTH_WAIT_MS, `/health waited ${healthMaxMs} ms`);
+});
+
+test('a prompt whose tokens times the inputs exceed MAX_REQUEST_TOKENS is refused before any input is tokenised', async () => {
+  const restricted = await startServer({ MODELS_FILE: join(workDir, 'models.txt'), ARTIFACTS_DIR: workDir, INFERENCE_WORKERS: '1', MAX_REQUEST_TOKENS: '10000', LOG_LEVEL: 'warn' });
+  try {
+    const response = await fetch(`${restricted.url}/v1/embeddings`, {
+      method: 'POST',
+      body: JSON.stringify({ model: 'tiny', input: Array.from({ length: 2048 }, () => 'hi'), prompt: 'the quick brown fox '.repeat(200) }),
+    });
+    const { error } = await response.json();
+    assert.equal(response.status, 400);
+    assert.equal(error.code, 'max_tokens_per_request');
+    assert.match(error.message, /at least 47104 tokens; at most 10000/);
+  } finally {
+    await restricted.stop();
+  }
+});
+
+test('JSON nested 600 000 deep (1.2 MB, parsed on the JSON thread) and 0.9 MB deep (inline) gets 400; valid requests racing it succeed', async () => {
+  const nested = (depth: number) => `{"model":"tiny","input":"hello","user":${'['.repeat(depth)}${']'.repeat(depth)}}`;
+  const { result, healthMaxMs } = await underProbe('deep JSON', () =>
+    Promise.all([
+      post('/v1/embeddings', nested(600_000)),
+      post('/v1/embeddings', nested(450_000)),
+      post('/v1/embeddings', `{"model":"tiny","input":${'['.repeat(600_000)}${']'.repeat(600_000)}}`),
+      ...Array.from({ length: 4 }, () => post('/v1/embeddings', JSON.stringify({ model: 'tiny', input: Array.from({ length: 64 }, () => 'x'.repeat(20_000)) }))),
+    ]),
+  );
+  for (const { status, json } of result.slice(0, 3)) {
+    assert.equal(status, 400);
+    assert.equal(json.error.code, 'invalid_json');
+    assert.match(json.error.message, /more than 32 levels deep/);
+  }
+  for (const { status } of result.slice(3)) assert.equal(status, 200);
+  assert.ok(healthMaxMs <= MAX_HEALTH_WAIT_MS, `/health waited ${healthMaxMs} ms`);
+});
+
+test('a brotli bomb (12.9 kB → 16 GiB) gets 413 and its decoding stops there', async () => {
+  const bomb = await readFile(new URL('./fixtures/brotli-bomb-16gib.br', import.meta.url));
+  const started = await server.cpuSeconds();
+  const { status, json } = await post('/v1/embeddings', bomb, { 'content-encoding': 'br' });
+  assert.equal(status, 413);
+  assert.equal(json.error.code, 'request_too_large');
+  await new Promise((resolve) => setTimeout(resolve, 1500));
+  const ended = await server.cpuSeconds();
+  const spent = ended.mainThreads + ended.otherThreads - started.mainThreads - started.otherThreads;
+  console.log(`brotli bomb: ${spent.toFixed(2)} CPU-seconds from the request to 1.5 s after its 413`);
+  // Decoding 20 MB costs ~0.1 s; before, the decoder went on for 107 CPU-seconds.
+  assert.ok(spent < 0.6, `the server spent ${spent.toFixed(2)} CPU-seconds on the bomb`);
+});
+
+test('token-id input: 3.3 M ids, and 2048 × 4096 ids, are refused (max_tokens_per_request) without holding /health', async () => {
+  const flat = `{"model":"tiny","input":[${'1,'.repeat(3_300_000)}1]}`;
+  const row = `[${'1,'.repeat(4095)}1]`;
+  const nested = `{"model":"tiny","input":[${Array.from({ length: 2048 }, () => row).join(',')}]}`;
+  const { result, healthMaxMs } = await underProbe('token ids', () => Promise.all([post('/v1/embeddings', flat), post('/v1/embeddings', nested)]));
+  for (const { status, json } of result) {
+    assert.equal(status, 400);
+    assert.equal(json.error.code, 'max_tokens_per_request');
+  }
+  assert.ok(healthMaxMs <= MAX_HEALTH_WAIT_MS, `/health waited ${healthMaxMs} ms`);
+});
+
+test('MAX_CONNECTIONS idle keep-alive connections do not lock anyone out: probes and new clients are answered', async () => {
+  // Each connection makes one request and then idles, as a keep-alive pool does.
+  const agent = new Agent({ keepAlive: true, maxSockets: MAX_CONNECTIONS, keepAliveMsecs: 60_000 });
+  await Promise.all(
+    Array.from({ length: MAX_CONNECTIONS }, () => new Promise((resolve, reject) => request(`${server.url}/v1/models`, { agent }, (response) => response.resume().on('end', resolve)).on('error', reject).end())),
+  );
+  const { result, healthMaxMs } = await underProbe('idle connections', () => embed({ model: 'tiny', input: 'a new client' }));
+  assert.equal(result.status, 200);
+  assert.ok(healthMaxMs <= MAX_HEALTH_WAIT_MS, `/health waited ${healthMaxMs} ms`);
+  agent.destroy();
+});
+
+test('thousands of slow-header connections to METRICS_PORT: scrapes still answer, the primary keeps its descriptors', async () => {
+  const metricsPort = Number(new URL(server.metricsUrl).port);
+  const sockets = await Promise.all(
+    Array.from({ length: 2000 }, () => new Promise<ReturnType<typeof connect>>((resolve) => {
+      const socket = connect(metricsPort, '127.0.0.1', () => {
+        socket.write('GET /metrics HTTP/1.1\r\nHost: a\r\n');
+        resolve(socket);
+      });
+      socket.on('error', () => resolve(socket));
+    })),
+  );
+  const descriptors = (await readdir(`/proc/${server.child.pid}/fd`)).length;
+  const scrape = await fetch(server.metricsUrl);
+  assert.equal(scrape.status, 200);
+  assert.match(await scrape.text(), /embeddings_http_requests_total/);
+  for (const socket of sockets) socket.destroy();
+  console.log(`metrics port: the primary held ${descriptors} descriptors with 2000 slow clients`);
+  assert.ok(descriptors < 300, `the primary held ${descriptors} descriptors`);
+  assert.equal((await embed({ model: 'tiny', input: 'still serving' })).status, 200);
+});
