@@ -1,5 +1,5 @@
 import { stat } from 'node:fs/promises';
-import type { BatchLimits, BatchStats } from './batching/batcher.ts';
+import { SMALL_REQUEST_INPUTS, type BatchLimits, type BatchStats } from './batching/batcher.ts';
 import { EmbeddingModel } from './embedding-model.ts';
 import { describeModel, type ModelDescription } from './inference/model-files.ts';
 import type { TokenIdMeaning } from './config.ts';
@@ -115,6 +115,12 @@ export class Registry {
 
   resolve(name: string): ModelEntry | undefined {
     return this.byName.get(name);
+  }
+
+  /** Whether every loaded model's queue would refuse a large request now (one of more than SMALL_REQUEST_INPUTS inputs). */
+  refusesLargeRequests(): boolean {
+    const models = [...this.loadedModels.values()];
+    return models.length > 0 && models.every((model) => !model.wouldAdmit(SMALL_REQUEST_INPUTS + 1));
   }
 
   /** The model a name resolves to, if it is loaded. */

@@ -183,3 +183,28 @@ test('thousands of slow-header connections to METRICS_PORT: scrapes still answer
   assert.ok(descriptors < 300, `the primary held ${descriptors} descriptors`);
   assert.equal((await embed({ model: 'tiny', input: 'still serving' })).status, 200);
 });
+
+test('a bulk client retrying on 429 does not lock queries out: every query is answered while bulk requests are refused', async () => {
+  const bulkBody = JSON.stringify({ model: 'tiny', input: Array.from({ length: 2048 }, (_, i) => `the quick brown fox ${i} jumps over the lazy dog`) });
+  const until = Date.now() + 3000;
+  const statuses = { bulk: new Map<number, number>(), query: new Map<number, number>() };
+  const count = (map: Map<number, number>, status: number) => map.set(status, (map.get(status) ?? 0) + 1);
+  const latencies: number[] = [];
+  const bulkClient = async () => {
+    while (Date.now() < until) count(statuses.bulk, (await post('/v1/embeddings', bulkBody)).status);
+  };
+  const queryClient = async () => {
+    while (Date.now() < until) {
+      const started = performance.now();
+      count(statuses.query, (await embed({ model: 'tiny', input: 'a single query' })).status);
+      latencies.push(performance.now() - started);
+    }
+  };
+  await Promise.all([...Array.from({ length: 8 }, bulkClient), queryClient(), queryClient()]);
+  latencies.sort((a, b) => a - b);
+  const p99 = latencies[Math.floor(latencies.length * 0.99)]!;
+  console.log(`bulk and queries: bulk ${JSON.stringify([...statuses.bulk])}, queries ${JSON.stringify([...statuses.query])}, query p50 ${latencies[Math.floor(latencies.length / 2)]!.toFixed(0)} ms, p99 ${p99.toFixed(0)} ms`);
+  assert.ok((statuses.bulk.get(429) ?? 0) > 0, 'the bulk clients kept the queue full');
+  assert.deepEqual([...statuses.query.keys()], [200], 'every query was answered');
+  assert.ok(p99 < 1000, `query p99 ${p99} ms`);
+});

@@ -8,6 +8,9 @@ import { fromEmbeddingError } from '../http/error-handler.ts';
 import { errorResponseSchema } from '../schemas/error.ts';
 import { embeddingsRequestSchema, embeddingsResponseSchema, inputList, promptChoice } from '../schemas/embeddings.ts';
 
+/** A body larger than this is taken for a large request when the queue has no room for one. */
+const LARGE_BODY_BYTES = 64 * 1024;
+
 export const embeddingRoutes: FastifyPluginAsyncZod = async (app) => {
   const { registry } = app;
   const errorResponses = { 400: errorResponseSchema, 404: errorResponseSchema, 413: errorResponseSchema, 429: errorResponseSchema, 503: errorResponseSchema };
@@ -20,6 +23,12 @@ export const embeddingRoutes: FastifyPluginAsyncZod = async (app) => {
         tags: ['embeddings'],
         body: embeddingsRequestSchema(registry),
         response: { 200: embeddingsResponseSchema, ...errorResponses },
+      },
+      // Before the body is read: a large body while no queue has room for a large request is refused unread (a bulk
+      // client retrying on 429 would otherwise cost a parse each time).
+      preParsing: async (request, _reply, payload) => {
+        if (Number(request.headers['content-length']) > LARGE_BODY_BYTES && registry.refusesLargeRequests()) throw errors.overloaded();
+        return payload;
       },
       // Before zod: bounds and checks the input with plain loops, and refuses at once what the queue would not take.
       preValidation: async (request) => {

@@ -127,3 +127,46 @@ test('an aborted request is dropped from the queue, not computed', async () => {
   assert.ok(computed <= 2 + 4, `${computed} sequences computed`);
   assert.equal(batcher.queuedSequences, 0);
 });
+
+test('admission keeps a quarter of the queue for small requests: bulk requests fill three quarters, a query still gets in', async () => {
+  const backend = new FakeBackend();
+  const batcher = new Batcher(backend, { maxBatchTokens: 64, maxBatchSize: 4, maxQueued: 400 });
+  const releases = [batcher.admit(150), batcher.admit(150)];
+  assert.throws(() => batcher.admit(100), /already waiting/, 'a large request past three quarters of the queue');
+  assert.equal(batcher.wouldAdmit(33), false);
+  releases.push(batcher.admit(32), batcher.admit(32), batcher.admit(32), batcher.admit(1));
+  assert.throws(() => batcher.admit(4), /already waiting/, 'a small request past the whole queue');
+  for (const release of releases) release();
+  assert.equal(batcher.wouldAdmit(2048), true, 'any request fits an empty queue');
+});
+
+test("a query anchors the next batch ahead of waiting bulk requests, in a batch of small requests' inputs only", async () => {
+  const backend = new FakeBackend();
+  const batcher = new Batcher(backend, { maxBatchTokens: 64, maxBatchSize: 4 });
+  const bulk = [1, 2, 3].map((id) => batcher.submit(Array.from({ length: 100 }, () => sequence(id, 6))));
+  await new Promise((resolve) => setTimeout(resolve, 3));
+  const queries = [batcher.submit([sequence(42, 6)]), batcher.submit([sequence(43, 6)])];
+  const started = backend.batches.length;
+  await Promise.all(queries);
+  const queryBatch = backend.firstIds.findIndex((ids) => ids.includes(42));
+  assert.ok(queryBatch - started <= 1, `the queries waited for ${queryBatch - started} batches`);
+  assert.deepEqual(backend.firstIds[queryBatch], [42, 43], 'their batch holds no bulk inputs');
+  await Promise.all(bulk);
+});
+
+test('while queries keep coming, bulk batches are small; a flood of queries cannot starve a bulk request', async () => {
+  const backend = new FakeBackend();
+  const batcher = new Batcher(backend, { maxBatchTokens: 1024, maxBatchSize: 32 });
+  const bulk = batcher.submit(Array.from({ length: 200 }, () => sequence(1, 16)));
+  let stop = false;
+  const flood = (async () => {
+    for (let i = 0; !stop; i++) await Promise.all(Array.from({ length: 8 }, (_, k) => batcher.submit([sequence(100 + k, 16)])));
+  })();
+  await bulk;
+  stop = true;
+  await flood;
+  const bulkBatches = backend.firstIds.filter((ids) => ids[0] === 1);
+  // Beside queries a bulk batch holds at most 128 padded tokens (8 inputs of 16), not the budget's 32.
+  assert.ok(bulkBatches.slice(1).every((ids) => ids.length * 16 <= 128), `bulk batch sizes ${bulkBatches.map((ids) => ids.length)}`);
+  assert.ok(bulkBatches.length >= 200 / 8, 'the bulk request finished while the flood went on');
+});
