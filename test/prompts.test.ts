@@ -5,6 +5,8 @@ import { embeddingsResponseSchema } from '../src/schemas/embeddings.ts';
 import { errorResponseSchema } from '../src/schemas/error.ts';
 import { modelListSchema } from '../src/schemas/models.ts';
 import { tokenizeResponseSchema } from '../src/schemas/tokenize.ts';
+import { describeModel } from '../src/inference/model-files.ts';
+import { parseModelsFile } from '../src/models-file.ts';
 import { startTestApp, type TestServer } from './helpers/app.ts';
 import { referenceEmbedding, rustTokenizer } from './helpers/reference.ts';
 
@@ -117,4 +119,13 @@ test('/tokenize answers the ids the Rust tokenizer gives, with prompts and trunc
   const empty = await post('/v1/tokenize', { model: 'p', input: '' });
   assert.equal(empty.statusCode, 400);
   errorResponseSchema.parse(empty.json());
+});
+
+test('a models.txt prompt= that names an inherited property (constructor, __proto__) is refused at start', async () => {
+  for (const name of ['constructor', '__proto__', 'toString']) {
+    await assert.rejects(
+      describeModel(parseModelsFile(`test/prompted prompt=${name}`, 'models.txt')[0]!, server.artifactsDir),
+      new RegExp(`prompt=${name} is not among its prompts \\(query, passage, classification\\)`),
+    );
+  }
 });
