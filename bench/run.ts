@@ -123,10 +123,10 @@ function cpuColumns(load: LoadResult) {
 
 async function modelSuite(artifactsDir: string, spec: ModelSpec, cpus: number, detailed: boolean): Promise<ModelSuite> {
   const description = await describeModel(spec, artifactsDir);
-  const tokenizer = await loadTokenizer(artifactsDir, spec.repo, { maxTokens: description.maxTokens, lowercase: description.lowercase });
-  const queryTexts = makeTexts(tokenizer, 2048, 8, 32, 1);
-  const indexTexts = makeTexts(tokenizer, 1024, 16, Math.min(256, description.maxTokens), 2);
-  const encode = (texts: BenchText[]) => texts.map(({ text }) => tokenizer.encode(text).ids);
+  const tokenizer = await loadTokenizer(description.dir, { maxTokens: description.maxTokens, lowercase: description.lowercase });
+  const queryTexts = await makeTexts(tokenizer, 2048, 8, 32, 1);
+  const indexTexts = await makeTexts(tokenizer, 1024, 16, Math.min(256, description.maxTokens), 2);
+  const encode = async (texts: BenchText[]) => (await tokenizer.encode(texts.map(({ text }) => text))).map(({ ids }) => ids);
   return withServer(artifactsDir, spec, async (server) => {
     const rssAfterLoadMb = await server.rssMb();
     const plan = planOf(server);
@@ -137,8 +137,8 @@ async function modelSuite(artifactsDir: string, spec: ModelSpec, cpus: number, d
     const indexLoad = () => runLoad(server, { model: spec.id, texts: indexTexts, textsPerRequest: 64, connections: Math.max(4, cpus / 2), requests: indexRequests });
     // Each limit is measured just before its scenario (the server idles meanwhile): the machine's speed drifts over minutes.
     const limits = async (texts: BenchText[]) => ({
-      parallel: await measureParallelLimit(description.onnxFile, encode(texts), cpus, undefined, limitSeconds),
-      oneSession: await measureLimit(description.onnxFile, encode(texts), cpus, undefined, limitSeconds),
+      parallel: await measureParallelLimit(description.onnxFile, await encode(texts), cpus, undefined, limitSeconds),
+      oneSession: await measureLimit(description.onnxFile, await encode(texts), cpus, undefined, limitSeconds),
     });
     await load(queryTexts, 16, 3);
     const concurrency: LoadResult[] = [];
@@ -157,7 +157,7 @@ async function modelSuite(artifactsDir: string, spec: ModelSpec, cpus: number, d
     };
     if (detailed) {
       suite.concurrency = [...concurrency, query, query256];
-      const largeTexts = makeTexts(tokenizer, 2048, 16, Math.min(256, description.maxTokens), 3);
+      const largeTexts = await makeTexts(tokenizer, 2048, 16, Math.min(256, description.maxTokens), 3);
       suite.mixed = await runMixed(server, { model: spec.id, queryTexts, largeTexts, queryConnections: 4 });
     }
     const { limits: l } = suite;
@@ -181,9 +181,9 @@ async function modelSuite(artifactsDir: string, spec: ModelSpec, cpus: number, d
 async function servingSuite(artifactsDir: string): Promise<ServingSuite> {
   const spec = await generatedModel(artifactsDir, 'bench/zero-layer', { shape: { ...MINILM_SHAPE, layers: 0 } });
   const description = await describeModel(spec, artifactsDir);
-  const tokenizer = await loadTokenizer(artifactsDir, spec.repo, { maxTokens: description.maxTokens, lowercase: description.lowercase });
-  const queryTexts = makeTexts(tokenizer, 2048, 8, 32, 1);
-  const indexTexts = makeTexts(tokenizer, 1024, 16, 256, 2);
+  const tokenizer = await loadTokenizer(description.dir, { maxTokens: description.maxTokens, lowercase: description.lowercase });
+  const queryTexts = await makeTexts(tokenizer, 2048, 8, 32, 1);
+  const indexTexts = await makeTexts(tokenizer, 1024, 16, 256, 2);
   // Both run at once (the idle one costs nothing), measured in halves in the order floor, server, server,
   // floor: the machine's speed drifts over minutes, and this takes the drift out of the ratio.
   const half = seconds / 2;

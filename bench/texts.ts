@@ -20,9 +20,11 @@ export interface BenchText {
 }
 
 /** `count` texts with token counts (special tokens included) spread uniformly over [min, max]. */
-export function makeTexts(tokenizer: TextTokenizer, count: number, min: number, max: number, seed: number): BenchText[] {
+export async function makeTexts(tokenizer: TextTokenizer, count: number, min: number, max: number, seed: number): Promise<BenchText[]> {
   const random = seeded(seed);
-  return Array.from({ length: count }, () => {
+  const tokens = async (text: string) => (await tokenizer.encode([text]))[0]!.ids.length;
+  const texts: BenchText[] = [];
+  for (let i = 0; i < count; i++) {
     const target = min + Math.floor(random() * (max - min + 1));
     const words = Array.from({ length: max * 2 }, () => WORDS[Math.floor(random() * WORDS.length)]!);
     // Fewest words reaching the target, by bisection on the real tokenizer.
@@ -30,10 +32,11 @@ export function makeTexts(tokenizer: TextTokenizer, count: number, min: number, 
     let high = words.length;
     while (low < high) {
       const middle = (low + high) >> 1;
-      if (tokenizer.encode(words.slice(0, middle).join(' ')).ids.length >= target) high = middle;
+      if ((await tokens(words.slice(0, middle).join(' '))) >= target) high = middle;
       else low = middle + 1;
     }
     const text = words.slice(0, low).join(' ');
-    return { text, tokens: tokenizer.encode(text).ids.length };
-  });
+    texts.push({ text, tokens: await tokens(text) });
+  }
+  return texts;
 }

@@ -63,10 +63,18 @@ export class EmbeddingModel {
       onRun?: (worker: number, seconds: number) => void;
     },
   ): Promise<EmbeddingModel> {
-    const tokenizerSetup = { artifactsDir: options.artifactsDir, repo: options.repo, maxTokens: description.maxTokens, lowercase: description.lowercase };
-    const tokenizer = await loadTokenizer(options.artifactsDir, options.repo, tokenizerSetup);
+    const tokenizerSetup = { dir: description.dir, maxTokens: description.maxTokens, lowercase: description.lowercase };
+    const tokenizer = await loadTokenizer(description.dir, tokenizerSetup);
     const starting = OnnxBackend.start(
-      { onnxPath: description.onnxFile, intraOpThreads: options.intraOpThreads, poolingModes: description.poolingModes, padId: tokenizer.padId, normalize: description.normalized },
+      {
+        onnxPath: description.onnxFile,
+        intraOpThreads: options.intraOpThreads,
+        poolingModes: description.poolingModes,
+        dense: description.dense,
+        unrunnable: description.unrunnable,
+        padId: tokenizer.padId,
+        normalize: description.normalized,
+      },
       options.workers,
       { onRun: options.onRun },
     );
@@ -144,7 +152,7 @@ export class EmbeddingModel {
   ): Promise<{ encoded: EncodedText[]; promptTokens: number }> {
     if ('tokenIds' in inputs && this.defaults.tokenIds === 'model') return { encoded: this.truncateIds(inputs.tokenIds), promptTokens: 0 };
     const prompt = choosePrompt(this.description, options.prompt ?? {}, this.defaults.promptName) ?? '';
-    const promptTokens = prompt ? this.promptTokenCount(prompt) : 0;
+    const promptTokens = prompt ? await this.promptTokenCount(prompt) : 0;
     const atLeast = promptTokens * inputCount(inputs);
     if (options.maxRequestTokens !== undefined && atLeast > options.maxRequestTokens) throw new TooManyTokensError(atLeast, options.maxRequestTokens, true);
     // OpenAI's meaning of token ids: its cl100k_base encoding, embedded exactly as the text they stand for.
@@ -157,8 +165,9 @@ export class EmbeddingModel {
    * As sentence-transformers counts a prompt to leave out: its tokens with the special ones, less
    * the closing one (at most the model's limit less one, as the prompt is truncated like any text).
    */
-  private promptTokenCount(prompt: string): number {
-    return this.tokenizer.encode(prompt).ids.length - 1;
+  private async promptTokenCount(prompt: string): Promise<number> {
+    const [encoded] = await this.tokenizer.encode([prompt]);
+    return encoded!.ids.length - 1;
   }
 
   tokenStrings(ids: ArrayLike<number>): string[] {
@@ -181,7 +190,7 @@ export class EmbeddingModel {
   private async tokenize(texts: string[], signal?: CancelSignal, whole = false): Promise<EncodedText[]> {
     let chars = 0;
     for (const text of texts) chars += text.length;
-    if (chars <= INLINE_CHARS) return texts.map((text) => (whole ? this.tokenizer.encodeWhole(text) : this.tokenizer.encode(text)));
+    if (chars <= INLINE_CHARS) return this.tokenizer.encode(texts, { whole });
     // Handed over in parts: copying ~18 MB of texts to the thread in one message held the HTTP thread ~40 ms.
     const parts: Promise<EncodedText[]>[] = [];
     for (let start = 0, partChars = 0, index = 0; index <= texts.length; index++) {

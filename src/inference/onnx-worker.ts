@@ -5,7 +5,9 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import ort from 'onnxruntime-node';
-import { normalizeInPlace, poolText } from './pooling.ts';
+import { embeddingHead } from './embedding-head.ts';
+import { graphInputs } from './graph-inputs.ts';
+import { normalizeInPlace } from './pooling.ts';
 import { planSubBatches } from './sub-batches.ts';
 import { sessionOptions } from './session-options.ts';
 import { VectorJsonWriter } from './vector-text.ts';
@@ -15,12 +17,10 @@ const setup = workerData as WorkerSetup;
 const port = parentPort!;
 const post = (message: WorkerMessage, transfer: ArrayBuffer[] = []) => port.postMessage(message, transfer);
 
-const TOKEN_OUTPUTS = ['last_hidden_state', 'token_embeddings'];
 /** Runs per size when measuring the per-run overhead; the fastest counts. */
 const CALIBRATION_RUNS = 3;
 /** Caps a measured overhead that timer noise made absurd. */
 const MAX_OVERHEAD_TOKENS = 256;
-const KNOWN_INPUTS = new Set(['input_ids', 'attention_mask', 'token_type_ids', 'position_ids']);
 /**
  * A batch whose last run should take less than this tells the main thread before starting it, so
  * the next batch is on its way while the run goes: under load the round trip through the busy HTTP
@@ -29,26 +29,10 @@ const KNOWN_INPUTS = new Set(['input_ids', 'attention_mask', 'token_type_ids', '
  */
 const EARLY_FREE_MS = 2;
 
-/**
- * int64 inputs are built as pairs of 32-bit words (the value, then its sign), little-endian like
- * every platform onnxruntime-node ships binaries for: a BigInt per element cost ~30 ns each.
- */
-function intTensor(type: string, values: Int32Array, dims: number[]): ort.Tensor {
-  if (type === 'int32') return new ort.Tensor('int32', values, dims);
-  const words = new Int32Array(2 * values.length);
-  for (let i = 0; i < values.length; i++) {
-    words[2 * i] = values[i]!;
-    words[2 * i + 1] = values[i]! >> 31;
-  }
-  return new ort.Tensor('int64', new BigInt64Array(words.buffer), dims);
-}
-
 async function start() {
   const session = await ort.InferenceSession.create(setup.onnxPath, sessionOptions(setup.intraOpThreads));
-  const unknown = session.inputNames.filter((name) => !KNOWN_INPUTS.has(name));
-  if (unknown.length > 0) throw new Error(`the ONNX graph wants inputs this server cannot feed: ${unknown.join(', ')}`);
-  const inputTypes = new Map(session.inputMetadata.map((meta) => [meta.name, meta.isTensor ? meta.type : 'int64']));
-  const outputName = TOKEN_OUTPUTS.find((name) => session.outputNames.includes(name)) ?? session.outputNames[0]!;
+  const feedsFor = graphInputs(session);
+  const head = await embeddingHead(session, setup);
 
   /** Runs the texts `rows` of a batch (token ids back to back, text i at `offsets[i]`) padded to their longest. */
   async function run(ids: Int32Array, offsets: number[], lengths: ArrayLike<number>, rows: number[]) {
@@ -61,17 +45,7 @@ async function start() {
       padded.set(ids.subarray(offsets[row]!, offsets[row]! + length), r * seqLen);
       mask.fill(1, r * seqLen, r * seqLen + length);
     });
-    // Only the inputs the graph declares are built.
-    const values: Record<string, () => Int32Array> = {
-      input_ids: () => padded,
-      attention_mask: () => mask,
-      token_type_ids: () => new Int32Array(batch * seqLen),
-      position_ids: () => Int32Array.from({ length: batch * seqLen }, (_, i) => i % seqLen),
-    };
-    const feeds = Object.fromEntries(
-      session.inputNames.map((name) => [name, intTensor(inputTypes.get(name) ?? 'int64', values[name]!(), [batch, seqLen])]),
-    );
-    return (await session.run(feeds, [outputName]))[outputName]!;
+    return { output: (await session.run(feedsFor(padded, mask, batch, seqLen), [head.outputName]))[head.outputName]!, seqLen };
   }
 
   /** Fastest of a few runs of `count` texts of `length` tokens, in ms. */
@@ -82,7 +56,7 @@ async function start() {
     let fastest = Infinity;
     for (let attempt = 0; attempt < CALIBRATION_RUNS; attempt++) {
       const started = performance.now();
-      (await run(ids, offsets, lengths, offsets.map((_, row) => row))).dispose();
+      (await run(ids, offsets, lengths, offsets.map((_, row) => row))).output.dispose();
       fastest = Math.min(fastest, performance.now() - started);
     }
     return fastest;
@@ -118,13 +92,11 @@ async function start() {
       const last = index === runs.length - 1;
       if (last && expectedMs(rows.length, Math.max(...rows.map((row) => lengths[row]!))) < EARLY_FREE_MS) post({ kind: 'finishing', id });
       const started = performance.now();
-      const output = await run(ids, offsets, lengths, rows);
+      const { output, seqLen } = await run(ids, offsets, lengths, rows);
       const runSeconds = (performance.now() - started) / 1000;
-      const [, seqLen, width] = output.dims as [number, number, number];
-      const pooled = new Float32Array(width * setup.poolingModes.length);
       rows.forEach((row, r) => {
-        poolText(output.data as Float32Array, r, seqLen, width, lengths[row]!, setup.poolingModes, pooled, skips?.[row] ?? 0);
-        const vector = pooled.subarray(0, keptDimensions[row] || pooled.length);
+        const full = head.vector(output, r, lengths[row]!, skips?.[row] ?? 0);
+        const vector = full.subarray(0, keptDimensions[row] || full.length);
         vectorTexts.add(setup.normalize ? normalizeInPlace(vector) : vector, base64[row] === 1 ? 'base64' : 'float');
       });
       output.dispose();

@@ -5,23 +5,6 @@
 export const POOLING_MODES = ['cls', 'max', 'mean', 'mean_sqrt_len', 'weightedmean', 'lasttoken'] as const;
 export type PoolingMode = (typeof POOLING_MODES)[number];
 
-const CONFIG_KEYS: Record<PoolingMode, string> = {
-  cls: 'pooling_mode_cls_token',
-  max: 'pooling_mode_max_tokens',
-  mean: 'pooling_mode_mean_tokens',
-  mean_sqrt_len: 'pooling_mode_mean_sqrt_len_tokens',
-  weightedmean: 'pooling_mode_weightedmean_tokens',
-  lasttoken: 'pooling_mode_lasttoken',
-};
-
-/** Reads `1_Pooling/config.json`; a model without one is mean-pooled, as sentence-transformers does. */
-export function poolingModesFromConfig(config: Record<string, unknown> | undefined): PoolingMode[] {
-  if (!config) return ['mean'];
-  const modes = POOLING_MODES.filter((mode) => config[CONFIG_KEYS[mode]] === true);
-  if (modes.length === 0) throw new Error('the pooling config enables no pooling mode');
-  return modes;
-}
-
 /**
  * Pools one text's token vectors. `hidden` holds a padded batch row-major
  * [batch, seqLen, width]; the text is row `row` with `length` real tokens. The first

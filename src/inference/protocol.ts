@@ -1,10 +1,9 @@
-import type { PoolingMode } from './pooling.ts';
+import type { HeadSetup } from './embedding-head.ts';
 
-/** What the main thread hands an inference worker at start. */
-export interface WorkerSetup {
+/** What the main thread hands an inference worker at start: the graph, and the modules after it (embedding-head.ts). */
+export interface WorkerSetup extends HeadSetup {
   onnxPath: string;
   intraOpThreads: number;
-  poolingModes: PoolingMode[];
   padId: number;
   /** Vectors are L2-normalised (after any truncation to fewer dimensions), as the model's Normalize module does. */
   normalize: boolean;

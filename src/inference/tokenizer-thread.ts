@@ -3,8 +3,8 @@ import { siblingModule } from './module-url.ts';
 import type { EncodedText } from './tokenizer.ts';
 
 export interface TokenizerSetup {
-  artifactsDir: string;
-  repo: string;
+  /** The model's directory, holding tokenizer.json. */
+  dir: string;
   maxTokens: number;
   lowercase: boolean;
 }
@@ -16,8 +16,9 @@ export interface TokenizerRequest {
 }
 
 /**
- * A thread that tokenises what would stall the HTTP thread: requests with many characters, and
- * huge texts with no place to cut them (see tokenizer.ts and embedding-model.ts).
+ * A thread that tokenises what would stall the HTTP thread: requests with many characters, whose
+ * hand-over to the tokenizer (the texts' UTF-8) and whose ids cost milliseconds (see tokenizer.ts
+ * and embedding-model.ts).
  */
 export class TokenizerThread {
   private readonly thread: RequestThread<TokenizerRequest, EncodedText[]>;

@@ -1,24 +1,29 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { AutoTokenizer, env, type PreTrainedTokenizer } from '@huggingface/transformers';
+import { Tokenizer } from 'tokenizers';
 import { wordPieceFastPath } from './wordpiece.ts';
 
 /**
- * Text → token ids exactly as sentence-transformers gets them from the Rust
- * `tokenizers` library: the text stripped (and lowercased if its
- * sentence_bert_config says so), special tokens added, truncated to `maxTokens`
- * with the closing special tokens kept. Settings stored in tokenizer.json's own
- * `truncation`/`padding` are ignored, as sentence-transformers overrides them.
+ * Text → token ids exactly as sentence-transformers gets them: from the Rust `tokenizers` library
+ * (Hugging Face's Node binding of it), which is what sentence-transformers runs, so every
+ * tokenizer.json — WordPiece, Unigram with its `Precompiled` normaliser, byte-level BPE,
+ * SentencePiece-style BPE with byte fallback — and every post-processor gives the same ids by
+ * construction. The text is stripped (and lowercased if sentence_bert_config says so), special
+ * tokens are added, and it is truncated to `maxTokens` with the closing special tokens kept.
+ * Settings stored in tokenizer.json's own `truncation`/`padding` are ignored, as
+ * sentence-transformers overrides them. Plain BERT WordPiece tokenizers take a faster path for
+ * printable-ASCII text, with the same ids (wordpiece.ts).
+ *
+ * The Rust library encodes on libuv's thread pool (its calls are asynchronous): the calling thread
+ * only hands the text over and reads the ids back.
  */
 export interface TextTokenizer {
   /**
-   * The ids to embed (truncated) and how many tokens the whole text has. A long text is
-   * tokenised only as far as truncation needs (see `encodePrefix`); then `length` is a lower
-   * bound and `lengthIsLowerBound` is set.
+   * Per text, the ids to embed (truncated) and how many tokens the whole text has. A long text is
+   * tokenised only as far as truncation needs; then `length` is a lower bound and
+   * `lengthIsLowerBound` is set. `whole` tokenises every text whole, so every count is exact.
    */
-  encode(text: string): EncodedText;
-  /** As `encode`, but the whole text is tokenised, so `length` is exact (for /tokenize). */
-  encodeWhole(text: string): EncodedText;
+  encode(texts: string[], options?: { whole?: boolean }): Promise<EncodedText[]>;
   /** The token strings of ids. */
   tokenStrings(ids: ArrayLike<number>): string[];
   readonly padId: number;
@@ -57,13 +62,28 @@ const PREFIX_GROWTH = 4;
 const PREFIX_MARGIN_TOKENS = 16;
 const SPACE = 0x20;
 
+type Json = Record<string, unknown>;
+
+async function readJson(path: string): Promise<Json | undefined> {
+  try {
+    return JSON.parse(await readFile(path, 'utf8')) as Json;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new Error(`${path}: ${(error as Error).message}`);
+  }
+}
+
+/** A special token as tokenizer_config.json writes it: a string, or an object with its content. */
+const tokenContent = (token: unknown): string | undefined =>
+  typeof token === 'string' ? token : typeof token === 'object' && token !== null && typeof (token as Json).content === 'string' ? ((token as Json).content as string) : undefined;
+
 /**
- * How many special tokens the post-processor puts before and after a single
- * sequence ([CLS] … [SEP] → 1 and 1; <s> … </s> → 1 and 1; … <eos> → 0 and 1).
+ * The special tokens the post-processor puts around a single sequence ([CLS] … [SEP]; <s> … </s>;
+ * <bos> … <eos>; … <|endoftext|>), which truncation keeps.
  */
-function specialTokenFrame(tokenizer: PreTrainedTokenizer): { before: number[]; after: number[] } {
-  const plain = tokenizer.encode(PROBE, { add_special_tokens: false });
-  const framed = tokenizer.encode(PROBE, { add_special_tokens: true });
+async function specialTokenFrame(tokenizer: Tokenizer): Promise<{ before: number[]; after: number[] }> {
+  const plain = (await tokenizer.encode(PROBE, null, { addSpecialTokens: false })).getIds();
+  const framed = (await tokenizer.encode(PROBE)).getIds();
   for (let before = 0; before + plain.length <= framed.length; before++) {
     if (plain.every((id, i) => framed[before + i] === id)) {
       return { before: framed.slice(0, before), after: framed.slice(before + plain.length) };
@@ -72,29 +92,53 @@ function specialTokenFrame(tokenizer: PreTrainedTokenizer): { before: number[]; 
   throw new Error('the tokenizer post-processor does not keep the text tokens together; cannot truncate like sentence-transformers');
 }
 
-/** Loads `<artifactsDir>/<repo>/tokenizer.json` and friends with @huggingface/transformers; never downloads. */
-export async function loadTokenizer(
-  artifactsDir: string,
-  repo: string,
-  options: { maxTokens: number; lowercase: boolean },
-): Promise<TextTokenizer> {
+/** Loads `<dir>/tokenizer.json` (and tokenizer_config.json for the padding token); never downloads. */
+export async function loadTokenizer(dir: string, options: { maxTokens: number; lowercase: boolean }): Promise<TextTokenizer> {
+  // The Rust library would otherwise spread each batch over every core, busy-waiting beside the inference workers.
+  process.env.TOKENIZERS_PARALLELISM ??= 'false';
   const { maxTokens, lowercase } = options;
-  env.localModelPath = artifactsDir.endsWith('/') ? artifactsDir : `${artifactsDir}/`;
-  env.allowLocalModels = true;
-  env.allowRemoteModels = false;
-  const tokenizer = await AutoTokenizer.from_pretrained(repo, { local_files_only: true });
-  const frame = specialTokenFrame(tokenizer);
+  const path = join(dir, 'tokenizer.json');
+  const text = await readFile(path, 'utf8');
+  let tokenizer: Tokenizer;
+  let json: Json;
+  try {
+    json = JSON.parse(text) as Json;
+    tokenizer = Tokenizer.fromString(text);
+  } catch (error) {
+    throw new Error(`${path} is not a tokenizer the Rust tokenizers library reads: ${(error as Error).message}`);
+  }
+  tokenizer.disableTruncation();
+  tokenizer.disablePadding();
+  const frame = await specialTokenFrame(tokenizer);
   const before = frame.before.length;
   const after = frame.after.length;
   if (after >= maxTokens) throw new Error(`max tokens ${maxTokens} leaves no room for text`);
-  const tokenById: string[] = [];
-  for (const [token, id] of tokenizer.get_vocab()) tokenById[id] = token;
-  const tokenizerJson = JSON.parse(await readFile(join(artifactsDir, repo, 'tokenizer.json'), 'utf8'));
-  const fastEncode = wordPieceFastPath(tokenizerJson, frame.before, frame.after);
-  const tokenize = (text: string) => {
-    const normalized = lowercase ? text.toLowerCase() : text;
-    return fastEncode?.(normalized) ?? tokenizer.encode(normalized, { add_special_tokens: true });
+  const tokenizerConfig = (await readJson(join(dir, 'tokenizer_config.json'))) ?? {};
+  const padToken = tokenContent(tokenizerConfig.pad_token);
+  const padId = (padToken !== undefined ? tokenizer.tokenToId(padToken) : null) ?? ((json.padding as Json | null)?.pad_id as number | undefined) ?? 0;
+  const fastEncode = wordPieceFastPath(json, frame.before, frame.after);
+
+  // Texts asked for in one event-loop turn (concurrent requests) go to the library in one call: each call is a hop to
+  // libuv's thread pool and back, which cost more CPU than encoding a short text.
+  let waiting: { texts: string[]; resolve: (ids: number[][]) => void; reject: (error: Error) => void }[] = [];
+  const flush = () => {
+    const batch = waiting;
+    waiting = [];
+    const texts = batch.flatMap((entry) => entry.texts);
+    tokenizer.encodeBatch(texts).then(
+      (encodings) => {
+        let next = 0;
+        for (const entry of batch) entry.resolve(encodings.slice(next, (next += entry.texts.length)).map((encoding) => encoding.getIds()));
+      },
+      (error: Error) => batch.forEach((entry) => entry.reject(error)),
+    );
   };
+  const rustIds = (texts: string[]): Promise<number[][]> =>
+    new Promise((resolve, reject) => {
+      if (waiting.length === 0) setImmediate(flush);
+      waiting.push({ texts, resolve, reject });
+    });
+  const tokenize = async (text: string) => fastEncode?.(text) ?? (await rustIds([text]))[0]!;
 
   /** `ids` of the whole text, or of a prefix (then the text's count is at least theirs). */
   const truncate = (ids: number[], lengthIsLowerBound: boolean): EncodedText => {
@@ -106,6 +150,8 @@ export async function loadTokenizer(
     return { ids: truncated, length, lengthIsLowerBound };
   };
 
+  const firstBudget = Math.max(WHOLE_TEXT_CHARS, maxTokens * PREFIX_CHARS_PER_TOKEN);
+
   /**
    * Truncation keeps only the first tokens, so a long text is tokenised from a prefix cut just
    * before an ASCII space, a word boundary for every pre-tokenizer (WordPiece, byte-level BPE,
@@ -113,27 +159,44 @@ export async function loadTokenizer(
    * are the whole text's; otherwise a longer prefix is tried, up to the whole text. A 19 MB text
    * costs a few kB of tokenising instead of seconds.
    */
-  const encodePrefix = (text: string): EncodedText => {
+  const encodePrefix = async (text: string): Promise<EncodedText> => {
     // The kept tokens (maxTokens - after), plus the margin, plus the special tokens the prefix is framed with.
     const enough = maxTokens + before + PREFIX_MARGIN_TOKENS;
     let tried = 0;
-    for (let budget = Math.max(WHOLE_TEXT_CHARS, maxTokens * PREFIX_CHARS_PER_TOKEN); budget < text.length; budget *= PREFIX_GROWTH) {
+    for (let budget = firstBudget; budget < text.length; budget *= PREFIX_GROWTH) {
       // Cut before a run of spaces; a run reaching back past the last budget gives no new prefix (and each character is walked once).
       let cut = text.lastIndexOf(' ', budget);
       while (cut > tried && text.charCodeAt(cut - 1) === SPACE) cut--;
       const previous = tried;
       tried = budget;
       if (cut <= previous) continue;
-      const ids = tokenize(text.slice(0, cut));
+      const ids = await tokenize(text.slice(0, cut));
       if (ids.length > enough) return truncate(ids, true);
     }
-    return truncate(tokenize(text), false);
+    return truncate(await tokenize(text), false);
   };
 
   return {
-    padId: tokenizer.pad_token_id ?? 0,
-    encode: (text) => encodePrefix(pythonStrip(text)),
-    encodeWhole: (text) => truncate(tokenize(pythonStrip(text)), false),
-    tokenStrings: (ids) => Array.from(ids, (id) => tokenById[id] ?? ''),
+    padId,
+    async encode(texts, { whole = false } = {}) {
+      const prepared = texts.map((text) => (lowercase ? pythonStrip(text).toLowerCase() : pythonStrip(text)));
+      const encoded: EncodedText[] = new Array(texts.length);
+      // Short texts the fast path does not take go to the Rust library in one call.
+      const rest: number[] = [];
+      const long: Promise<void>[] = [];
+      prepared.forEach((text, index) => {
+        if (!whole && text.length > firstBudget) {
+          long.push(encodePrefix(text).then((result) => void (encoded[index] = result)));
+          return;
+        }
+        const fast = fastEncode?.(text);
+        if (fast) encoded[index] = truncate(fast, false);
+        else rest.push(index);
+      });
+      if (rest.length > 0) (await rustIds(rest.map((index) => prepared[index]!))).forEach((ids, k) => (encoded[rest[k]!] = truncate(ids, false)));
+      await Promise.all(long);
+      return encoded;
+    },
+    tokenStrings: (ids) => Array.from(ids, (id) => tokenizer.idToToken(id) ?? ''),
   };
 }
