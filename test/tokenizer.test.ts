@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { rm } from 'node:fs/promises';
 import { after, before, test } from 'node:test';
+import fc from 'fast-check';
 import { loadTokenizer, pythonStrip, type TextTokenizer } from '../src/inference/tokenizer.ts';
 import { tempDir } from './helpers/app.ts';
 import { writeFixtureModel } from './helpers/fixture-model.ts';
@@ -111,5 +112,25 @@ test('stripping is linear: 200 000 inner spaces of each str.isspace() kind take 
     const started = performance.now();
     assert.equal(pythonStrip(`${space}x${space.repeat(200_000)}x${space}`).length, 200_002);
     assert.ok(performance.now() - started < 100, `${JSON.stringify(space)}: ${performance.now() - started} ms`);
+  }
+});
+
+test('property: ids equal the Rust library for every tokenizer type on adversarial Unicode (NFD, ZWJ, controls, fullwidth, ligatures, mixed scripts)', async () => {
+  const pieces = fc.constantFrom(
+    'the', ' quick', 'Grüße', 'a\u0300', 'e\u0302\u0301', '\u1112\u1161\u11ab', '한국어', '👨\u200d👩\u200d👧', '😀', '\u200d', '\u200b', '\ufeff',
+    '\u0000', '\u0007', '\t', '\n', '\r\n', '  ', '\u00a0', '\u3000', 'ＡＢＣ', 'ｶﾀｶﾅ', 'ﬁ', 'ﬂ', '①', '東京', '中文', 'Привет', 'مرحبا', 'हिन्दी',
+    '[CLS]', '<s>', '</s>', '<|endoftext|>', '<bos>', '<0x41>', '▁', 'x'.repeat(30), '12345', '.,;:!?', "'s", 'İ', 'ß', 'ǅ',
+  );
+  const text = fc.array(pieces, { minLength: 1, maxLength: 12 }).map((parts) => parts.join(''));
+  for (const family of ['wordpiece', 'unigram', 'byte-bpe', 'sentencepiece-bpe'] as const) {
+    const { dir } = await writeFixtureModel(artifactsDir, `test/property-${family}`, { family, maxSeqLength: MAX_TOKENS });
+    const server = await loadTokenizer(dir, { maxTokens: MAX_TOKENS, lowercase: false });
+    const reference = rustTokenizer(dir, MAX_TOKENS);
+    await fc.assert(
+      fc.asyncProperty(text, async (input) => {
+        assert.deepEqual(Array.from((await one(server, input)).ids), await reference(input), `${family}: ${JSON.stringify(input)}`);
+      }),
+      { numRuns: 300, seed: 20261205 },
+    );
   }
 });

@@ -190,15 +190,41 @@ function valueInfo(name: string, elemType: number, dims: (string | number)[]) {
   });
 }
 
-/** Serialises the weights as an ONNX model (opset 17); `int8` quantises the dense layers' weights as quantize_dynamic does. */
-export function bertOnnxBytes(weights: BertWeights, options: { int8?: boolean } = {}): Uint8Array {
+/** How the graph is exported, beyond its weights: the variants exports come in. */
+export interface GraphOptions {
+  /** Dense layers' weights as int8, as quantize_dynamic does. */
+  int8?: boolean;
+  /** A decoder: causal attention, and positions from a `position_ids` input. */
+  causal?: boolean;
+  /** With causal: `past_key_values.N.key/value` inputs concatenated before the current keys/values, `present.N.*` outputs (onnx-community's decoder exports). */
+  past?: boolean;
+  /** The outputs as float16 (and a float16 past), as an fp16 export gives them. */
+  fp16?: boolean;
+  /** Weights larger than 1 kB go to this external-data file beside the graph (its name recorded in the graph). */
+  externalData?: string;
+  /** Also outputs `sentence_embedding`: masked mean pooling, then these Dense layers (no activation), then L2 normalisation, as onnx-community's exports put inside. */
+  sentenceEmbedding?: { dense: Matrix[] };
+}
+
+export interface OnnxFiles {
+  graph: Uint8Array;
+  /** External-data files by name. */
+  external: Map<string, Uint8Array>;
+}
+
+const EXTERNAL_MIN_BYTES = 1024;
+
+/** Serialises the weights as an ONNX model (opset 17) in the given export variant. */
+export function bertOnnxFiles(weights: BertWeights, options: GraphOptions = {}): OnnxFiles {
   const { shape } = weights;
   const g = new GraphBuilder(options.int8 === true);
   const headSize = shape.hidden / shape.heads;
+  const { DataType } = onnx.TensorProto;
+  const pastType = options.fp16 ? DataType.FLOAT16 : DataType.FLOAT;
 
   const inputShape = g.op('Shape', ['input_ids']);
   const seqLen = g.op('Gather', [inputShape, g.ints([1], [])], { axis: 0 });
-  const positions = g.op('Range', [g.ints([0], []), seqLen, g.ints([1], [])]);
+  const positions = options.causal ? 'position_ids' : g.op('Range', [g.ints([0], []), seqLen, g.ints([1], [])]);
   const word = g.op('Gather', [g.floats(weights.wordEmbeddings.data, [shape.vocab, shape.hidden]), 'input_ids'], { axis: 0 });
   const position = g.op('Gather', [g.floats(weights.positionEmbeddings.data, [shape.maxPositions, shape.hidden]), positions], { axis: 0 });
   let embedded = g.op('Add', [word, position]);
@@ -206,20 +232,45 @@ export function bertOnnxBytes(weights: BertWeights, options: { int8?: boolean } 
     embedded = g.op('Add', [embedded, g.op('Gather', [g.floats(weights.typeEmbeddings.data, [2, shape.hidden]), 'token_type_ids'], { axis: 0 })]);
   }
   let x = g.layerNorm(embedded, weights.embeddingNormScale, weights.embeddingNormBias);
+  let castMask: string | undefined;
+  const maskFloat = () => (castMask ??= g.op('Cast', ['attention_mask'], { to: DataType.FLOAT }));
+  const pastInputs: string[] = [];
+  const presentOutputs: string[] = [];
 
   // A 0-layer model has no attention: no mask or head constants, which ONNX Runtime would warn about as unused.
   if (weights.layers.length > 0) {
-    const mask = g.op('Unsqueeze', [g.op('Cast', ['attention_mask'], { to: onnx.TensorProto.DataType.FLOAT }), g.ints([1, 2])]);
-    const scoreBias = g.op('Mul', [g.op('Sub', [g.scalar(1), mask]), g.scalar(MASKED_SCORE)]);
+    const mask = g.op('Unsqueeze', [maskFloat(), g.ints([1, 2])]);
+    let scoreBias = g.op('Mul', [g.op('Sub', [g.scalar(1), mask]), g.scalar(MASKED_SCORE)]);
+    if (options.causal) {
+      // Token t sees tokens up to t: a lower-triangular mask built from the sequence length.
+      const steps = g.op('Range', [g.ints([0], []), seqLen, g.ints([1], [])]);
+      const later = g.op('Greater', [g.op('Unsqueeze', [steps, g.ints([0])]), g.op('Unsqueeze', [steps, g.ints([1])])]);
+      scoreBias = g.op('Add', [scoreBias, g.op('Mul', [g.op('Cast', [later], { to: DataType.FLOAT }), g.scalar(MASKED_SCORE)])]);
+    }
     const splitHeads = g.ints([0, 0, shape.heads, headSize]);
     const mergeHeads = g.ints([0, 0, shape.hidden]);
 
-    for (const layer of weights.layers) {
-      const heads = (weight: Matrix, bias: Float32Array, perm: number[]) =>
-        g.op('Transpose', [g.op('Reshape', [g.linear(x, weight, bias), splitHeads])], { perm });
-      const query = heads(layer.query, layer.queryBias, [0, 2, 1, 3]);
-      const keyT = heads(layer.key, layer.keyBias, [0, 2, 3, 1]);
-      const value = heads(layer.value, layer.valueBias, [0, 2, 1, 3]);
+    for (const [index, layer] of weights.layers.entries()) {
+      const heads = (weight: Matrix, bias: Float32Array, perm = [0, 2, 1, 3]) => g.op('Transpose', [g.op('Reshape', [g.linear(x, weight, bias), splitHeads])], { perm });
+      const query = heads(layer.query, layer.queryBias);
+      let value = heads(layer.value, layer.valueBias);
+      let keyT: string;
+      if (options.past) {
+        const withPast = (current: string, kind: 'key' | 'value') => {
+          const input = `past_key_values.${index}.${kind}`;
+          pastInputs.push(input);
+          const past = options.fp16 ? g.op('Cast', [input], { to: DataType.FLOAT }) : input;
+          const joined = g.op('Concat', [past, current], { axis: 2 });
+          const output = `present.${index}.${kind}`;
+          presentOutputs.push(output);
+          g.nodes.push(onnx.NodeProto.create({ opType: options.fp16 ? 'Cast' : 'Identity', input: [joined], output: [output], attribute: options.fp16 ? [onnx.AttributeProto.create({ name: 'to', i: DataType.FLOAT16, type: onnx.AttributeProto.AttributeType.INT })] : [] }));
+          return joined;
+        };
+        keyT = g.op('Transpose', [withPast(heads(layer.key, layer.keyBias), 'key')], { perm: [0, 1, 3, 2] });
+        value = withPast(value, 'value');
+      } else {
+        keyT = heads(layer.key, layer.keyBias, [0, 2, 3, 1]);
+      }
       const scores = g.op('Add', [g.op('Mul', [g.op('MatMul', [query, keyT]), g.scalar(1 / Math.sqrt(headSize))]), scoreBias]);
       const context = g.op('MatMul', [g.op('Softmax', [scores], { axis: -1 }), value]);
       const merged = g.op('Reshape', [g.op('Transpose', [context], { perm: [0, 2, 1, 3] }), mergeHeads]);
@@ -229,16 +280,62 @@ export function bertOnnxBytes(weights: BertWeights, options: { int8?: boolean } 
       x = g.layerNorm(g.op('Add', [x, g.linear(gelu, layer.down, layer.downBias)]), layer.outputNormScale, layer.outputNormBias);
     }
   }
-  g.nodes.push(onnx.NodeProto.create({ opType: 'Identity', input: [x], output: ['last_hidden_state'] }));
+  const outputType = options.fp16 ? DataType.FLOAT16 : DataType.FLOAT;
+  const finish = (value: string, name: string) =>
+    g.nodes.push(
+      onnx.NodeProto.create({
+        opType: options.fp16 ? 'Cast' : 'Identity',
+        input: [value],
+        output: [name],
+        attribute: options.fp16 ? [onnx.AttributeProto.create({ name: 'to', i: DataType.FLOAT16, type: onnx.AttributeProto.AttributeType.INT })] : [],
+      }),
+    );
+  finish(x, 'last_hidden_state');
+  const outputs = [valueInfo('last_hidden_state', outputType, ['batch_size', 'sequence_length', shape.hidden])];
+  if (options.sentenceEmbedding) {
+    const weightsMask = g.op('Unsqueeze', [maskFloat(), g.ints([2])]);
+    const summed = g.op('ReduceSum', [g.op('Mul', [x, weightsMask]), g.ints([1])], { keepdims: 0 });
+    let sentence = g.op('Div', [summed, g.op('ReduceSum', [weightsMask, g.ints([1])], { keepdims: 0 })]);
+    let width = shape.hidden;
+    for (const dense of options.sentenceEmbedding.dense) {
+      sentence = g.op('MatMul', [sentence, g.floats(dense.data, [dense.rows, dense.cols])]);
+      width = dense.cols;
+    }
+    const norm = g.op('Sqrt', [g.op('ReduceSum', [g.op('Mul', [sentence, sentence]), g.ints([1])], { keepdims: 1 })]);
+    finish(g.op('Div', [sentence, norm]), 'sentence_embedding');
+    outputs.push(valueInfo('sentence_embedding', outputType, ['batch_size', width]));
+  }
 
-  const INT64 = onnx.TensorProto.DataType.INT64;
-  const inputs = ['input_ids', 'attention_mask', ...(shape.tokenTypeIds ? ['token_type_ids'] : [])];
+  const INT64 = DataType.INT64;
+  const inputs = ['input_ids', 'attention_mask', ...(shape.tokenTypeIds ? ['token_type_ids'] : []), ...(options.causal ? ['position_ids'] : [])];
+  const external = new Map<string, Uint8Array>();
+  if (options.externalData) {
+    const parts: Uint8Array[] = [];
+    let offset = 0;
+    for (const tensor of g.initializers) {
+      const raw = tensor.rawData;
+      if (!raw || raw.length < EXTERNAL_MIN_BYTES) continue;
+      tensor.externalData = [
+        onnx.StringStringEntryProto.create({ key: 'location', value: options.externalData }),
+        onnx.StringStringEntryProto.create({ key: 'offset', value: String(offset) }),
+        onnx.StringStringEntryProto.create({ key: 'length', value: String(raw.length) }),
+      ];
+      tensor.dataLocation = onnx.TensorProto.DataLocation.EXTERNAL;
+      tensor.rawData = new Uint8Array(0);
+      parts.push(raw);
+      offset += raw.length;
+    }
+    external.set(options.externalData, Buffer.concat(parts));
+  }
   const graph = onnx.GraphProto.create({
-    name: 'bert',
+    name: options.causal ? 'decoder' : 'bert',
     node: g.nodes,
     initializer: g.initializers,
-    input: inputs.map((name) => valueInfo(name, INT64, ['batch_size', 'sequence_length'])),
-    output: [valueInfo('last_hidden_state', onnx.TensorProto.DataType.FLOAT, ['batch_size', 'sequence_length', shape.hidden])],
+    input: [
+      ...inputs.map((name) => valueInfo(name, INT64, ['batch_size', 'sequence_length'])),
+      ...pastInputs.map((name) => valueInfo(name, pastType, ['batch_size', shape.heads, 'past_sequence_length', headSize])),
+    ],
+    output: [...outputs, ...presentOutputs.map((name) => valueInfo(name, pastType, ['batch_size', shape.heads, 'total_sequence_length', headSize]))],
   });
   const model = onnx.ModelProto.create({
     irVersion: 8,
@@ -246,5 +343,5 @@ export function bertOnnxBytes(weights: BertWeights, options: { int8?: boolean } 
     opsetImport: [{ domain: '', version: 17 }],
     graph,
   });
-  return onnx.ModelProto.encode(model).finish();
+  return { graph: onnx.ModelProto.encode(model).finish(), external };
 }

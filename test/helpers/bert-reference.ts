@@ -32,7 +32,7 @@ function layerNorm(x: Rows, scale: Float32Array, bias: Float32Array): Rows {
 
 const add = (a: Rows, b: Rows): Rows => a.map((vector, t) => vector.map((value, i) => value + b[t]![i]!));
 
-function erf(x: number): number {
+export function referenceErf(x: number): number {
   // Abramowitz–Stegun 7.1.26 is too coarse; a series/continued fraction pair is exact to ~1e-15.
   const z = Math.abs(x);
   let result: number;
@@ -52,8 +52,8 @@ function erf(x: number): number {
   return x < 0 ? -result : result;
 }
 
-/** Token vectors (last_hidden_state) of one sequence. */
-export function referenceForward(weights: BertWeights, ids: number[]): Rows {
+/** Token vectors (last_hidden_state) of one sequence; `causal`: each token sees only itself and those before it. */
+export function referenceForward(weights: BertWeights, ids: number[], causal = false): Rows {
   const { hidden, heads } = weights.shape;
   const headSize = hidden / heads;
   let x = layerNorm(
@@ -74,7 +74,7 @@ export function referenceForward(weights: BertWeights, ids: number[]): Rows {
     for (let h = 0; h < heads; h++) {
       const lo = h * headSize;
       for (let t = 0; t < ids.length; t++) {
-        const scores = k.map((key) => {
+        const scores = (causal ? k.slice(0, t + 1) : k).map((key) => {
           let dot = 0;
           for (let i = lo; i < lo + headSize; i++) dot += q[t]![i]! * key[i]!;
           return dot / Math.sqrt(headSize);
@@ -88,7 +88,7 @@ export function referenceForward(weights: BertWeights, ids: number[]): Rows {
       }
     }
     x = layerNorm(add(x, linear(context, layer.attentionOut, layer.attentionOutBias)), layer.attentionNormScale, layer.attentionNormBias);
-    const up = linear(x, layer.up, layer.upBias).map((vector) => vector.map((u) => 0.5 * u * (1 + erf(u / Math.SQRT2))));
+    const up = linear(x, layer.up, layer.upBias).map((vector) => vector.map((u) => 0.5 * u * (1 + referenceErf(u / Math.SQRT2))));
     x = layerNorm(add(x, linear(up, layer.down, layer.downBias)), layer.outputNormScale, layer.outputNormBias);
   }
   return x;

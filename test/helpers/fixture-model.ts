@@ -5,7 +5,8 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { bertOnnxBytes, makeBertWeights, type BertShape, type BertWeights } from './bert-onnx.ts';
+import { bertOnnxFiles, makeBertWeights, type BertShape, type BertWeights, type GraphOptions, type Matrix } from './bert-onnx.ts';
+import { familyTokenizer, type TokenizerFamily } from './tokenizer-families.ts';
 import type { PoolingMode } from '../../src/inference/pooling.ts';
 
 export const SPECIAL_TOKENS = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]'];
@@ -45,6 +46,30 @@ export interface FixtureOptions {
   defaultPromptName?: string;
   /** 1_Pooling/config.json's include_prompt. */
   includePrompt?: boolean;
+  /** The tokenizer's family (WordPiece by default; see tokenizer-families.ts). */
+  family?: TokenizerFamily;
+  /** How the graph is exported: decoder (causal, with a past), fp16 outputs, external data, a sentence_embedding output. */
+  graph?: Omit<GraphOptions, 'int8' | 'sentenceEmbedding'> & { sentenceEmbedding?: boolean };
+  /** Dense modules after the pooling, in order (N_Dense/config.json and model.safetensors). */
+  dense?: FixtureDense[];
+  /** Dense weights only as pytorch_model.bin (which the server cannot read). */
+  denseAsPytorch?: boolean;
+  /** sentence-transformers ≥ 5.4's file format (module type names, Pooling's pooling_mode). */
+  st54?: boolean;
+}
+
+export interface FixtureDense {
+  out: number;
+  /** torch activation class name; Tanh by default, as sentence-transformers' Dense. */
+  activation?: 'Tanh' | 'Identity' | 'ReLU' | 'GELU';
+  bias?: boolean;
+}
+
+/** A Dense layer's weights as the fixture wrote them: `weight` is [in, out] (the safetensors file holds its transpose). */
+export interface DenseWeights {
+  weight: Matrix;
+  bias: Float32Array | undefined;
+  activation: NonNullable<FixtureDense['activation']>;
 }
 
 export const SMALL_SHAPE: BertShape = {
@@ -95,41 +120,112 @@ const POOLING_KEYS: Record<PoolingMode, string> = {
 export interface FixtureModel {
   dir: string;
   weights: BertWeights;
+  /** The WordPiece vocabulary (empty for other families). */
   vocabulary: string[];
+  dense: DenseWeights[];
+  padId: number;
 }
+
+/** A safetensors file of float32 tensors. */
+function safetensors(tensors: Record<string, { shape: number[]; data: Float32Array }>): Uint8Array {
+  const header: Record<string, unknown> = {};
+  let offset = 0;
+  for (const [name, { shape, data }] of Object.entries(tensors)) {
+    header[name] = { dtype: 'F32', shape, data_offsets: [offset, offset + data.byteLength] };
+    offset += data.byteLength;
+  }
+  const json = Buffer.from(JSON.stringify(header));
+  const length = Buffer.alloc(8);
+  length.writeBigUInt64LE(BigInt(json.length));
+  return Buffer.concat([length, json, ...Object.values(tensors).map(({ data }) => Buffer.from(data.buffer, data.byteOffset, data.byteLength))]);
+}
+
+function denseWeights(layers: FixtureDense[], inWidth: number, seed: number): DenseWeights[] {
+  let state = seed;
+  const random = () => ((state = (state * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff) * 2 - 1;
+  let width = inWidth;
+  return layers.map((layer) => {
+    const weight: Matrix = { rows: width, cols: layer.out, data: Float32Array.from({ length: width * layer.out }, () => random() / Math.sqrt(width)) };
+    width = layer.out;
+    return { weight, bias: layer.bias === false ? undefined : Float32Array.from({ length: layer.out }, () => random() * 0.1), activation: layer.activation ?? 'Tanh' };
+  });
+}
+
+/** [in, out] → [out, in], as torch's Linear stores it. */
+function transposed(matrix: Matrix): Float32Array {
+  const out = new Float32Array(matrix.data.length);
+  for (let i = 0; i < matrix.rows; i++) for (let j = 0; j < matrix.cols; j++) out[j * matrix.rows + i] = matrix.data[i * matrix.cols + j]!;
+  return out;
+}
+
+const ACTIVATION_CLASSES = { Tanh: 'torch.nn.modules.activation.Tanh', Identity: 'torch.nn.modules.linear.Identity', ReLU: 'torch.nn.modules.activation.ReLU', GELU: 'torch.nn.modules.activation.GELU' };
 
 /** Writes `<artifactsDir>/<repo>/…` and returns the weights for reference computations. */
 export async function writeFixtureModel(artifactsDir: string, repo: string, options: FixtureOptions = {}): Promise<FixtureModel> {
-  const shape = { ...SMALL_SHAPE, ...options.shape };
+  const family = options.family ?? 'wordpiece';
+  const other = family === 'wordpiece' ? undefined : familyTokenizer(family);
+  // Other families have no token types (XLM-R, decoders); their vocabulary is their tokenizer's.
+  const shape = { ...SMALL_SHAPE, ...(other ? { vocab: other.vocabSize, tokenTypeIds: false } : {}), ...options.shape };
   const weights = makeBertWeights(shape);
-  const vocabulary = fixtureVocabulary(shape.vocab);
+  const vocabulary = other ? [] : fixtureVocabulary(shape.vocab);
   const pooling = options.pooling ?? ['mean'];
+  const dense = denseWeights(options.dense ?? [], shape.hidden * pooling.length, shape.seed + 1);
   const dir = join(artifactsDir, repo);
+  const st54 = options.st54 === true;
+  const moduleType = (kind: string) => (st54 ? `sentence_transformers.${kind === 'Pooling' ? 'sentence_transformer.modules' : 'base.modules'}.${kind}` : `sentence_transformers.models.${kind}`);
+  const denseModules = dense.map((_, index) => ({ idx: 2 + index, name: String(2 + index), path: `${2 + index}_Dense`, type: moduleType('Dense') }));
+  const graph = options.graph ?? {};
+  const onnxPath = options.onnxPath ?? 'onnx/model.onnx';
+  const { graph: graphBytes, external } = bertOnnxFiles(weights, {
+    int8: options.int8,
+    ...graph,
+    sentenceEmbedding: graph.sentenceEmbedding ? { dense: dense.map(({ weight }) => weight) } : undefined,
+  });
   const files: Record<string, string | Uint8Array> = {
     'config.json': JSON.stringify({
-      architectures: ['BertModel'], model_type: 'bert', vocab_size: shape.vocab, hidden_size: shape.hidden,
+      architectures: [other ? { 'xlm-roberta': 'XLMRobertaModel', qwen3: 'Qwen3ForCausalLM', gemma3_text: 'Gemma3TextModel' }[other.modelType] : 'BertModel'],
+      model_type: other?.modelType ?? 'bert', vocab_size: shape.vocab, hidden_size: shape.hidden,
       num_hidden_layers: shape.layers, num_attention_heads: shape.heads, intermediate_size: shape.intermediate,
-      max_position_embeddings: shape.maxPositions, type_vocab_size: 2, pad_token_id: 0,
+      max_position_embeddings: shape.maxPositions, type_vocab_size: 2, pad_token_id: other?.padId ?? 0,
     }),
-    'tokenizer.json': JSON.stringify(tokenizerJson(vocabulary, options.tokenizerLowercases !== false)),
-    'tokenizer_config.json': JSON.stringify({
-      tokenizer_class: 'BertTokenizer', do_lower_case: options.tokenizerLowercases !== false, model_max_length: options.modelMaxLength ?? 512,
-      unk_token: '[UNK]', sep_token: '[SEP]', pad_token: '[PAD]', cls_token: '[CLS]', mask_token: '[MASK]',
-    }),
-    'special_tokens_map.json': JSON.stringify({ unk_token: '[UNK]', sep_token: '[SEP]', pad_token: '[PAD]', cls_token: '[CLS]', mask_token: '[MASK]' }),
-    'vocab.txt': vocabulary.join('\n') + '\n',
+    'tokenizer.json': JSON.stringify(other?.tokenizer ?? tokenizerJson(vocabulary, options.tokenizerLowercases !== false)),
+    'tokenizer_config.json': JSON.stringify(
+      other ? { ...other.config, model_max_length: options.modelMaxLength ?? other.config.model_max_length } : {
+        tokenizer_class: 'BertTokenizer', do_lower_case: options.tokenizerLowercases !== false, model_max_length: options.modelMaxLength ?? 512,
+        unk_token: '[UNK]', sep_token: '[SEP]', pad_token: '[PAD]', cls_token: '[CLS]', mask_token: '[MASK]',
+      },
+    ),
     'modules.json': JSON.stringify([
-      { idx: 0, name: '0', path: '', type: 'sentence_transformers.models.Transformer' },
-      { idx: 1, name: '1', path: '1_Pooling', type: 'sentence_transformers.models.Pooling' },
-      ...(options.normalize === false ? [] : [{ idx: 2, name: '2', path: '2_Normalize', type: 'sentence_transformers.models.Normalize' }]),
+      { idx: 0, name: '0', path: '', type: moduleType('Transformer') },
+      { idx: 1, name: '1', path: '1_Pooling', type: moduleType('Pooling') },
+      ...denseModules,
+      ...(options.normalize === false ? [] : [{ idx: 2 + dense.length, name: String(2 + dense.length), path: `${2 + dense.length}_Normalize`, type: moduleType('Normalize') }]),
     ]),
-    '1_Pooling/config.json': JSON.stringify({
-      word_embedding_dimension: shape.hidden,
-      ...Object.fromEntries(Object.entries(POOLING_KEYS).map(([mode, key]) => [key, pooling.includes(mode as PoolingMode)])),
-      include_prompt: options.includePrompt ?? true,
-    }),
-    [options.onnxPath ?? 'onnx/model.onnx']: bertOnnxBytes(weights, { int8: options.int8 }),
+    '1_Pooling/config.json': JSON.stringify(
+      st54
+        ? { embedding_dimension: shape.hidden, pooling_mode: pooling.length === 1 ? ST54_MODE[pooling[0]!] : pooling.map((mode) => ST54_MODE[mode]), include_prompt: options.includePrompt ?? true }
+        : {
+            word_embedding_dimension: shape.hidden,
+            ...Object.fromEntries(Object.entries(POOLING_KEYS).map(([mode, key]) => [key, pooling.includes(mode as PoolingMode)])),
+            include_prompt: options.includePrompt ?? true,
+          },
+    ),
+    [onnxPath]: graphBytes,
   };
+  if (!other) {
+    files['special_tokens_map.json'] = JSON.stringify({ unk_token: '[UNK]', sep_token: '[SEP]', pad_token: '[PAD]', cls_token: '[CLS]', mask_token: '[MASK]' });
+    files['vocab.txt'] = vocabulary.join('\n') + '\n';
+  }
+  for (const [name, bytes] of external) files[`${dirname(onnxPath)}/${name}`] = bytes;
+  for (const [index, layer] of dense.entries()) {
+    const path = denseModules[index]!.path;
+    files[`${path}/config.json`] = JSON.stringify({
+      in_features: layer.weight.rows, out_features: layer.weight.cols, bias: layer.bias !== undefined, activation_function: ACTIVATION_CLASSES[layer.activation],
+    });
+    const tensors = { 'linear.weight': { shape: [layer.weight.cols, layer.weight.rows], data: transposed(layer.weight) }, ...(layer.bias ? { 'linear.bias': { shape: [layer.bias.length], data: layer.bias } } : {}) };
+    if (options.denseAsPytorch) files[`${path}/pytorch_model.bin`] = 'a pickle the server does not read';
+    else files[`${path}/model.safetensors`] = safetensors(tensors);
+  }
   if (options.prompts) {
     files['config_sentence_transformers.json'] = JSON.stringify({ prompts: options.prompts, default_prompt_name: options.defaultPromptName ?? null, similarity_fn_name: 'cosine' });
   }
@@ -140,5 +236,7 @@ export async function writeFixtureModel(artifactsDir: string, repo: string, opti
     await mkdir(dirname(join(dir, path)), { recursive: true });
     await writeFile(join(dir, path), content);
   }
-  return { dir, weights, vocabulary };
+  return { dir, weights, vocabulary, dense, padId: other?.padId ?? 0 };
 }
+
+const ST54_MODE: Record<PoolingMode, string> = { cls: 'cls', max: 'max', mean: 'mean', mean_sqrt_len: 'mean_sqrt_len_tokens', weightedmean: 'weightedmean', lasttoken: 'lasttoken' };

@@ -7,7 +7,8 @@ import rustTokenizers from '@anush008/tokenizers';
 import { join } from 'node:path';
 import type { PoolingMode } from '../../src/inference/pooling.ts';
 import type { BertWeights } from './bert-onnx.ts';
-import { referenceForward } from './bert-reference.ts';
+import { referenceErf, referenceForward } from './bert-reference.ts';
+import type { DenseWeights } from './fixture-model.ts';
 
 /** Code points Python's str.isspace() accepts. */
 const PYTHON_SPACES = new Set([0x9, 0xa, 0xb, 0xc, 0xd, 0x1c, 0x1d, 0x1e, 0x1f, 0x20, 0x85, 0xa0, 0x1680, 0x2028, 0x2029, 0x202f, 0x205f, 0x3000]);
@@ -63,14 +64,44 @@ function pool(tokens: Float64Array[], mode: PoolingMode, masked = 0): number[] {
 
 const MODE_ORDER: PoolingMode[] = ['cls', 'max', 'mean', 'mean_sqrt_len', 'weightedmean', 'lasttoken'];
 
+const ACTIVATIONS: Record<DenseWeights['activation'], (x: number) => number> = {
+  Tanh: Math.tanh,
+  Identity: (x) => x,
+  ReLU: (x) => Math.max(0, x),
+  GELU: (x) => 0.5 * x * (1 + referenceErf(x / Math.SQRT2)),
+};
+
+/** sentence-transformers' Dense: activation(x W + b), in float64. */
+function dense(vector: number[], layer: DenseWeights): number[] {
+  const { rows, cols, data } = layer.weight;
+  return Array.from({ length: cols }, (_, o) => {
+    let sum = layer.bias ? layer.bias[o]! : 0;
+    for (let i = 0; i < rows; i++) sum += vector[i]! * data[i * cols + o]!;
+    return ACTIVATIONS[layer.activation](sum);
+  });
+}
+
 export function referenceEmbedding(
   weights: BertWeights,
   ids: number[],
-  options: { pooling: PoolingMode[]; normalize: boolean; dimensions?: number; maskedPromptTokens?: number },
+  options: {
+    pooling: PoolingMode[];
+    normalize: boolean;
+    dimensions?: number;
+    maskedPromptTokens?: number;
+    /** A decoder's causal attention. */
+    causal?: boolean;
+    /** Dense layers after the pooling. */
+    dense?: DenseWeights[];
+    /** Pooling modes concatenate in the config's order (sentence-transformers ≥ 5.4), not the classic fixed one. */
+    inGivenOrder?: boolean;
+  },
 ): number[] {
-  const tokens = referenceForward(weights, ids);
-  const pooled = MODE_ORDER.filter((mode) => options.pooling.includes(mode)).flatMap((mode) => pool(tokens, mode, options.maskedPromptTokens));
-  const kept = pooled.slice(0, options.dimensions ?? pooled.length);
+  const tokens = referenceForward(weights, ids, options.causal);
+  const modes = options.inGivenOrder ? options.pooling : MODE_ORDER.filter((mode) => options.pooling.includes(mode));
+  let vector = modes.flatMap((mode) => pool(tokens, mode, options.maskedPromptTokens));
+  for (const layer of options.dense ?? []) vector = dense(vector, layer);
+  const kept = vector.slice(0, options.dimensions ?? vector.length);
   if (!options.normalize) return kept;
   const norm = Math.sqrt(kept.reduce((a, x) => a + x * x, 0));
   return kept.map((x) => x / norm);
