@@ -33,12 +33,14 @@ async function download(env: Record<string, string>, timeoutMs = 30_000) {
 }
 
 const NEEDED = [
-  '1_Pooling/config.json', 'config.json', 'modules.json', 'onnx/model.onnx', 'onnx/model.onnx_data', 'sentence_bert_config.json',
-  'special_tokens_map.json', 'tokenizer.json', 'tokenizer_config.json', 'vocab.txt',
+  '1_Pooling/config.json', '2_Dense/config.json', '2_Dense/model.safetensors', 'config.json', 'modules.json', 'onnx/model.onnx', 'onnx/weights.bin',
+  'sentence_bert_config.json', 'special_tokens_map.json', 'tokenizer.json', 'tokenizer_config.json', 'vocab.txt',
 ];
 const NOT_NEEDED = {
   'pytorch_model.bin': 'torch weights', 'model.safetensors': 'safetensors weights', 'tf_model.h5': 'tf', 'rust_model.ot': 'rust',
   'openvino/openvino_model.xml': 'openvino', 'openvino/openvino_model.bin': 'openvino', 'onnx/model_qint8_avx512.onnx': 'other onnx',
+  // Guessable names the graph does not use: its weights are in the file it names (weights.bin).
+  'onnx/model.onnx_data': 'not this graph\'s', 'onnx/model_fp16.onnx_data': 'another variant\'s', '2_Dense/pytorch_model.bin': 'torch weights',
   'README.md': '# readme', 'train_script.py': 'print()',
 };
 
@@ -48,13 +50,12 @@ let source: Record<string, Buffer>;
 
 before(async () => {
   workDir = await tempDir('download');
-  const fixture = await writeFixtureModel(join(workDir, 'source'), 'acme/tiny');
+  // A Dense module with its own weights, and the graph's weights in an external-data file it names, as large exports have.
+  const fixture = await writeFixtureModel(join(workDir, 'source'), 'acme/tiny', { dense: [{ out: 16 }], graph: { externalData: 'weights.bin' } });
   source = Object.fromEntries(await Promise.all((await filesUnder(fixture.dir)).map(async (path) => [path, await readFile(join(fixture.dir, path))])));
-  // An external-data file beside the graph, as large exports have (content irrelevant to the download).
-  source['onnx/model.onnx_data'] = Buffer.alloc(300_000, 7);
   const files = { ...source, ...NOT_NEEDED };
   hub = await startHubStandIn({
-    'acme/tiny': { files, lfs: ['onnx/model.onnx', 'onnx/model.onnx_data', 'pytorch_model.bin', 'model.safetensors'] },
+    'acme/tiny': { files, lfs: ['onnx/model.onnx', 'onnx/weights.bin', 'onnx/model.onnx_data', 'pytorch_model.bin', 'model.safetensors', '2_Dense/model.safetensors'] },
     'acme/gated': { files, lfs: ['onnx/model.onnx'], token: 'hf_secret' },
     'acme/no-onnx': { files: { 'config.json': '{}', 'pytorch_model.bin': 'x', 'onnx/other.onnx': 'x' } },
   });
@@ -80,14 +81,14 @@ describe('npm run download against a Hub stand-in', () => {
     assert.deepEqual(await filesUnder(join(artifacts, 'acme/tiny')), NEEDED);
     for (const path of NEEDED) assert.deepEqual(await readFile(join(artifacts, 'acme/tiny', path)), source[path], path);
     assert.ok(hub.requests.some((path) => path === '/api/models/acme/tiny/tree/v1.0'), 'the revision pin is used');
-    assert.match(result.stderr, /10 file\(s\) fetched/);
+    assert.match(result.stderr, /12 file\(s\) fetched/);
 
     const registry = await Registry.open(parseModelsFile('acme/tiny alias=tiny', 'models.txt'), {
       artifactsDir: artifacts, workersPerModel: 1, intraOpThreads: 1, batching: { maxBatchTokens: 1024, maxBatchSize: 8 },
     });
     await registry.ready;
     const model = await registry.resolve('tiny')!.loaded;
-    assert.equal(JSON.parse(Buffer.from((await model.embed({ texts: ['hello'] })).embeddings[0]!).toString()).length, 32);
+    assert.equal(JSON.parse(Buffer.from((await model.embed({ texts: ['hello'] })).embeddings[0]!).toString()).length, 16);
     await registry.close();
   });
 
@@ -98,7 +99,7 @@ describe('npm run download against a Hub stand-in', () => {
     const again = await download(env);
     assert.equal(again.code, 0, again.stderr);
     assert.deepEqual(hub.downloads, before, 'no file transferred on a re-run');
-    assert.match(again.stderr, /0 file\(s\) fetched.*10 already complete/);
+    assert.match(again.stderr, /0 file\(s\) fetched.*12 already complete/);
 
     const onnx = join(artifacts, 'acme/tiny/onnx/model.onnx');
     await truncate(onnx, 100);

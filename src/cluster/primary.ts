@@ -6,11 +6,13 @@
  */
 import cluster, { type Worker } from 'node:cluster';
 import { stat } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import type { Logger } from 'pino';
 import { detectCapacity, planServing, workersOfProcess, type ServingPlan } from '../capacity.ts';
 import type { ServerConfig } from '../config.ts';
-import { describeModel } from '../inference/model-files.ts';
-import { loadModelsFile, weightSets } from '../models-file.ts';
+import { describeModel, MissingArtifactError } from '../inference/model-files.ts';
+import { externalDataFilesOf } from '../inference/onnx-external-data.ts';
+import { loadModelsFile, weightSets, type ModelSpec } from '../models-file.ts';
 import { listenForMetrics } from './metrics-listener.ts';
 import { SHARE_ENV, type HttpProcessMessage, type MetricsSnapshot, type PrimaryMessage, type ProcessShare } from './messages.ts';
 
@@ -22,9 +24,19 @@ const MAX_RESTART_DELAY_MS = 30_000;
 /** How long a scrape waits for each HTTP process's metrics; one that is busy restarting is left out. */
 const METRICS_WAIT_MS = 2000;
 
-/** The ONNX graph and its external weights, if it keeps them beside it (`model.onnx_data`, `model.onnx.data`). */
-async function weightBytes(onnxFile: string): Promise<number> {
-  const sizes = await Promise.all([onnxFile, `${onnxFile}_data`, `${onnxFile}.data`].map((path) => stat(path).then(({ size }) => size, () => 0)));
+/** The ONNX graph and the external-data files it names (a missing one stops the start with the fetch command), in bytes. */
+async function weightBytes(spec: ModelSpec, onnxFile: string): Promise<number> {
+  const files = [onnxFile, ...(await externalDataFilesOf(onnxFile)).map((name) => join(dirname(onnxFile), name))];
+  const sizes = await Promise.all(
+    files.map((path) =>
+      stat(path).then(
+        ({ size }) => size,
+        () => {
+          throw new MissingArtifactError(`model "${spec.id}" (${spec.source}): ${path}, which ${onnxFile} keeps its weights in, is missing. Fetch it with \`npm run download\`.`);
+        },
+      ),
+    ),
+  );
   return sizes.reduce((a, b) => a + b, 0);
 }
 
@@ -32,7 +44,7 @@ async function plan(config: ServerConfig, log: Logger): Promise<ServingPlan> {
   const specs = await loadModelsFile(config.modelsFile);
   const descriptions = await Promise.all(specs.map((spec) => describeModel(spec, config.artifactsDir)));
   // Ids of one repo and ONNX file share one loaded model: its weights count once.
-  const modelBytes = await Promise.all(weightSets(specs).map(([first]) => weightBytes(descriptions[specs.indexOf(first!)]!.onnxFile)));
+  const modelBytes = await Promise.all(weightSets(specs).map(([first]) => weightBytes(first!, descriptions[specs.indexOf(first!)]!.onnxFile)));
   const capacity = await detectCapacity();
   const serving = planServing(capacity, modelBytes, config.serving);
   log.info(

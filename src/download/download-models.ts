@@ -2,7 +2,8 @@ import { downloadFile, HubApiError, listFiles } from '@huggingface/hub';
 import { join } from 'node:path';
 import type { DownloadConfig } from '../config.ts';
 import type { ModelSpec } from '../models-file.ts';
-import { MissingOnnxError, planDownload, type RepoFile } from './plan.ts';
+import { externalDataFilesOf } from '../inference/onnx-external-data.ts';
+import { MissingOnnxError, planDownload, planExternalData, type PlannedFile, type RepoFile } from './plan.ts';
 import type { Progress } from './progress.ts';
 import { isComplete, writeVerified } from './verified-file.ts';
 
@@ -58,23 +59,52 @@ function explain(error: unknown, spec: ModelSpec, config: DownloadConfig, file?:
   return new DownloadError(`${where}: ${(error as Error).message}`);
 }
 
+/** Where and as whom a model's files are fetched. */
+interface HubAccess {
+  repo: { type: 'model'; name: string };
+  revision: string | undefined;
+  hubUrl: string;
+  accessToken: string | undefined;
+  fetch: typeof fetch;
+}
+
 async function downloadModel(spec: ModelSpec, config: DownloadConfig, progress: Progress, summary: DownloadSummary) {
-  const hub = {
+  const hub: HubAccess = {
     repo: { type: 'model' as const, name: spec.repo },
     revision: spec.revision,
     hubUrl: config.endpoint,
     accessToken: config.token,
     fetch: fetchWithTimeout(config.timeoutMs),
   };
+  const listing: RepoFile[] = [];
   let plan;
   try {
-    const listing: RepoFile[] = [];
     for await (const entry of listFiles({ ...hub, recursive: true })) listing.push(entry);
     plan = planDownload(listing, spec.onnxPath);
   } catch (error) {
     throw explain(error, spec, config);
   }
   const dir = join(config.artifactsDir, spec.repo);
+  await fetchPlanned(plan, dir, spec, config, hub, progress, summary);
+  // The graph, now on disk, names the files it keeps its weights in.
+  let external;
+  try {
+    external = planExternalData(listing, spec.onnxPath, await externalDataFilesOf(join(dir, spec.onnxPath)));
+  } catch (error) {
+    throw explain(error, spec, config, spec.onnxPath);
+  }
+  await fetchPlanned(external, dir, spec, config, hub, progress, summary);
+}
+
+async function fetchPlanned(
+  plan: PlannedFile[],
+  dir: string,
+  spec: ModelSpec,
+  config: DownloadConfig,
+  hub: HubAccess,
+  progress: Progress,
+  summary: DownloadSummary,
+) {
   for (const planned of plan) {
     const target = join(dir, planned.path);
     const label = `${spec.repo}/${planned.path}`;

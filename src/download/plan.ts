@@ -23,11 +23,20 @@ export class MissingOnnxError extends Error {
 
 /** Root configs and tokenizer files, plus module configs such as 1_Pooling/config.json. */
 const CONFIG_FILE = /^(?:[^/]+\.(?:json|txt)|\d+_[^/]+\/config\.json)$/;
+/** A module's own weights (2_Dense/model.safetensors): sentence-transformers' Dense layers run after the graph. */
+const MODULE_WEIGHTS = /^\d+_[^/]+\/model\.safetensors$/;
+
+const planned = (file: RepoFile): PlannedFile => ({
+  path: file.path,
+  size: file.lfs?.size ?? file.size,
+  check: file.lfs ? { algorithm: 'sha256' as const, digest: file.lfs.oid } : file.oid ? { algorithm: 'git-blob-sha1' as const, digest: file.oid } : undefined,
+});
 
 /**
- * Picks what serving needs from a repo listing: the configs, tokenizer files,
- * the chosen ONNX graph and its external-data file, and nothing else (no
- * PyTorch, TensorFlow, OpenVINO or Rust weights, no other ONNX variants).
+ * Picks what serving needs from a repo listing: the configs, tokenizer files, module weights
+ * (safetensors), and the chosen ONNX graph, and nothing else (no PyTorch, TensorFlow, OpenVINO or
+ * Rust weights, no other ONNX variants). The graph's external-data files are known only from the
+ * graph itself: see `planExternalData`.
  */
 export function planDownload(files: RepoFile[], onnxPath: string): PlannedFile[] {
   const regular = files.filter((file) => file.type === 'file');
@@ -38,16 +47,16 @@ export function planDownload(files: RepoFile[], onnxPath: string): PlannedFile[]
         (onnxFiles.length > 0 ? `; its ONNX files are: ${onnxFiles.join(', ')} (pick one with onnx=… in models.txt)` : '; it has no ONNX export at all'),
     );
   }
-  const externalData = new Set([`${onnxPath}_data`, `${onnxPath}.data`, `${posix.dirname(onnxPath)}/${posix.basename(onnxPath, '.onnx')}.onnx_data`]);
-  return regular
-    .filter((file) => file.path === onnxPath || externalData.has(file.path) || CONFIG_FILE.test(file.path))
-    .map((file) => ({
-      path: file.path,
-      size: file.lfs?.size ?? file.size,
-      check: file.lfs
-        ? { algorithm: 'sha256' as const, digest: file.lfs.oid }
-        : file.oid
-          ? { algorithm: 'git-blob-sha1' as const, digest: file.oid }
-          : undefined,
-    }));
+  return regular.filter((file) => file.path === onnxPath || CONFIG_FILE.test(file.path) || MODULE_WEIGHTS.test(file.path)).map(planned);
+}
+
+/** The listing's entries for the external-data files the graph names (relative to its folder); one the repo lacks is an error. */
+export function planExternalData(files: RepoFile[], onnxPath: string, names: string[]): PlannedFile[] {
+  const folder = posix.dirname(onnxPath);
+  return names.map((name) => {
+    const path = posix.normalize(folder === '.' ? name : `${folder}/${name}`);
+    const file = files.find((entry) => entry.type === 'file' && entry.path === path);
+    if (!file || path.startsWith('..')) throw new MissingOnnxError(`has no ${path}, which ${onnxPath} keeps its weights in`);
+    return planned(file);
+  });
 }
