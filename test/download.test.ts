@@ -92,6 +92,13 @@ describe('npm run download against a Hub stand-in', () => {
     await registry.close();
   });
 
+  test('a prompt= the model does not have is reported by the download, with the models.txt line', async () => {
+    const { env } = await setup('typo', 'acme/tiny prompt=qeury\n');
+    const result = await download(env);
+    assert.notEqual(result.code, 0);
+    assert.match(result.stderr, /model "acme\/tiny" \(.*typo\.models\.txt:1, .*\): prompt=qeury is not among its prompts \(none\)\. The files are downloaded; fix .*typo\.models\.txt:1/);
+  });
+
   test('a re-run transfers nothing; a truncated file is fetched again', async () => {
     const { artifacts, env } = await setup('rerun', 'acme/tiny\n');
     assert.equal((await download(env)).code, 0);

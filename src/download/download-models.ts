@@ -2,6 +2,7 @@ import { downloadFile, HubApiError, listFiles } from '@huggingface/hub';
 import { join } from 'node:path';
 import type { DownloadConfig } from '../config.ts';
 import type { ModelSpec } from '../models-file.ts';
+import { describeModel } from '../inference/model-files.ts';
 import { externalDataFilesOf } from '../inference/onnx-external-data.ts';
 import { MissingOnnxError, planDownload, planExternalData, type PlannedFile, type RepoFile } from './plan.ts';
 import type { Progress } from './progress.ts';
@@ -94,6 +95,10 @@ async function downloadModel(spec: ModelSpec, config: DownloadConfig, progress: 
     throw explain(error, spec, config, spec.onnxPath);
   }
   await fetchPlanned(external, dir, spec, config, hub, progress, summary);
+  // What the start would refuse (a prompt= the model lacks, a module it cannot run), said now rather than at the start.
+  await describeModel(spec, config.artifactsDir).catch((error: Error) => {
+    throw new DownloadError(`${error.message}. The files are downloaded; fix ${spec.source} or choose another model.`);
+  });
 }
 
 async function fetchPlanned(
