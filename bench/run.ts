@@ -43,12 +43,28 @@ export interface ServingSuite {
   server: { single: LoadResult; batch64: LoadResult };
 }
 
+export interface LongSuite {
+  plan: string;
+  limit: LimitResult;
+  load: LoadResult;
+}
+
 export interface BenchReport {
   date: string;
   cpus: number;
   tokenizer: string;
-  suites: { fp32?: ModelSuite; int8?: ModelSuite; serving?: ServingSuite };
+  suites: { fp32?: ModelSuite; int8?: ModelSuite; serving?: ServingSuite; long?: LongSuite };
 }
+
+const USAGE = `usage: npm run bench -- [options]
+  --suites LIST         fp32, int8, serving, long (comma-separated; default fp32,int8,serving)
+  --seconds N           length of each load scenario (default 20)
+  --limit-seconds N     length of each ONNX Runtime limit measurement (default 4)
+  --index-requests N    64-text requests in the index scenario (default 24)
+  --tokenizer DIR       a tokenizer.json folder for the generated models (default: ../shared's MiniLM tokenizer if present)
+  --model ID            bench a model of MODELS_FILE in ARTIFACTS_DIR instead of the generated ones
+  --help                this text
+Results go to bench/results/ (a whole default run replaces latest.json/svg; others go beside them).`;
 
 const DEFAULT_TOKENIZER = new URL('../../shared/fixtures/hf/sentence-transformers/all-MiniLM-L6-v2', import.meta.url).pathname;
 const { values: args } = parseArgs({
@@ -59,13 +75,23 @@ const { values: args } = parseArgs({
     'limit-seconds': { type: 'string', default: '4' },
     'index-requests': { type: 'string', default: '24' },
     tokenizer: { type: 'string', default: DEFAULT_TOKENIZER },
+    help: { type: 'boolean', short: 'h' },
   },
+  strict: false,
 });
+const unknownOptions = Object.keys(args).filter((name) => !['model', 'suites', 'seconds', 'limit-seconds', 'index-requests', 'tokenizer', 'help'].includes(name));
+if (args.help || unknownOptions.length > 0) {
+  if (unknownOptions.length > 0) console.error(`unknown option: --${unknownOptions.join(', --')}`);
+  console.log(USAGE);
+  process.exit(args.help ? 0 : 2);
+}
 const seconds = Number(args.seconds);
 const limitSeconds = Number(args['limit-seconds']);
 const indexRequests = Number(args['index-requests']);
-const suites = new Set(args.suites.split(','));
-const realTokenizer = existsSync(join(args.tokenizer, 'tokenizer.json')) ? args.tokenizer : undefined;
+const suites = new Set(String(args.suites).split(','));
+const tokenizerDir = String(args.tokenizer);
+const realTokenizer = existsSync(join(tokenizerDir, 'tokenizer.json')) ? tokenizerDir : undefined;
+const modelArgument = typeof args.model === 'string' ? args.model : undefined;
 
 const round = (value: number, digits = 1) => Math.round(value * 10 ** digits) / 10 ** digits;
 
@@ -224,25 +250,46 @@ async function servingSuite(artifactsDir: string): Promise<ServingSuite> {
   return { plan, floor, server };
 }
 
+/**
+ * Long inputs: a MiniLM-L6-shaped model that takes 2048 tokens, texts of 1024–2048 tokens, one per
+ * request on one connection per CPU, against N single-thread sessions running the same texts.
+ * (8000-token texts take ~30–60 s each on one core of this kind: too slow for a bench run.)
+ */
+async function longSuite(artifactsDir: string, cpus: number): Promise<LongSuite> {
+  const spec = await generatedModel(artifactsDir, 'bench/long-context', { shape: { ...MINILM_SHAPE, maxPositions: 2048 }, maxSeqLength: 2048, modelMaxLength: 2048 });
+  const description = await describeModel(spec, artifactsDir);
+  const tokenizer = await loadTokenizer(description.dir, { maxTokens: description.maxTokens, lowercase: description.lowercase });
+  const texts = await makeTexts(tokenizer, 16, 1024, 2048, 4);
+  return withServer(artifactsDir, spec, async (server) => {
+    const plan = planOf(server);
+    const limit = await measureParallelLimit(description.onnxFile, (await tokenizer.encode(texts.map(({ text }) => text))).map(({ ids }) => ids), cpus, [1], limitSeconds);
+    const load = await runLoad(server, { model: spec.id, texts, textsPerRequest: 1, connections: cpus, seconds });
+    console.log(`\nlong context (1024–2048 tokens): ${plan}`);
+    console.table([{ ...row('long', load, limit), 'RSS peak MB': Math.round(load.peakRssMb) }]);
+    return { plan, limit, load };
+  });
+}
+
 async function main() {
   const { cpus } = await detectCapacity();
   const artifactsDir = await mkdtemp(join(tmpdir(), 'bench-'));
   const report: BenchReport = { date: new Date().toISOString(), cpus, tokenizer: realTokenizer ?? 'generated WordPiece fixture', suites: {} };
   console.log(`${cpus} CPUs; tokenizer: ${report.tokenizer}; suites: ${[...suites].join(', ')}`);
   try {
-    if (args.model) {
+    if (modelArgument) {
       const config = loadServerConfig();
-      const spec = (await loadModelsFile(config.modelsFile)).find((candidate) => candidate.id === args.model || candidate.repo === args.model);
-      if (!spec) throw new Error(`model ${args.model} is not in ${config.modelsFile}`);
+      const spec = (await loadModelsFile(config.modelsFile)).find((candidate) => candidate.id === modelArgument || candidate.repo === modelArgument);
+      if (!spec) throw new Error(`model ${modelArgument} is not in ${config.modelsFile}`);
       report.suites.fp32 = await modelSuite(config.artifactsDir, spec, cpus, true);
     } else {
       if (suites.has('fp32')) report.suites.fp32 = await modelSuite(artifactsDir, await generatedModel(artifactsDir, 'bench/minilm-l6-shaped', {}), cpus, true);
       if (suites.has('int8')) report.suites.int8 = await modelSuite(artifactsDir, await generatedModel(artifactsDir, 'bench/minilm-l6-shaped-int8', { int8: true }), cpus, false);
       if (suites.has('serving')) report.suites.serving = await servingSuite(artifactsDir);
+      if (suites.has('long')) report.suites.long = await longSuite(artifactsDir, cpus);
     }
     // Only a whole run replaces the committed results; a part of one goes beside them.
-    const whole = !args.model && ['fp32', 'int8', 'serving'].every((suite) => suites.has(suite));
-    const name = whole ? 'latest' : `latest-${args.model ? args.model.replace(/\W/g, '_') : [...suites].join('-')}`;
+    const whole = !modelArgument && ['fp32', 'int8', 'serving'].every((suite) => suites.has(suite));
+    const name = whole ? 'latest' : `latest-${modelArgument ? modelArgument.replace(/\W/g, '_') : [...suites].join('-')}`;
     const results = new URL('./results/', import.meta.url);
     await mkdir(results, { recursive: true });
     await writeFile(new URL(`${name}.json`, results), JSON.stringify(report, null, 2) + '\n');

@@ -21,6 +21,8 @@ import { tokenizeRoutes } from './routes/tokenize.ts';
 declare module 'fastify' {
   interface FastifyInstance {
     registry: Registry;
+    /** What /ready reports. */
+    isReady(): boolean;
     limits: RequestLimits;
     metrics: Metrics;
     /** Before close(): idle connections close now, busy ones after their response (see http/connections.ts). */
@@ -71,6 +73,8 @@ export interface AppOptions {
   logger?: FastifyBaseLogger;
   /** Where the line per request goes; none when absent (tests). */
   accessLog?: FastifyBaseLogger;
+  /** Whether /ready answers 200; by default, once every model is loaded. */
+  isReady?: () => boolean;
 }
 
 /** Printable ASCII, at most 128 characters: uuids, trace ids and the like. */
@@ -106,6 +110,7 @@ export async function buildApp(options: AppOptions) {
   const tracked = trackConnections(app.server, connections.maxConnections);
   app.decorate('drainConnections', tracked.drain);
   app.decorate('registry', registry);
+  app.decorate('isReady', options.isReady ?? (() => registry.isReady));
   app.decorate('limits', limits);
   app.decorate('metrics', metrics);
   app.decorateRequest('embedding', null);

@@ -7,6 +7,7 @@ import { Batcher, type BatchLimits, type BatchStats, type VectorOutput } from '.
 import { InputTooLongError, TooManyTokensError } from './embedding-errors.ts';
 import type { ModelDescription } from './inference/model-files.ts';
 import { OnnxBackend } from './inference/onnx-backend.ts';
+import { MAX_RUN_TOKENS } from './inference/sub-batches.ts';
 import { loadTokenizer, type EncodedText, type TextTokenizer } from './inference/tokenizer.ts';
 import { TokenizerThread } from './inference/tokenizer-thread.ts';
 
@@ -69,6 +70,8 @@ export class EmbeddingModel {
       {
         onnxPath: description.onnxFile,
         intraOpThreads: options.intraOpThreads,
+        // A text longer than a run's token cap runs alone, as long as it is: its memory is given back after it.
+        memoryArena: description.maxTokens <= MAX_RUN_TOKENS,
         poolingModes: description.poolingModes,
         dense: description.dense,
         unrunnable: description.unrunnable,

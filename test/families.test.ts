@@ -224,3 +224,27 @@ describe('what cannot be run exactly is refused at start, naming the model, the 
     assert.match(error.message, /model "task-id" .* failed to load: the ONNX graph wants inputs this server cannot feed: task_id .*custom code/);
   });
 });
+
+test('an 8192-token model embeds an 8000-token input whole and exactly (one run, past the batch token budget)', async () => {
+  const long = await startTestApp(
+    { 'fam/long': { family: 'unigram', shape: { layers: 1, hidden: 8, heads: 1, intermediate: 16, maxPositions: 8192 }, maxSeqLength: 8192, modelMaxLength: 8192 } },
+    'fam/long alias=long',
+    { maxBatchTokens: 2048 },
+  );
+  try {
+    const fixture = long.fixtures['fam/long']!;
+    const reference = rustTokenizer(fixture.dir, 8192);
+    const sentence = 'the quick brown fox jumps over the lazy dog ';
+    const perSentence = ((await reference(sentence.repeat(100))).length - 2) / 100;
+    const text = sentence.repeat(Math.ceil(7990 / perSentence));
+    const ids = await reference(text);
+    const response = await long.app.inject({ method: 'POST', url: '/v1/embeddings', payload: { model: 'long', input: text } });
+    assert.equal(response.statusCode, 200, response.body);
+    const [data] = embeddingsResponseSchema.parse(response.json()).data;
+    assert.equal(data!.num_tokens, ids.length);
+    assert.ok(ids.length >= 7990 && ids.length < 8192, `${ids.length} tokens`);
+    assertClose(data!.embedding as number[], referenceEmbedding(fixture.weights, ids, { pooling: ['mean'], normalize: true }), '8000 tokens');
+  } finally {
+    await long.close();
+  }
+});

@@ -43,6 +43,9 @@ const bulkRequests = (url: string, count: number) =>
     ),
   );
 
+/** Both HTTP processes have loaded their models (startServer returns once one answers /ready). */
+const bothLoaded = (server: ServerProcess) => until(() => (server.startupLog().match(/"msg":"loaded tiny/g) ?? []).length >= 2, 'both HTTP processes to load');
+
 async function until(condition: () => Promise<boolean> | boolean, what: string, timeoutMs = 20_000) {
   const deadline = Date.now() + timeoutMs;
   while (!(await condition())) {
@@ -54,10 +57,13 @@ async function until(condition: () => Promise<boolean> | boolean, what: string, 
 test('a replacement that dies while starting is started again, and the healthy sibling is never stopped', async () => {
   const server = await startServer(settings({ HTTP_PROCESSES: '2' }));
   try {
+    await bothLoaded(server);
+    await sleep(200);
     const [first, sibling] = (await server.httpPids()) as [number, number];
     process.kill(first, 'SIGKILL');
     await until(async () => (await server.httpPids()).some((pid) => pid !== sibling), 'a replacement');
-    await sleep(700);
+    // Well inside its start (which takes ~1 s here).
+    await sleep(300);
     const replacement = (await server.httpPids()).find((pid) => pid !== sibling)!;
     process.kill(replacement, 'SIGKILL');
     await until(async () => (await server.httpPids()).length === 2 && !(await server.httpPids()).includes(replacement), 'a second replacement');
@@ -66,7 +72,7 @@ test('a replacement that dies while starting is started again, and the healthy s
     assert.ok(alive(server.child.pid!), 'the primary still runs');
     const response = await fetch(`${server.url}/v1/embeddings`, { method: 'POST', body: JSON.stringify({ model: 'tiny', input: 'after the restarts' }) });
     assert.equal(response.status, 200);
-    assert.match(server.startupLog(), /before it was ready; starting a new one in 250 ms/);
+    await until(() => /before it was ready; starting a new one in 250 ms/.test(server.startupLog()), 'the log line of the second restart');
   } finally {
     await server.stop();
   }
@@ -75,6 +81,8 @@ test('a replacement that dies while starting is started again, and the healthy s
 test('a scrape while an HTTP process restarts answers at once with the live processes\' metrics', async () => {
   const server = await startServer(settings({ HTTP_PROCESSES: '2' }));
   try {
+    await bothLoaded(server);
+    await sleep(200);
     const [first] = await server.httpPids();
     process.kill(first!, 'SIGKILL');
     await until(async () => !(await server.httpPids()).includes(first!), 'the death to be seen');

@@ -57,7 +57,8 @@ test('a corrupt ONNX file or tokenizer stops startup with one line naming the mo
     const server = startServer({ MODELS_FILE: await modelsFile('corrupt.txt', 'acme/corrupt\n') });
     const { code, output } = await server.exited;
     assert.equal(code, 1, file);
-    assert.match(output, /model \\"acme\/corrupt\\" \(.*corrupt\.txt:1, .*acme\/corrupt\) failed to load: /, file);
+    // The primary finds a graph that is not one before it starts anything; a bad tokenizer shows when the model loads.
+    assert.match(output, /model \\?"acme\/corrupt\\?" \(.*corrupt\.txt:1.*(failed to load: |model\.onnx is not an ONNX graph)/, file);
     assert.doesNotMatch(output, /\n\s+at /, `${file}: a stack trace was printed`);
   }
 });

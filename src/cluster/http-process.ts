@@ -12,9 +12,10 @@ import { loadModelsFile } from '../models-file.ts';
 import { Registry } from '../registry.ts';
 import type { HttpProcessMessage, PrimaryMessage, ProcessShare } from './messages.ts';
 
-/** To the primary, if it is still there (a message to a closed channel would be an uncaught error). */
-const tellPrimary = (message: HttpProcessMessage) => {
-  if (process.connected) process.send!(message);
+/** To the primary, if it is still there (a message to a closed channel would be an uncaught error); `sent` once it is on its way. */
+const tellPrimary = (message: HttpProcessMessage, sent: () => void = () => undefined) => {
+  if (process.connected) process.send!(message, undefined, undefined, () => sent());
+  else sent();
 };
 
 /** Answers the primary's metrics requests with this process's metrics. */
@@ -88,7 +89,11 @@ export async function runHttpProcess(config: ServerConfig, share: ProcessShare, 
         ),
     });
     if (draining) return;
+    // /ready answers 200 only once the primary has been told (the message is in its pipe): a process that dies after a
+    // probe saw it ready must count as having come up, or the primary would take it for a failed first start.
+    let announced = false;
     app = await buildApp({
+      isReady: () => announced,
       registry,
       bodyLimit: config.bodyLimit,
       limits: config.limits,
@@ -100,7 +105,7 @@ export async function runHttpProcess(config: ServerConfig, share: ProcessShare, 
       accessLog,
     });
     registry.ready.then(
-      () => tellPrimary({ kind: 'ready' }),
+      () => tellPrimary({ kind: 'ready' }, () => (announced = true)),
       async (error: Error) => {
         log.fatal(error.message);
         await app?.close();

@@ -21,12 +21,17 @@ const EXIT_GRACE_MS = 5000;
 /** A replacement that dies too is started again after this, doubled each time up to the maximum. */
 const FIRST_RESTART_DELAY_MS = 250;
 const MAX_RESTART_DELAY_MS = 30_000;
+/** How long after an HTTP process's exit the primary acts on it, so that messages it sent before are handled first. */
+const EXIT_SETTLE_MS = 100;
 /** How long a scrape waits for each HTTP process's metrics; one that is busy restarting is left out. */
 const METRICS_WAIT_MS = 2000;
 
 /** The ONNX graph and the external-data files it names (a missing one stops the start with the fetch command), in bytes. */
 async function weightBytes(spec: ModelSpec, onnxFile: string): Promise<number> {
-  const files = [onnxFile, ...(await externalDataFilesOf(onnxFile)).map((name) => join(dirname(onnxFile), name))];
+  const named = await externalDataFilesOf(onnxFile).catch((error: Error) => {
+    throw new Error(`model "${spec.id}" (${spec.source}): ${error.message}`);
+  });
+  const files = [onnxFile, ...named.map((name) => join(dirname(onnxFile), name))];
   const sizes = await Promise.all(
     files.map((path) =>
       stat(path).then(
@@ -127,7 +132,8 @@ export async function runPrimary(config: ServerConfig, log: Logger) {
       log.error(`HTTP process ${index}: ${error.message}`);
       if (worker.process.pid === undefined) end(`could not be started (${error.message})`);
     });
-    worker.on('exit', (code, signal) => end(signal ? `was killed by ${signal}` : `exited with code ${code}`));
+    // Its last messages (that it was ready) may still be in the pipe when its exit is seen: read them first.
+    worker.on('exit', (code, signal) => setTimeout(() => end(signal ? `was killed by ${signal}` : `exited with code ${code}`), EXIT_SETTLE_MS));
   };
 
   const ended = (index: number, worker: Worker | undefined, how: string, wasReady: boolean) => {

@@ -41,6 +41,7 @@ function* fields(bytes: Uint8Array): Generator<{ field: number; wire: number; va
       yield { field, wire, value: undefined };
     } else if (wire === WIRE_LENGTH) {
       const length = varint();
+      if (at + length > bytes.length) throw new Error('a field runs past the end');
       const value = bytes.subarray(at, at + length);
       at += length;
       yield { field, wire, value };
@@ -93,5 +94,9 @@ export function externalDataFiles(model: Uint8Array): string[] {
 }
 
 export async function externalDataFilesOf(onnxFile: string): Promise<string[]> {
-  return externalDataFiles(await readFile(onnxFile));
+  try {
+    return externalDataFiles(await readFile(onnxFile));
+  } catch (error) {
+    throw new Error(`${onnxFile} is not an ONNX graph (${(error as Error).message})`);
+  }
 }

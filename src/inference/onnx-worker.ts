@@ -30,7 +30,7 @@ const MAX_OVERHEAD_TOKENS = 256;
 const EARLY_FREE_MS = 2;
 
 async function start() {
-  const session = await ort.InferenceSession.create(setup.onnxPath, sessionOptions(setup.intraOpThreads));
+  const session = await ort.InferenceSession.create(setup.onnxPath, sessionOptions(setup.intraOpThreads, setup.memoryArena));
   const feedsFor = graphInputs(session);
   const head = await embeddingHead(session, setup);
 

@@ -4,6 +4,8 @@ import type { HeadSetup } from './embedding-head.ts';
 export interface WorkerSetup extends HeadSetup {
   onnxPath: string;
   intraOpThreads: number;
+  /** ONNX Runtime's CPU arena (see session-options.ts): off for models whose inputs may run longer than a batch's run. */
+  memoryArena: boolean;
   padId: number;
   /** Vectors are L2-normalised (after any truncation to fewer dimensions), as the model's Normalize module does. */
   normalize: boolean;

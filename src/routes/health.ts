@@ -21,7 +21,7 @@ export const healthRoutes: FastifyPluginAsyncZod = async (app) => {
       },
     },
     async () => {
-      if (!app.registry.isReady) throw errors.notReady();
+      if (!app.isReady()) throw errors.notReady();
       return { status: 'ready' };
     },
   );

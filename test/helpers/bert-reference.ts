@@ -71,20 +71,28 @@ export function referenceForward(weights: BertWeights, ids: number[], causal = f
     const k = linear(x, layer.key, layer.keyBias);
     const v = linear(x, layer.value, layer.valueBias);
     const context: Rows = x.map(() => new Float64Array(hidden));
+    const scores = new Float64Array(ids.length);
     for (let h = 0; h < heads; h++) {
       const lo = h * headSize;
       for (let t = 0; t < ids.length; t++) {
-        const scores = (causal ? k.slice(0, t + 1) : k).map((key) => {
+        const seen = causal ? t + 1 : ids.length;
+        const query = q[t]!;
+        let max = -Infinity;
+        for (let s = 0; s < seen; s++) {
+          const key = k[s]!;
           let dot = 0;
-          for (let i = lo; i < lo + headSize; i++) dot += q[t]![i]! * key[i]!;
-          return dot / Math.sqrt(headSize);
-        });
-        const max = Math.max(...scores);
-        const exps = scores.map((s) => Math.exp(s - max));
-        const total = exps.reduce((a, b) => a + b, 0);
-        exps.forEach((weight, s) => {
-          for (let i = lo; i < lo + headSize; i++) context[t]![i]! += (weight / total) * v[s]![i]!;
-        });
+          for (let i = lo; i < lo + headSize; i++) dot += query[i]! * key[i]!;
+          scores[s] = dot / Math.sqrt(headSize);
+          if (scores[s]! > max) max = scores[s]!;
+        }
+        let total = 0;
+        for (let s = 0; s < seen; s++) total += scores[s] = Math.exp(scores[s]! - max);
+        const out = context[t]!;
+        for (let s = 0; s < seen; s++) {
+          const weight = scores[s]! / total;
+          const value = v[s]!;
+          for (let i = lo; i < lo + headSize; i++) out[i]! += weight * value[i]!;
+        }
       }
     }
     x = layerNorm(add(x, linear(context, layer.attentionOut, layer.attentionOutBias)), layer.attentionNormScale, layer.attentionNormBias);

@@ -96,6 +96,7 @@ export async function startServer(env: Record<string, string>, entry = new URL('
     },
     stop: () =>
       new Promise((resolve) => {
+        if (child.exitCode !== null || child.signalCode !== null) return resolve();
         child.once('exit', () => resolve());
         child.kill('SIGTERM');
       }),
