@@ -16,6 +16,7 @@ import type { Registry } from './registry.ts';
 import { embeddingRoutes } from './routes/embeddings.ts';
 import { healthRoutes } from './routes/health.ts';
 import { modelRoutes } from './routes/models.ts';
+import { rerankRoutes } from './routes/rerank.ts';
 import { tokenizeRoutes } from './routes/tokenize.ts';
 
 declare module 'fastify' {
@@ -41,9 +42,11 @@ export interface RequestLimits {
   maxRequestTokens: number;
   /** How long a request may wait for its embeddings before a 503. */
   requestTimeoutMs: number;
+  /** Documents one rerank request may hold. */
+  maxRerankDocuments: number;
 }
 
-const DEFAULT_LIMITS: RequestLimits = { truncate: true, maxRequestTokens: 300_000, requestTimeoutMs: 60_000 };
+const DEFAULT_LIMITS: RequestLimits = { truncate: true, maxRequestTokens: 300_000, requestTimeoutMs: 60_000, maxRerankDocuments: 1000 };
 
 /** How long clients may take and how many may connect (slow or idle clients otherwise hold sockets forever). */
 export interface ConnectionLimits {
@@ -148,7 +151,9 @@ export async function buildApp(options: AppOptions) {
     await app.register(modelRoutes, { prefix });
     await app.register(embeddingRoutes, { prefix });
     await app.register(tokenizeRoutes, { prefix });
+    await app.register(rerankRoutes(['/rerank']), { prefix });
   }
+  await app.register(rerankRoutes(['/v2/rerank']));
   return app;
 }
 

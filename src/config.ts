@@ -50,6 +50,7 @@ export const serverEnvSchema = z.object({
   MAX_BATCH_SIZE: count(32),
   MAX_QUEUED_INPUTS: count(8192),
   MAX_REQUEST_TOKENS: count(300_000),
+  MAX_RERANK_DOCUMENTS: count(1000),
   TRUNCATE: z.enum(['true', 'false']).default('true'),
   TOKEN_IDS: z.enum(['openai', 'model']).default('openai'),
   API_KEYS: z.string().optional(),
@@ -77,7 +78,7 @@ export interface ServerConfig {
   /** Where Prometheus metrics of all HTTP processes are served, open; none when undefined. */
   metricsPort: number | undefined;
   batching: { maxBatchTokens: number; maxBatchSize: number; maxQueued: number };
-  limits: { truncate: boolean; maxRequestTokens: number; requestTimeoutMs: number };
+  limits: { truncate: boolean; maxRequestTokens: number; requestTimeoutMs: number; maxRerankDocuments: number };
   /** What token-id input means unless models.txt says otherwise: OpenAI's cl100k_base ids, or the model's own. */
   tokenIds: TokenIdMeaning;
   connections: { headersTimeoutMs: number; requestTimeoutMs: number; maxConnections: number };
@@ -149,7 +150,7 @@ export function loadServerConfig(env: NodeJS.ProcessEnv = process.env): ServerCo
     serving: { httpProcesses: e.HTTP_PROCESSES, workersPerModel: e.INFERENCE_WORKERS, intraOpThreads: e.INTRA_OP_THREADS },
     metricsPort: e.METRICS_PORT,
     batching: { maxBatchTokens: e.MAX_BATCH_TOKENS, maxBatchSize: e.MAX_BATCH_SIZE, maxQueued: e.MAX_QUEUED_INPUTS },
-    limits: { truncate: e.TRUNCATE === 'true', maxRequestTokens: e.MAX_REQUEST_TOKENS, requestTimeoutMs: e.REQUEST_TIMEOUT_MS },
+    limits: { truncate: e.TRUNCATE === 'true', maxRequestTokens: e.MAX_REQUEST_TOKENS, requestTimeoutMs: e.REQUEST_TIMEOUT_MS, maxRerankDocuments: e.MAX_RERANK_DOCUMENTS },
     tokenIds: e.TOKEN_IDS,
     connections: { headersTimeoutMs: e.HEADERS_TIMEOUT_MS, requestTimeoutMs: e.BODY_TIMEOUT_MS, maxConnections: e.MAX_CONNECTIONS },
     apiKeys: readApiKeys(e.API_KEYS, e.API_KEYS_FILE),

@@ -53,6 +53,26 @@ export const errors = {
       'input',
       'context_length_exceeded',
     ),
+  documentTooLong: (index: number, tokens: number, limit: number, param: string) =>
+    new ApiError(
+      400,
+      'invalid_request_error',
+      `Document ${index} with the query has ${tokens} tokens, more than the model's limit of ${limit}. Shorten it, or let the pair be truncated ("truncate": true).`,
+      param,
+      'context_length_exceeded',
+    ),
+  tooManyDocuments: (count: number, limit: number, param: string) =>
+    new ApiError(400, 'invalid_request_error', `The request has ${count} documents; at most ${limit} are allowed (MAX_RERANK_DOCUMENTS). Split it.`, param, 'too_many_documents'),
+  wrongModelKind: (model: string, kind: 'embedding' | 'reranker') =>
+    new ApiError(
+      400,
+      'invalid_request_error',
+      kind === 'reranker'
+        ? `The model '${model}' is a reranker (a cross-encoder): it scores query–document pairs at /rerank, it does not embed.`
+        : `The model '${model}' is an embedding model: it embeds at /embeddings, it does not rerank. Use a reranker (GET /models lists each model's kind).`,
+      'model',
+      'model_kind_mismatch',
+    ),
   tooManyTokens: (tokens: number, limit: number, atLeast = false) =>
     new ApiError(
       400,

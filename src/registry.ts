@@ -1,6 +1,6 @@
 import { stat } from 'node:fs/promises';
 import { SMALL_REQUEST_INPUTS, type BatchLimits, type BatchStats } from './batching/batcher.ts';
-import { EmbeddingModel } from './embedding-model.ts';
+import { LoadedModel } from './loaded-model.ts';
 import { describeModel, type ModelDescription } from './inference/model-files.ts';
 import type { TokenIdMeaning } from './config.ts';
 import { weightSets, type ModelSpec } from './models-file.ts';
@@ -15,9 +15,9 @@ export interface ModelEntry {
   /** What token-id input means for this model (models.txt token_ids=, else TOKEN_IDS). */
   tokenIds: TokenIdMeaning;
   /** Settles when the model is loaded and warmed up: the shared model as this id serves it. */
-  loaded: Promise<EmbeddingModel>;
+  loaded: Promise<LoadedModel>;
   /** The loaded model this id shares with the other ids of its repo and ONNX file. */
-  shared: Promise<EmbeddingModel>;
+  shared: Promise<LoadedModel>;
 }
 
 export interface RegistryOptions {
@@ -27,7 +27,7 @@ export interface RegistryOptions {
   batching: BatchLimits;
   /** What token-id input means where models.txt does not say; OpenAI's meaning by default. */
   tokenIds?: TokenIdMeaning;
-  onLoaded?: (entry: ModelEntry, model: EmbeddingModel, milliseconds: number) => void;
+  onLoaded?: (entry: ModelEntry, model: LoadedModel, milliseconds: number) => void;
   onBatch?: (model: string, stats: BatchStats) => void;
   onRun?: (model: string, worker: number, seconds: number) => void;
 }
@@ -38,7 +38,7 @@ export interface RegistryOptions {
  */
 export class Registry {
   private readonly byName = new Map<string, ModelEntry>();
-  private readonly loadedModels = new Map<ModelEntry, EmbeddingModel>();
+  private readonly loadedModels = new Map<ModelEntry, LoadedModel>();
   /** Settles when every model is loaded; rejects with the first failure. */
   readonly ready: Promise<void>;
 
@@ -69,7 +69,7 @@ export class Registry {
       const created = Math.floor((await stat(description.onnxFile)).mtimeMs / 1000);
       const started = performance.now();
       // Labelled in metrics by the first id that uses it.
-      const shared = EmbeddingModel.load(description, {
+      const shared = LoadedModel.load(description, {
         artifactsDir: options.artifactsDir,
         repo: first.repo,
         workers: options.workersPerModel,
@@ -124,14 +124,14 @@ export class Registry {
   }
 
   /** The model a name resolves to, if it is loaded. */
-  loadedModel(name: string): EmbeddingModel | undefined {
+  loadedModel(name: string): LoadedModel | undefined {
     const entry = this.byName.get(name);
     return entry && this.loadedModels.get(entry);
   }
 
   /** Inputs waiting per loaded model (labelled by the first id that uses it). */
   queueDepths(): { model: string; queued: number }[] {
-    const seen = new Set<Promise<EmbeddingModel>>();
+    const seen = new Set<Promise<LoadedModel>>();
     const depths: { model: string; queued: number }[] = [];
     for (const [entry, model] of this.loadedModels) {
       if (seen.has(entry.shared)) continue;

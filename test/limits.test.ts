@@ -9,7 +9,7 @@ before(async () => {
   server = await startTestApp({ 'test/mean': {} }, 'test/mean alias=tiny token_ids=model', {
     maxQueued: 2100,
     maxBatchSize: 4,
-    limits: { truncate: true, maxRequestTokens: 20_000, requestTimeoutMs: 60_000 },
+    limits: { truncate: true, maxRequestTokens: 20_000, requestTimeoutMs: 60_000, maxRerankDocuments: 1000 },
   });
 });
 after(() => server.close());
@@ -72,7 +72,7 @@ test('when a client disconnects, its queued inputs are dropped, not computed', a
 test('a request that cannot finish within REQUEST_TIMEOUT_MS gets 503 timeout', async () => {
   const slow = await startTestApp({ 'test/mean': {} }, 'test/mean alias=tiny', {
     maxBatchSize: 1,
-    limits: { truncate: true, maxRequestTokens: 300_000, requestTimeoutMs: 5 },
+    limits: { truncate: true, maxRequestTokens: 300_000, requestTimeoutMs: 5, maxRerankDocuments: 1000 },
   });
   try {
     const response = await slow.app.inject({ method: 'POST', url: '/v1/embeddings', payload: { model: 'tiny', input: Array.from({ length: 2048 }, (_, i) => `query ${i}`) } });

@@ -46,6 +46,8 @@ interface Item {
   ids: Int32Array;
   /** Leading tokens (a prompt) the pooling leaves out. */
   skip: number;
+  /** Token types (a cross-encoder's pair: 0 for the query, 1 for the document); all 0 when absent. */
+  typeIds: Int32Array | undefined;
 }
 
 /** One request's share of the queue: its sequences not yet dispatched, shortest first. */
@@ -63,6 +65,7 @@ class Job {
   constructor(
     sequences: Int32Array[],
     skips: readonly number[] | undefined,
+    typeIds: readonly Int32Array[] | undefined,
     readonly output: VectorOutput,
     private readonly resolve: (embeddings: Uint8Array[]) => void,
     private readonly reject: (error: Error) => void,
@@ -70,7 +73,9 @@ class Job {
     this.embeddings = new Array(sequences.length);
     this.remaining = sequences.length;
     this.small = sequences.length <= SMALL_REQUEST_INPUTS;
-    this.pending = sequences.map((ids, index) => ({ job: this, index, ids, skip: skips?.[index] ?? 0 })).sort((a, b) => a.ids.length - b.ids.length);
+    this.pending = sequences
+      .map((ids, index) => ({ job: this, index, ids, skip: skips?.[index] ?? 0, typeIds: typeIds?.[index] }))
+      .sort((a, b) => a.ids.length - b.ids.length);
   }
 
   deliver(index: number, embedding: Uint8Array) {
@@ -165,14 +170,17 @@ export class Batcher {
 
   /**
    * Embeds the sequences of one request; their vectors come back as JSON text (bytes), in the same order.
-   * `skips`: per sequence, leading tokens pooling leaves out.
+   * `skips`: per sequence, leading tokens pooling leaves out; `typeIds`: per sequence, its token types.
    */
-  submit(sequences: Int32Array[], options: { signal?: CancelSignal; skips?: readonly number[]; output?: VectorOutput } = {}): Promise<Uint8Array[]> {
-    const { signal, skips, output = {} } = options;
+  submit(
+    sequences: Int32Array[],
+    options: { signal?: CancelSignal; skips?: readonly number[]; typeIds?: readonly Int32Array[]; output?: VectorOutput } = {},
+  ): Promise<Uint8Array[]> {
+    const { signal, skips, typeIds, output = {} } = options;
     if (sequences.length === 0) return Promise.resolve([]);
     if (signal?.aborted) return Promise.reject(signal.reason);
     return new Promise((resolve, reject) => {
-      const job = new Job(sequences, skips, output, resolve, reject);
+      const job = new Job(sequences, skips, typeIds, output, resolve, reject);
       if (job.small) this.lastSmallAt = job.queuedAt;
       signal?.addEventListener('abort', () => job.fail(signal.reason instanceof Error ? signal.reason : new Error('aborted')), { once: true });
       this.jobs.push(job);
@@ -265,9 +273,11 @@ export class Batcher {
     const dimensions = Int32Array.from(batch, (item) => item.job.output.dimensions ?? 0);
     const base64 = Uint8Array.from(batch, (item) => (item.job.output.encoding === 'base64' ? 1 : 0));
     const ids = new Int32Array(lengths.reduce((a, b) => a + b, 0));
+    const typeIds = batch.some((item) => item.typeIds) ? new Int32Array(ids.length) : undefined;
     let offset = 0;
     for (const item of batch) {
       ids.set(item.ids, offset);
+      if (item.typeIds) typeIds!.set(item.typeIds, offset);
       offset += item.ids.length;
     }
     const started = performance.now();
@@ -285,7 +295,7 @@ export class Batcher {
     };
     // Settles with the last rows (see OnnxBackend); this runs before the requests they complete are answered,
     // so the freed executor gets its next batch first.
-    this.backend.embed({ ids, lengths, skips, dimensions, base64 }, deliver, () => this.pump()).then(
+    this.backend.embed({ ids, typeIds, lengths, skips, dimensions, base64 }, deliver, () => this.pump()).then(
       () => {
         settled();
         this.pump();

@@ -2,7 +2,7 @@ import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { ApiError, errors } from '../errors.ts';
 import { InputTooLongError, OverloadedError, TooManyTokensError, UnknownPromptError } from '../embedding-errors.ts';
-import { MODEL_NOT_FOUND } from '../schemas/embeddings.ts';
+import { MODEL_KIND_MISMATCH, MODEL_NOT_FOUND } from '../schemas/embeddings.ts';
 
 const RETRY_AFTER_SECONDS = 1;
 
@@ -49,9 +49,12 @@ export function toApiError(error: FastifyError, request: FastifyRequest): ApiErr
   if (hasZodFastifySchemaValidationErrors(error)) {
     const issue = error.validation[0]!;
     const path = fieldPath(issue.instancePath);
-    if ((issue.params as { params?: { code?: string } }).params?.code === MODEL_NOT_FOUND) {
-      const model = (request.body as { model: string }).model;
-      return errors.modelNotFound(model, request.server.registry.ids);
+    const code = (issue.params as { params?: { code?: string } }).params?.code;
+    const model = (request.body as { model?: string }).model;
+    if (code === MODEL_NOT_FOUND) return errors.modelNotFound(model ?? '(none given)', request.server.registry.ids);
+    if (code === MODEL_KIND_MISMATCH) {
+      const entry = request.server.registry.resolve(model!)!;
+      return errors.wrongModelKind(entry.spec.id, entry.description.kind);
     }
     const param = path.match(/^[A-Za-z_]+/)?.[0] ?? null;
     return errors.invalidRequest(validationMessage(path, param, issue.keyword, issue.message ?? 'invalid'), param);

@@ -1,6 +1,6 @@
 /**
  * What an ONNX graph wants fed, built for a right-padded batch: token ids, the attention mask,
- * token types (all 0), positions (0… per text: right padding keeps every real token at its own
+ * token types (a cross-encoder pair's, else all 0), positions (0… per text: right padding keeps every real token at its own
  * index), and for decoder exports with a key/value cache (`past_key_values.N.key/value`) an empty
  * past of length 0, its element type and head shape taken from the graph.
  */
@@ -37,7 +37,8 @@ function emptyPast(meta: ort.InferenceSession.TensorValueMetadata, batch: number
   throw new Error(`the graph's ${meta.name} is ${meta.type}; expected float32 or float16`);
 }
 
-export type FeedBuilder = (padded: Int32Array, mask: Int32Array, batch: number, seqLen: number) => Record<string, ort.Tensor>;
+/** The feeds for a padded batch; `typeIds` (laid out as `padded`) are the token types, all 0 when absent. */
+export type FeedBuilder = (padded: Int32Array, mask: Int32Array, batch: number, seqLen: number, typeIds?: Int32Array) => Record<string, ort.Tensor>;
 
 /** The feeds builder for a session's inputs; an input it cannot feed stops the start, named. */
 export function graphInputs(session: ort.InferenceSession): FeedBuilder {
@@ -53,11 +54,11 @@ export function graphInputs(session: ort.InferenceSession): FeedBuilder {
     const meta = metadata.get(name);
     return meta?.isTensor ? meta.type : 'int64';
   };
-  return (padded, mask, batch, seqLen) => {
+  return (padded, mask, batch, seqLen, typeIds) => {
     const values: Record<string, () => Int32Array> = {
       input_ids: () => padded,
       attention_mask: () => mask,
-      token_type_ids: () => new Int32Array(batch * seqLen),
+      token_type_ids: () => typeIds ?? new Int32Array(batch * seqLen),
       position_ids: () => Int32Array.from({ length: batch * seqLen }, (_, i) => i % seqLen),
     };
     const feeds: Record<string, ort.Tensor> = {};

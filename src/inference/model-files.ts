@@ -4,8 +4,15 @@ import type { ModelSpec } from '../models-file.ts';
 import { readModulePipeline, type DenseLayer } from './modules.ts';
 import type { PoolingMode } from './pooling.ts';
 
+/** How a cross-encoder's logit becomes its score, as sentence-transformers' CrossEncoder picks it for one label. */
+export type ScoreActivation = 'sigmoid' | 'identity' | 'tanh';
+
 /** What a sentence-transformers repo's config files say about serving it. */
 export interface ModelDescription {
+  /** An embedding model, or a cross-encoder that scores (query, document) pairs. */
+  kind: 'embedding' | 'reranker';
+  /** For a reranker: the activation its CrossEncoder applies to the logit. */
+  scoreActivation: ScoreActivation;
   dir: string;
   onnxFile: string;
   poolingModes: PoolingMode[];
@@ -79,9 +86,30 @@ export async function describeModel(spec: ModelSpec, artifactsDir: string): Prom
   }
 }
 
+/** Activation classes sentence-transformers' CrossEncoder configs name, by their last part. */
+const SCORE_ACTIVATIONS: Record<string, ScoreActivation> = { Sigmoid: 'sigmoid', Identity: 'identity', Tanh: 'tanh' };
+
+/**
+ * Whether config.json describes a sequence classifier, and for one with a single label the
+ * activation CrossEncoder.predict applies: `sentence_transformers.activation_fn`, else the legacy
+ * `sbert_ce_default_activation_function`, else sigmoid. One with more labels is refused.
+ */
+function crossEncoder(config: Json): ScoreActivation | undefined {
+  const architectures = Array.isArray(config.architectures) ? (config.architectures as unknown[]) : [];
+  if (!architectures.some((name) => typeof name === 'string' && name.endsWith('ForSequenceClassification'))) return undefined;
+  const labels = typeof config.num_labels === 'number' ? config.num_labels : config.id2label ? Object.keys(config.id2label as object).length : 1;
+  if (labels !== 1) throw new Error(`it is a sequence classifier with ${labels} labels; only one-label cross-encoders are served (for rerank)`);
+  const named = ((config.sentence_transformers as Json | undefined)?.activation_fn ?? config.sbert_ce_default_activation_function) as unknown;
+  if (named === undefined || named === null) return 'sigmoid';
+  const activation = typeof named === 'string' ? SCORE_ACTIVATIONS[named.split('.').at(-1)!] : undefined;
+  if (!activation) throw new Error(`its cross-encoder activation ${String(named)} is not one of ${Object.keys(SCORE_ACTIVATIONS).join(', ')}`);
+  return activation;
+}
+
 async function describe(spec: ModelSpec, dir: string): Promise<ModelDescription> {
   const config = (await readJson(join(dir, 'config.json')))!;
   const tokenizerConfig = (await readJson(join(dir, 'tokenizer_config.json'))) ?? {};
+  const scoreActivation = crossEncoder(config);
   const pipeline = await readModulePipeline(dir, readJson);
   const sentenceBertConfig = await readJson(join(dir, 'sentence_bert_config.json'));
   const tokenWidth = pipeline.tokenWidth ?? positive(config.hidden_size) ?? positive(config.d_model);
@@ -108,17 +136,22 @@ async function describe(spec: ModelSpec, dir: string): Promise<ModelDescription>
   }
   const vocabSize = positive(config.vocab_size);
   if (!vocabSize) throw new Error('config.json has no vocab_size');
+  // A cross-encoder: its limit is the tokenizer's and the positions', as CrossEncoder sets max_length; it gives one score.
+  const rerankLimit = positionLimit && tokenizerLimit ? Math.min(positionLimit, tokenizerLimit) : (tokenizerLimit ?? positionLimit);
   return {
+    kind: scoreActivation ? 'reranker' : 'embedding',
+    scoreActivation: scoreActivation ?? 'identity',
     dir,
     onnxFile: join(dir, spec.onnxPath),
     poolingModes: pipeline.poolingModes,
     dense: pipeline.dense,
-    normalized: pipeline.normalize,
+    // A cross-encoder's score is its logit: no sentence-transformers module applies to it.
+    normalized: !scoreActivation && pipeline.normalize,
     unrunnable: pipeline.unrunnable,
     lowercase: sentenceBertConfig?.do_lower_case === true,
-    maxTokens,
+    maxTokens: scoreActivation && rerankLimit ? rerankLimit : maxTokens,
     tokenWidth,
-    dimensions: pipeline.dense.at(-1)?.outFeatures ?? tokenWidth * pipeline.poolingModes.length,
+    dimensions: scoreActivation ? 1 : (pipeline.dense.at(-1)?.outFeatures ?? tokenWidth * pipeline.poolingModes.length),
     vocabSize,
     prompts,
     defaultPromptName,

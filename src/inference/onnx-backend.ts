@@ -85,8 +85,8 @@ class InferenceWorker {
       this.pending.set(id, { onRows, onFree, resolve, reject, finishing: false });
       this.busy++;
       const request: BatchRequest = { id, ...texts };
-      const { ids, lengths, skips, dimensions, base64 } = texts;
-      worker.postMessage(request, [ids, lengths, dimensions, base64, ...(skips ? [skips] : [])].map((array) => array.buffer as ArrayBuffer));
+      const { ids, typeIds, lengths, skips, dimensions, base64 } = texts;
+      worker.postMessage(request, [ids, lengths, dimensions, base64, ...(skips ? [skips] : []), ...(typeIds ? [typeIds] : [])].map((array) => array.buffer as ArrayBuffer));
     });
   }
 

@@ -35,17 +35,19 @@ async function start() {
   const head = await embeddingHead(session, setup);
 
   /** Runs the texts `rows` of a batch (token ids back to back, text i at `offsets[i]`) padded to their longest. */
-  async function run(ids: Int32Array, offsets: number[], lengths: ArrayLike<number>, rows: number[]) {
+  async function run(ids: Int32Array, offsets: number[], lengths: ArrayLike<number>, rows: number[], typeIds?: Int32Array) {
     const batch = rows.length;
     const seqLen = Math.max(...rows.map((row) => lengths[row]!));
     const padded = new Int32Array(batch * seqLen).fill(setup.padId);
     const mask = new Int32Array(batch * seqLen);
+    const types = typeIds ? new Int32Array(batch * seqLen) : undefined;
     rows.forEach((row, r) => {
       const length = lengths[row]!;
       padded.set(ids.subarray(offsets[row]!, offsets[row]! + length), r * seqLen);
+      types?.set(typeIds!.subarray(offsets[row]!, offsets[row]! + length), r * seqLen);
       mask.fill(1, r * seqLen, r * seqLen + length);
     });
-    return { output: (await session.run(feedsFor(padded, mask, batch, seqLen), [head.outputName]))[head.outputName]!, seqLen };
+    return { output: (await session.run(feedsFor(padded, mask, batch, seqLen, types), [head.outputName]))[head.outputName]!, seqLen };
   }
 
   /** Fastest of a few runs of `count` texts of `length` tokens, in ms. */
@@ -82,7 +84,7 @@ async function start() {
   const vectorTexts = new VectorJsonWriter();
 
   /** Runs a batch split by length, the run holding text 0 first, and posts each run's vectors as it finishes. */
-  async function embed({ id, ids, lengths, skips, dimensions: keptDimensions, base64 }: BatchRequest, closing: () => boolean) {
+  async function embed({ id, ids, typeIds, lengths, skips, dimensions: keptDimensions, base64 }: BatchRequest, closing: () => boolean) {
     const offsets: number[] = [];
     for (let row = 0, offset = 0; row < lengths.length; offset += lengths[row]!, row++) offsets.push(offset);
     const runs = planSubBatches(lengths, overheadTokens);
@@ -92,7 +94,7 @@ async function start() {
       const last = index === runs.length - 1;
       if (last && expectedMs(rows.length, Math.max(...rows.map((row) => lengths[row]!))) < EARLY_FREE_MS) post({ kind: 'finishing', id });
       const started = performance.now();
-      const { output, seqLen } = await run(ids, offsets, lengths, rows);
+      const { output, seqLen } = await run(ids, offsets, lengths, rows, typeIds);
       const runSeconds = (performance.now() - started) / 1000;
       rows.forEach((row, r) => {
         const full = head.vector(output, r, lengths[row]!, skips?.[row] ?? 0);

@@ -25,6 +25,8 @@ export interface CloseRequest {
  */
 export interface BatchTexts {
   ids: Int32Array;
+  /** Token types, laid out as `ids` (a cross-encoder's pairs); all 0 when absent. */
+  typeIds?: Int32Array;
   lengths: Int32Array;
   /** Per text, leading tokens (a prompt) the pooling leaves out; none when absent. */
   skips?: Int32Array;

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Tokenizer } from 'tokenizers';
+import { Tokenizer, type Encoding, type TruncationStrategy } from 'tokenizers';
 import { wordPieceFastPath } from './wordpiece.ts';
 
 /**
@@ -24,9 +24,24 @@ export interface TextTokenizer {
    * `lengthIsLowerBound` is set. `whole` tokenises every text whole, so every count is exact.
    */
   encode(texts: string[], options?: { whole?: boolean }): Promise<EncodedText[]>;
+  /**
+   * (query, document) pairs as a cross-encoder reads them: the tokenizer's pair template
+   * ([CLS] q [SEP] d [SEP] with token types 0/1; <s> q </s></s> d </s>), cut longest-first to
+   * `maxTokens` as sentence-transformers' CrossEncoder does, or with `truncate: false` whole (then
+   * `length` may exceed the limit, for the caller to refuse). Texts are used as given (not stripped).
+   */
+  encodePairs(pairs: [string, string][], options: { truncate: boolean; direction?: 'right' | 'left' }): Promise<EncodedPair[]>;
+  /** Each text cut after its first `tokens` tokens (its own, no special ones), at the end of the last one kept. */
+  firstTokens(texts: string[], tokens: number): Promise<string[]>;
   /** The token strings of ids. */
   tokenStrings(ids: ArrayLike<number>): string[];
   readonly padId: number;
+}
+
+export interface EncodedPair {
+  ids: Int32Array;
+  typeIds: Int32Array;
+  length: number;
 }
 
 export interface EncodedText {
@@ -109,6 +124,19 @@ export async function loadTokenizer(dir: string, options: { maxTokens: number; l
   }
   tokenizer.disableTruncation();
   tokenizer.disablePadding();
+  // Pairs are cut by the library itself (its longest-first rule is what CrossEncoder gets), on instances of their own.
+  const pairTokenizers = new Map<'right' | 'left', Tokenizer>();
+  const pairTokenizer = (direction: 'right' | 'left') => {
+    let found = pairTokenizers.get(direction);
+    if (!found) {
+      found = Tokenizer.fromString(text);
+      // The binding's enums are const enums its JavaScript does not export: their values, written out.
+      found.setTruncation(maxTokens, { strategy: 'LongestFirst' as TruncationStrategy, direction });
+      found.disablePadding();
+      pairTokenizers.set(direction, found);
+    }
+    return found;
+  };
   const frame = await specialTokenFrame(tokenizer);
   const before = frame.before.length;
   const after = frame.after.length;
@@ -196,6 +224,26 @@ export async function loadTokenizer(dir: string, options: { maxTokens: number; l
       if (rest.length > 0) (await rustIds(rest.map((index) => prepared[index]!))).forEach((ids, k) => (encoded[rest[k]!] = truncate(ids, false)));
       await Promise.all(long);
       return encoded;
+    },
+    async encodePairs(pairs, { truncate, direction = 'right' }) {
+      if (pairs.length === 0) return [];
+      // The binding's encodeBatch takes single texts only: a call per pair (they run in parallel on the thread pool).
+      const chosen = truncate ? pairTokenizer(direction) : tokenizer;
+      const encodings: Encoding[] = await Promise.all(pairs.map(([query, document]) => chosen.encode(query, document)));
+      return encodings.map((encoding) => {
+        const ids = Int32Array.from(encoding.getIds());
+        return { ids, typeIds: Int32Array.from(encoding.getTypeIds()), length: ids.length };
+      });
+    },
+    async firstTokens(texts, tokens) {
+      if (texts.length === 0) return [];
+      const encodings: Encoding[] = await tokenizer.encodeBatch(texts, { addSpecialTokens: false });
+      return encodings.map((encoding, index) => {
+        const offsets = encoding.getOffsets();
+        if (offsets.length <= tokens) return texts[index]!;
+        // Offsets count code points.
+        return Array.from(texts[index]!).slice(0, tokens > 0 ? offsets[tokens - 1]![1] : 0).join('');
+      });
     },
     tokenStrings: (ids) => Array.from(ids, (id) => tokenizer.idToToken(id) ?? ''),
   };

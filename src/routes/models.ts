@@ -11,6 +11,7 @@ export const modelRoutes: FastifyPluginAsyncZod = async (app) => {
   const describe = (entry: ModelEntry): z.infer<typeof modelSchema> => ({
     id: entry.spec.id,
     object: 'model',
+    kind: entry.description.kind,
     created: entry.created,
     owned_by: entry.ownedBy,
     dimensions: entry.description.dimensions,

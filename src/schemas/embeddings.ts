@@ -47,6 +47,8 @@ export const promptChoice = (body: { input_type?: InputType | undefined; prompt_
 
 /** Marks the schema issue an unknown model raises, so the error handler answers 404 rather than 400. */
 export const MODEL_NOT_FOUND = 'model_not_found';
+/** Marks the schema issue of a model of the wrong kind (a reranker asked to embed, or the other way), answered 400 model_kind_mismatch. */
+export const MODEL_KIND_MISMATCH = 'model_kind_mismatch';
 
 type Input = z.infer<typeof inputSchema>;
 
@@ -96,11 +98,18 @@ export const modelField = (registry: Registry) =>
 export function resolveModel(registry: Registry, name: string, ctx: z.RefinementCtx): ModelEntry | undefined {
   const entry = registry.resolve(name);
   if (!entry) ctx.addIssue({ code: 'custom', path: ['model'], message: `unknown model '${name}'`, params: { code: MODEL_NOT_FOUND } });
+  else if (entry.description.kind !== 'embedding') {
+    ctx.addIssue({ code: 'custom', path: ['model'], message: `'${name}' is a reranker`, params: { code: MODEL_KIND_MISMATCH } });
+    return undefined;
+  }
   return entry;
 }
 
 /** What Swagger UI's "Try it out" fills in: a request that works as it stands (a real model, no dimensions). */
-export const workingExample = (registry: Registry) => ({ model: registry.ids[0], input: 'The quick brown fox jumps over the lazy dog.' });
+export const workingExample = (registry: Registry) => ({
+  model: registry.entries.find((entry) => entry.description.kind === 'embedding')?.spec.id ?? registry.ids[0],
+  input: 'The quick brown fox jumps over the lazy dog.',
+});
 
 export function embeddingsRequestSchema(registry: Registry) {
   return z

@@ -5,9 +5,10 @@ export const modelSchema = z
   .object({
     id: z.string().meta({ description: 'The id to send as `model`.' }),
     object: z.literal('model'),
+    kind: z.enum(['embedding', 'reranker']).meta({ description: 'embedding: served at /embeddings; reranker (a cross-encoder): served at /rerank.' }),
     created: z.number().int().meta({ description: 'Unix seconds when the model files were written.' }),
     owned_by: z.string(),
-    dimensions: z.number().int().meta({ description: 'Length of an embedding (unless `dimensions` asks for fewer).' }),
+    dimensions: z.number().int().meta({ description: 'Length of an embedding (unless `dimensions` asks for fewer); 1 for a reranker (its score).' }),
     max_input_tokens: z.number().int().meta({ description: 'Longer inputs are truncated to this many tokens, special tokens included.' }),
     pooling: z.string().meta({ description: `How token vectors become one vector: ${POOLING_MODES.join(', ')} (joined by "+" when several).` }),
     normalized: z.boolean().meta({ description: 'Whether embeddings have unit length.' }),

@@ -204,6 +204,16 @@ export interface GraphOptions {
   externalData?: string;
   /** Also outputs `sentence_embedding`: masked mean pooling, then these Dense layers (no activation), then L2 normalisation, as onnx-community's exports put inside. */
   sentenceEmbedding?: { dense: Matrix[] };
+  /** A sequence classifier's head (BERT's pooler and classifier; XLM-R's classification head): `logits` [batch, 1]. */
+  classifier?: ClassifierWeights;
+}
+
+/** logit = tanh(x[first token] · dense + denseBias) · out + outBias. */
+export interface ClassifierWeights {
+  dense: Matrix;
+  denseBias: Float32Array;
+  out: Matrix;
+  outBias: Float32Array;
 }
 
 export interface OnnxFiles {
@@ -292,6 +302,13 @@ export function bertOnnxFiles(weights: BertWeights, options: GraphOptions = {}):
     );
   finish(x, 'last_hidden_state');
   const outputs = [valueInfo('last_hidden_state', outputType, ['batch_size', 'sequence_length', shape.hidden])];
+  if (options.classifier) {
+    const { dense, denseBias, out, outBias } = options.classifier;
+    const first = g.op('Gather', [x, g.ints([0], [])], { axis: 1 });
+    const pooled = g.op('Tanh', [g.linear(first, dense, denseBias)]);
+    g.nodes.push(onnx.NodeProto.create({ opType: 'Identity', input: [g.linear(pooled, out, outBias)], output: ['logits'] }));
+    outputs.push(valueInfo('logits', DataType.FLOAT, ['batch_size', 1]));
+  }
   if (options.sentenceEmbedding) {
     const weightsMask = g.op('Unsqueeze', [maskFloat(), g.ints([2])]);
     const summed = g.op('ReduceSum', [g.op('Mul', [x, weightsMask]), g.ints([1])], { keepdims: 0 });

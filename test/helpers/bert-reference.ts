@@ -53,14 +53,14 @@ export function referenceErf(x: number): number {
 }
 
 /** Token vectors (last_hidden_state) of one sequence; `causal`: each token sees only itself and those before it. */
-export function referenceForward(weights: BertWeights, ids: number[], causal = false): Rows {
+export function referenceForward(weights: BertWeights, ids: number[], causal = false, typeIds?: number[]): Rows {
   const { hidden, heads } = weights.shape;
   const headSize = hidden / heads;
   let x = layerNorm(
     ids.map((id, t) => {
       const vector = row(weights.wordEmbeddings, id);
       const position = row(weights.positionEmbeddings, t);
-      const type = row(weights.typeEmbeddings, 0);
+      const type = row(weights.typeEmbeddings, typeIds?.[t] ?? 0);
       return vector.map((value, i) => value + position[i]! + (weights.shape.tokenTypeIds ? type[i]! : 0));
     }),
     weights.embeddingNormScale,

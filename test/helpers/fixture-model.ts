@@ -5,7 +5,7 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { bertOnnxFiles, makeBertWeights, type BertShape, type BertWeights, type GraphOptions, type Matrix } from './bert-onnx.ts';
+import { bertOnnxFiles, makeBertWeights, type BertShape, type BertWeights, type ClassifierWeights, type GraphOptions, type Matrix } from './bert-onnx.ts';
 import { familyTokenizer, type TokenizerFamily } from './tokenizer-families.ts';
 import type { PoolingMode } from '../../src/inference/pooling.ts';
 
@@ -56,6 +56,17 @@ export interface FixtureOptions {
   denseAsPytorch?: boolean;
   /** sentence-transformers ≥ 5.4's file format (module type names, Pooling's pooling_mode). */
   st54?: boolean;
+  /** A cross-encoder (…ForSequenceClassification, a `logits` output) instead of an embedding model. */
+  crossEncoder?: FixtureCrossEncoder;
+}
+
+export interface FixtureCrossEncoder {
+  /** The activation class its config names (`torch.nn.modules.linear.Identity`…); none: CrossEncoder's default, sigmoid. */
+  activation?: string;
+  /** Name it in the legacy `sbert_ce_default_activation_function` key instead of `sentence_transformers.activation_fn`. */
+  legacyKey?: boolean;
+  /** Labels of the classifier (1 for a reranker). */
+  labels?: number;
 }
 
 export interface FixtureDense {
@@ -120,6 +131,8 @@ const POOLING_KEYS: Record<PoolingMode, string> = {
 export interface FixtureModel {
   dir: string;
   weights: BertWeights;
+  /** A cross-encoder's head. */
+  classifier: ClassifierWeights | undefined;
   /** The WordPiece vocabulary (empty for other families). */
   vocabulary: string[];
   dense: DenseWeights[];
@@ -176,14 +189,29 @@ export async function writeFixtureModel(artifactsDir: string, repo: string, opti
   const denseModules = dense.map((_, index) => ({ idx: 2 + index, name: String(2 + index), path: `${2 + index}_Dense`, type: moduleType('Dense') }));
   const graph = options.graph ?? {};
   const onnxPath = options.onnxPath ?? 'onnx/model.onnx';
+  const [head, out] = denseWeights([{ out: shape.hidden }, { out: options.crossEncoder?.labels ?? 1 }], shape.hidden, shape.seed + 2);
+  const classifier = options.crossEncoder ? { dense: head!.weight, denseBias: head!.bias!, out: out!.weight, outBias: out!.bias! } : undefined;
   const { graph: graphBytes, external } = bertOnnxFiles(weights, {
     int8: options.int8,
     ...graph,
     sentenceEmbedding: graph.sentenceEmbedding ? { dense: dense.map(({ weight }) => weight) } : undefined,
+    classifier,
   });
+  const crossEncoder = options.crossEncoder;
+  const architecture = other ? { 'xlm-roberta': 'XLMRoberta', qwen3: 'Qwen3', gemma3_text: 'Gemma3' }[other.modelType]! : 'Bert';
+  const activationConfig =
+    crossEncoder?.activation === undefined
+      ? {}
+      : crossEncoder.legacyKey
+        ? { sbert_ce_default_activation_function: crossEncoder.activation }
+        : { sentence_transformers: { activation_fn: crossEncoder.activation, version: '5.1.0' } };
   const files: Record<string, string | Uint8Array> = {
     'config.json': JSON.stringify({
-      architectures: [other ? { 'xlm-roberta': 'XLMRobertaModel', qwen3: 'Qwen3ForCausalLM', gemma3_text: 'Gemma3TextModel' }[other.modelType] : 'BertModel'],
+      architectures: [
+        crossEncoder ? `${architecture}ForSequenceClassification` : other ? { 'xlm-roberta': 'XLMRobertaModel', qwen3: 'Qwen3ForCausalLM', gemma3_text: 'Gemma3TextModel' }[other.modelType] : 'BertModel',
+      ],
+      ...(crossEncoder ? { id2label: Object.fromEntries(Array.from({ length: crossEncoder.labels ?? 1 }, (_, i) => [String(i), `LABEL_${i}`])) } : {}),
+      ...activationConfig,
       model_type: other?.modelType ?? 'bert', vocab_size: shape.vocab, hidden_size: shape.hidden,
       num_hidden_layers: shape.layers, num_attention_heads: shape.heads, intermediate_size: shape.intermediate,
       max_position_embeddings: shape.maxPositions, type_vocab_size: 2, pad_token_id: other?.padId ?? 0,
@@ -232,11 +260,16 @@ export async function writeFixtureModel(artifactsDir: string, repo: string, opti
   if (options.maxSeqLength !== null) {
     files['sentence_bert_config.json'] = JSON.stringify({ max_seq_length: options.maxSeqLength ?? 24, do_lower_case: options.doLowerCase ?? false });
   }
+  if (crossEncoder) {
+    // Cross-encoder repos have no sentence-transformers module files.
+    delete files['modules.json'];
+    delete files['1_Pooling/config.json'];
+  }
   for (const [path, content] of Object.entries(files)) {
     await mkdir(dirname(join(dir, path)), { recursive: true });
     await writeFile(join(dir, path), content);
   }
-  return { dir, weights, vocabulary, dense, padId: other?.padId ?? 0 };
+  return { dir, weights, classifier, vocabulary, dense, padId: other?.padId ?? 0 };
 }
 
 const ST54_MODE: Record<PoolingMode, string> = { cls: 'cls', max: 'max', mean: 'mean', mean_sqrt_len: 'mean_sqrt_len_tokens', weightedmean: 'weightedmean', lasttoken: 'lasttoken' };

@@ -8,7 +8,7 @@ import { referenceForward } from '../helpers/bert-reference.ts';
 import { writeFixtureModel } from '../helpers/fixture-model.ts';
 
 const FAKE = new URL('./crashing-worker.ts', import.meta.url).href;
-const setup = { onnxPath: 'unused', intraOpThreads: 1, poolingModes: ['mean' as const], dense: [], memoryArena: true, padId: 0, normalize: false };
+const setup = { onnxPath: 'unused', intraOpThreads: 1, kind: 'embedding' as const, poolingModes: ['mean' as const], dense: [], memoryArena: true, padId: 0, normalize: false };
 
 /** Embeds a batch and gathers what the worker sent, run by run: each text's vector, and the rows of each run in order. */
 async function embed(backend: OnnxBackend, ids: Int32Array, lengths: Int32Array) {

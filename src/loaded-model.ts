@@ -8,7 +8,7 @@ import { InputTooLongError, TooManyTokensError } from './embedding-errors.ts';
 import type { ModelDescription } from './inference/model-files.ts';
 import { OnnxBackend } from './inference/onnx-backend.ts';
 import { MAX_RUN_TOKENS } from './inference/sub-batches.ts';
-import { loadTokenizer, type EncodedText, type TextTokenizer } from './inference/tokenizer.ts';
+import { loadTokenizer, type EncodedPair, type EncodedText, type TextTokenizer } from './inference/tokenizer.ts';
 import { TokenizerThread } from './inference/tokenizer-thread.ts';
 
 /** Texts, or sequences of token ids (OpenAI's cl100k_base ids, or the model's own, per the model's TOKEN_IDS). */
@@ -40,7 +40,7 @@ export interface IdDefaults {
 const inputCount = (inputs: EmbeddingInputs) => ('texts' in inputs ? inputs.texts.length : inputs.tokenIds.length);
 
 /** A loaded model: tokenizer, batching queue and inference workers behind one `embed` call. */
-export class EmbeddingModel {
+export class LoadedModel {
   private constructor(
     readonly description: ModelDescription,
     private readonly tokenizer: TextTokenizer,
@@ -63,11 +63,12 @@ export class EmbeddingModel {
       onBatch?: (stats: BatchStats) => void;
       onRun?: (worker: number, seconds: number) => void;
     },
-  ): Promise<EmbeddingModel> {
+  ): Promise<LoadedModel> {
     const tokenizerSetup = { dir: description.dir, maxTokens: description.maxTokens, lowercase: description.lowercase };
     const tokenizer = await loadTokenizer(description.dir, tokenizerSetup);
     const starting = OnnxBackend.start(
       {
+        kind: description.kind,
         onnxPath: description.onnxFile,
         intraOpThreads: options.intraOpThreads,
         // A text longer than a run's token cap runs alone, as long as it is: its memory is given back after it.
@@ -86,7 +87,7 @@ export class EmbeddingModel {
     const backend = await starting;
     const batcher = new Batcher(backend, options.batching, options.onBatch);
     const tokenizerThread = new TokenizerThread(tokenizerSetup);
-    const model = new EmbeddingModel(description, tokenizer, tokenizerThread, backend, batcher, { tokenIds: 'model', promptName: undefined });
+    const model = new LoadedModel(description, tokenizer, tokenizerThread, backend, batcher, { tokenIds: 'model', promptName: undefined });
     try {
       await model.warmUp();
     } catch (error) {
@@ -97,8 +98,8 @@ export class EmbeddingModel {
   }
 
   /** This model as one id serves it: the same tokenizer, queue and workers, with the id's defaults. */
-  forId(defaults: IdDefaults): EmbeddingModel {
-    return new EmbeddingModel(this.description, this.tokenizer, this.tokenizerThread, this.backend, this.batcher, defaults);
+  forId(defaults: IdDefaults): LoadedModel {
+    return new LoadedModel(this.description, this.tokenizer, this.tokenizerThread, this.backend, this.batcher, defaults);
   }
 
   /** One run through the whole path; also checks the graph's output width against the configs. */
@@ -135,6 +136,34 @@ export class EmbeddingModel {
       release(); // the queue counts the sequences from here on, or the request failed
     }
     return { embeddings: await embeddings, tokenCounts: sequences.map((ids) => ids.length) };
+  }
+
+  /**
+   * A cross-encoder's raw scores (logits) for (query, document) pairs, in the documents' order, and
+   * each pair's tokens. Pairs are cut longest-first to the model's limit, or with `truncate: false`
+   * refused when over it (InputTooLongError, its index the document's); `maxDocumentTokens` first
+   * cuts each document to its own first tokens. They share the model's queue and workers with
+   * every other request (admission, batching, cancellation as for embeddings).
+   */
+  async score(
+    query: string,
+    documents: string[],
+    options: { truncate: boolean; direction?: 'right' | 'left'; maxDocumentTokens?: number; maxRequestTokens?: number; signal?: CancelSignal },
+  ): Promise<{ logits: number[]; tokenCounts: number[] }> {
+    const release = this.batcher.admit(documents.length);
+    let encoded: EncodedPair[];
+    let scored: Promise<Uint8Array[]>;
+    try {
+      const cut = options.maxDocumentTokens === undefined ? documents : await this.tokenizer.firstTokens(documents, options.maxDocumentTokens);
+      encoded = await this.tokenizer.encodePairs(cut.map((document) => [query, document]), { truncate: options.truncate, direction: options.direction });
+      this.checkLengths(encoded.map(({ ids, length }) => ({ ids, length, lengthIsLowerBound: false })), options);
+      scored = this.batcher.submit(encoded.map(({ ids }) => ids), { signal: options.signal, typeIds: encoded.map(({ typeIds }) => typeIds) });
+    } finally {
+      release();
+    }
+    // Each pair's result is its one logit, as JSON text ("[x]").
+    const logits = (await scored).map((bytes) => (JSON.parse(Buffer.from(bytes).toString('latin1')) as number[])[0]!);
+    return { logits, tokenCounts: encoded.map(({ ids }) => ids.length) };
   }
 
   /** Whether the queue would take a request of `count` inputs now (admission's answer, without taking places). */

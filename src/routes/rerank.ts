@@ -1,0 +1,106 @@
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { v4 as uuidv4 } from 'uuid';
+import { Cancellation } from '../cancellation.ts';
+import { InputTooLongError } from '../embedding-errors.ts';
+import { errors } from '../errors.ts';
+import { fromEmbeddingError } from '../http/error-handler.ts';
+import { activate } from '../inference/score-activation.ts';
+import { errorResponseSchema } from '../schemas/error.ts';
+import { cohereRerankResponseSchema, rerankRequestSchema, teiRerankResponseSchema } from '../schemas/rerank.ts';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The body came in Text Embeddings Inference's shape (`texts`): answered in it. */
+    teiShape: boolean;
+  }
+}
+
+/**
+ * POST /rerank (also under /v1) and /v2/rerank: a cross-encoder scores each (query, document) pair;
+ * results sorted by score, highest first. Cohere's shape, which Jina, vLLM and LiteLLM speak, and on
+ * /rerank also Text Embeddings Inference's (`texts` → a bare array).
+ */
+export const rerankRoutes = (paths: string[]): FastifyPluginAsyncZod =>
+  async (app) => {
+    const { registry } = app;
+    if (!app.hasRequestDecorator('teiShape')) app.decorateRequest('teiShape', false);
+    const schema = {
+      summary: "Scores documents against a query with a cross-encoder (Cohere's and TEI's rerank APIs).",
+      tags: ['rerank'],
+      body: rerankRequestSchema(registry),
+      response: {
+        200: cohereRerankResponseSchema.or(teiRerankResponseSchema),
+        400: errorResponseSchema,
+        404: errorResponseSchema,
+        429: errorResponseSchema,
+        503: errorResponseSchema,
+      },
+    };
+    for (const path of paths) {
+      app.post(
+        path,
+        {
+          schema,
+          // TEI's shape: its `texts` are the documents; bounded before validation, as embeddings' inputs are.
+          preValidation: async (request) => {
+            const body = request.body as Record<string, unknown> | null;
+            if (body && typeof body === 'object' && Array.isArray(body.texts) && body.documents === undefined) {
+              request.teiShape = true;
+              body.documents = body.texts;
+            }
+            const documents = body?.documents;
+            if (Array.isArray(documents) && documents.length > app.limits.maxRerankDocuments) {
+              throw errors.tooManyDocuments(documents.length, app.limits.maxRerankDocuments, request.teiShape ? 'texts' : 'documents');
+            }
+          },
+        },
+        async (request, reply) => {
+          const { body } = request;
+          const entry = body.model === undefined ? registry.entries.find((candidate) => candidate.description.kind === 'reranker')! : registry.resolve(body.model)!;
+          const cancel = new Cancellation();
+          reply.raw.once('close', () => {
+            if (!reply.raw.writableFinished) cancel.abort(errors.clientClosed());
+          });
+          const deadline = setTimeout(() => cancel.abort(errors.timeout(app.limits.requestTimeoutMs)), app.limits.requestTimeoutMs);
+          const texts = body.documents.map((document) => (typeof document === 'string' ? document : document.text));
+          let scored;
+          try {
+            const model = await entry.loaded;
+            scored = await model.score(body.query, texts, {
+              truncate: body.truncate ?? (request.teiShape ? false : app.limits.truncate),
+              direction: body.truncation_direction?.toLowerCase() as 'right' | 'left' | undefined,
+              maxDocumentTokens: body.max_tokens_per_doc,
+              maxRequestTokens: app.limits.maxRequestTokens,
+              signal: cancel,
+            });
+          } catch (error) {
+            if (cancel.aborted) throw cancel.reason;
+            if (error instanceof InputTooLongError) throw errors.documentTooLong(error.index, error.tokens, error.limit, request.teiShape ? 'texts' : 'documents');
+            const known = fromEmbeddingError(error);
+            if (known) throw known;
+            request.log.error({ err: error, model: entry.spec.id }, 'rerank failed');
+            throw errors.inferenceFailed();
+          } finally {
+            clearTimeout(deadline);
+          }
+          const totalTokens = scored.tokenCounts.reduce((sum, count) => sum + count, 0);
+          request.embedding = { model: entry.spec.id, inputs: texts.length, tokens: totalTokens };
+          const activation = body.raw_scores ? 'identity' : entry.description.scoreActivation;
+          // Highest first; equal scores keep the request's order.
+          const ranked = scored.logits.map((logit, index) => ({ index, score: activate(logit, activation) })).sort((a, b) => b.score - a.score || a.index - b.index);
+          const kept = body.top_n === undefined ? ranked : ranked.slice(0, body.top_n);
+          if (request.teiShape) return kept.map(({ index, score }) => ({ index, score, ...(body.return_text ? { text: texts[index]! } : {}) }));
+          return {
+            id: uuidv4(),
+            model: entry.spec.id,
+            results: kept.map(({ index, score }) => {
+              const document = body.documents[index]!;
+              return { index, relevance_score: score, ...(body.return_documents ? { document: typeof document === 'string' ? { text: document } : document } : {}) };
+            }),
+            usage: { total_tokens: totalTokens },
+            meta: { api_version: { version: '2' }, billed_units: { search_units: 1 } },
+          };
+        },
+      );
+    }
+  };
