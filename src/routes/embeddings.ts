@@ -26,17 +26,19 @@ export const embeddingRoutes: FastifyPluginAsyncZod = async (app) => {
       },
       // Before the body is read: a large body while no queue has room for a large request is refused unread (a bulk
       // client retrying on 429 would otherwise cost a parse each time).
-      preParsing: async (request, _reply, payload) => {
-        if (Number(request.headers['content-length']) > LARGE_BODY_BYTES && registry.refusesLargeRequests()) throw errors.overloaded();
-        return payload;
+      // (Callback hooks: an async hook costs a request several promises.)
+      preParsing: (request, _reply, payload, done) => {
+        if (Number(request.headers['content-length']) > LARGE_BODY_BYTES && registry.refusesLargeRequests()) return done(errors.overloaded());
+        done(null, payload);
       },
       // Before zod: bounds and checks the input with plain loops, and refuses at once what the queue would not take.
-      preValidation: async (request) => {
+      preValidation: (request, _reply, done) => {
         const body = request.body as { model?: unknown; input?: unknown } | null;
         const problem = checkInputShape(body?.input, app.limits.maxRequestTokens);
-        if (problem) throw problem;
+        if (problem) return done(problem);
         const model = typeof body?.model === 'string' ? registry.loadedModel(body.model) : undefined;
-        if (model && !model.wouldAdmit(Array.isArray(body!.input) && typeof body!.input[0] !== 'number' ? body!.input.length : 1)) throw errors.overloaded();
+        if (model && !model.wouldAdmit(Array.isArray(body!.input) && typeof body!.input[0] !== 'number' ? body!.input.length : 1)) return done(errors.overloaded());
+        done();
       },
     },
     async (request, reply) => {
