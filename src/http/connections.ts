@@ -19,8 +19,10 @@ import type { Socket } from 'node:net';
  * every response says `Connection: close` and its socket is ended after the flush; sockets with no
  * request in progress, including ones that never sent any, are closed at once.
  */
-/** How soon after its request a client's end of the stream counts as a half-close rather than as leaving. */
+/** How soon after its request arrived a client's end of the stream counts as a half-close rather than as leaving … */
 const HALF_CLOSE_WINDOW_MS = 10;
+/** … plus the time to receive its body at this rate (bytes per ms). */
+const HALF_CLOSE_BODY_BYTES_PER_MS = 100_000;
 
 export function trackConnections(server: Server, maxConnections = Infinity): { drain(): void } {
   /** Per socket, the response in progress (undefined while idle); idle ones in the order they became idle. */
@@ -35,26 +37,33 @@ export function trackConnections(server: Server, maxConnections = Infinity): { d
     }
     return false;
   };
+  /** When each socket's request in progress arrived. */
+  const arrived = new Map<Socket, number>();
+  // The server allows half-open sockets (see app.ts). The client's end of the stream right behind its request is a
+  // half-close: answered. Later, or before its request is whole, it is a client that gave up (an SDK's timeout,
+  // Ctrl-C): its request is aborted, and its queued work dropped, as Node would do. One listener per connection:
+  // listeners per request cost ~5% of a small request's HTTP-thread time.
+  const clientEnded = (socket: Socket) => {
+    const response = sockets.get(socket);
+    if (!response) return;
+    const { req: request } = response;
+    const allowance = HALF_CLOSE_WINDOW_MS + (Number(request.headers['content-length']) || 0) / HALF_CLOSE_BODY_BYTES_PER_MS;
+    if (!request.complete || performance.now() - arrived.get(socket)! > allowance) socket.destroy();
+  };
   server.on('connection', (socket: Socket) => {
     if (sockets.size >= maxConnections && !evictIdlest()) return void socket.destroy();
     sockets.set(socket, undefined);
-    socket.once('close', () => sockets.delete(socket));
+    socket.on('end', () => clientEnded(socket));
+    socket.once('close', () => {
+      sockets.delete(socket);
+      arrived.delete(socket);
+    });
   });
   server.on('request', (request, response: ServerResponse) => {
     const { socket } = request;
     if (!sockets.has(socket)) return; // evicted meanwhile
     sockets.set(socket, response);
-    // When the request (its body, if one is read) was last heard from.
-    let received = performance.now();
-    request.once('end', () => (received = performance.now()));
-    // The server allows half-open sockets (see app.ts). The client's end of the stream right behind its request is a
-    // half-close: answered. Later, it is a client that gave up (an SDK's timeout, Ctrl-C): its request is aborted, and its
-    // queued work dropped, as Node would do.
-    const onEnd = () => {
-      if (sockets.get(socket) === response && performance.now() - received > HALF_CLOSE_WINDOW_MS) socket.destroy();
-    };
-    socket.once('end', onEnd);
-    response.once('close', () => socket.off('end', onEnd));
+    arrived.set(socket, performance.now());
     if (draining) response.shouldKeepAlive = false;
     response.once('close', () => {
       if (sockets.get(socket) !== response) return;
