@@ -4,7 +4,8 @@ import Fastify, { LogController, type FastifyBaseLogger } from 'fastify';
 import { jsonSchemaTransform, jsonSchemaTransformObject, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import fastifyCors from '@fastify/cors';
 import { v4 as uuidv4 } from 'uuid';
-import { requireApiKeys } from './http/api-keys.ts';
+import { isOpenPath, requireApiKeys } from './http/api-keys.ts';
+import { polishOpenApi } from './http/openapi-polish.ts';
 import { recordRequests } from './http/access-log.ts';
 import { clientErrorHandler } from './http/client-errors.ts';
 import { trackConnections } from './http/connections.ts';
@@ -17,6 +18,7 @@ import { embeddingRoutes } from './routes/embeddings.ts';
 import { healthRoutes } from './routes/health.ts';
 import { modelRoutes } from './routes/models.ts';
 import { rerankRoutes } from './routes/rerank.ts';
+import { rootRoute } from './routes/root.ts';
 import { tokenizeRoutes } from './routes/tokenize.ts';
 
 declare module 'fastify' {
@@ -126,7 +128,13 @@ export async function buildApp(options: AppOptions) {
   // time plain JSON.stringify writes them, as re-validating every float of a large response costs more than embedding it.
   app.setSerializerCompiler(() => (data) => JSON.stringify(data));
   app.setErrorHandler(errorHandler);
-  app.setNotFoundHandler(notFoundHandler);
+  const methodsByPath = new Map<string, Set<string>>();
+  app.addHook('onRoute', ({ url, method }) => {
+    const methods = methodsByPath.get(url) ?? new Set<string>();
+    for (const each of Array.isArray(method) ? method : [method]) if (each !== 'HEAD') methods.add(each);
+    methodsByPath.set(url, methods);
+  });
+  app.setNotFoundHandler(notFoundHandler(methodsByPath));
 
   app.removeAllContentTypeParsers();
   const parseThread = new JsonParseThread(limits.maxRequestTokens);
@@ -142,7 +150,7 @@ export async function buildApp(options: AppOptions) {
       },
     },
     transform: jsonSchemaTransform,
-    transformObject: jsonSchemaTransformObject,
+    transformObject: (document) => polishOpenApi(jsonSchemaTransformObject(document) as Record<string, unknown>, { apiKeys: apiKeys.length > 0, openPaths: isOpenPath }),
   });
   await app.register(fastifySwaggerUi, { routePrefix: '/docs' });
 
@@ -154,6 +162,7 @@ export async function buildApp(options: AppOptions) {
     await app.register(rerankRoutes(['/rerank']), { prefix });
   }
   await app.register(rerankRoutes(['/v2/rerank']));
+  await app.register(rootRoute);
   return app;
 }
 

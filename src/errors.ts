@@ -37,7 +37,9 @@ export const errors = {
       'model_not_found',
     ),
   routeNotFound: (method: string, url: string) =>
-    new ApiError(404, 'invalid_request_error', `Invalid URL (${method} ${url})`, null, 'unknown_url'),
+    new ApiError(404, 'invalid_request_error', `Invalid URL (${method} ${url}). The API is described at /docs.`, null, 'unknown_url'),
+  methodNotAllowed: (method: string, path: string, allowed: string[]) =>
+    new ApiError(405, 'invalid_request_error', `${path} does not take ${method}; it takes ${allowed.join(', ')}.`, null, 'method_not_allowed'),
   bodyTooLarge: (limit: number) =>
     new ApiError(413, 'invalid_request_error', `The request body is larger than the limit of ${limit} bytes.`, null, 'request_too_large'),
   invalidBody: (detail: string) => new ApiError(400, 'invalid_request_error', `We could not read the body of your request: ${detail}`, null, 'invalid_body'),

@@ -22,7 +22,7 @@ test('GET /models and /v1/models list every model with its metadata', async () =
     assert.deepEqual(
       { ...tiny, created: 0 },
       {
-        id: 'tiny', object: 'model', created: 0, owned_by: 'test', dimensions: 32, max_input_tokens: 20,
+        id: 'tiny', object: 'model', kind: 'embedding', created: 0, owned_by: 'test', dimensions: 32, max_input_tokens: 20,
         pooling: 'mean', normalized: true, repo: 'test/mean', revision: null, ready: true, prompts: {}, default_prompt_name: null,
       },
     );
@@ -76,4 +76,23 @@ test('Swagger UI at /docs and the OpenAPI document at /docs/json, generated from
 test('x-request-id is honoured', async () => {
   const response = await server.app.inject({ url: '/health', headers: { 'x-request-id': 'abc-123' } });
   assert.equal(response.statusCode, 200);
+});
+
+test('a known path with the wrong method is 405 with Allow; GET / points to the docs; the OpenAPI document reads well', async () => {
+  for (const url of ['/v1/embeddings', '/embeddings', '/v1/rerank', '/v2/rerank']) {
+    const response = await server.app.inject({ method: 'GET', url });
+    assert.equal(response.statusCode, 405, url);
+    assert.equal(response.headers.allow, 'POST');
+    assert.equal(response.json().error.code, 'method_not_allowed');
+  }
+  assert.equal((await server.app.inject({ method: 'DELETE', url: '/v1/models' })).headers.allow, 'GET');
+  assert.equal((await server.app.inject({ url: '/nowhere' })).statusCode, 404);
+  assert.equal((await server.app.inject({ url: '/' })).json().docs, '/docs');
+  const document = (await server.app.inject({ url: '/docs/json' })).json();
+  const text = JSON.stringify(document);
+  assert.doesNotMatch(text, /Default Response|9007199254740991/);
+  assert.deepEqual(Object.keys(document.components.schemas).filter((name) => name.endsWith('Input')), []);
+  assert.ok(document.paths['/v1/models/{model}'], 'the model path parameter is named');
+  // A repo id's slash, as Swagger UI encodes it, resolves.
+  assert.equal((await server.app.inject({ url: '/v1/models/test%2Fmean' })).statusCode, 200);
 });

@@ -25,12 +25,19 @@ const call = (url: string, headers: Record<string, string> = {}, payload?: objec
 
 describe('API keys', () => {
   test('without a key: 401 invalid_api_key in OpenAI shape on the API routes; the probes /health and /ready stay open', async () => {
-    for (const [url, payload] of [['/v1/embeddings', { model: 'tiny', input: 'x' }], ['/v1/models', undefined], ['/models', undefined], ['/docs/json', undefined]] as const) {
+    for (const [url, payload] of [['/v1/embeddings', { model: 'tiny', input: 'x' }], ['/v1/models', undefined], ['/models', undefined], ['/v1/rerank', { query: 'q', documents: ['d'] }]] as const) {
       const response = await call(url, {}, payload);
       assert.equal(response.statusCode, 401, url);
       assert.equal(errorResponseSchema.parse(response.json()).error.code, 'invalid_api_key');
     }
     assert.equal((await call('/health')).statusCode, 200);
+    // The docs hold no data, and a browser cannot send a key: they open without one, and declare the bearer scheme.
+    assert.equal((await call('/docs')).statusCode, 200);
+    const document = (await call('/docs/json')).json();
+    assert.deepEqual(document.components.securitySchemes.bearerAuth, { type: 'http', scheme: 'bearer', description: 'One of the keys in API_KEYS or API_KEYS_FILE.' });
+    assert.deepEqual(document.security, [{ bearerAuth: [] }]);
+    assert.ok(document.paths['/v1/embeddings'].post.responses['401'], '401 is documented');
+    assert.deepEqual(document.paths['/health'].get.security, [], 'the probes need no key');
     assert.equal((await call('/v1/health')).statusCode, 200);
     assert.equal((await call('/ready')).statusCode, 200);
     assert.equal((await call('/v1/ready')).statusCode, 200);

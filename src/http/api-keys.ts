@@ -2,8 +2,16 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { errors } from '../errors.ts';
 
-/** Routes anyone may call: liveness and readiness probes (Docker HEALTHCHECK, Kubernetes) carry no key. */
-const OPEN_ROUTES = new Set(['/health', '/v1/health', '/ready', '/v1/ready']);
+/**
+ * Routes anyone may call: liveness and readiness probes (Docker HEALTHCHECK, Kubernetes) carry no
+ * key; `/` and the API docs hold no data (the docs list the routes, fields and the served models'
+ * ids), and a browser cannot send a key to open them.
+ */
+const OPEN_ROUTES = new Set(['/', '/health', '/v1/health', '/ready', '/v1/ready']);
+const OPEN_PREFIX = '/docs';
+
+/** Whether a path is answered without a key. */
+export const isOpenPath = (path: string) => OPEN_ROUTES.has(path) || path === OPEN_PREFIX || path.startsWith(`${OPEN_PREFIX}/`);
 
 const digest = (key: string) => createHash('sha256').update(key).digest();
 
@@ -16,7 +24,7 @@ export function requireApiKeys(app: FastifyInstance, keys: readonly string[]) {
   if (keys.length === 0) return;
   const digests = keys.map(digest);
   app.addHook('onRequest', async (request) => {
-    if (OPEN_ROUTES.has(request.url.split('?')[0]!)) return;
+    if (isOpenPath(request.url.split('?')[0]!)) return;
     const presented = request.headers.authorization?.match(/^Bearer\s+(.+)$/i)?.[1]?.trim();
     const candidate = presented ? digest(presented) : undefined;
     // Compare against every key so the time taken does not reveal which one matched.

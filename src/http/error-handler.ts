@@ -50,7 +50,7 @@ export function toApiError(error: FastifyError, request: FastifyRequest): ApiErr
     const issue = error.validation[0]!;
     const path = fieldPath(issue.instancePath);
     const code = (issue.params as { params?: { code?: string } }).params?.code;
-    const model = (request.body as { model?: string }).model;
+    const model = (request.body as { model?: string } | undefined)?.model;
     if (code === MODEL_NOT_FOUND) return errors.modelNotFound(model ?? '(none given)', request.server.registry.ids);
     if (code === MODEL_KIND_MISMATCH) {
       const entry = request.server.registry.resolve(model!)!;
@@ -76,7 +76,17 @@ export function errorHandler(error: FastifyError, request: FastifyRequest, reply
   return reply.status(apiError.status).send(apiError.toBody());
 }
 
-export function notFoundHandler(request: FastifyRequest, reply: FastifyReply) {
-  const apiError = errors.routeNotFound(request.method, request.url);
-  return reply.status(apiError.status).send(apiError.toBody());
+/**
+ * The routes' methods by path, for 405s: a known path asked with the wrong method (GET
+ * /v1/embeddings) is told which methods it takes, in an `Allow` header too, rather than that the
+ * URL is unknown.
+ */
+export function notFoundHandler(methodsByPath: Map<string, Set<string>>) {
+  return (request: FastifyRequest, reply: FastifyReply) => {
+    const path = request.url.split('?')[0]!;
+    const allowed = methodsByPath.get(path);
+    const apiError = allowed ? errors.methodNotAllowed(request.method, path, [...allowed]) : errors.routeNotFound(request.method, request.url);
+    if (allowed) reply.header('allow', [...allowed].join(', '));
+    return reply.status(apiError.status).send(apiError.toBody());
+  };
 }
