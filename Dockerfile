@@ -1,5 +1,5 @@
 # syntax=docker/dockerfile:1
-# embeddings-server: OpenAI-compatible /v1/embeddings on CPU, compiled to JavaScript, run by plain node.
+# embeddings-server: OpenAI-compatible /v1/embeddings and rerank on CPU, compiled to JavaScript, run by plain node.
 #
 #   docker build -t embeddings-server .                          # models of models.txt baked in (default target)
 #   docker build --secret id=hf_token,env=HF_TOKEN -t embeddings-server .   # gated/private models
@@ -17,7 +17,8 @@ WORKDIR /app
 COPY package.json package-lock.json .npmrc ./
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force \
     && rm -rf node_modules/onnxruntime-node/bin/napi-v*/darwin node_modules/onnxruntime-node/bin/napi-v*/win32 \
-       node_modules/onnxruntime-node/bin/napi-v*/linux/arm64 node_modules/onnxruntime-web node_modules/@huggingface/transformers/dist/*.wasm
+       node_modules/onnxruntime-node/bin/napi-v*/linux/arm64 \
+    && find node_modules/tokenizers -name 'tokenizers.*.node' ! -name "tokenizers.linux-$(uname -m | sed 's/x86_64/x64/;s/aarch64/arm64/')-gnu.node" -delete
 
 # TypeScript → JavaScript: nothing compiles at run time, so nothing writes to /tmp (read-only root works).
 FROM ${NODE_IMAGE} AS build
@@ -29,16 +30,19 @@ COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 COPY scripts ./scripts
 RUN npm run build
+# The download script alone, bundled: the models stage gets only this file, so it changes only when the download code does.
+RUN npx esbuild scripts/download.ts --bundle --platform=node --format=esm --packages=external --outfile=download/download.mjs
 
-# The models of models.txt. Only models.txt and the download code feed this stage, so editing the
-# server's source does not download again. HF_TOKEN comes as a build secret, never as a layer.
+# The models of models.txt. Only models.txt and the bundled download script feed this stage (a COPY's
+# cache follows the copied files' content), so editing the server's source does not download again.
+# HF_TOKEN comes as a build secret, never as a layer.
 FROM deps AS models
 COPY models.txt ./
-COPY --from=build /app/dist ./dist
+COPY --from=build /app/download ./download
 ARG HF_ENDPOINT=https://huggingface.co
 RUN --mount=type=secret,id=hf_token,required=false \
     HF_TOKEN="$(cat /run/secrets/hf_token 2>/dev/null || true)" HF_ENDPOINT="$HF_ENDPOINT" \
-    MODELS_FILE=/app/models.txt ARTIFACTS_DIR=/app/artifacts node dist/scripts/download.js
+    MODELS_FILE=/app/models.txt ARTIFACTS_DIR=/app/artifacts node download/download.mjs
 
 # The server without models (mount them at ARTIFACTS_DIR).
 FROM ${NODE_IMAGE} AS server

@@ -6,6 +6,7 @@
 # Results come back under $OUT: the bench log and bench/results/latest.json, then one log per
 # variant of the defaults, while time is left.
 set -u
+case "${1:-}" in -h | --help) sed -n '2,7p' "$0" | cut -c3-; exit 0 ;; esac
 source .device-pack/unpack.sh
 out=${OUT:-/tmp/out}; mkdir -p "$out"
 { nproc; cat /sys/fs/cgroup/cpu.max 2>/dev/null; free -g | head -2; } | tee "$out/machine.txt"

@@ -11,6 +11,10 @@ import { loadServerConfig } from '../src/config.ts';
 import { describeModel } from '../src/inference/model-files.ts';
 import { loadModelsFile } from '../src/models-file.ts';
 
+if (process.argv.slice(2).some((arg) => arg === '--help' || arg === '-h')) {
+  console.log('usage: node --import tsx bench/floor-server.ts\nThe one-thread floor the serving bench compares the server with; started by npm run bench, configured like the server.');
+  process.exit(0);
+}
 const config = loadServerConfig();
 const [spec] = await loadModelsFile(config.modelsFile);
 const description = await describeModel(spec!, config.artifactsDir);

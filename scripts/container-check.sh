@@ -8,6 +8,7 @@
 #   scripts/container-check.sh                     # docker, or podman when docker is absent
 #   ENGINE=podman NODE_IMAGE=localhost/node-standin:20 BUILD_FLAGS="--network host" scripts/container-check.sh
 set -euo pipefail
+case "${1:-}" in -h | --help) sed -n '2,9p' "$0" | cut -c3-; exit 0 ;; esac
 cd "$(dirname "$0")/.."
 engine=${ENGINE:-$(command -v docker >/dev/null && docker info >/dev/null 2>&1 && echo docker || echo podman)}
 image=embeddings-server:check

@@ -8,7 +8,19 @@ import { describeModel } from '../src/inference/model-files.ts';
 import { plainProgress, terminalProgress } from '../src/download/progress.ts';
 import { loadModelsFile } from '../src/models-file.ts';
 
+const USAGE = `usage: npm run download
+Fetches every model of MODELS_FILE (default ./models.txt) from the Hugging Face Hub into ARTIFACTS_DIR
+(default ./artifacts): configs, tokenizer, module weights, the chosen ONNX file and the external-data files
+it names; verified; complete files are kept, so it is safe to re-run. Settings (environment variables):
+  MODELS_FILE, ARTIFACTS_DIR, HF_ENDPOINT (a mirror), HF_TOKEN (gated or private repos),
+  HF_HUB_OFFLINE=1 (fetch nothing, only check the files are there), DOWNLOAD_TIMEOUT_MS.
+See README.md, "Model files, downloads and air-gapped use".`;
+
 async function main(): Promise<number> {
+  if (process.argv.slice(2).some((arg) => arg === '--help' || arg === '-h')) {
+    console.log(USAGE);
+    return 0;
+  }
   const config = loadDownloadConfig();
   const specs = await loadModelsFile(config.modelsFile);
   if (config.offline) {

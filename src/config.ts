@@ -40,6 +40,7 @@ export const serverEnvSchema = z.object({
   MODELS_FILE: z.string().min(1).default('./models.txt'),
   ARTIFACTS_DIR: z.string().min(1).default('./artifacts'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  LOG_FORMAT: z.enum(['json', 'pretty']).optional(),
   BODY_LIMIT: count(20 * 1024 * 1024),
   // Unset: planned from the CPUs and memory the process may use (see capacity.ts).
   INFERENCE_WORKERS: optionalCount,
@@ -72,6 +73,8 @@ export interface ServerConfig {
   modelsFile: string;
   artifactsDir: string;
   logLevel: ServerEnv['LOG_LEVEL'];
+  /** JSON lines, or readable lines for a terminal (the default when stdout is one). */
+  logFormat: 'json' | 'pretty';
   bodyLimit: number;
   /** Explicit settings; what is unset is planned at start (capacity.ts). */
   serving: { httpProcesses?: number; workersPerModel?: number; intraOpThreads?: number };
@@ -146,6 +149,7 @@ export function loadServerConfig(env: NodeJS.ProcessEnv = process.env): ServerCo
     modelsFile: e.MODELS_FILE,
     artifactsDir: e.ARTIFACTS_DIR,
     logLevel: e.LOG_LEVEL,
+    logFormat: e.LOG_FORMAT ?? (process.stdout.isTTY ? 'pretty' : 'json'),
     bodyLimit: e.BODY_LIMIT,
     serving: { httpProcesses: e.HTTP_PROCESSES, workersPerModel: e.INFERENCE_WORKERS, intraOpThreads: e.INTRA_OP_THREADS },
     metricsPort: e.METRICS_PORT,

@@ -64,6 +64,10 @@ export class LoadedModel {
       onRun?: (worker: number, seconds: number) => void;
     },
   ): Promise<LoadedModel> {
+    // The warm-up's batch and runs are not served work: metrics count from after it.
+    let counting = false;
+    const onBatch = (stats: BatchStats) => counting && options.onBatch?.(stats);
+    const onRun = (worker: number, seconds: number) => counting && options.onRun?.(worker, seconds);
     const tokenizerSetup = { dir: description.dir, maxTokens: description.maxTokens, lowercase: description.lowercase };
     const tokenizer = await loadTokenizer(description.dir, tokenizerSetup);
     const starting = OnnxBackend.start(
@@ -80,12 +84,12 @@ export class LoadedModel {
         normalize: description.normalized,
       },
       options.workers,
-      { onRun: options.onRun },
+      { onRun },
     );
     // ~0.25 s of this thread, spent while the workers start.
     if (options.loadOpenAiEncoding) loadOpenAiEncoding();
     const backend = await starting;
-    const batcher = new Batcher(backend, options.batching, options.onBatch);
+    const batcher = new Batcher(backend, options.batching, onBatch);
     const tokenizerThread = new TokenizerThread(tokenizerSetup);
     const model = new LoadedModel(description, tokenizer, tokenizerThread, backend, batcher, { tokenIds: 'model', promptName: undefined });
     try {
@@ -94,6 +98,9 @@ export class LoadedModel {
       await model.close();
       throw error;
     }
+    counting = true;
+    // Every worker's busy-time series exists from the start, at 0: an idle worker shows as idle, not as missing.
+    for (let worker = 0; worker < options.workers; worker++) options.onRun?.(worker, 0);
     return model;
   }
 

@@ -8,9 +8,19 @@ import { SHARE_ENV, type ProcessShare } from './cluster/messages.ts';
 import { loadServerConfig } from './config.ts';
 import { createLogs } from './logs.ts';
 
+const USAGE = `usage: npm start            (or npm run start:built after npm run build)
+Serves the models of MODELS_FILE (default ./models.txt) from ARTIFACTS_DIR (default ./artifacts; fetch them
+with npm run download) at http://HOST:PORT (default 127.0.0.1:8000): OpenAI's /v1/embeddings, /v1/rerank,
+/v1/models, API docs at /docs. Every setting is an environment variable (PORT, HOST, API_KEYS, METRICS_PORT,
+INFERENCE_WORKERS, ...): see the configuration table in README.md.`;
+
 async function main() {
+  if (process.argv.slice(2).some((arg) => arg === '--help' || arg === '-h')) {
+    console.log(USAGE);
+    return;
+  }
   const config = loadServerConfig();
-  const logs = createLogs(config.logLevel);
+  const logs = createLogs(config.logLevel, config.logFormat);
   // Each process imports only its own side: the HTTP side's modules (Fastify, transformers.js, …)
   // cost the primary ~0.3 s of start for nothing.
   if (cluster.isPrimary) {

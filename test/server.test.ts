@@ -196,6 +196,15 @@ test("METRICS_PORT serves every HTTP process's metrics with no key; the public p
   try {
     const url = await startReady(server);
     const auth = { authorization: 'Bearer k1' };
+    // Before any request: each worker's busy series exists at 0 (once both processes have loaded), and the warm-up is no served batch.
+    let fresh = '';
+    for (let tries = 0; tries < 100 && !(/worker="1\.0"\} 0$/m.test(fresh) && /worker="0\.0"\} 0$/m.test(fresh)); tries++) {
+      fresh = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    assert.match(fresh, /^embeddings_worker_busy_seconds_total\{model="wide",worker="0\.0"\} 0$/m);
+    assert.match(fresh, /^embeddings_worker_busy_seconds_total\{model="wide",worker="1\.0"\} 0$/m);
+    assert.doesNotMatch(fresh, /^embeddings_batch_size_count\{model="wide"\} [1-9]/m);
     const embedded = await fetch(`${url}/v1/embeddings`, { method: 'POST', headers: auth, body: JSON.stringify({ model: 'wide', input: ['hello', 'world'] }) });
     assert.equal(embedded.status, 200);
     // A client that gives up on a large request.
