@@ -23,7 +23,10 @@ const INLINE_PARSE_BYTES = 1024 * 1024;
  * The decoders for a Content-Encoding header, in the order to apply them (the header lists codings
  * in the order they were applied), or the error to answer.
  */
+const NO_DECODERS = { decoders: [] as Transform[] };
+
 function decodersFor(header: string | undefined): { decoders: Transform[] } | { error: Error } {
+  if (header === undefined || header === 'identity') return NO_DECODERS;
   const codings = (header ?? '')
     .split(',')
     .map((coding) => coding.trim().toLowerCase())
@@ -84,7 +87,8 @@ export const jsonBodyParser = (parseThread: JsonParseThread) => (request: Fastif
     else if (received <= declaredLength) (gathered ??= new Uint8Array(declaredLength)).set(chunk, received - chunk.length);
   });
   const failed = (error: Error) => finish(decoders.length > 0 ? errors.invalidBody(`could not decode the ${request.headers['content-encoding']} body (${error.message})`) : error);
-  for (const stream of [payload, ...decoders]) stream.on('error', failed);
+  payload.on('error', failed);
+  for (const decoder of decoders) decoder.on('error', failed);
   source.on('end', () => {
     if (decoders.length === 0 && !Number.isNaN(declaredLength) && received !== declaredLength) {
       return finish(errors.clientError(400, `Content-Length is ${declaredLength} but ${received} bytes came.`, 'invalid_content_length'));

@@ -222,7 +222,7 @@ export async function loadTokenizer(dir: string, options: { maxTokens: number; l
         else rest.push(index);
       });
       if (rest.length > 0) (await rustIds(rest.map((index) => prepared[index]!))).forEach((ids, k) => (encoded[rest[k]!] = truncate(ids, false)));
-      await Promise.all(long);
+      if (long.length > 0) await Promise.all(long);
       return encoded;
     },
     async encodePairs(pairs, { truncate, direction = 'right' }) {
