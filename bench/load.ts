@@ -55,6 +55,8 @@ export async function runLoad(
     seconds?: number;
     requests?: number;
     base64?: boolean;
+    /** Rerank instead: each request scores its texts (the documents) against this query at /v1/rerank. */
+    rerankQuery?: string;
   },
 ): Promise<LoadResult> {
   let next = 0;
@@ -64,6 +66,7 @@ export async function runLoad(
   const nextBody = (context: Record<string, unknown>) => {
     const picked = Array.from({ length: options.textsPerRequest }, () => options.texts[next++ % options.texts.length]!);
     context.tokens = picked.reduce((sum, text) => sum + text.tokens, 0);
+    if (options.rerankQuery !== undefined) return JSON.stringify({ model: options.model, query: options.rerankQuery, documents: picked.map((text) => text.text) });
     return JSON.stringify({ model: options.model, input: picked.map((text) => text.text), ...(options.base64 ? { encoding_format: 'base64' } : {}) });
   };
 
@@ -86,7 +89,7 @@ export async function runLoad(
   const started = performance.now();
   let lastAnswer = started;
   const result = await autocannon({
-    url: `${server.url}/v1/embeddings`,
+    url: `${server.url}/v1/${options.rerankQuery === undefined ? 'embeddings' : 'rerank'}`,
     connections: options.connections,
     ...(options.requests ? { amount: options.requests } : { duration: options.seconds }),
     timeout: 60,

@@ -43,6 +43,14 @@ export interface ServingSuite {
   server: { single: LoadResult; batch64: LoadResult };
 }
 
+export interface RerankSuite {
+  plan: string;
+  /** What N single-thread sessions do with the same pairs (pairs/s as texts/s). */
+  limit: LimitResult;
+  /** By connections: each request 1 query × 100 documents. */
+  loads: LoadResult[];
+}
+
 export interface LongSuite {
   plan: string;
   limit: LimitResult;
@@ -53,11 +61,11 @@ export interface BenchReport {
   date: string;
   cpus: number;
   tokenizer: string;
-  suites: { fp32?: ModelSuite; int8?: ModelSuite; serving?: ServingSuite; long?: LongSuite };
+  suites: { fp32?: ModelSuite; int8?: ModelSuite; serving?: ServingSuite; long?: LongSuite; rerank?: RerankSuite };
 }
 
 const USAGE = `usage: npm run bench -- [options]
-  --suites LIST         fp32, int8, serving, long (comma-separated; default fp32,int8,serving)
+  --suites LIST         fp32, int8, serving, long, rerank (comma-separated; default fp32,int8,serving)
   --seconds N           length of each load scenario (default 20)
   --limit-seconds N     length of each ONNX Runtime limit measurement (default 4)
   --index-requests N    64-text requests in the index scenario (default 24)
@@ -270,6 +278,34 @@ async function longSuite(artifactsDir: string, cpus: number): Promise<LongSuite>
   });
 }
 
+/**
+ * Rerank: a MiniLM-L6-shaped cross-encoder (the ms-marco-MiniLM-L6 shape: WordPiece, token types,
+ * a classifier head), each request 1 query × 100 documents of 16–256 tokens, at several
+ * connections; pairs/s against N single-thread sessions running the same pairs.
+ */
+async function rerankSuite(artifactsDir: string, cpus: number): Promise<RerankSuite> {
+  const spec = await generatedModel(artifactsDir, 'bench/cross-encoder', { crossEncoder: { activation: 'torch.nn.modules.linear.Identity' } });
+  const description = await describeModel(spec, artifactsDir);
+  const tokenizer = await loadTokenizer(description.dir, { maxTokens: description.maxTokens, lowercase: false });
+  const query = 'what does the quick brown fox do when the lazy dog sleeps';
+  const documents = await makeTexts(tokenizer, 400, 16, Math.min(256, description.maxTokens - 16), 5);
+  const pairs = (await tokenizer.encodePairs(documents.map(({ text }) => [query, text]), { truncate: true })).map(({ ids }) => ids);
+  return withServer(artifactsDir, spec, async (server) => {
+    const plan = planOf(server);
+    // Token types cost nothing more to compute: the limit runs the pairs' ids with types 0.
+    const limit = await measureParallelLimit(description.onnxFile, pairs, cpus, [1, 8, 32], limitSeconds);
+    const loads: LoadResult[] = [];
+    // Each request takes seconds: count whole requests (a few per connection) rather than cut some off at a deadline.
+    for (const connections of [1, cpus, 4 * cpus]) {
+      loads.push(await runLoad(server, { model: spec.id, texts: documents, textsPerRequest: 100, connections, requests: 3 * connections + 3, rerankQuery: query }));
+    }
+    console.log(`\nrerank (1 query × 100 documents of 16–256 tokens): ${plan}`);
+    console.log(`ONNX Runtime limit, ${cpus} single-thread sessions: ${round(limit.textsPerSecond)} pairs/s (batch ${limit.batchSize})`);
+    console.table(loads.map((load) => row('rerank', load, limit)));
+    return { plan, limit, loads };
+  });
+}
+
 async function main() {
   const { cpus } = await detectCapacity();
   const artifactsDir = await mkdtemp(join(tmpdir(), 'bench-'));
@@ -286,6 +322,7 @@ async function main() {
       if (suites.has('int8')) report.suites.int8 = await modelSuite(artifactsDir, await generatedModel(artifactsDir, 'bench/minilm-l6-shaped-int8', { int8: true }), cpus, false);
       if (suites.has('serving')) report.suites.serving = await servingSuite(artifactsDir);
       if (suites.has('long')) report.suites.long = await longSuite(artifactsDir, cpus);
+      if (suites.has('rerank')) report.suites.rerank = await rerankSuite(artifactsDir, cpus);
     }
     // Only a whole run replaces the committed results; a part of one goes beside them.
     const whole = !modelArgument && ['fp32', 'int8', 'serving'].every((suite) => suites.has(suite));

@@ -8,6 +8,8 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import rustTokenizers from '@anush008/tokenizers';
+import { CohereRerank } from '@langchain/cohere';
+import { Document } from '@langchain/core/documents';
 import { CohereClient, CohereClientV2 } from 'cohere-ai';
 import { errorResponseSchema } from '../src/schemas/error.ts';
 import { modelListSchema } from '../src/schemas/models.ts';
@@ -198,4 +200,16 @@ test('the official cohere-ai SDK, v1 and v2 clients, against a listening server'
     assert.ok(Math.abs(result.relevanceScore - expected[result.index]!.score) < 1e-4);
     assert.equal(result.document?.text, DOCUMENTS[result.index]);
   }
+});
+
+test("LangChain's CohereRerank (JS) against a listening server: compressDocuments keeps the top documents with their scores", async () => {
+  const url = await listen(server);
+  // @langchain/cohere pins its own copy of cohere-ai: the same client class, another type identity.
+  const client = new CohereClient({ token: 'unused', environment: url }) as unknown as NonNullable<ConstructorParameters<typeof CohereRerank>[0]>['client'];
+  const reranker = new CohereRerank({ client, model: 'bge', topN: 2 });
+  const kept = await reranker.compressDocuments(DOCUMENTS.map((text, index) => new Document({ pageContent: text, metadata: { index } })), QUERY);
+  const expected = await Promise.all(DOCUMENTS.map((document) => reference('ce/bge', QUERY, document)));
+  const best = expected.map(({ score }, index) => ({ score, index })).sort((a, b) => b.score - a.score || a.index - b.index).slice(0, 2);
+  assert.deepEqual(kept.map((document) => document.metadata.index), best.map(({ index }) => index));
+  for (const [k, document] of kept.entries()) assert.ok(Math.abs(document.metadata.relevanceScore - best[k]!.score) < 1e-4);
 });
