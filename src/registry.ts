@@ -123,6 +123,11 @@ export class Registry {
     return models.length > 0 && models.every((model) => !model.wouldAdmit(SMALL_REQUEST_INPUTS + 1));
   }
 
+  /** The model a rerank request names, or when it names none the first reranker served (TEI's clients name none). */
+  resolveReranker(name: string | undefined): ModelEntry | undefined {
+    return name === undefined ? this.entries.find((entry) => entry.description.kind === 'reranker') : this.resolve(name);
+  }
+
   /** The model a name resolves to, if it is loaded. */
   loadedModel(name: string): LoadedModel | undefined {
     const entry = this.byName.get(name);

@@ -1,10 +1,9 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { v4 as uuidv4 } from 'uuid';
-import { Cancellation } from '../cancellation.ts';
 import { errors } from '../errors.ts';
 import { embeddingsBody } from '../http/embeddings-body.ts';
 import { checkInputShape } from '../http/input-shape.ts';
-import { fromEmbeddingError } from '../http/error-handler.ts';
+import { callModel } from '../http/model-call.ts';
 import { errorResponseSchema } from '../schemas/error.ts';
 import { embeddingsRequestSchema, embeddingsResponseSchema, inputList, promptChoice } from '../schemas/embeddings.ts';
 
@@ -42,35 +41,18 @@ export const embeddingRoutes: FastifyPluginAsyncZod = async (app) => {
       },
     },
     async (request, reply) => {
-      // A client that hangs up, or a request past its deadline, takes its queued inputs with it: they are dropped, not computed.
-      // One cancellation and a plain timer: AbortSignal.timeout with AbortSignal.any took ~5% of the HTTP thread under load.
-      const cancel = new Cancellation();
-      reply.raw.once('close', () => {
-        if (!reply.raw.writableFinished) cancel.abort(errors.clientClosed());
-      });
-      const deadline = setTimeout(() => cancel.abort(errors.timeout(app.limits.requestTimeoutMs)), app.limits.requestTimeoutMs);
       const { model: name, input, encoding_format: encoding, dimensions, truncate } = request.body;
       const entry = registry.resolve(name)!;
-      let result;
-      try {
-        const model = await entry.loaded;
-        result = await model.embed(inputList(input), {
+      const result = await callModel(request, reply, entry.spec.id, async (signal) =>
+        (await entry.loaded).embed(inputList(input), {
           dimensions,
           encoding,
           truncate: truncate ?? app.limits.truncate,
           maxRequestTokens: app.limits.maxRequestTokens,
-          signal: cancel,
+          signal,
           prompt: promptChoice(request.body),
-        });
-      } catch (error) {
-        if (cancel.aborted) throw cancel.reason;
-        const known = fromEmbeddingError(error);
-        if (known) throw known;
-        request.log.error({ err: error, model: entry.spec.id }, 'embedding failed');
-        throw errors.inferenceFailed();
-      } finally {
-        clearTimeout(deadline);
-      }
+        }),
+      );
       const { embeddings, tokenCounts } = result;
       const totalTokens = tokenCounts.reduce((sum, count) => sum + count, 0);
       request.embedding = { model: entry.spec.id, inputs: embeddings.length, tokens: totalTokens };

@@ -1,9 +1,8 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { v4 as uuidv4 } from 'uuid';
-import { Cancellation } from '../cancellation.ts';
 import { InputTooLongError } from '../embedding-errors.ts';
 import { errors } from '../errors.ts';
-import { fromEmbeddingError } from '../http/error-handler.ts';
+import { callModel } from '../http/model-call.ts';
 import { activate } from '../inference/score-activation.ts';
 import { errorResponseSchema } from '../schemas/error.ts';
 import { cohereRerankResponseSchema, rerankRequestSchema, teiRerankResponseSchema } from '../schemas/rerank.ts';
@@ -56,33 +55,23 @@ export const rerankRoutes = (paths: string[]): FastifyPluginAsyncZod =>
         },
         async (request, reply) => {
           const { body } = request;
-          const entry = body.model === undefined ? registry.entries.find((candidate) => candidate.description.kind === 'reranker')! : registry.resolve(body.model)!;
-          const cancel = new Cancellation();
-          reply.raw.once('close', () => {
-            if (!reply.raw.writableFinished) cancel.abort(errors.clientClosed());
-          });
-          const deadline = setTimeout(() => cancel.abort(errors.timeout(app.limits.requestTimeoutMs)), app.limits.requestTimeoutMs);
+          const entry = registry.resolveReranker(body.model)!;
           const texts = body.documents.map((document) => (typeof document === 'string' ? document : document.text));
-          let scored;
-          try {
-            const model = await entry.loaded;
-            scored = await model.score(body.query, texts, {
-              truncate: body.truncate ?? (request.teiShape ? false : app.limits.truncate),
-              direction: body.truncation_direction?.toLowerCase() as 'right' | 'left' | undefined,
-              maxDocumentTokens: body.max_tokens_per_doc,
-              maxRequestTokens: app.limits.maxRequestTokens,
-              signal: cancel,
-            });
-          } catch (error) {
-            if (cancel.aborted) throw cancel.reason;
-            if (error instanceof InputTooLongError) throw errors.documentTooLong(error.index, error.tokens, error.limit, request.teiShape ? 'texts' : 'documents');
-            const known = fromEmbeddingError(error);
-            if (known) throw known;
-            request.log.error({ err: error, model: entry.spec.id }, 'rerank failed');
-            throw errors.inferenceFailed();
-          } finally {
-            clearTimeout(deadline);
-          }
+          const param = request.teiShape ? 'texts' : 'documents';
+          const scored = await callModel(
+            request,
+            reply,
+            entry.spec.id,
+            async (signal) =>
+              (await entry.loaded).score(body.query, texts, {
+                truncate: body.truncate ?? (request.teiShape ? false : app.limits.truncate),
+                direction: body.truncation_direction?.toLowerCase() as 'right' | 'left' | undefined,
+                maxDocumentTokens: body.max_tokens_per_doc,
+                maxRequestTokens: app.limits.maxRequestTokens,
+                signal,
+              }),
+            (error) => (error instanceof InputTooLongError ? errors.documentTooLong(error.index, error.tokens, error.limit, param) : undefined),
+          );
           const totalTokens = scored.tokenCounts.reduce((sum, count) => sum + count, 0);
           request.embedding = { model: entry.spec.id, inputs: texts.length, tokens: totalTokens };
           const activation = body.raw_scores ? 'identity' : entry.description.scoreActivation;

@@ -11,7 +11,7 @@ const documentSchema = z
 
 /** The reranker a request names (or, when it names none, the first one served), checked to be one. */
 export function resolveReranker(registry: Registry, name: string | undefined, ctx: z.RefinementCtx): ModelEntry | undefined {
-  const entry = name === undefined ? registry.entries.find((candidate) => candidate.description.kind === 'reranker') : registry.resolve(name);
+  const entry = registry.resolveReranker(name);
   if (!entry) {
     const message = name === undefined ? 'no reranker is served; name one with `model`' : `unknown model '${name}'`;
     ctx.addIssue({ code: 'custom', path: ['model'], message, params: { code: MODEL_NOT_FOUND } });
