@@ -24,6 +24,8 @@ export interface TextTokenizer {
    * `lengthIsLowerBound` is set. `whole` tokenises every text whole, so every count is exact.
    */
   encode(texts: string[], options?: { whole?: boolean }): Promise<EncodedText[]>;
+  /** As `encode`, at once, when every text takes the WordPiece fast path (short plain-ASCII text); else undefined. */
+  encodeFast(texts: string[]): EncodedText[] | undefined;
   /**
    * (query, document) pairs as a cross-encoder reads them: the tokenizer's pair template
    * ([CLS] q [SEP] d [SEP] with token types 0/1; <s> q </s></s> d </s>), cut longest-first to
@@ -223,6 +225,17 @@ export async function loadTokenizer(dir: string, options: { maxTokens: number; l
       });
       if (rest.length > 0) (await rustIds(rest.map((index) => prepared[index]!))).forEach((ids, k) => (encoded[rest[k]!] = truncate(ids, false)));
       if (long.length > 0) await Promise.all(long);
+      return encoded;
+    },
+    encodeFast(texts) {
+      if (!fastEncode) return undefined;
+      const encoded: EncodedText[] = [];
+      for (const text of texts) {
+        const prepared = lowercase ? pythonStrip(text).toLowerCase() : pythonStrip(text);
+        const ids = prepared.length <= firstBudget ? fastEncode(prepared) : undefined;
+        if (!ids) return undefined;
+        encoded.push(truncate(ids, false));
+      }
       return encoded;
     },
     async encodePairs(pairs, { truncate, direction = 'right' }) {
