@@ -229,7 +229,7 @@ export class LoadedModel {
   private async tokenize(texts: string[], signal?: CancelSignal, whole = false): Promise<EncodedText[]> {
     let chars = 0;
     for (const text of texts) chars += text.length;
-    if (chars <= INLINE_CHARS) return this.tokenizer.encodeFast(texts) ?? this.tokenizer.encode(texts, { whole });
+    if (chars <= INLINE_CHARS) return this.tokenizer.encode(texts, { whole });
     // Handed over in parts: copying ~18 MB of texts to the thread in one message held the HTTP thread ~40 ms.
     const parts: Promise<EncodedText[]>[] = [];
     for (let start = 0, partChars = 0, index = 0; index <= texts.length; index++) {

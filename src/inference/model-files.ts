@@ -1,6 +1,7 @@
-import { access, readFile } from 'node:fs/promises';
+import { access } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ModelSpec } from '../models-file.ts';
+import { positive, readJson, type Json } from './config-json.ts';
 import { readModulePipeline, type DenseLayer } from './modules.ts';
 import type { PoolingMode } from './pooling.ts';
 
@@ -41,25 +42,6 @@ export interface ModelDescription {
 export class MissingArtifactError extends Error {
   override name = 'MissingArtifactError';
 }
-
-type Json = Record<string, unknown>;
-
-async function readJson(path: string): Promise<Json | undefined> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch {
-    return undefined;
-  }
-  try {
-    return JSON.parse(text) as Json;
-  } catch (error) {
-    throw new Error(`${path} is not valid JSON: ${(error as Error).message}`);
-  }
-}
-
-const positive = (value: unknown): number | undefined =>
-  typeof value === 'number' && Number.isInteger(value) && value > 0 && value < 1e7 ? value : undefined;
 
 /** The files a model needs on disk, and the fetch command when one is missing. */
 async function checkFiles(spec: ModelSpec, dir: string): Promise<void> {
@@ -110,7 +92,7 @@ async function describe(spec: ModelSpec, dir: string): Promise<ModelDescription>
   const config = (await readJson(join(dir, 'config.json')))!;
   const tokenizerConfig = (await readJson(join(dir, 'tokenizer_config.json'))) ?? {};
   const scoreActivation = crossEncoder(config);
-  const pipeline = await readModulePipeline(dir, readJson);
+  const pipeline = await readModulePipeline(dir);
   const sentenceBertConfig = await readJson(join(dir, 'sentence_bert_config.json'));
   const tokenWidth = pipeline.tokenWidth ?? positive(config.hidden_size) ?? positive(config.d_model);
   if (!tokenWidth) throw new Error('neither the Pooling config nor config.json gives the hidden size');

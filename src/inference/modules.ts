@@ -8,6 +8,7 @@
  */
 import { access } from 'node:fs/promises';
 import { join } from 'node:path';
+import { positive, readJson, type Json } from './config-json.ts';
 import { POOLING_MODES, type PoolingMode } from './pooling.ts';
 
 /** Activations sentence-transformers' Dense names (torch.nn classes), as this server computes them. */
@@ -43,8 +44,6 @@ export interface ModulePipeline {
   unrunnable: string | undefined;
 }
 
-type Json = Record<string, unknown>;
-export type JsonReader = (path: string) => Promise<Json | undefined>;
 
 interface ModuleEntry {
   path: string;
@@ -72,7 +71,6 @@ const CLASSIC_KEYS: [string, PoolingMode][] = [
   ['pooling_mode_lasttoken', 'lasttoken'],
 ];
 
-const positive = (value: unknown): number | undefined => (typeof value === 'number' && Number.isInteger(value) && value > 0 ? value : undefined);
 
 const exists = (path: string) => access(path).then(() => true, () => false);
 
@@ -93,7 +91,7 @@ export function poolingModesFromConfig(config: Json | undefined): PoolingMode[] 
 }
 
 /** A Dense module's config (its `config.json`) and weights. */
-async function denseLayer(dir: string, module: ModuleEntry, readJson: JsonReader): Promise<{ layer: DenseLayer; unrunnable?: string }> {
+async function denseLayer(dir: string, module: ModuleEntry): Promise<{ layer: DenseLayer; unrunnable?: string }> {
   const config = (await readJson(join(dir, module.path, 'config.json'))) ?? {};
   const inFeatures = positive(config.in_features);
   const outFeatures = positive(config.out_features);
@@ -116,7 +114,7 @@ async function denseLayer(dir: string, module: ModuleEntry, readJson: JsonReader
 }
 
 /** The pipeline `modules.json` describes; a repo without one is a Transformer and mean Pooling (sentence-transformers' default). */
-export async function readModulePipeline(dir: string, readJson: JsonReader): Promise<ModulePipeline> {
+export async function readModulePipeline(dir: string): Promise<ModulePipeline> {
   const modules = ((await readJson(join(dir, 'modules.json'))) as unknown as ModuleEntry[] | undefined) ?? [];
   const foreign = modules.filter((module) => !KNOWN_MODULE.test(module.type));
   if (foreign.length > 0) {
@@ -131,7 +129,7 @@ export async function readModulePipeline(dir: string, readJson: JsonReader): Pro
   const dense: DenseLayer[] = [];
   let unrunnable: string | undefined;
   for (const module of modules.filter((entry) => kind(entry) === 'Dense')) {
-    const found = await denseLayer(dir, module, readJson);
+    const found = await denseLayer(dir, module);
     dense.push(found.layer);
     unrunnable ??= found.unrunnable;
   }

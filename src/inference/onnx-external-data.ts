@@ -4,99 +4,133 @@
  * `model.onnx.data`, `model_fp16.onnx_data`, or one file per tensor. A minimal walk of the wire
  * format: ModelProto.graph (7) → GraphProto.initializer (5) and node attributes' tensors and
  * subgraphs → TensorProto.external_data (13) → StringStringEntryProto {key (1), value (2)}.
+ *
+ * The walk reads the file in small positional reads and skips every field it does not descend
+ * into (a tensor's inline weights included): a 1 GB graph with its weights inside costs the
+ * structure's few reads, not 1 GB of memory at the start.
  */
-import { readFile } from 'node:fs/promises';
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 
 const WIRE_VARINT = 0;
 const WIRE_64BIT = 1;
 const WIRE_LENGTH = 2;
 const WIRE_32BIT = 5;
+/** Bytes read at a time around the position being parsed. */
+const WINDOW_BYTES = 64 * 1024;
 
-/** Each field of a message: its number, wire type and, for length-delimited ones, its bytes. */
-function* fields(bytes: Uint8Array): Generator<{ field: number; wire: number; value: Uint8Array | undefined }> {
-  let at = 0;
+/** Positional reads of a file through one cached window. */
+class FileBytes {
+  private window = Buffer.alloc(WINDOW_BYTES);
+  private windowStart = 0;
+  private windowEnd = 0;
+  readonly size: number;
+
+  constructor(private readonly fd: number) {
+    this.size = fstatSync(fd).size;
+  }
+
+  byte(at: number): number {
+    if (at < this.windowStart || at >= this.windowEnd) {
+      this.windowStart = at;
+      this.windowEnd = at + readSync(this.fd, this.window, 0, WINDOW_BYTES, at);
+      if (this.windowEnd <= at) throw new Error('a field runs past the end');
+    }
+    return this.window[at - this.windowStart]!;
+  }
+
+  text(start: number, end: number): string {
+    const bytes = Buffer.alloc(end - start);
+    readSync(this.fd, bytes, 0, bytes.length, start);
+    return bytes.toString('utf8');
+  }
+}
+
+interface Field {
+  field: number;
+  /** A length-delimited field's bytes, as [start, end) in the file; undefined for the other wire types. */
+  start?: number;
+  end?: number;
+}
+
+/** The fields of the message at [start, end): numbers and, for length-delimited ones, where their bytes are. */
+function* fields(file: FileBytes, start: number, end: number): Generator<Field> {
+  let at = start;
   const varint = () => {
     let result = 0;
     let scale = 1;
     for (;;) {
-      const byte = bytes[at++]!;
+      if (at >= end) throw new Error('truncated varint');
+      const byte = file.byte(at++);
       result += (byte & 0x7f) * scale;
       if (byte < 0x80) return result;
       scale *= 128;
-      if (at >= bytes.length) throw new Error('truncated varint');
     }
   };
-  while (at < bytes.length) {
+  while (at < end) {
     const key = varint();
     const field = Math.floor(key / 8);
     const wire = key % 8;
     if (wire === WIRE_VARINT) {
       varint();
-      yield { field, wire, value: undefined };
-    } else if (wire === WIRE_64BIT) {
-      at += 8;
-      yield { field, wire, value: undefined };
-    } else if (wire === WIRE_32BIT) {
-      at += 4;
-      yield { field, wire, value: undefined };
+      yield { field };
+    } else if (wire === WIRE_64BIT || wire === WIRE_32BIT) {
+      at += wire === WIRE_64BIT ? 8 : 4;
+      yield { field };
     } else if (wire === WIRE_LENGTH) {
       const length = varint();
-      if (at + length > bytes.length) throw new Error('a field runs past the end');
-      const value = bytes.subarray(at, at + length);
+      if (at + length > end) throw new Error('a field runs past the end');
+      yield { field, start: at, end: at + length };
       at += length;
-      yield { field, wire, value };
     } else {
       throw new Error(`unsupported protobuf wire type ${wire}`);
     }
   }
 }
 
-const text = (bytes: Uint8Array) => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8');
-
-function tensorLocation(tensor: Uint8Array, found: Set<string>) {
-  for (const { field, value } of fields(tensor)) {
-    if (field !== 13 || !value) continue;
+function tensorLocation(file: FileBytes, start: number, end: number, found: Set<string>) {
+  for (const entry of fields(file, start, end)) {
+    if (entry.field !== 13 || entry.start === undefined) continue;
     let key = '';
-    let entryValue = '';
-    for (const entry of fields(value)) {
-      if (entry.field === 1 && entry.value) key = text(entry.value);
-      if (entry.field === 2 && entry.value) entryValue = text(entry.value);
+    let value = '';
+    for (const part of fields(file, entry.start, entry.end!)) {
+      if (part.field === 1 && part.start !== undefined) key = file.text(part.start, part.end!);
+      if (part.field === 2 && part.start !== undefined) value = file.text(part.start, part.end!);
     }
-    if (key === 'location' && entryValue) found.add(entryValue);
+    if (key === 'location' && value) found.add(value);
   }
 }
 
-function graphLocations(graph: Uint8Array, found: Set<string>) {
-  for (const { field, value } of fields(graph)) {
-    if (!value) continue;
-    if (field === 5) tensorLocation(value, found); // initializer
-    if (field === 1) nodeLocations(value, found); // node
+function graphLocations(file: FileBytes, start: number, end: number, found: Set<string>) {
+  for (const { field, start: at, end: until } of fields(file, start, end)) {
+    if (at === undefined) continue;
+    if (field === 5) tensorLocation(file, at, until!, found); // initializer
+    if (field === 1) nodeLocations(file, at, until!, found); // node
   }
 }
 
 /** NodeProto.attribute (5) → AttributeProto.t (5), .g (6), .tensors (11), .graphs (12). */
-function nodeLocations(node: Uint8Array, found: Set<string>) {
-  for (const { field, value } of fields(node)) {
-    if (field !== 5 || !value) continue;
-    for (const attribute of fields(value)) {
-      if (!attribute.value) continue;
-      if (attribute.field === 5 || attribute.field === 11) tensorLocation(attribute.value, found);
-      if (attribute.field === 6 || attribute.field === 12) graphLocations(attribute.value, found);
+function nodeLocations(file: FileBytes, start: number, end: number, found: Set<string>) {
+  for (const { field, start: at, end: until } of fields(file, start, end)) {
+    if (field !== 5 || at === undefined) continue;
+    for (const attribute of fields(file, at, until!)) {
+      if (attribute.start === undefined) continue;
+      if (attribute.field === 5 || attribute.field === 11) tensorLocation(file, attribute.start, attribute.end!, found);
+      if (attribute.field === 6 || attribute.field === 12) graphLocations(file, attribute.start, attribute.end!, found);
     }
   }
 }
 
-/** The external-data files a graph's bytes name, relative to the graph's folder. */
-export function externalDataFiles(model: Uint8Array): string[] {
-  const found = new Set<string>();
-  for (const { field, value } of fields(model)) if (field === 7 && value) graphLocations(value, found);
-  return [...found];
-}
-
+/** The external-data files the graph in `onnxFile` names, relative to the graph's folder. */
 export async function externalDataFilesOf(onnxFile: string): Promise<string[]> {
+  const fd = openSync(onnxFile, 'r');
   try {
-    return externalDataFiles(await readFile(onnxFile));
+    const file = new FileBytes(fd);
+    const found = new Set<string>();
+    for (const { field, start, end } of fields(file, 0, file.size)) if (field === 7 && start !== undefined) graphLocations(file, start, end!, found);
+    return [...found];
   } catch (error) {
     throw new Error(`${onnxFile} is not an ONNX graph (${(error as Error).message})`);
+  } finally {
+    closeSync(fd);
   }
 }

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Tokenizer, type Encoding, type TruncationStrategy } from 'tokenizers';
+import { readJson, type Json } from './config-json.ts';
 import { wordPieceFastPath } from './wordpiece.ts';
 
 /**
@@ -24,8 +25,6 @@ export interface TextTokenizer {
    * `lengthIsLowerBound` is set. `whole` tokenises every text whole, so every count is exact.
    */
   encode(texts: string[], options?: { whole?: boolean }): Promise<EncodedText[]>;
-  /** As `encode`, at once, when every text takes the WordPiece fast path (short plain-ASCII text); else undefined. */
-  encodeFast(texts: string[]): EncodedText[] | undefined;
   /**
    * (query, document) pairs as a cross-encoder reads them: the tokenizer's pair template
    * ([CLS] q [SEP] d [SEP] with token types 0/1; <s> q </s></s> d </s>), cut longest-first to
@@ -78,17 +77,6 @@ const PREFIX_GROWTH = 4;
 /** Tokens a prefix must have beyond what is kept, so none near the cut is used. */
 const PREFIX_MARGIN_TOKENS = 16;
 const SPACE = 0x20;
-
-type Json = Record<string, unknown>;
-
-async function readJson(path: string): Promise<Json | undefined> {
-  try {
-    return JSON.parse(await readFile(path, 'utf8')) as Json;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw new Error(`${path}: ${(error as Error).message}`);
-  }
-}
 
 /** A special token as tokenizer_config.json writes it: a string, or an object with its content. */
 const tokenContent = (token: unknown): string | undefined =>
@@ -225,17 +213,6 @@ export async function loadTokenizer(dir: string, options: { maxTokens: number; l
       });
       if (rest.length > 0) (await rustIds(rest.map((index) => prepared[index]!))).forEach((ids, k) => (encoded[rest[k]!] = truncate(ids, false)));
       if (long.length > 0) await Promise.all(long);
-      return encoded;
-    },
-    encodeFast(texts) {
-      if (!fastEncode) return undefined;
-      const encoded: EncodedText[] = [];
-      for (const text of texts) {
-        const prepared = lowercase ? pythonStrip(text).toLowerCase() : pythonStrip(text);
-        const ids = prepared.length <= firstBudget ? fastEncode(prepared) : undefined;
-        if (!ids) return undefined;
-        encoded.push(truncate(ids, false));
-      }
       return encoded;
     },
     async encodePairs(pairs, { truncate, direction = 'right' }) {
