@@ -67,6 +67,12 @@ const FAMILIES: Record<string, Family> = {
     fixture: { family: 'byte-bpe', pooling: ['lasttoken'], graph: { causal: true, past: true, fp16: true, externalData: 'model.onnx_data' }, prompts: QWEN_PROMPTS, maxSeqLength: MAX_TOKENS },
     causal: true, prompts: QWEN_PROMPTS, dimensions: 32,
   },
+  // Its 4-bit export (onnx/model_q4.onnx): MatMulNBits weights (blocks of 32 with scales and zero points); the reference uses the weights it holds.
+  'qwen3-embedding-q4': {
+    fixture: { family: 'byte-bpe', pooling: ['lasttoken'], int4: true, onnxPath: 'onnx/model_q4.onnx', graph: { causal: true, past: true }, prompts: QWEN_PROMPTS, maxSeqLength: MAX_TOKENS },
+    causal: true, prompts: QWEN_PROMPTS, dimensions: 32,
+  },
+  'multilingual-e5-q4': { fixture: { family: 'unigram', int4: true, onnxPath: 'onnx/model_q4.onnx', prompts: E5_PROMPTS, maxSeqLength: MAX_TOKENS }, prompts: E5_PROMPTS, dimensions: 32 },
   // SentencePiece-style BPE with byte fallback, <bos> … <eos>, mean pooling, two Dense layers without bias or
   // activation, normalised; the onnx-community graph also outputs its own sentence_embedding.
   embeddinggemma: {
@@ -84,6 +90,8 @@ const FAMILIES: Record<string, Family> = {
     },
     prompts: GEMMA_PROMPTS, dimensions: 24,
   },
+  // gte-modernbert: byte-level BPE framed [CLS] … [SEP], no token types, CLS pooling, normalised.
+  'gte-modernbert': { fixture: { family: 'modernbert-bpe', pooling: ['cls'], maxSeqLength: MAX_TOKENS }, dimensions: 32 },
   // bge-m3 in sentence-transformers ≥ 5.4's format: new module type names, Pooling's pooling_mode, CLS, normalised.
   'bge-m3-st54': { fixture: { family: 'unigram', pooling: ['cls'], st54: true, maxSeqLength: MAX_TOKENS }, dimensions: 32 },
   // ≥ 5.4 with several pooling modes: concatenated in the config's order, not the classic one.
@@ -94,7 +102,7 @@ let server: TestServer;
 before(async () => {
   server = await startTestApp(
     Object.fromEntries(Object.entries(FAMILIES).map(([name, family]) => [`fam/${name}`, family.fixture])),
-    Object.keys(FAMILIES).map((name) => `fam/${name} alias=${name}`).join('\n'),
+    Object.entries(FAMILIES).map(([name, { fixture }]) => `fam/${name} alias=${name}${fixture.onnxPath ? ` onnx=${fixture.onnxPath}` : ''}`).join('\n'),
   );
 });
 after(() => server.close());

@@ -119,10 +119,10 @@ test('property: ids equal the Rust library for every tokenizer type on adversari
   const pieces = fc.constantFrom(
     'the', ' quick', 'Grüße', 'a\u0300', 'e\u0302\u0301', '\u1112\u1161\u11ab', '한국어', '👨\u200d👩\u200d👧', '😀', '\u200d', '\u200b', '\ufeff',
     '\u0000', '\u0007', '\t', '\n', '\r\n', '  ', '\u00a0', '\u3000', 'ＡＢＣ', 'ｶﾀｶﾅ', 'ﬁ', 'ﬂ', '①', '東京', '中文', 'Привет', 'مرحبا', 'हिन्दी',
-    '[CLS]', '<s>', '</s>', '<|endoftext|>', '<bos>', '<0x41>', '▁', 'x'.repeat(30), '12345', '.,;:!?', "'s", 'İ', 'ß', 'ǅ',
+    '[CLS]', ' [MASK]', '<s>', '</s>', '<|endoftext|>', '<bos>', '<0x41>', '▁', 'x'.repeat(30), '12345', '.,;:!?', "'s", 'İ', 'ß', 'ǅ',
   );
   const text = fc.array(pieces, { minLength: 1, maxLength: 12 }).map((parts) => parts.join(''));
-  for (const family of ['wordpiece', 'unigram', 'byte-bpe', 'sentencepiece-bpe'] as const) {
+  for (const family of ['wordpiece', 'unigram', 'byte-bpe', 'modernbert-bpe', 'sentencepiece-bpe'] as const) {
     const { dir } = await writeFixtureModel(artifactsDir, `test/property-${family}`, { family, maxSeqLength: MAX_TOKENS });
     const server = await loadTokenizer(dir, { maxTokens: MAX_TOKENS, lowercase: false });
     const reference = rustTokenizer(dir, MAX_TOKENS);

@@ -102,12 +102,65 @@ function quantizeSymmetric(data: Float32Array): { values: Int8Array; scale: numb
   return { values: Int8Array.from(data, (value) => Math.max(-127, Math.min(127, Math.round(value / scale)))), scale };
 }
 
+/** Rows (the K axis) per block of a 4-bit MatMulNBits weight, as MatMul4BitsQuantizer's default. */
+const INT4_BLOCK = 32;
+
+/** Each block's scale: a power of two, so that the weights a graph holds are exactly `(q - 8) × scale` and the reference can use them as they are. */
+const int4Scale = (largest: number) => 2 ** Math.ceil(Math.log2(largest / 7 || 1));
+
+/**
+ * A weight matrix [K, N] as MatMulNBits (com.microsoft, 4 bits) holds it: per output column, blocks
+ * of INT4_BLOCK rows, each a float scale and 4-bit values around a zero point of 8, two to a byte
+ * (low nibble first); B is [N, blocks, INT4_BLOCK / 2], scales [N × blocks], zero points packed
+ * two to a byte per column.
+ */
+function quantize4Bit(weight: Matrix): { packed: Uint8Array; scales: Float32Array; zeroPoints: Uint8Array; dequantized: Float32Array } {
+  const { rows: k, cols: n, data } = weight;
+  const blocks = Math.ceil(k / INT4_BLOCK);
+  const packed = new Uint8Array(n * blocks * (INT4_BLOCK / 2));
+  const scales = new Float32Array(n * blocks);
+  const zeroPoints = new Uint8Array(n * Math.ceil(blocks / 2)).fill(0x88);
+  const dequantized = new Float32Array(data.length);
+  for (let column = 0; column < n; column++) {
+    for (let block = 0; block < blocks; block++) {
+      const first = block * INT4_BLOCK;
+      const last = Math.min(k, first + INT4_BLOCK);
+      let largest = 0;
+      for (let row = first; row < last; row++) largest = Math.max(largest, Math.abs(data[row * n + column]!));
+      const scale = int4Scale(largest);
+      scales[column * blocks + block] = scale;
+      for (let row = first; row < last; row++) {
+        const q = Math.max(-8, Math.min(7, Math.round(data[row * n + column]! / scale)));
+        dequantized[row * n + column] = q * scale;
+        const index = (column * blocks + block) * INT4_BLOCK + (row - first);
+        packed[index >> 1]! |= (q + 8) << ((index & 1) * 4);
+      }
+    }
+  }
+  return { packed, scales, zeroPoints, dequantized };
+}
+
+/** The weights with every linear layer's matrix as a 4-bit graph holds it (its dequantised values). */
+export function as4BitWeights(weights: BertWeights): BertWeights {
+  const held = (matrix: Matrix): Matrix => ({ ...matrix, data: quantize4Bit(matrix).dequantized });
+  return {
+    ...weights,
+    layers: weights.layers.map((layer) => ({
+      ...layer,
+      query: held(layer.query), key: held(layer.key), value: held(layer.value), attentionOut: held(layer.attentionOut), up: held(layer.up), down: held(layer.down),
+    })),
+  };
+}
+
+/** How linear layers hold their weights: float, int8 (dynamic quantisation) or 4 bits (MatMulNBits). */
+type WeightFormat = 'float' | 'int8' | 'int4';
+
 class GraphBuilder {
   readonly nodes: Node[] = [];
   readonly initializers: Tensor[] = [];
   private counter = 0;
 
-  constructor(private readonly int8: boolean) {}
+  constructor(private readonly format: WeightFormat) {}
 
   name(prefix: string) {
     return `${prefix}_${this.counter++}`;
@@ -156,7 +209,8 @@ class GraphBuilder {
    * it into DynamicQuantizeMatMul): activations quantized per call to uint8, an integer matmul, rescaled to float.
    */
   linear(x: string, weight: Matrix, bias: Float32Array): string {
-    if (!this.int8) return this.op('Add', [this.op('MatMul', [x, this.floats(weight.data, [weight.rows, weight.cols])]), this.floats(bias, [bias.length])]);
+    if (this.format === 'int4') return this.op('Add', [this.matMul4Bit(x, weight), this.floats(bias, [bias.length])]);
+    if (this.format === 'float') return this.op('Add', [this.op('MatMul', [x, this.floats(weight.data, [weight.rows, weight.cols])]), this.floats(bias, [bias.length])]);
     const { values, scale } = quantizeSymmetric(weight.data);
     const { DataType } = onnx.TensorProto;
     const quantized = this.tensor(DataType.INT8, new Uint8Array(values.buffer), [weight.rows, weight.cols]);
@@ -168,6 +222,25 @@ class GraphBuilder {
     const product = this.op('Cast', [this.op('MatMulInteger', [inputQuantized, quantized, inputZero, weightZero])], { to: DataType.FLOAT });
     const rescaled = this.op('Mul', [product, this.op('Mul', [inputScale, this.scalar(scale)])]);
     return this.op('Add', [rescaled, this.floats(bias, [bias.length])]);
+  }
+
+  /** x × weight through MatMulNBits, as onnxruntime's MatMul4BitsQuantizer writes it (an onnx/model_q4.onnx export). */
+  private matMul4Bit(x: string, weight: Matrix): string {
+    const { packed, scales, zeroPoints } = quantize4Bit(weight);
+    const { DataType } = onnx.TensorProto;
+    const blocks = Math.ceil(weight.rows / INT4_BLOCK);
+    const inputs = [
+      x,
+      this.tensor(DataType.UINT8, packed, [weight.cols, blocks, INT4_BLOCK / 2]),
+      this.floats(scales, [weight.cols * blocks]),
+      this.tensor(DataType.UINT8, zeroPoints, [zeroPoints.length]),
+    ];
+    const output = this.name('matmulnbits');
+    const attribute = Object.entries({ K: weight.rows, N: weight.cols, bits: 4, block_size: INT4_BLOCK }).map(([name, i]) =>
+      onnx.AttributeProto.create({ name, i, type: onnx.AttributeProto.AttributeType.INT }),
+    );
+    this.nodes.push(onnx.NodeProto.create({ opType: 'MatMulNBits', domain: 'com.microsoft', input: inputs, output: [output], attribute }));
+    return output;
   }
 
   layerNorm(x: string, scale: Float32Array, bias: Float32Array): string {
@@ -194,6 +267,8 @@ function valueInfo(name: string, elemType: number, dims: (string | number)[]) {
 export interface GraphOptions {
   /** Dense layers' weights as int8, as quantize_dynamic does. */
   int8?: boolean;
+  /** Dense layers' weights as 4 bits (MatMulNBits); they should already be `as4BitWeights`, so that the reference uses what the graph holds. */
+  int4?: boolean;
   /** A decoder: causal attention, and positions from a `position_ids` input. */
   causal?: boolean;
   /** With causal: `past_key_values.N.key/value` inputs concatenated before the current keys/values, `present.N.*` outputs (onnx-community's decoder exports). */
@@ -227,7 +302,7 @@ const EXTERNAL_MIN_BYTES = 1024;
 /** Serialises the weights as an ONNX model (opset 17) in the given export variant. */
 export function bertOnnxFiles(weights: BertWeights, options: GraphOptions = {}): OnnxFiles {
   const { shape } = weights;
-  const g = new GraphBuilder(options.int8 === true);
+  const g = new GraphBuilder(options.int4 ? 'int4' : options.int8 ? 'int8' : 'float');
   const headSize = shape.hidden / shape.heads;
   const { DataType } = onnx.TensorProto;
   const pastType = options.fp16 ? DataType.FLOAT16 : DataType.FLOAT;
@@ -357,7 +432,7 @@ export function bertOnnxFiles(weights: BertWeights, options: GraphOptions = {}):
   const model = onnx.ModelProto.create({
     irVersion: 8,
     producerName: 'embeddings-server test fixture',
-    opsetImport: [{ domain: '', version: 17 }],
+    opsetImport: [{ domain: '', version: 17 }, ...(options.int4 ? [{ domain: 'com.microsoft', version: 1 }] : [])],
     graph,
   });
   return { graph: onnx.ModelProto.encode(model).finish(), external };

@@ -5,7 +5,7 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { bertOnnxFiles, makeBertWeights, type BertShape, type BertWeights, type ClassifierWeights, type GraphOptions, type Matrix } from './bert-onnx.ts';
+import { as4BitWeights, bertOnnxFiles, makeBertWeights, type BertShape, type BertWeights, type ClassifierWeights, type GraphOptions, type Matrix } from './bert-onnx.ts';
 import { familyTokenizer, type TokenizerFamily } from './tokenizer-families.ts';
 import type { PoolingMode } from '../../src/inference/pooling.ts';
 
@@ -41,6 +41,8 @@ export interface FixtureOptions {
   doLowerCase?: boolean;
   /** Dense layers with int8 weights (dynamic quantisation), like an onnx/model_qint8_*.onnx export. */
   int8?: boolean;
+  /** Dense layers with 4-bit weights (MatMulNBits), like an onnx/model_q4.onnx export; `weights` are then the dequantised ones the graph holds. */
+  int4?: boolean;
   /** config_sentence_transformers.json's prompts and default_prompt_name (the file is left out without prompts). */
   prompts?: Record<string, string>;
   defaultPromptName?: string;
@@ -49,7 +51,7 @@ export interface FixtureOptions {
   /** The tokenizer's family (WordPiece by default; see tokenizer-families.ts). */
   family?: TokenizerFamily;
   /** How the graph is exported: decoder (causal, with a past), fp16 outputs, external data, a sentence_embedding output. */
-  graph?: Omit<GraphOptions, 'int8' | 'sentenceEmbedding'> & { sentenceEmbedding?: boolean };
+  graph?: Omit<GraphOptions, 'int8' | 'int4' | 'sentenceEmbedding'> & { sentenceEmbedding?: boolean };
   /** Dense modules after the pooling, in order (N_Dense/config.json and model.safetensors). */
   dense?: FixtureDense[];
   /** Dense weights only as pytorch_model.bin (which the server cannot read). */
@@ -179,7 +181,7 @@ export async function writeFixtureModel(artifactsDir: string, repo: string, opti
   const other = family === 'wordpiece' ? undefined : familyTokenizer(family);
   // Other families have no token types (XLM-R, decoders); their vocabulary is their tokenizer's.
   const shape = { ...SMALL_SHAPE, ...(other ? { vocab: other.vocabSize, tokenTypeIds: false } : {}), ...options.shape };
-  const weights = makeBertWeights(shape);
+  const weights = options.int4 ? as4BitWeights(makeBertWeights(shape)) : makeBertWeights(shape);
   const vocabulary = other ? [] : fixtureVocabulary(shape.vocab);
   const pooling = options.pooling ?? ['mean'];
   const dense = denseWeights(options.dense ?? [], shape.hidden * pooling.length, shape.seed + 1);
@@ -193,12 +195,13 @@ export async function writeFixtureModel(artifactsDir: string, repo: string, opti
   const classifier = options.crossEncoder ? { dense: head!.weight, denseBias: head!.bias!, out: out!.weight, outBias: out!.bias! } : undefined;
   const { graph: graphBytes, external } = bertOnnxFiles(weights, {
     int8: options.int8,
+    int4: options.int4,
     ...graph,
     sentenceEmbedding: graph.sentenceEmbedding ? { dense: dense.map(({ weight }) => weight) } : undefined,
     classifier,
   });
   const crossEncoder = options.crossEncoder;
-  const architecture = other ? { 'xlm-roberta': 'XLMRoberta', qwen3: 'Qwen3', gemma3_text: 'Gemma3' }[other.modelType]! : 'Bert';
+  const architecture = other ? { 'xlm-roberta': 'XLMRoberta', qwen3: 'Qwen3', gemma3_text: 'Gemma3', modernbert: 'ModernBert' }[other.modelType]! : 'Bert';
   const activationConfig =
     crossEncoder?.activation === undefined
       ? {}
@@ -208,7 +211,7 @@ export async function writeFixtureModel(artifactsDir: string, repo: string, opti
   const files: Record<string, string | Uint8Array> = {
     'config.json': JSON.stringify({
       architectures: [
-        crossEncoder ? `${architecture}ForSequenceClassification` : other ? { 'xlm-roberta': 'XLMRobertaModel', qwen3: 'Qwen3ForCausalLM', gemma3_text: 'Gemma3TextModel' }[other.modelType] : 'BertModel',
+        crossEncoder ? `${architecture}ForSequenceClassification` : other ? { 'xlm-roberta': 'XLMRobertaModel', qwen3: 'Qwen3ForCausalLM', gemma3_text: 'Gemma3TextModel', modernbert: 'ModernBertModel' }[other.modelType] : 'BertModel',
       ],
       ...(crossEncoder ? { id2label: Object.fromEntries(Array.from({ length: crossEncoder.labels ?? 1 }, (_, i) => [String(i), `LABEL_${i}`])) } : {}),
       ...activationConfig,

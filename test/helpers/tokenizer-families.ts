@@ -7,7 +7,7 @@
  */
 import { readFileSync } from 'node:fs';
 
-export type TokenizerFamily = 'wordpiece' | 'unigram' | 'byte-bpe' | 'sentencepiece-bpe';
+export type TokenizerFamily = 'wordpiece' | 'unigram' | 'byte-bpe' | 'modernbert-bpe' | 'sentencepiece-bpe';
 
 export interface FamilyTokenizer {
   tokenizer: object;
@@ -58,8 +58,8 @@ function bytesToUnicode(): string[] {
 
 const special = (id: number, content: string) => ({ id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true });
 
-/** Qwen3-Embedding's: NFC, Qwen's split regex, byte-level BPE, `$A <|endoftext|>`. */
-function byteBpe(): FamilyTokenizer {
+/** A byte-level BPE vocabulary learnt on the corpus: every byte's character, then the merges. */
+function byteLevelModel(): { vocab: Record<string, number>; merges: [string, string][]; size: number } {
   const byteChars = bytesToUnicode();
   const encodeWord = (word: string) => [...Buffer.from(word, 'utf8')].map((byte) => byteChars[byte]!);
   const words = CORPUS.flatMap((line) => line.split(' ').map((word, i) => encodeWord(i === 0 ? word : ` ${word}`)));
@@ -67,7 +67,12 @@ function byteBpe(): FamilyTokenizer {
   const vocab: Record<string, number> = {};
   for (const char of byteChars) vocab[char] ??= Object.keys(vocab).length;
   for (const [left, right] of merges) vocab[left + right] ??= Object.keys(vocab).length;
-  const size = Object.keys(vocab).length;
+  return { vocab, merges, size: Object.keys(vocab).length };
+}
+
+/** Qwen3-Embedding's: NFC, Qwen's split regex, byte-level BPE, `$A <|endoftext|>`. */
+function byteBpe(): FamilyTokenizer {
+  const { vocab, merges, size } = byteLevelModel();
   const endOfText = size;
   return {
     tokenizer: {
@@ -97,6 +102,36 @@ function byteBpe(): FamilyTokenizer {
     vocabSize: endOfText + 3,
     padId: endOfText,
     modelType: 'qwen3',
+  };
+}
+
+/** ModernBERT's (gte-modernbert): no normaliser, GPT-2's byte-level pre-tokenizer, BPE, `[CLS] $A [SEP]`, `[MASK]` taking the space before it. */
+function modernBertBpe(): FamilyTokenizer {
+  const { vocab, merges, size } = byteLevelModel();
+  const [unk, cls, sep, pad, mask] = [size, size + 1, size + 2, size + 3, size + 4];
+  const byteLevel = { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: true };
+  return {
+    tokenizer: {
+      version: '1.0', truncation: null, padding: null,
+      added_tokens: [special(unk, '[UNK]'), special(cls, '[CLS]'), special(sep, '[SEP]'), special(pad, '[PAD]'), { ...special(mask, '[MASK]'), lstrip: true }],
+      normalizer: null,
+      pre_tokenizer: byteLevel,
+      post_processor: {
+        type: 'TemplateProcessing',
+        single: [{ SpecialToken: { id: '[CLS]', type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }, { SpecialToken: { id: '[SEP]', type_id: 0 } }],
+        pair: [{ SpecialToken: { id: '[CLS]', type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }, { SpecialToken: { id: '[SEP]', type_id: 0 } }, { Sequence: { id: 'B', type_id: 0 } }, { SpecialToken: { id: '[SEP]', type_id: 0 } }],
+        special_tokens: { '[CLS]': { id: '[CLS]', ids: [cls], tokens: ['[CLS]'] }, '[SEP]': { id: '[SEP]', ids: [sep], tokens: ['[SEP]'] } },
+      },
+      decoder: byteLevel,
+      model: { type: 'BPE', dropout: null, unk_token: null, continuing_subword_prefix: null, end_of_word_suffix: null, fuse_unk: false, byte_fallback: false, ignore_merges: false, vocab, merges },
+    },
+    config: {
+      tokenizer_class: 'PreTrainedTokenizerFast', model_max_length: 8192, cls_token: '[CLS]', sep_token: '[SEP]', pad_token: '[PAD]', mask_token: '[MASK]', unk_token: '[UNK]',
+      model_input_names: ['input_ids', 'attention_mask'],
+    },
+    vocabSize: mask + 1,
+    padId: pad,
+    modelType: 'modernbert',
   };
 }
 
@@ -155,5 +190,6 @@ function unigram(): FamilyTokenizer {
 export function familyTokenizer(family: Exclude<TokenizerFamily, 'wordpiece'>): FamilyTokenizer {
   if (family === 'unigram') return unigram();
   if (family === 'byte-bpe') return byteBpe();
+  if (family === 'modernbert-bpe') return modernBertBpe();
   return sentencePieceBpe();
 }
