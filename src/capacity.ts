@@ -138,6 +138,8 @@ export interface ServingPlan {
   /** Inference workers per model, over all HTTP processes. */
   workersPerModel: number;
   intraOpThreads: number;
+  /** Per HTTP process, the memory its model runs may hold at once beyond the weights (see batching/run-memory.ts). */
+  runMemoryBytes: number;
   /** Why the figures are what they are, for the start-up log. */
   reasons: string[];
 }
@@ -152,6 +154,8 @@ export function planServing(
   capacity: Capacity,
   modelBytes: number[],
   explicit: { httpProcesses?: number; workersPerModel?: number; intraOpThreads?: number },
+  /** Per model, what one run of its longest input takes at its peak, and how to name it. */
+  longestRuns: { model: string; tokens: number; peakBytes: number }[] = [],
 ): ServingPlan {
   const reasons = [`${capacity.cpus} CPUs (${capacity.source.cpus}), ${(capacity.memoryBytes / 2 ** 30).toFixed(1)} GiB (${capacity.source.memory})`];
   const intraOpThreads = explicit.intraOpThreads ?? 1;
@@ -171,8 +175,18 @@ export function planServing(
     httpProcesses = workersPerModel;
     reasons.push(`HTTP processes capped at ${httpProcesses}, one per inference worker at most`);
   }
-  return { httpProcesses, workersPerModel, intraOpThreads, reasons };
+  const runMemoryBytes = Math.max(0, (capacity.memoryBytes * PLANNABLE_MEMORY - httpProcesses * PROCESS_BASE_BYTES - workersPerModel * perWorkerSet) / httpProcesses);
+  for (const { model, tokens, peakBytes } of longestRuns) {
+    if (peakBytes <= runMemoryBytes) continue;
+    reasons.push(
+      `${model}: one input of ${tokens} tokens takes ~${gib(peakBytes)} GiB while it runs, more than the ${gib(runMemoryBytes)} GiB each HTTP process has for runs, ` +
+        `so such inputs run one at a time per process (${httpProcesses} at once: ~${gib(httpProcesses * peakBytes)} GiB); lower its max_seq_length or give the server more memory`,
+    );
+  }
+  return { httpProcesses, workersPerModel, intraOpThreads, runMemoryBytes, reasons };
 }
+
+const gib = (bytes: number) => (bytes / 2 ** 30).toFixed(1);
 
 /** Worker `index` of `total`, split over `processes` as evenly as possible. */
 export function workersOfProcess(total: number, processes: number, index: number): number {

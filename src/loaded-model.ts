@@ -4,9 +4,11 @@ import { choosePrompt, type PromptChoice } from './prompts.ts';
 import type { TokenIdMeaning } from './config.ts';
 import { decodeOpenAiTokens, loadOpenAiEncoding } from './inference/openai-encoding.ts';
 import { Batcher, type BatchLimits, type BatchStats, type VectorOutput } from './batching/batcher.ts';
+import type { RunMemory } from './batching/run-memory.ts';
 import { InputTooLongError, TooManyTokensError } from './embedding-errors.ts';
 import type { ModelDescription } from './inference/model-files.ts';
 import { OnnxBackend } from './inference/onnx-backend.ts';
+import { runPeakBytes } from './inference/run-peak.ts';
 import { MAX_RUN_TOKENS } from './inference/sub-batches.ts';
 import { loadTokenizer, type EncodedPair, type EncodedText, type TextTokenizer } from './inference/tokenizer.ts';
 import { TokenizerThread } from './inference/tokenizer-thread.ts';
@@ -62,6 +64,8 @@ export class LoadedModel {
       loadOpenAiEncoding: boolean;
       onBatch?: (stats: BatchStats) => void;
       onRun?: (worker: number, seconds: number) => void;
+      /** The process's memory for runs, shared by its models (none: runs are not held back). */
+      runMemory?: RunMemory;
     },
   ): Promise<LoadedModel> {
     // The warm-up's batch and runs are not served work: metrics count from after it.
@@ -89,7 +93,8 @@ export class LoadedModel {
     // ~0.25 s of this thread, spent while the workers start.
     if (options.loadOpenAiEncoding) loadOpenAiEncoding();
     const backend = await starting;
-    const batcher = new Batcher(backend, options.batching, onBatch);
+    const memory = options.runMemory && { budget: options.runMemory, peakBytes: (batch: number, longest: number) => runPeakBytes(description.runShape, batch, longest) };
+    const batcher = new Batcher(backend, options.batching, onBatch, memory);
     const tokenizerThread = new TokenizerThread(tokenizerSetup);
     const model = new LoadedModel(description, tokenizer, tokenizerThread, backend, batcher, { tokenIds: 'model', promptName: undefined });
     try {

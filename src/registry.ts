@@ -1,5 +1,6 @@
 import { stat } from 'node:fs/promises';
 import { SMALL_REQUEST_INPUTS, type BatchLimits, type BatchStats } from './batching/batcher.ts';
+import type { RunMemory } from './batching/run-memory.ts';
 import { LoadedModel } from './loaded-model.ts';
 import { describeModel, type ModelDescription } from './inference/model-files.ts';
 import type { TokenIdMeaning } from './config.ts';
@@ -30,6 +31,8 @@ export interface RegistryOptions {
   onLoaded?: (entry: ModelEntry, model: LoadedModel, milliseconds: number) => void;
   onBatch?: (model: string, stats: BatchStats) => void;
   onRun?: (model: string, worker: number, seconds: number) => void;
+  /** The process's memory for model runs, shared by every model (see batching/run-memory.ts). */
+  runMemory?: RunMemory;
 }
 
 /**
@@ -78,6 +81,7 @@ export class Registry {
         loadOpenAiEncoding: ids.some((spec) => (spec.tokenIds ?? options.tokenIds ?? 'openai') === 'openai'),
         onBatch: (stats) => options.onBatch?.(first.id, stats),
         onRun: (worker, seconds) => options.onRun?.(first.id, worker, seconds),
+        runMemory: options.runMemory,
       }).catch((error: Error) => {
         throw new Error(`model "${first.id}" (${first.source}, ${description.dir}) failed to load: ${error.message}`);
       });

@@ -3,6 +3,7 @@ import { mkdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { detectCapacity, planServing, workersOfProcess } from '../src/capacity.ts';
+import { runPeakBytes } from '../src/inference/run-peak.ts';
 import { tempDir } from './helpers/app.ts';
 
 const GiB = 2 ** 30;
@@ -80,4 +81,18 @@ test('the plan: a single-thread worker per CPU, an HTTP process per 4 CPUs, fewe
   const explicit = planServing(capacity(16, 2 * GiB), [500e6], { workersPerModel: 6, httpProcesses: 2, intraOpThreads: 2 });
   assert.deepEqual([explicit.workersPerModel, explicit.httpProcesses, explicit.intraOpThreads], [6, 2, 2]);
   assert.deepEqual([0, 1, 2].map((index) => workersOfProcess(8, 3, index)), [3, 3, 2]);
+});
+
+test('the plan leaves each HTTP process memory for its runs, and says when one input of a long-context model takes more', () => {
+  const capacity = { cpus: 16, memoryBytes: 64 * GiB, source: { cpus: 'test', memory: 'test' } };
+  // MiniLM-L6's shape: 12 heads, 384 wide, 1536 in the feed-forward layer.
+  const shape = { attentionHeads: 12, hidden: 384, intermediate: 1536 };
+  assert.ok(Math.abs(runPeakBytes(shape, 1, 8000) / 1e9 - 6.2) < 0.1, 'one 8000-token input: ~6.2 GB (6.4 measured)');
+  assert.ok(runPeakBytes(shape, 16, 512) < 0.6e9, 'a batch of 16 512-token inputs: a few hundred MB');
+  const short = planServing(capacity, [90e6], {}, [{ model: 'minilm', tokens: 512, peakBytes: runPeakBytes(shape, 1, 512) }]);
+  // 80% of 64 GiB, less 4 processes × 200 MiB and 16 workers × (80 MiB + 2 × 90 MB), over 4 processes.
+  assert.ok(Math.abs(short.runMemoryBytes / GiB - 11.6) < 0.1, `${short.runMemoryBytes / GiB} GiB per process`);
+  assert.doesNotMatch(short.reasons.join(' '), /tokens takes/);
+  const long = planServing(capacity, [2.2e9], {}, [{ model: 'bge-m3', tokens: 8192, peakBytes: runPeakBytes({ attentionHeads: 16, hidden: 1024, intermediate: 4096 }, 1, 8192) }]);
+  assert.match(long.reasons.join(' '), /bge-m3: one input of 8192 tokens takes ~8\.\d GiB while it runs, more than the \d\.\d GiB each HTTP process has for runs/);
 });

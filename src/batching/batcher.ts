@@ -2,6 +2,7 @@ import type { CancelSignal } from '../cancellation.ts';
 import { OverloadedError } from '../embedding-errors.ts';
 import type { BatchTexts, PooledRows } from '../inference/protocol.ts';
 import type { VectorEncoding } from '../inference/vector-text.ts';
+import type { RunMemory } from './run-memory.ts';
 
 /** What the batcher needs from an inference backend. */
 export interface BatchBackend {
@@ -138,7 +139,17 @@ export class Batcher {
     private readonly backend: BatchBackend,
     private readonly limits: BatchLimits,
     private readonly onBatch: (stats: BatchStats) => void = () => undefined,
-  ) {}
+    /** The process's memory for runs, and what a run of this model takes at its peak (batch size, longest input). */
+    private readonly memory?: { budget: RunMemory; peakBytes: (batch: number, longest: number) => number },
+  ) {
+    memory?.budget.onGiven(() => this.schedulePump());
+  }
+
+  /** Whether a batch fits the memory for runs beside those in flight; a single input runs whenever none is. */
+  private memoryFits(batch: number, longest: number): boolean {
+    if (!this.memory) return true;
+    return this.memory.budget.fits(this.memory.peakBytes(batch, longest)) || (batch === 1 && this.memory.budget.idle);
+  }
 
   get queuedSequences(): number {
     return this.jobs.reduce((sum, job) => sum + job.pending.length, 0);
@@ -232,11 +243,18 @@ export class Batcher {
     // quick: a query waits for a worker to come free, not for a turn behind every bulk request. So that a flood of
     // queries cannot starve large requests either, a large one anchors next once small batches have taken a whole
     // batch's worth of padded tokens since a large one last did.
+    // While the runs in flight hold the process's memory for runs, a job whose shortest input would not fit lets
+    // the others anchor (their short inputs run meanwhile); it anchors once memory is given back.
     const waiting = (job: Job) => job.running === 0;
-    const firstSmall = this.jobs.findIndex((job) => waiting(job) && job.small);
     const largeWaits = this.jobs.some((job) => waiting(job) && !job.small);
     const largeTurn = largeWaits && this.smallTokensSinceLarge >= maxBatchTokens;
-    const next = firstSmall >= 0 && !largeTurn ? firstSmall : Math.max(0, this.jobs.findIndex(waiting));
+    const preference = (job: Job) => (waiting(job) ? (job.small && !largeTurn ? 0 : 1) : 2);
+    let next = -1;
+    for (let index = 0; index < this.jobs.length; index++) {
+      const job = this.jobs[index]!;
+      if ((next < 0 || preference(job) < preference(this.jobs[next]!)) && this.memoryFits(1, job.pending[0]!.ids.length)) next = index;
+    }
+    if (next < 0) return undefined;
     this.jobs.push(...this.jobs.splice(next, 1));
     const anchorJob = this.jobs.length - 1;
     const anchor = this.jobs[anchorJob]!.pending[0]!;
@@ -246,7 +264,7 @@ export class Batcher {
     let high = low;
     const budget = !anchor.job.small && performance.now() - this.lastSmallAt < QUERIES_RECENT_MS ? Math.min(maxBatchTokens, LARGE_BATCH_TOKENS_BESIDE_QUERIES) : maxBatchTokens;
     const fits = (from: number, to: number) =>
-      to - from + 1 <= maxBatchSize && (to - from + 1) * sorted[to]!.ids.length <= budget;
+      to - from + 1 <= maxBatchSize && (to - from + 1) * sorted[to]!.ids.length <= budget && this.memoryFits(to - from + 1, sorted[to]!.ids.length);
     for (;;) {
       const canLower = low > 0 && fits(low - 1, high);
       const canRaise = high < sorted.length - 1 && fits(low, high + 1);
@@ -280,12 +298,17 @@ export class Batcher {
       if (item.typeIds) typeIds!.set(item.typeIds, offset);
       offset += item.ids.length;
     }
+    const peakBytes = this.memory?.peakBytes(batch.length, Math.max(...lengths)) ?? 0;
+    this.memory?.budget.take(peakBytes);
     const started = performance.now();
     const queueWaits = Float64Array.from(batch, (item) => (started - item.job.queuedAt) / 1000);
     let paddedTokens = 0;
     const jobs = new Set(batch.map((item) => item.job));
     jobs.forEach((job) => job.running++);
-    const settled = () => jobs.forEach((job) => job.running--);
+    const settled = () => {
+      jobs.forEach((job) => job.running--);
+      this.memory?.budget.give(peakBytes);
+    };
     const deliver = ({ rows, json, ends, paddedTokens: computed }: PooledRows) => {
       paddedTokens += computed;
       rows.forEach((row, r) => {

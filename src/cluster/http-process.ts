@@ -5,6 +5,7 @@
 import cluster from 'node:cluster';
 import type { Logger } from 'pino';
 import { buildApp, type App } from '../app.ts';
+import { RunMemory } from '../batching/run-memory.ts';
 import type { ServerConfig } from '../config.ts';
 import { createMetrics, type Metrics } from '../http/metrics.ts';
 import { explainListenError } from '../listen-errors.ts';
@@ -72,6 +73,7 @@ export async function runHttpProcess(config: ServerConfig, share: ProcessShare, 
       workersPerModel: share.workersPerModel,
       intraOpThreads: share.intraOpThreads,
       batching: config.batching,
+      runMemory: new RunMemory(share.runMemoryBytes),
       tokenIds: config.tokenIds,
       onLoaded: (entry, _model, milliseconds) =>
         log.info(

@@ -6,6 +6,8 @@ export interface ProcessShare {
   index: number;
   workersPerModel: number;
   intraOpThreads: number;
+  /** The memory its model runs may hold at once beyond the weights. */
+  runMemoryBytes: number;
 }
 
 /** The environment variable a forked HTTP process finds its share in. */

@@ -9,6 +9,7 @@ import { stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Logger } from 'pino';
 import { detectCapacity, planServing, workersOfProcess, type ServingPlan } from '../capacity.ts';
+import { runPeakBytes } from '../inference/run-peak.ts';
 import type { ServerConfig } from '../config.ts';
 import { describeModel, MissingArtifactError } from '../inference/model-files.ts';
 import { externalDataFilesOf } from '../inference/onnx-external-data.ts';
@@ -51,7 +52,11 @@ async function plan(config: ServerConfig, log: Logger): Promise<ServingPlan> {
   // Ids of one repo and ONNX file share one loaded model: its weights count once.
   const modelBytes = await Promise.all(weightSets(specs).map(([first]) => weightBytes(first!, descriptions[specs.indexOf(first!)]!.onnxFile)));
   const capacity = await detectCapacity();
-  const serving = planServing(capacity, modelBytes, config.serving);
+  const longestRuns = specs.map((spec, index) => {
+    const { maxTokens, runShape } = descriptions[index]!;
+    return { model: spec.id, tokens: maxTokens, peakBytes: runPeakBytes(runShape, 1, maxTokens) };
+  });
+  const serving = planServing(capacity, modelBytes, config.serving, longestRuns);
   log.info(
     { ...serving, reasons: undefined },
     `serving ${specs.length} model(s) with ${serving.httpProcesses} HTTP process(es), ${serving.workersPerModel} inference worker(s) per model ` +
@@ -102,6 +107,7 @@ export async function runPrimary(config: ServerConfig, log: Logger) {
       index,
       workersPerModel: workersOfProcess(serving.workersPerModel, serving.httpProcesses, index),
       intraOpThreads: serving.intraOpThreads,
+      runMemoryBytes: serving.runMemoryBytes,
     };
     let worker: Worker;
     try {

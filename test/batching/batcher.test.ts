@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Batcher, type BatchBackend } from '../../src/batching/batcher.ts';
+import { RunMemory } from '../../src/batching/run-memory.ts';
 import type { BatchTexts, PooledRows } from '../../src/inference/protocol.ts';
 import { VectorJsonWriter } from '../../src/inference/vector-text.ts';
 
@@ -169,4 +170,34 @@ test('while queries keep coming, bulk batches are small; a flood of queries cann
   // Beside queries a bulk batch holds at most 128 padded tokens (8 inputs of 16), not the budget's 32.
   assert.ok(bulkBatches.slice(1).every((ids) => ids.length * 16 <= 128), `bulk batch sizes ${bulkBatches.map((ids) => ids.length)}`);
   assert.ok(bulkBatches.length >= 200 / 8, 'the bulk request finished while the flood went on');
+});
+
+test('runs wait while those in flight hold the memory for runs; shorter ones go meanwhile, and one larger than it all still runs alone', async () => {
+  const backend = new FakeBackend();
+  backend.capacity = 3;
+  const starts: number[][] = [];
+  let longInFlight = 0;
+  let mostLongInFlight = 0;
+  const embed = backend.embed.bind(backend);
+  backend.embed = async (texts, onRows) => {
+    const long = Math.max(...texts.lengths) >= 100;
+    starts.push(Array.from(texts.lengths));
+    longInFlight += long ? 1 : 0;
+    mostLongInFlight = Math.max(mostLongInFlight, longInFlight);
+    try {
+      await embed(texts, onRows);
+    } finally {
+      longInFlight -= long ? 1 : 0;
+    }
+  };
+  const budget = new RunMemory(15_000);
+  // A run's peak here: batch × longest²; one 100-token input takes 10 000, two would take 20 000.
+  const batcher = new Batcher(backend, { maxBatchTokens: 512, maxBatchSize: 16 }, undefined, { budget, peakBytes: (batch, longest) => batch * longest * longest });
+  const answers = await Promise.all([batcher.submit([sequence(1, 100)]), batcher.submit([sequence(2, 100)]), batcher.submit([sequence(3, 4)])]);
+  assert.deepEqual(answers.map(([json]) => parse(json!)), [[1, 100], [2, 100], [3, 4]]);
+  assert.equal(mostLongInFlight, 1, 'the two long inputs never ran at once');
+  assert.deepEqual(starts, [[100], [4], [100]], 'the short one went while the first long one ran');
+  // A run larger than the whole budget runs, alone, rather than never.
+  const huge = new Batcher(backend, { maxBatchTokens: 512, maxBatchSize: 16 }, undefined, { budget: new RunMemory(100), peakBytes: (batch, longest) => batch * longest * longest });
+  assert.deepEqual((await huge.submit([sequence(4, 100)])).map(parse), [[4, 100]]);
 });
