@@ -140,6 +140,12 @@ export interface ServingPlan {
   intraOpThreads: number;
   /** Per HTTP process, the memory its model runs may hold at once beyond the weights (see batching/run-memory.ts). */
   runMemoryBytes: number;
+  /**
+   * Whether ONNX Runtime's memory arena stays on for models taking long inputs: it keeps a worker's
+   * largest run's memory for good (faster runs of long inputs), so only when every worker of a
+   * process may keep its longest run's within the process's memory for runs.
+   */
+  keepArena: boolean;
   /** Why the figures are what they are, for the start-up log. */
   reasons: string[];
 }
@@ -154,7 +160,7 @@ export function planServing(
   capacity: Capacity,
   modelBytes: number[],
   explicit: { httpProcesses?: number; workersPerModel?: number; intraOpThreads?: number },
-  /** Per model, what one run of its longest input takes at its peak, and how to name it. */
+  /** Per loaded model (ids sharing weights count once), what one run of its longest input takes at its peak, and how to name it. */
   longestRuns: { model: string; tokens: number; peakBytes: number }[] = [],
 ): ServingPlan {
   const reasons = [`${capacity.cpus} CPUs (${capacity.source.cpus}), ${(capacity.memoryBytes / 2 ** 30).toFixed(1)} GiB (${capacity.source.memory})`];
@@ -183,7 +189,11 @@ export function planServing(
         `so such inputs run one at a time per process (${httpProcesses} at once: ~${gib(httpProcesses * peakBytes)} GiB); lower its max_seq_length or give the server more memory`,
     );
   }
-  return { httpProcesses, workersPerModel, intraOpThreads, runMemoryBytes, reasons };
+  const workersPerProcess = Math.ceil(workersPerModel / httpProcesses);
+  const kept = longestRuns.reduce((sum, { peakBytes }) => sum + workersPerProcess * peakBytes, 0);
+  const keepArena = kept <= runMemoryBytes;
+  if (!keepArena) reasons.push(`ONNX Runtime's memory arena off for models taking long inputs: each worker keeping its longest run's memory would take ~${gib(kept)} GiB per process`);
+  return { httpProcesses, workersPerModel, intraOpThreads, runMemoryBytes, keepArena, reasons };
 }
 
 const gib = (bytes: number) => (bytes / 2 ** 30).toFixed(1);

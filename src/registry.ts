@@ -33,6 +33,8 @@ export interface RegistryOptions {
   onRun?: (model: string, worker: number, seconds: number) => void;
   /** The process's memory for model runs, shared by every model (see batching/run-memory.ts). */
   runMemory?: RunMemory;
+  /** ONNX Runtime's memory arena stays on for models taking long inputs (see capacity.ts). */
+  keepArena?: boolean;
 }
 
 /**
@@ -82,6 +84,7 @@ export class Registry {
         onBatch: (stats) => options.onBatch?.(first.id, stats),
         onRun: (worker, seconds) => options.onRun?.(first.id, worker, seconds),
         runMemory: options.runMemory,
+        keepArena: options.keepArena,
       }).catch((error: Error) => {
         throw new Error(`model "${first.id}" (${first.source}, ${description.dir}) failed to load: ${error.message}`);
       });

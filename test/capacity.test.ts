@@ -96,3 +96,12 @@ test('the plan leaves each HTTP process memory for its runs, and says when one i
   const long = planServing(capacity, [2.2e9], {}, [{ model: 'bge-m3', tokens: 8192, peakBytes: runPeakBytes({ attentionHeads: 16, hidden: 1024, intermediate: 4096 }, 1, 8192) }]);
   assert.match(long.reasons.join(' '), /bge-m3: one input of 8192 tokens takes ~8\.\d GiB while it runs, more than the \d\.\d GiB each HTTP process has for runs/);
 });
+
+test("the plan keeps ONNX Runtime's arena for long inputs only where every worker may keep its longest run's memory", () => {
+  const capacity = (memoryBytes: number) => ({ cpus: 2, memoryBytes, source: { cpus: 'test', memory: 'test' } });
+  const minilm2048 = [{ model: 'long', tokens: 2048, peakBytes: runPeakBytes({ attentionHeads: 12, hidden: 384, intermediate: 1536 }, 1, 2048) }];
+  assert.equal(planServing(capacity(24 * GiB), [90e6], {}, minilm2048).keepArena, true, '2 workers × ~0.45 GB fit in 24 GiB');
+  const small = planServing(capacity(1.3 * GiB), [90e6], {}, minilm2048);
+  assert.equal(small.keepArena, false, 'not in 1.3 GiB');
+  assert.match(small.reasons.join(' '), /memory arena off for models taking long inputs/);
+});

@@ -74,6 +74,7 @@ export async function runHttpProcess(config: ServerConfig, share: ProcessShare, 
       intraOpThreads: share.intraOpThreads,
       batching: config.batching,
       runMemory: new RunMemory(share.runMemoryBytes),
+      keepArena: share.keepArena,
       tokenIds: config.tokenIds,
       onLoaded: (entry, _model, milliseconds) =>
         log.info(

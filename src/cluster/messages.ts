@@ -8,6 +8,8 @@ export interface ProcessShare {
   intraOpThreads: number;
   /** The memory its model runs may hold at once beyond the weights. */
   runMemoryBytes: number;
+  /** ONNX Runtime's memory arena stays on for models taking long inputs (ServingPlan.keepArena). */
+  keepArena: boolean;
 }
 
 /** The environment variable a forked HTTP process finds its share in. */

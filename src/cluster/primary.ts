@@ -52,9 +52,9 @@ async function plan(config: ServerConfig, log: Logger): Promise<ServingPlan> {
   // Ids of one repo and ONNX file share one loaded model: its weights count once.
   const modelBytes = await Promise.all(weightSets(specs).map(([first]) => weightBytes(first!, descriptions[specs.indexOf(first!)]!.onnxFile)));
   const capacity = await detectCapacity();
-  const longestRuns = specs.map((spec, index) => {
-    const { maxTokens, runShape } = descriptions[index]!;
-    return { model: spec.id, tokens: maxTokens, peakBytes: runPeakBytes(runShape, 1, maxTokens) };
+  const longestRuns = weightSets(specs).map(([first]) => {
+    const { maxTokens, runShape } = descriptions[specs.indexOf(first!)]!;
+    return { model: first!.id, tokens: maxTokens, peakBytes: runPeakBytes(runShape, 1, maxTokens) };
   });
   const serving = planServing(capacity, modelBytes, config.serving, longestRuns);
   log.info(
@@ -108,6 +108,7 @@ export async function runPrimary(config: ServerConfig, log: Logger) {
       workersPerModel: workersOfProcess(serving.workersPerModel, serving.httpProcesses, index),
       intraOpThreads: serving.intraOpThreads,
       runMemoryBytes: serving.runMemoryBytes,
+      keepArena: serving.keepArena,
     };
     let worker: Worker;
     try {

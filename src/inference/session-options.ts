@@ -6,8 +6,10 @@ import type { InferenceSession } from 'onnxruntime-node';
  * the largest run's memory for good: one 8000-token input to a MiniLM-L6-shaped fp32 graph peaks
  * at 6.4 GB and the arena kept 6.8 GB after it, per worker; without the arena the worker was back
  * at 0.55 GB. Runs of up to 512 tokens were as fast either way (1×12, 32×16, 8×64 tokens: within
- * ±5%, alternating), repeated 2048-token runs faster without it (1.33 s against 1.87 s), and a
- * first 8000-token run slower (63 s against 31 s, single thread).
+ * ±5%, alternating); long runs are slower without it, most the first at each length (fresh pages
+ * for every large tensor): 2048 tokens 1.07–1.19 s with it against 1.43–3.0 s, 1536 tokens
+ * 0.68–0.81 s against 0.78–1.81 s (MiniLM-L6-shaped, single thread, alternating), a first
+ * 8000-token run 31 s against 63 s. The plan keeps it where memory allows (capacity.ts).
  */
 export function sessionOptions(intraOpThreads: number, memoryArena = true): InferenceSession.SessionOptions {
   return {
