@@ -133,6 +133,8 @@ const PLANNABLE_MEMORY = 0.8;
 /** CPUs per HTTP process by default: one HTTP thread keeps this many single-thread inference workers fed. */
 export const CPUS_PER_HTTP_PROCESS = 4;
 
+const gib = (bytes: number) => (bytes / 2 ** 30).toFixed(1);
+
 export interface ServingPlan {
   httpProcesses: number;
   /** Inference workers per model, over all HTTP processes. */
@@ -163,7 +165,7 @@ export function planServing(
   /** Per loaded model (ids sharing weights count once), what one run of its longest input takes at its peak, and how to name it. */
   longestRuns: { model: string; tokens: number; peakBytes: number }[] = [],
 ): ServingPlan {
-  const reasons = [`${capacity.cpus} CPUs (${capacity.source.cpus}), ${(capacity.memoryBytes / 2 ** 30).toFixed(1)} GiB (${capacity.source.memory})`];
+  const reasons = [`${capacity.cpus} CPUs (${capacity.source.cpus}), ${gib(capacity.memoryBytes)} GiB (${capacity.source.memory})`];
   const intraOpThreads = explicit.intraOpThreads ?? 1;
   let workersPerModel = explicit.workersPerModel ?? Math.max(1, Math.floor(capacity.cpus / intraOpThreads));
   let httpProcesses = explicit.httpProcesses ?? Math.max(1, Math.ceil(capacity.cpus / CPUS_PER_HTTP_PROCESS));
@@ -196,7 +198,6 @@ export function planServing(
   return { httpProcesses, workersPerModel, intraOpThreads, runMemoryBytes, keepArena, reasons };
 }
 
-const gib = (bytes: number) => (bytes / 2 ** 30).toFixed(1);
 
 /** Worker `index` of `total`, split over `processes` as evenly as possible. */
 export function workersOfProcess(total: number, processes: number, index: number): number {

@@ -6,7 +6,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { as4BitWeights, bertOnnxFiles, makeBertWeights, type BertShape, type BertWeights, type ClassifierWeights, type GraphOptions, type Matrix } from './bert-onnx.ts';
-import { familyTokenizer, type TokenizerFamily } from './tokenizer-families.ts';
+import { familyTokenizer, templateProcessing, type TokenizerFamily } from './tokenizer-families.ts';
 import type { PoolingMode } from '../../src/inference/pooling.ts';
 
 export const SPECIAL_TOKENS = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]'];
@@ -105,18 +105,7 @@ function tokenizerJson(vocabulary: string[], lowercase: boolean) {
     })),
     normalizer: { type: 'BertNormalizer', clean_text: true, handle_chinese_chars: true, strip_accents: null, lowercase },
     pre_tokenizer: { type: 'BertPreTokenizer' },
-    post_processor: {
-      type: 'TemplateProcessing',
-      single: [{ SpecialToken: { id: '[CLS]', type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }, { SpecialToken: { id: '[SEP]', type_id: 0 } }],
-      pair: [
-        { SpecialToken: { id: '[CLS]', type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }, { SpecialToken: { id: '[SEP]', type_id: 0 } },
-        { Sequence: { id: 'B', type_id: 1 } }, { SpecialToken: { id: '[SEP]', type_id: 1 } },
-      ],
-      special_tokens: {
-        '[CLS]': { id: '[CLS]', ids: [id('[CLS]')], tokens: ['[CLS]'] },
-        '[SEP]': { id: '[SEP]', ids: [id('[SEP]')], tokens: ['[SEP]'] },
-      },
-    },
+    post_processor: templateProcessing(['[SEP]', id('[SEP]')], ['[CLS]', id('[CLS]')]),
     decoder: { type: 'WordPiece', prefix: '##', cleanup: true },
     model: {
       type: 'WordPiece', unk_token: '[UNK]', continuing_subword_prefix: '##', max_input_chars_per_word: 100,

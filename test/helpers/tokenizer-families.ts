@@ -58,6 +58,22 @@ function bytesToUnicode(): string[] {
 
 const special = (id: number, content: string) => ({ id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true });
 
+/**
+ * A TemplateProcessing post-processor: `[open] $A close`, and for pairs `[open] $A close $B close`
+ * with B's tokens of type `pairType`; specials as [content, id].
+ */
+export function templateProcessing(close: [string, number], open?: [string, number], pairType = 1) {
+  const token = ([content]: [string, number], type_id: number) => ({ SpecialToken: { id: content, type_id } });
+  const sequence = (id: 'A' | 'B', type_id: number) => ({ Sequence: { id, type_id } });
+  const opening = open ? [token(open, 0)] : [];
+  return {
+    type: 'TemplateProcessing',
+    single: [...opening, sequence('A', 0), token(close, 0)],
+    pair: [...opening, sequence('A', 0), token(close, 0), sequence('B', pairType), token(close, pairType)],
+    special_tokens: Object.fromEntries([...(open ? [open] : []), close].map(([content, id]) => [content, { id: content, ids: [id], tokens: [content] }])),
+  };
+}
+
 /** A byte-level BPE vocabulary learnt on the corpus: every byte's character, then the merges. */
 function byteLevelModel(): { vocab: Record<string, number>; merges: [string, string][]; size: number } {
   const byteChars = bytesToUnicode();
@@ -86,12 +102,7 @@ function byteBpe(): FamilyTokenizer {
           { type: 'ByteLevel', add_prefix_space: false, trim_offsets: false, use_regex: false },
         ],
       },
-      post_processor: {
-        type: 'TemplateProcessing',
-        single: [{ Sequence: { id: 'A', type_id: 0 } }, { SpecialToken: { id: '<|endoftext|>', type_id: 0 } }],
-        pair: [{ Sequence: { id: 'A', type_id: 0 } }, { SpecialToken: { id: '<|endoftext|>', type_id: 0 } }, { Sequence: { id: 'B', type_id: 1 } }, { SpecialToken: { id: '<|endoftext|>', type_id: 1 } }],
-        special_tokens: { '<|endoftext|>': { id: '<|endoftext|>', ids: [endOfText], tokens: ['<|endoftext|>'] } },
-      },
+      post_processor: templateProcessing(['<|endoftext|>', endOfText]),
       decoder: { type: 'ByteLevel', add_prefix_space: false, trim_offsets: false, use_regex: false },
       model: {
         type: 'BPE', dropout: null, unk_token: null, continuing_subword_prefix: '', end_of_word_suffix: '', fuse_unk: false, byte_fallback: false, ignore_merges: false,
@@ -116,12 +127,7 @@ function modernBertBpe(): FamilyTokenizer {
       added_tokens: [special(unk, '[UNK]'), special(cls, '[CLS]'), special(sep, '[SEP]'), special(pad, '[PAD]'), { ...special(mask, '[MASK]'), lstrip: true }],
       normalizer: null,
       pre_tokenizer: byteLevel,
-      post_processor: {
-        type: 'TemplateProcessing',
-        single: [{ SpecialToken: { id: '[CLS]', type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }, { SpecialToken: { id: '[SEP]', type_id: 0 } }],
-        pair: [{ SpecialToken: { id: '[CLS]', type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }, { SpecialToken: { id: '[SEP]', type_id: 0 } }, { Sequence: { id: 'B', type_id: 0 } }, { SpecialToken: { id: '[SEP]', type_id: 0 } }],
-        special_tokens: { '[CLS]': { id: '[CLS]', ids: [cls], tokens: ['[CLS]'] }, '[SEP]': { id: '[SEP]', ids: [sep], tokens: ['[SEP]'] } },
-      },
+      post_processor: templateProcessing(['[SEP]', sep], ['[CLS]', cls], 0),
       decoder: byteLevel,
       model: { type: 'BPE', dropout: null, unk_token: null, continuing_subword_prefix: null, end_of_word_suffix: null, fuse_unk: false, byte_fallback: false, ignore_merges: false, vocab, merges },
     },
@@ -153,15 +159,7 @@ function sentencePieceBpe(): FamilyTokenizer {
       added_tokens: specials.map((content, id) => special(id, content)),
       normalizer: { type: 'Replace', pattern: { String: ' ' }, content: '▁' },
       pre_tokenizer: { type: 'Split', pattern: { String: ' ' }, behavior: 'MergedWithPrevious', invert: false },
-      post_processor: {
-        type: 'TemplateProcessing',
-        single: [{ SpecialToken: { id: '<bos>', type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }, { SpecialToken: { id: '<eos>', type_id: 0 } }],
-        pair: [
-          { SpecialToken: { id: '<bos>', type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }, { SpecialToken: { id: '<eos>', type_id: 0 } },
-          { Sequence: { id: 'B', type_id: 1 } }, { SpecialToken: { id: '<eos>', type_id: 1 } },
-        ],
-        special_tokens: { '<bos>': { id: '<bos>', ids: [2], tokens: ['<bos>'] }, '<eos>': { id: '<eos>', ids: [1], tokens: ['<eos>'] } },
-      },
+      post_processor: templateProcessing(['<eos>', 1], ['<bos>', 2]),
       decoder: { type: 'Sequence', decoders: [{ type: 'Replace', pattern: { String: '▁' }, content: ' ' }, { type: 'ByteFallback' }, { type: 'Fuse' }] },
       model: {
         type: 'BPE', dropout: null, unk_token: '<unk>', continuing_subword_prefix: null, end_of_word_suffix: null, fuse_unk: true, byte_fallback: true, ignore_merges: false,
