@@ -125,7 +125,7 @@ function moduleEntries(json: unknown): ModuleEntry[] {
   return json.map((entry: Partial<ModuleEntry> | null, index) => {
     const { path, type } = entry ?? {};
     if (typeof path !== 'string' || typeof type !== 'string') throw new Error(`modules.json's module ${index} has no path and type`);
-    if (leavesFolder(path)) throw new Error(`modules.json's module ${type} has the path "${path}", which leaves the model's folder: a module's path is a folder inside it`);
+    if (leavesFolder(path)) throw new Error(`modules.json's module ${type} has the path ${JSON.stringify(path)}, which leaves the model's folder: a module's path is a folder inside it`);
     return { path, type };
   });
 }

@@ -89,7 +89,7 @@ function decode(name: string, entry: TensorEntry, data: Buffer): Float32Array {
           : Float32Array.from(new Float64Array(raw.buffer));
   const bad = values.findIndex((value) => !Number.isFinite(value));
   if (bad >= 0) {
-    const beyond = entry.dtype === 'F64' && Number.isFinite(new Float64Array(raw.buffer)[bad]) ? ', beyond float32' : '';
+    const beyond = entry.dtype === 'F64' && Number.isFinite(new Float64Array(raw.buffer)[bad]) ? ' (beyond float32)' : '';
     throw new Error(`tensor ${name} holds ${values[bad]}${beyond} at index ${bad} of ${values.length}: weights must be finite numbers`);
   }
   return values;
