@@ -131,9 +131,9 @@ export class LoadedModel {
     }
     const nonFinite = values.filter((value) => value === null).length;
     if (nonFinite > 0) {
-      const what = this.description.kind === 'reranker' ? 'score' : `embedding (${nonFinite} of its ${values.length} values)`;
-      const dense = this.description.dense.length > 0 ? ` and the Dense layers (${this.description.dense.map((layer) => layer.weightsFile).join(', ')})` : '';
-      throw new Error(`the warm-up's ${what} is not finite (NaN or infinity): ${this.description.onnxFile}${dense} compute it so`);
+      const what = this.description.kind === 'reranker' ? 'score is' : `embedding has ${nonFinite} of its ${values.length} values`;
+      const dense = this.description.dense.length > 0 ? `, then ${this.description.dense.map((layer) => layer.weightsFile).join(', ')}` : '';
+      throw new Error(`the warm-up's ${what} NaN or infinite, as computed by ${this.description.onnxFile}${dense}`);
     }
   }
 

@@ -181,7 +181,22 @@ test('a graph that computes NaN fails the warm-up, naming the model and the grap
   const error = await loadError(['acme/nan-graph']);
   assert.equal(
     error?.message,
-    `model "nan-graph" (models.txt:1, ${modelDir}) failed to load: the warm-up's embedding (32 of its 32 values) is not finite (NaN or infinity): ${onnxFile} compute it so`,
+    `model "nan-graph" (models.txt:1, ${modelDir}) failed to load: the warm-up's embedding has 32 of its 32 values NaN or infinite, as computed by ${onnxFile}`,
+  );
+});
+
+test('finite Dense weights whose output overflows fail the warm-up, naming the graph and the weights', async () => {
+  // Two layers of weights near float32's largest: the second's sums are ~1e77, infinite as float32 whatever the input.
+  const { dir: modelDir } = await writeFixtureModel(dir, 'acme/overflow', { dense: [{ out: 16, activation: 'Identity' }, { out: 16, activation: 'Identity' }] });
+  const files = ['2_Dense', '3_Dense'].map((module) => join(modelDir, module, 'model.safetensors'));
+  for (const file of files) {
+    const { header: h, data } = parts(await readFile(file));
+    await writeFile(file, safetensorsFile(h, Buffer.from(new Float32Array(data.length / 4).fill(3e38).buffer)));
+  }
+  const error = await loadError(['acme/overflow']);
+  assert.equal(
+    error?.message,
+    `model "overflow" (models.txt:1, ${modelDir}) failed to load: the warm-up's embedding has 16 of its 16 values NaN or infinite, as computed by ${join(modelDir, 'onnx/model.onnx')}, then ${files.join(', ')}`,
   );
 });
 

@@ -3,7 +3,7 @@
  * `activation(W x + b)` (plus the input, projected if need be, with `use_residual`), weights
  * from the module's `model.safetensors` (`linear.weight` [out, in], `linear.bias`, `residual.weight`).
  */
-import type { DenseLayer, DenseActivation } from './modules.ts';
+import type { DenseActivation, DenseLayer } from './modules.ts';
 import { readSafetensors, readSafetensorsLayout } from './safetensors.ts';
 
 export interface LoadedDense {
