@@ -118,12 +118,22 @@ export class LoadedModel {
     return new LoadedModel(this.description, this.tokenizer, this.tokenizerThread, this.backend, this.batcher, defaults);
   }
 
-  /** One run through the whole path; also checks the graph's output width against the configs. */
+  /**
+   * One run through the whole path; also checks the graph's output width against the configs, and
+   * that what it computes is finite (weights that hold NaN, or a graph that makes it, would serve nulls).
+   */
   private async warmUp() {
     const [embedding] = (await this.embed({ texts: ['warm up'] })).embeddings;
-    const width = (JSON.parse(Buffer.from(embedding!).toString('latin1')) as number[]).length;
-    if (width !== this.description.dimensions) {
-      throw new Error(`the ONNX graph yields ${width} dimensions, the configs say ${this.description.dimensions}`);
+    // Non-finite values are written as null.
+    const values = JSON.parse(Buffer.from(embedding!).toString('latin1')) as (number | null)[];
+    if (values.length !== this.description.dimensions) {
+      throw new Error(`the ONNX graph yields ${values.length} dimensions, the configs say ${this.description.dimensions}`);
+    }
+    const nonFinite = values.filter((value) => value === null).length;
+    if (nonFinite > 0) {
+      const what = this.description.kind === 'reranker' ? 'score is' : `embedding has ${nonFinite} of its ${values.length} values`;
+      const dense = this.description.dense.length > 0 ? `, then ${this.description.dense.map((layer) => layer.weightsFile).join(', ')}` : '';
+      throw new Error(`the warm-up's ${what} NaN or infinite, as computed by ${this.description.onnxFile}${dense}`);
     }
   }
 

@@ -3,53 +3,8 @@
  * `activation(W x + b)` (plus the input, projected if need be, with `use_residual`), weights
  * from the module's `model.safetensors` (`linear.weight` [out, in], `linear.bias`, `residual.weight`).
  */
-import { readFile } from 'node:fs/promises';
 import type { DenseActivation, DenseLayer } from './modules.ts';
-
-interface SafetensorsEntry {
-  dtype: string;
-  shape: number[];
-  data_offsets: [number, number];
-}
-
-/** A float16 or bfloat16 value's bits as the float it stands for. */
-function halfToFloat(bits: number): number {
-  const sign = bits & 0x8000 ? -1 : 1;
-  const exponent = (bits >> 10) & 0x1f;
-  const fraction = bits & 0x3ff;
-  if (exponent === 0) return sign * fraction * 2 ** -24;
-  if (exponent === 0x1f) return fraction ? NaN : sign * Infinity;
-  return sign * (1 + fraction / 1024) * 2 ** (exponent - 15);
-}
-
-export function float16ToFloat32(half: Uint16Array): Float32Array {
-  const out = new Float32Array(half.length);
-  for (let i = 0; i < half.length; i++) out[i] = halfToFloat(half[i]!);
-  return out;
-}
-
-/** Reads the named tensors of a safetensors file as float32. */
-export async function readSafetensors(path: string): Promise<Map<string, { shape: number[]; data: Float32Array }>> {
-  const bytes = await readFile(path);
-  const headerLength = Number(bytes.readBigUInt64LE(0));
-  const header = JSON.parse(bytes.subarray(8, 8 + headerLength).toString('utf8')) as Record<string, SafetensorsEntry>;
-  const base = 8 + headerLength;
-  const tensors = new Map<string, { shape: number[]; data: Float32Array }>();
-  for (const [name, entry] of Object.entries(header)) {
-    if (name === '__metadata__') continue;
-    const [start, end] = entry.data_offsets;
-    const raw = bytes.subarray(base + start, base + end);
-    const copy = new Uint8Array(raw); // aligned
-    let data: Float32Array;
-    if (entry.dtype === 'F32') data = new Float32Array(copy.buffer);
-    else if (entry.dtype === 'F16') data = float16ToFloat32(new Uint16Array(copy.buffer));
-    else if (entry.dtype === 'BF16') data = Float32Array.from(new Uint16Array(copy.buffer), (bits) => new Float32Array(new Uint32Array([bits << 16]).buffer)[0]!);
-    else if (entry.dtype === 'F64') data = Float32Array.from(new Float64Array(copy.buffer));
-    else throw new Error(`${path}: tensor ${name} is ${entry.dtype}, not a float type`);
-    tensors.set(name, { shape: entry.shape, data });
-  }
-  return tensors;
-}
+import { readSafetensors, readSafetensorsLayout } from './safetensors.ts';
 
 export interface LoadedDense {
   layer: DenseLayer;
@@ -58,20 +13,40 @@ export interface LoadedDense {
   residual: Float32Array | undefined;
 }
 
+type Expected = [name: string, shape: number[]];
+
+/** The tensors a Dense layer reads, with the shapes its config gives them. */
+function expectedTensors({ inFeatures, outFeatures, bias, residual }: DenseLayer): Record<'weight' | 'bias' | 'residual', Expected | undefined> {
+  return {
+    weight: ['linear.weight', [outFeatures, inFeatures]],
+    bias: bias ? ['linear.bias', [outFeatures]] : undefined,
+    residual: residual && inFeatures !== outFeatures ? ['residual.weight', [outFeatures, inFeatures]] : undefined,
+  };
+}
+
+function pick<T extends { shape: number[] }>(layer: DenseLayer, tensors: Map<string, T>, expected: Expected | undefined): T | undefined {
+  if (!expected) return undefined;
+  const [name, shape] = expected;
+  const found = tensors.get(name);
+  if (!found) throw new Error(`${layer.weightsFile} has no tensor ${name}`);
+  if (found.shape.join('x') !== shape.join('x')) throw new Error(`${layer.weightsFile}: ${name} is ${found.shape.join('x')}, the config says ${shape.join('x')}`);
+  return found;
+}
+
+/** Checks a Dense layer's weights file against itself and the layer's config, reading only its header (at start, before any worker loads it). */
+export async function checkDenseWeights(layer: DenseLayer): Promise<void> {
+  const tensors = await readSafetensorsLayout(layer.weightsFile);
+  for (const expected of Object.values(expectedTensors(layer))) pick(layer, tensors, expected);
+}
+
 export async function loadDense(layer: DenseLayer): Promise<LoadedDense> {
   const tensors = await readSafetensors(layer.weightsFile);
-  const tensor = (name: string, shape: number[]) => {
-    const found = tensors.get(name);
-    if (!found) throw new Error(`${layer.weightsFile} has no tensor ${name}`);
-    if (found.shape.join('x') !== shape.join('x')) throw new Error(`${layer.weightsFile}: ${name} is ${found.shape.join('x')}, the config says ${shape.join('x')}`);
-    return found.data;
-  };
-  const { inFeatures, outFeatures } = layer;
+  const expected = expectedTensors(layer);
   return {
     layer,
-    weight: tensor('linear.weight', [outFeatures, inFeatures]),
-    bias: layer.bias ? tensor('linear.bias', [outFeatures]) : undefined,
-    residual: layer.residual && inFeatures !== outFeatures ? tensor('residual.weight', [outFeatures, inFeatures]) : undefined,
+    weight: pick(layer, tensors, expected.weight)!.data,
+    bias: pick(layer, tensors, expected.bias)?.data,
+    residual: pick(layer, tensors, expected.residual)?.data,
   };
 }
 

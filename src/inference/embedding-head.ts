@@ -5,7 +5,8 @@
  * layer whose weights it cannot read), the graph's own `sentence_embedding`.
  */
 import type ort from 'onnxruntime-node';
-import { applyDense, float16ToFloat32, loadDense } from './dense.ts';
+import { applyDense, loadDense } from './dense.ts';
+import { float16ToFloat32 } from './half-float.ts';
 import type { DenseLayer } from './modules.ts';
 import { poolText, type PoolingMode } from './pooling.ts';
 

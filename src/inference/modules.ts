@@ -9,6 +9,8 @@
 import { access } from 'node:fs/promises';
 import { join } from 'node:path';
 import { positive, readJson, type Json } from './config-json.ts';
+import { checkDenseWeights } from './dense.ts';
+import { leavesFolder } from './folder-path.ts';
 import { POOLING_MODES, type PoolingMode } from './pooling.ts';
 
 /** Activations sentence-transformers' Dense names (torch.nn classes), as this server computes them. */
@@ -106,16 +108,31 @@ async function denseLayer(dir: string, module: ModuleEntry): Promise<{ layer: De
   }
   const weightsFile = join(dir, module.path, 'model.safetensors');
   const layer: DenseLayer = { path: module.path, inFeatures, outFeatures, bias: config.bias !== false, activation, residual: config.use_residual === true, weightsFile };
-  if (await exists(weightsFile)) return { layer };
+  if (await exists(weightsFile)) {
+    await checkDenseWeights(layer);
+    return { layer };
+  }
   const why = (await exists(join(dir, module.path, 'pytorch_model.bin')))
     ? `${module.path} has its weights only as pytorch_model.bin, which this server does not read: convert them to ${module.path}/model.safetensors (safetensors.torch.save_file)`
     : `${weightsFile} is missing: fetch it with \`npm run download\``;
   return { layer, unrunnable: why };
 }
 
+/** modules.json's entries, each a folder inside the model's (or the model's own, ''). */
+function moduleEntries(json: unknown): ModuleEntry[] {
+  if (json === undefined) return [];
+  if (!Array.isArray(json)) throw new Error('modules.json is not a list of modules');
+  return json.map((entry: Partial<ModuleEntry> | null, index) => {
+    const { path, type } = entry ?? {};
+    if (typeof path !== 'string' || typeof type !== 'string') throw new Error(`modules.json's module ${index} has no path and type`);
+    if (leavesFolder(path)) throw new Error(`modules.json's module ${type} has the path ${JSON.stringify(path)}, which leaves the model's folder: a module's path is a folder inside it`);
+    return { path, type };
+  });
+}
+
 /** The pipeline `modules.json` describes; a repo without one is a Transformer and mean Pooling (sentence-transformers' default). */
 export async function readModulePipeline(dir: string): Promise<ModulePipeline> {
-  const modules = ((await readJson(join(dir, 'modules.json'))) as unknown as ModuleEntry[] | undefined) ?? [];
+  const modules = moduleEntries(await readJson(join(dir, 'modules.json')));
   const foreign = modules.filter((module) => !KNOWN_MODULE.test(module.type));
   if (foreign.length > 0) {
     throw new Error(

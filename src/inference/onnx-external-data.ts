@@ -10,6 +10,7 @@
  * structure's few reads, not 1 GB of memory at the start.
  */
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { leavesFolder } from './folder-path.ts';
 
 const WIRE_VARINT = 0;
 const WIRE_64BIT = 1;
@@ -126,10 +127,15 @@ export async function externalDataFilesOf(onnxFile: string): Promise<string[]> {
   try {
     const file = new FileBytes(fd);
     const found = new Set<string>();
-    for (const { field, start, end } of fields(file, 0, file.size)) if (field === 7 && start !== undefined) graphLocations(file, start, end!, found);
+    try {
+      for (const { field, start, end } of fields(file, 0, file.size)) if (field === 7 && start !== undefined) graphLocations(file, start, end!, found);
+    } catch (error) {
+      throw new Error(`${onnxFile} is not an ONNX graph (${(error as Error).message})`);
+    }
+    // ONNX Runtime refuses them too, but only in the worker, after the primary has sized (or the downloader fetched) them.
+    const outside = [...found].find(leavesFolder);
+    if (outside !== undefined) throw new Error(`${onnxFile} keeps weights in ${JSON.stringify(outside)}, outside its folder: external data must lie beside the graph`);
     return [...found];
-  } catch (error) {
-    throw new Error(`${onnxFile} is not an ONNX graph (${(error as Error).message})`);
   } finally {
     closeSync(fd);
   }

@@ -130,6 +130,14 @@ export interface FixtureModel {
   padId: number;
 }
 
+/** A safetensors file: its header (as given, whatever it claims), then the data. */
+export function safetensorsFile(header: Record<string, unknown>, data: Uint8Array): Buffer {
+  const json = Buffer.from(JSON.stringify(header));
+  const length = Buffer.alloc(8);
+  length.writeBigUInt64LE(BigInt(json.length));
+  return Buffer.concat([length, json, data]);
+}
+
 /** A safetensors file of float32 tensors. */
 function safetensors(tensors: Record<string, { shape: number[]; data: Float32Array }>): Uint8Array {
   const header: Record<string, unknown> = {};
@@ -138,10 +146,7 @@ function safetensors(tensors: Record<string, { shape: number[]; data: Float32Arr
     header[name] = { dtype: 'F32', shape, data_offsets: [offset, offset + data.byteLength] };
     offset += data.byteLength;
   }
-  const json = Buffer.from(JSON.stringify(header));
-  const length = Buffer.alloc(8);
-  length.writeBigUInt64LE(BigInt(json.length));
-  return Buffer.concat([length, json, ...Object.values(tensors).map(({ data }) => Buffer.from(data.buffer, data.byteOffset, data.byteLength))]);
+  return safetensorsFile(header, Buffer.concat(Object.values(tensors).map(({ data }) => Buffer.from(data.buffer, data.byteOffset, data.byteLength))));
 }
 
 function denseWeights(layers: FixtureDense[], inWidth: number, seed: number): DenseWeights[] {
