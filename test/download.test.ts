@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { readdir, readFile, rm, truncate, writeFile } from 'node:fs/promises';
+import { readdir, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
@@ -10,7 +10,8 @@ import { parseModelsFile } from '../src/models-file.ts';
 import { Registry } from '../src/registry.ts';
 import { tempDir } from './helpers/app.ts';
 import { writeFixtureModel } from './helpers/fixture-model.ts';
-import { startHubStandIn, type HubStandIn } from './helpers/hub-stand-in.ts';
+import { startHubStandIn, type HubHostility, type HubRepo, type HubStandIn } from './helpers/hub-stand-in.ts';
+import { checkRepoPath, planDownload, type RepoFile } from '../src/download/plan.ts';
 
 const run = promisify(execFile);
 const SCRIPT = new URL('../scripts/download.ts', import.meta.url).pathname;
@@ -184,5 +185,147 @@ describe('npm run download against a Hub stand-in', () => {
     const result = await download(env);
     assert.notEqual(result.code, 0);
     assert.match(result.stderr, /malformed\.models\.txt:2: unknown option "y=z"/);
+  });
+});
+
+describe('npm run download against a hostile Hub', () => {
+  /**
+   * Downloads acme/hostile (the fixture model's files, with `files` added or replaced) from a stand-in that
+   * misbehaves as `hostility(its url)` says; acme/hostile needs HF_TOKEN when env sets one.
+   */
+  async function downloadFromHostile(
+    name: string,
+    hostility: (url: string) => HubHostility,
+    options: { env?: Record<string, string>; files?: Record<string, string | Buffer> } = {},
+  ) {
+    const { artifacts, env } = await setup(name, 'acme/hostile\n');
+    const repo: HubRepo = { files: { ...source, ...options.files }, lfs: ['onnx/model.onnx', 'onnx/weights.bin', '2_Dense/model.safetensors'], token: options.env?.HF_TOKEN };
+    const hostileHub = await startHubStandIn({ 'acme/hostile': repo });
+    repo.hostile = hostility(hostileHub.url);
+    try {
+      const result = await download({ ...env, HF_ENDPOINT: hostileHub.url, ...options.env });
+      return { ...result, dir: join(artifacts, 'acme/hostile'), requests: hostileHub.requests };
+    } finally {
+      await hostileHub.close();
+    }
+  }
+  const LISTING = '';
+  const configSize = () => source['config.json']!.length;
+
+  test('an endless body stops at the listed size; nothing is left on disk', async () => {
+    const result = await downloadFromHostile('endless', () => ({ endless: ['config.json'] }));
+    assert.notEqual(result.code, 0);
+    assert.match(result.stderr, new RegExp(`acme/hostile, file config\\.json .*: the Hub sent more than the listed ${configSize()} bytes`));
+    await assert.rejects(stat(join(result.dir, 'config.json.partial')), { code: 'ENOENT' });
+    await assert.rejects(stat(join(result.dir, 'config.json')), { code: 'ENOENT' });
+  });
+
+  test('a GET that fails after the listing names the file and the HTTP status', async () => {
+    const result = await downloadFromHostile('fail-get', () => ({ failGet: { 'config.json': 500 } }));
+    assert.notEqual(result.code, 0);
+    assert.match(result.stderr, /acme\/hostile, file config\.json .*answered 500/);
+    assert.doesNotMatch(result.stderr, /undefined/);
+  });
+
+  test('a listing that stalls after its headers fails after DOWNLOAD_TIMEOUT_MS, saying so', async () => {
+    const result = await downloadFromHostile('stalled-listing', () => ({ stall: [LISTING] }), { env: { DOWNLOAD_TIMEOUT_MS: '400' } });
+    assert.notEqual(result.code, 0);
+    assert.match(result.stderr, /acme\/hostile .*the file listing: the transfer stalled: under 64 KiB in 400 ms \(DOWNLOAD_TIMEOUT_MS\)/);
+  });
+
+  test('a listing or a file that drips a byte at a time fails as stalled, naming it', async () => {
+    const listing = await downloadFromHostile('dripping-listing', () => ({ drip: { paths: [LISTING], bytes: 1, everyMs: 50 } }), { env: { DOWNLOAD_TIMEOUT_MS: '400' } });
+    assert.notEqual(listing.code, 0);
+    assert.match(listing.stderr, /acme\/hostile .*the file listing: the transfer stalled: under 64 KiB in 400 ms/);
+    const file = await downloadFromHostile('dripping-file', () => ({ drip: { paths: ['config.json'], bytes: 1, everyMs: 50 } }), { env: { DOWNLOAD_TIMEOUT_MS: '400' } });
+    assert.notEqual(file.code, 0);
+    assert.match(file.stderr, /acme\/hostile, file config\.json .*the transfer stalled: under 64 KiB in 400 ms/);
+  });
+
+  test('a file that keeps coming but too slowly fails after DOWNLOAD_TOTAL_TIMEOUT_MS', async () => {
+    // 4 MB at 128 KiB every 100 ms: fast enough not to count as stalled, too slow for the 1 s allowed.
+    const result = await downloadFromHostile('slow-file', () => ({ drip: { paths: ['config.json'], bytes: 128 * 1024, everyMs: 100 } }), {
+      env: { DOWNLOAD_TIMEOUT_MS: '2000', DOWNLOAD_TOTAL_TIMEOUT_MS: '1000' },
+      files: { 'config.json': Buffer.alloc(4_000_000, 32) },
+    });
+    assert.notEqual(result.code, 0);
+    assert.match(result.stderr, /acme\/hostile, file config\.json .*not complete after 1000 ms \(DOWNLOAD_TOTAL_TIMEOUT_MS\)/);
+  });
+
+  test('a listing whose Link: next leads back to itself fails instead of looping', async () => {
+    const result = await downloadFromHostile('link-loop', (url) => ({ nextLink: `${url}/api/models/acme/hostile/tree/main?recursive=true&expand=false` }));
+    assert.notEqual(result.code, 0);
+    assert.match(result.stderr, /acme\/hostile .*the file listing: its Link: next leads back to a page already read/);
+    assert.equal(result.requests.filter((path) => path.includes('/tree/')).length, 1);
+  });
+
+  test('HF_TOKEN goes only to HF_ENDPOINT\'s origin: not to a listing page or a xet link elsewhere', async () => {
+    const seen: { path: string; authorization: string | undefined }[] = [];
+    const elsewhere = createServer((request, response) => {
+      seen.push({ path: request.url!, authorization: request.headers.authorization });
+      response.writeHead(200, { 'content-type': 'application/json' });
+      response.end('[]');
+    });
+    await new Promise<void>((resolve) => elsewhere.listen(0, '127.0.0.1', resolve));
+    const other = `http://127.0.0.1:${(elsewhere.address() as AddressInfo).port}`;
+    try {
+      const result = await downloadFromHostile('token', () => ({ nextLink: `${other}/api/models/acme/hostile/tree/main?page=2`, xetOrigin: other }), {
+        env: { HF_TOKEN: 'hf_secret' },
+      });
+      assert.equal(result.code, 0, result.stderr);
+      assert.ok(seen.some(({ path }) => path.endsWith('?page=2')), 'the next page was read');
+      assert.deepEqual(seen.filter(({ authorization }) => authorization !== undefined), []);
+    } finally {
+      elsewhere.close();
+    }
+  });
+
+  test('a listing with too many entries, or too many bytes, is refused with the bound', async () => {
+    const entries = await downloadFromHostile('many-entries', () => ({ extraEntries: { count: 100_001, pathBytes: 1 } }));
+    assert.notEqual(entries.code, 0);
+    assert.match(entries.stderr, /acme\/hostile .*the file listing: more than 100000 entries/);
+    const bytes = await downloadFromHostile('huge-listing', () => ({ extraEntries: { count: 20_000, pathBytes: 2000 } }));
+    assert.notEqual(bytes.code, 0);
+    assert.match(bytes.stderr, /acme\/hostile .*the file listing: larger than 32 MiB/);
+  });
+
+  test('a listed name that is not a plain relative path is refused by name, and nothing is written', async () => {
+    const escape = await downloadFromHostile('backslash', () => ({}), { files: { '..\\..\\PWNED.json': '{}' } });
+    assert.notEqual(escape.code, 0);
+    assert.match(escape.stderr, /acme\/hostile .*the Hub lists a file named "\.\.\\\\\.\.\\\\PWNED\.json", which is not a plain relative path \(it has a backslash\)/);
+    const nul = await downloadFromHostile('nul', () => ({}), { files: { 'evil\u0000.json': '{}' } });
+    assert.notEqual(nul.code, 0);
+    assert.match(nul.stderr, /the Hub lists a file named "evil\\u0000\.json", which is not a plain relative path \(it has a control character\)/);
+    assert.doesNotMatch(nul.stderr, /cannot reach/);
+    await assert.rejects(stat(escape.dir), { code: 'ENOENT' });
+  });
+});
+
+describe('listed names that are not plain relative paths are refused', () => {
+  const onnx: RepoFile = { type: 'file', path: 'onnx/model.onnx', size: 1 };
+  const reasons: [string, string][] = [
+    ['..\\..\\PWNED.json', 'it has a backslash'],
+    ['1_Pooling\\config.json', 'it has a backslash'],
+    ['a\u0000.json', 'it has a control character'],
+    ['a\u001b[2J.json', 'it has a control character'],
+    ['a\u007f.txt', 'it has a control character'],
+    ['C:PWNED.json', 'it names a drive'],
+    ['/etc/x/config.json', 'it is absolute'],
+    ['1_Pooling/../../config.json', 'it has an empty, "." or ".." part'],
+    ['1_Pooling//config.json', 'it has an empty, "." or ".." part'],
+  ];
+  test('each kind of name, with why', () => {
+    for (const [name, reason] of reasons) {
+      assert.throws(() => checkRepoPath(name), {
+        message: `the Hub lists a file named ${JSON.stringify(name)}, which is not a plain relative path (${reason}); refusing to write it`,
+      }, name);
+    }
+    for (const name of ['config.json', '1_Pooling/config.json', 'onnx/model.onnx', 'a..b.json', '.hidden.json', 'x y.json', 'ünï.json']) checkRepoPath(name);
+  });
+  test('a planned file with such a name stops the plan', () => {
+    assert.throws(() => planDownload([onnx, { type: 'file', path: 'C:PWNED.json', size: 1 }], 'onnx/model.onnx'), /"C:PWNED\.json", which is not a plain relative path \(it names a drive\)/);
+  });
+  test('names that are not planned are left alone, whatever they are', () => {
+    assert.deepEqual(planDownload([onnx, { type: 'file', path: 'docs\\..\\x.md', size: 1 }], 'onnx/model.onnx').map((file) => file.path), ['onnx/model.onnx']);
   });
 });
