@@ -11,7 +11,9 @@ import { Registry } from '../src/registry.ts';
 import { tempDir } from './helpers/app.ts';
 import { writeFixtureModel } from './helpers/fixture-model.ts';
 import { startHubStandIn, type HubHostility, type HubRepo, type HubStandIn } from './helpers/hub-stand-in.ts';
+import { listRepoFiles, MAX_LISTING_PAGES } from '../src/download/listing.ts';
 import { checkRepoPath, planDownload, type RepoFile } from '../src/download/plan.ts';
+import { writeVerified } from '../src/download/verified-file.ts';
 
 const run = promisify(execFile);
 const SCRIPT = new URL('../scripts/download.ts', import.meta.url).pathname;
@@ -328,4 +330,73 @@ describe('listed names that are not plain relative paths are refused', () => {
   test('names that are not planned are left alone, whatever they are', () => {
     assert.deepEqual(planDownload([onnx, { type: 'file', path: 'docs\\..\\x.md', size: 1 }], 'onnx/model.onnx').map((file) => file.path), ['onnx/model.onnx']);
   });
+});
+
+describe('the file listing holds the Hub to what the download relies on', () => {
+  /** Lists a/b from a fetch that answers `page(url)` for each page. */
+  const listWith = (page: (url: URL) => { body: string; next?: string }) =>
+    listRepoFiles({
+      repo: { type: 'model', name: 'a/b' }, revision: undefined, hubUrl: 'http://hub', accessToken: undefined,
+      fetch: async (input) => {
+        const { body, next } = page(new URL(String(input)));
+        return new Response(body, { headers: { 'content-type': 'application/json', ...(next && { link: `<${next}>; rel="next"` }) } });
+      },
+    });
+
+  test(`a listing that pages on for ever stops after ${MAX_LISTING_PAGES} pages`, async () => {
+    let pages = 0;
+    await assert.rejects(
+      listWith((url) => {
+        pages++;
+        return { body: '[]', next: `http://hub/next?page=${Number(url.searchParams.get('page') ?? 0) + 1}` };
+      }),
+      { name: 'TransferError', message: `the file listing: more than ${MAX_LISTING_PAGES} pages` },
+    );
+    assert.equal(pages, MAX_LISTING_PAGES);
+  });
+
+  test('an entry without a usable size, path or hash is refused, by its place in the listing', async () => {
+    const entries: [unknown, string][] = [
+      [{ type: 'file', path: 'config.json', size: '612' }, 'size: Invalid input: expected number, received string'],
+      [{ type: 'file', path: 'config.json', size: -1 }, 'size: Too small: expected number to be >=0'],
+      [{ type: 'file', path: 'config.json' }, 'size: Invalid input: expected number, received undefined'],
+      [{ type: 'file', path: ['config.json'], size: 1 }, 'path: Invalid input: expected string, received array'],
+      [{ type: 'file', path: 'model.onnx', size: 134, lfs: { oid: 'f'.repeat(64), size: 1e300 } }, 'lfs.size: Too big: expected int to be <=9007199254740991'],
+    ];
+    for (const [entry, why] of entries) {
+      await assert.rejects(listWith(() => ({ body: JSON.stringify([{ type: 'directory', path: 'onnx', size: 0 }, entry]) })), {
+        message: `the file listing: entry 2 is not a file or folder entry (${why})`,
+      });
+    }
+  });
+
+  test('a listing that is not a JSON list says so', async () => {
+    await assert.rejects(listWith(() => ({ body: '{"error": "none"}' })), { message: 'the file listing: not a JSON list of entries (items is not iterable)' });
+    await assert.rejects(listWith(() => ({ body: '[{"type":' })), { message: /^the file listing: not a JSON list of entries \(.*JSON/ });
+  });
+});
+
+test('a body longer than listed is cancelled at the first chunk past the size, with nothing past it written', async () => {
+  const dir = await tempDir('verified');
+  let pulls = 0;
+  let cancelled = false;
+  const body = new ReadableStream<Uint8Array>({
+    pull(output) {
+      pulls++;
+      output.enqueue(new Uint8Array(400).fill(pulls));
+    },
+    cancel() {
+      cancelled = true;
+    },
+  });
+  const delivered: number[] = [];
+  await assert.rejects(writeVerified(join(dir, 'config.json'), { path: 'config.json', size: 612, check: undefined }, body, (bytes) => delivered.push(bytes)), {
+    name: 'IntegrityError',
+    message: 'the Hub sent more than the listed 612 bytes',
+  });
+  assert.deepEqual(delivered, [400], 'the second chunk would pass 612 bytes: not written');
+  assert.ok(cancelled, 'the body was cancelled');
+  assert.ok(pulls <= 3, `${pulls} chunks read`);
+  assert.deepEqual(await readdir(dir), [], 'no .partial left');
+  await rm(dir, { recursive: true, force: true });
 });

@@ -1,4 +1,5 @@
 import { listFiles } from '@huggingface/hub';
+import { z } from 'zod';
 import { observeBody, TransferError } from './hub-fetch.ts';
 import type { RepoFile } from './plan.ts';
 
@@ -6,6 +7,16 @@ import type { RepoFile } from './plan.ts';
 export const MAX_LISTING_ENTRIES = 100_000;
 export const MAX_LISTING_BYTES = 32 * 1024 * 1024;
 export const MAX_LISTING_PAGES = 1000;
+
+const byteCount = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
+/** What this code relies on in an entry: a size it can hold a body to, names and hashes as strings. */
+const entrySchema = z.object({
+  type: z.string(),
+  path: z.string(),
+  size: byteCount,
+  oid: z.string().optional(),
+  lfs: z.object({ oid: z.string(), size: byteCount }).optional(),
+});
 
 export interface ListingAccess {
   repo: { type: 'model'; name: string };
@@ -33,10 +44,19 @@ export async function listRepoFiles(hub: ListingAccess): Promise<RepoFile[]> {
   try {
     for await (const entry of listFiles({ ...hub, fetch: fetchPage, recursive: true })) {
       if (files.length === MAX_LISTING_ENTRIES) throw new TransferError(`more than ${MAX_LISTING_ENTRIES} entries`);
-      files.push(entry);
+      const checked = entrySchema.safeParse(entry);
+      if (!checked.success) {
+        const [issue] = checked.error.issues;
+        throw new TransferError(`entry ${files.length + 1} is not a file or folder entry (${issue!.path.join('.') || 'the entry'}: ${issue!.message})`);
+      }
+      files.push(checked.data);
     }
   } catch (error) {
     if (error instanceof TransferError) throw new TransferError(`the file listing: ${error.message}`);
+    // A body that is not JSON, or JSON that is not a list (fetch's own TypeErrors, the network's, carry a cause).
+    if (error instanceof SyntaxError || (error instanceof TypeError && error.cause === undefined)) {
+      throw new TransferError(`the file listing: not a JSON list of entries (${error.message})`);
+    }
     throw error;
   }
   return files;
