@@ -282,6 +282,19 @@ describe('npm run download against a hostile Hub', () => {
     }
   });
 
+  test('files redirected to storage elsewhere arrive, without HF_TOKEN there', async () => {
+    const storage = await startHubStandIn({ 'acme/hostile': { files: source } });
+    try {
+      const result = await downloadFromHostile('redirected', () => ({ redirectFilesTo: storage.url }), { env: { HF_TOKEN: 'hf_secret' } });
+      assert.equal(result.code, 0, result.stderr);
+      assert.match(result.stderr, /12 file\(s\) fetched/);
+      assert.equal(storage.downloads.size, 12);
+      assert.deepEqual(storage.authorized, []);
+    } finally {
+      await storage.close();
+    }
+  });
+
   test('a listing with too many entries, or too many bytes, is refused with the bound', async () => {
     const entries = await downloadFromHostile('many-entries', () => ({ extraEntries: { count: 100_001, pathBytes: 1 } }));
     assert.notEqual(entries.code, 0);

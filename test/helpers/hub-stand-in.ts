@@ -24,6 +24,8 @@ export interface HubHostility {
   extraEntries?: { count: number; pathBytes: number };
   /** Probes that accept xet file info get it, with xet links to this origin. */
   xetOrigin?: string;
+  /** Full GETs of files answer 302 to the same path at this origin (as the Hub sends downloads to its storage). */
+  redirectFilesTo?: string;
 }
 
 export interface HubRepo {
@@ -41,6 +43,8 @@ export interface HubStandIn {
   downloads: Map<string, number>;
   /** Every request path, in order. */
   requests: string[];
+  /** The paths of the requests that carried an Authorization header, in order. */
+  authorized: string[];
   close(): Promise<void>;
 }
 
@@ -89,9 +93,11 @@ function send(response: ServerResponse, hostile: HubHostility, path: string, sta
 export async function startHubStandIn(repos: Record<string, HubRepo>): Promise<HubStandIn> {
   const downloads = new Map<string, number>();
   const requests: string[] = [];
+  const authorized: string[] = [];
   const server: Server = createServer((request, response) => {
     const url = new URL(request.url!, 'http://hub');
     requests.push(url.pathname);
+    if (request.headers.authorization !== undefined) authorized.push(url.pathname);
     const json = (status: number, body: unknown, headers: Record<string, string> = {}) => {
       response.writeHead(status, { 'content-type': 'application/json', ...headers });
       response.end(JSON.stringify(body));
@@ -137,6 +143,10 @@ export async function startHubStandIn(repos: Record<string, HubRepo>): Promise<H
         response.writeHead(206, { ...headers, 'content-range': `bytes ${start}-${end}/${data.length}` });
         return response.end(data.subarray(start, end + 1));
       }
+      if (hostile.redirectFilesTo) {
+        response.writeHead(302, { location: `${hostile.redirectFilesTo}${url.pathname}` });
+        return response.end();
+      }
       downloads.set(`${repoId}/${path}`, (downloads.get(`${repoId}/${path}`) ?? 0) + 1);
       const failure = hostile.failGet?.[path];
       if (failure) return json(failure, { error: 'Internal Error' });
@@ -153,6 +163,7 @@ export async function startHubStandIn(repos: Record<string, HubRepo>): Promise<H
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     downloads,
     requests,
+    authorized,
     close: () =>
       new Promise((resolve) => {
         server.closeAllConnections();
