@@ -12,7 +12,7 @@ import { tempDir } from './helpers/app.ts';
 import { writeFixtureModel } from './helpers/fixture-model.ts';
 import { startHubStandIn, type HubHostility, type HubRepo, type HubStandIn } from './helpers/hub-stand-in.ts';
 import { listRepoFiles, MAX_LISTING_PAGES } from '../src/download/listing.ts';
-import { checkRepoPath, planDownload, type RepoFile } from '../src/download/plan.ts';
+import { checkRepoPath, planDownload, planExternalData, type RepoFile } from '../src/download/plan.ts';
 import { writeVerified } from '../src/download/verified-file.ts';
 
 const run = promisify(execFile);
@@ -339,6 +339,14 @@ describe('listed names that are not plain relative paths are refused', () => {
   });
   test('a planned file with such a name stops the plan', () => {
     assert.throws(() => planDownload([onnx, { type: 'file', path: 'C:PWNED.json', size: 1 }], 'onnx/model.onnx'), /"C:PWNED\.json", which is not a plain relative path \(it names a drive\)/);
+  });
+  test('external-data names from the graph are held to the same rule', () => {
+    const weights: RepoFile = { type: 'file', path: 'onnx/weights.bin', size: 1 };
+    assert.deepEqual(planExternalData([onnx, weights], 'onnx/model.onnx', ['./weights.bin']).map((file) => file.path), ['onnx/weights.bin']);
+    assert.throws(() => planExternalData([onnx, weights], 'onnx/model.onnx', ['..\\..\\evil.bin']), {
+      message: 'onnx/model.onnx keeps its weights in a file named "..\\\\..\\\\evil.bin", which is not a plain relative path (it has a backslash); refusing to write it',
+    });
+    assert.throws(() => planExternalData([onnx, weights], 'onnx/model.onnx', ['x/../../weights.bin']), /"\.\.\/weights\.bin", which is not a plain relative path \(it has an empty, "\." or "\.\." part\)/);
   });
   test('names that are not planned are left alone, whatever they are', () => {
     assert.deepEqual(planDownload([onnx, { type: 'file', path: 'docs\\..\\x.md', size: 1 }], 'onnx/model.onnx').map((file) => file.path), ['onnx/model.onnx']);

@@ -5,7 +5,7 @@ import type { ModelSpec } from '../models-file.ts';
 import { describeModel } from '../inference/model-files.ts';
 import { externalDataFilesOf } from '../inference/onnx-external-data.ts';
 import { hubFetch, TransferError } from './hub-fetch.ts';
-import { listRepoFiles, type ListingAccess } from './listing.ts';
+import { listRepoFiles, type HubAccess } from './listing.ts';
 import { MissingOnnxError, planDownload, planExternalData, type PlannedFile, type RepoFile } from './plan.ts';
 import type { Progress } from './progress.ts';
 import { isComplete, writeVerified } from './verified-file.ts';
@@ -51,7 +51,7 @@ function explain(error: unknown, spec: ModelSpec, config: DownloadConfig, file?:
 }
 
 async function downloadModel(spec: ModelSpec, config: DownloadConfig, progress: Progress, summary: DownloadSummary) {
-  const hub: ListingAccess = {
+  const hub: HubAccess = {
     repo: { type: 'model' as const, name: spec.repo },
     revision: spec.revision,
     hubUrl: config.endpoint,
@@ -83,7 +83,7 @@ async function downloadModel(spec: ModelSpec, config: DownloadConfig, progress: 
 }
 
 /** The body of one file of the repo (fetch follows the Hub's redirect to its storage, without the token when that is elsewhere). */
-async function fileBody(hub: ListingAccess, path: string): Promise<ReadableStream<Uint8Array>> {
+async function fileBody(hub: HubAccess, path: string): Promise<ReadableStream<Uint8Array>> {
   const url = `${hub.hubUrl}/${hub.repo.name}/resolve/${encodeURIComponent(hub.revision ?? 'main')}/${path.split('/').map(encodeURIComponent).join('/')}`;
   const response = await hub.fetch(url, { headers: hub.accessToken ? { authorization: `Bearer ${hub.accessToken}` } : {} });
   if (!response.ok || !response.body) {
@@ -99,7 +99,7 @@ async function fetchPlanned(
   dir: string,
   spec: ModelSpec,
   config: DownloadConfig,
-  hub: ListingAccess,
+  hub: HubAccess,
   progress: Progress,
   summary: DownloadSummary,
 ) {

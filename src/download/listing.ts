@@ -18,7 +18,8 @@ const entrySchema = z.object({
   lfs: z.object({ oid: z.string(), size: byteCount }).optional(),
 });
 
-export interface ListingAccess {
+/** Where and as whom a model's files are listed and fetched. */
+export interface HubAccess {
   repo: { type: 'model'; name: string };
   revision: string | undefined;
   hubUrl: string;
@@ -27,7 +28,7 @@ export interface ListingAccess {
 }
 
 /** Every file and folder of the repo, following the listing's pages; a listing that loops or exceeds the bounds is a TransferError. */
-export async function listRepoFiles(hub: ListingAccess): Promise<RepoFile[]> {
+export async function listRepoFiles(hub: HubAccess): Promise<RepoFile[]> {
   const pagesRead = new Set<string>();
   let bytes = 0;
   const fetchPage: typeof fetch = async (input, init) => {

@@ -76,8 +76,9 @@ export function planDownload(files: RepoFile[], onnxPath: string): PlannedFile[]
 export function planExternalData(files: RepoFile[], onnxPath: string, names: string[]): PlannedFile[] {
   const folder = posix.dirname(onnxPath);
   return names.map((name) => {
-    checkRepoPath(name, `${onnxPath} keeps its weights in a file named`);
-    const path = folder === '.' ? name : `${folder}/${name}`;
+    const relative = posix.normalize(name);
+    checkRepoPath(relative, `${onnxPath} keeps its weights in a file named`);
+    const path = folder === '.' ? relative : `${folder}/${relative}`;
     const file = files.find((entry) => entry.type === 'file' && entry.path === path);
     if (!file) throw new MissingOnnxError(`has no ${path}, which ${onnxPath} keeps its weights in`);
     return planned(file);
