@@ -230,28 +230,28 @@ describe('npm run download against a hostile Hub', () => {
   });
 
   test('a listing that stalls after its headers fails after DOWNLOAD_TIMEOUT_MS, saying so', async () => {
-    const result = await downloadFromHostile('stalled-listing', () => ({ stall: [LISTING] }), { env: { DOWNLOAD_TIMEOUT_MS: '400' } });
+    const result = await downloadFromHostile('stalled-listing', () => ({ stall: [LISTING] }), { env: { DOWNLOAD_TIMEOUT_MS: '1000' } });
     assert.notEqual(result.code, 0);
-    assert.match(result.stderr, /acme\/hostile .*the file listing: the transfer stalled: under 64 KiB in 400 ms \(DOWNLOAD_TIMEOUT_MS\)/);
+    assert.match(result.stderr, /acme\/hostile .*the file listing: the transfer stalled: under 64 KiB in 1000 ms \(DOWNLOAD_TIMEOUT_MS\)/);
   });
 
   test('a listing or a file that drips a byte at a time fails as stalled, naming it', async () => {
-    const listing = await downloadFromHostile('dripping-listing', () => ({ drip: { paths: [LISTING], bytes: 1, everyMs: 50 } }), { env: { DOWNLOAD_TIMEOUT_MS: '400' } });
+    const listing = await downloadFromHostile('dripping-listing', () => ({ drip: { paths: [LISTING], bytes: 1, everyMs: 50 } }), { env: { DOWNLOAD_TIMEOUT_MS: '1000' } });
     assert.notEqual(listing.code, 0);
-    assert.match(listing.stderr, /acme\/hostile .*the file listing: the transfer stalled: under 64 KiB in 400 ms/);
-    const file = await downloadFromHostile('dripping-file', () => ({ drip: { paths: ['config.json'], bytes: 1, everyMs: 50 } }), { env: { DOWNLOAD_TIMEOUT_MS: '400' } });
+    assert.match(listing.stderr, /acme\/hostile .*the file listing: the transfer stalled: under 64 KiB in 1000 ms/);
+    const file = await downloadFromHostile('dripping-file', () => ({ drip: { paths: ['config.json'], bytes: 1, everyMs: 50 } }), { env: { DOWNLOAD_TIMEOUT_MS: '1000' } });
     assert.notEqual(file.code, 0);
-    assert.match(file.stderr, /acme\/hostile, file config\.json .*the transfer stalled: under 64 KiB in 400 ms/);
+    assert.match(file.stderr, /acme\/hostile, file config\.json .*the transfer stalled: under 64 KiB in 1000 ms/);
   });
 
   test('a file that keeps coming but too slowly fails after DOWNLOAD_TOTAL_TIMEOUT_MS', async () => {
-    // 4 MB at 128 KiB every 100 ms: fast enough not to count as stalled, too slow for the 1 s allowed.
+    // 12 MB at 128 KiB every 100 ms (9.6 s): fast enough not to count as stalled, too slow for the 4 s allowed.
     const result = await downloadFromHostile('slow-file', () => ({ drip: { paths: ['config.json'], bytes: 128 * 1024, everyMs: 100 } }), {
-      env: { DOWNLOAD_TIMEOUT_MS: '2000', DOWNLOAD_TOTAL_TIMEOUT_MS: '1000' },
-      files: { 'config.json': Buffer.alloc(4_000_000, 32) },
+      env: { DOWNLOAD_TIMEOUT_MS: '3000', DOWNLOAD_TOTAL_TIMEOUT_MS: '4000' },
+      files: { 'config.json': Buffer.alloc(12_000_000, 32) },
     });
     assert.notEqual(result.code, 0);
-    assert.match(result.stderr, /acme\/hostile, file config\.json .*not complete after 1000 ms \(DOWNLOAD_TOTAL_TIMEOUT_MS\)/);
+    assert.match(result.stderr, /acme\/hostile, file config\.json .*not complete after 4000 ms \(DOWNLOAD_TOTAL_TIMEOUT_MS\)/);
   });
 
   test('a listing whose Link: next leads back to itself fails instead of looping', async () => {
