@@ -13,7 +13,7 @@ Fetches every model of MODELS_FILE (default ./models.txt) from the Hugging Face 
 (default ./artifacts): configs, tokenizer, module weights, the chosen ONNX file and the external-data files
 it names; verified; complete files are kept, so it is safe to re-run. Settings (environment variables):
   MODELS_FILE, ARTIFACTS_DIR, HF_ENDPOINT (a mirror), HF_TOKEN (gated or private repos),
-  HF_HUB_OFFLINE=1 (fetch nothing, only check the files are there), DOWNLOAD_TIMEOUT_MS.
+  HF_HUB_OFFLINE=1 (fetch nothing, only check the files are there), DOWNLOAD_TIMEOUT_MS, DOWNLOAD_TOTAL_TIMEOUT_MS.
 See README.md, "Model files, downloads and air-gapped use".`;
 
 async function main(): Promise<number> {

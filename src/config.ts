@@ -170,6 +170,7 @@ export const downloadEnvSchema = z.object({
   HF_TOKEN: z.string().min(1).optional(),
   HF_HUB_OFFLINE: z.string().optional(),
   DOWNLOAD_TIMEOUT_MS: milliseconds(10000),
+  DOWNLOAD_TOTAL_TIMEOUT_MS: milliseconds(2 * 60 * 60 * 1000),
 });
 
 export interface DownloadConfig {
@@ -178,8 +179,10 @@ export interface DownloadConfig {
   endpoint: string;
   token: string | undefined;
   offline: boolean;
-  /** How long a request may wait for the server to start answering (not the whole transfer). */
+  /** How long a request may wait for the server to start answering, and the longest stretch in which a body may bring under 64 KiB. */
   timeoutMs: number;
+  /** The longest one request (a listing page, a file) may take, body included. */
+  totalTimeoutMs: number;
 }
 
 export function loadDownloadConfig(env: NodeJS.ProcessEnv = process.env): DownloadConfig {
@@ -191,5 +194,6 @@ export function loadDownloadConfig(env: NodeJS.ProcessEnv = process.env): Downlo
     token: e.HF_TOKEN,
     offline: ['1', 'true', 'yes', 'on'].includes((e.HF_HUB_OFFLINE ?? '').toLowerCase()),
     timeoutMs: e.DOWNLOAD_TIMEOUT_MS,
+    totalTimeoutMs: e.DOWNLOAD_TOTAL_TIMEOUT_MS,
   });
 }

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { readdir, readFile, rm, truncate, writeFile } from 'node:fs/promises';
+import { readdir, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
@@ -10,7 +10,10 @@ import { parseModelsFile } from '../src/models-file.ts';
 import { Registry } from '../src/registry.ts';
 import { tempDir } from './helpers/app.ts';
 import { writeFixtureModel } from './helpers/fixture-model.ts';
-import { startHubStandIn, type HubStandIn } from './helpers/hub-stand-in.ts';
+import { startHubStandIn, type HubHostility, type HubRepo, type HubStandIn } from './helpers/hub-stand-in.ts';
+import { listRepoFiles, MAX_LISTING_PAGES } from '../src/download/listing.ts';
+import { checkRepoPath, planDownload, planExternalData, type RepoFile } from '../src/download/plan.ts';
+import { writeVerified } from '../src/download/verified-file.ts';
 
 const run = promisify(execFile);
 const SCRIPT = new URL('../scripts/download.ts', import.meta.url).pathname;
@@ -185,4 +188,236 @@ describe('npm run download against a Hub stand-in', () => {
     assert.notEqual(result.code, 0);
     assert.match(result.stderr, /malformed\.models\.txt:2: unknown option "y=z"/);
   });
+});
+
+describe('npm run download against a hostile Hub', () => {
+  /**
+   * Downloads acme/hostile (the fixture model's files, with `files` added or replaced) from a stand-in that
+   * misbehaves as `hostility(its url)` says; acme/hostile needs HF_TOKEN when env sets one.
+   */
+  async function downloadFromHostile(
+    name: string,
+    hostility: (url: string) => HubHostility,
+    options: { env?: Record<string, string>; files?: Record<string, string | Buffer> } = {},
+  ) {
+    const { artifacts, env } = await setup(name, 'acme/hostile\n');
+    const repo: HubRepo = { files: { ...source, ...options.files }, lfs: ['onnx/model.onnx', 'onnx/weights.bin', '2_Dense/model.safetensors'], token: options.env?.HF_TOKEN };
+    const hostileHub = await startHubStandIn({ 'acme/hostile': repo });
+    repo.hostile = hostility(hostileHub.url);
+    try {
+      const result = await download({ ...env, HF_ENDPOINT: hostileHub.url, ...options.env });
+      return { ...result, dir: join(artifacts, 'acme/hostile'), requests: hostileHub.requests };
+    } finally {
+      await hostileHub.close();
+    }
+  }
+  const LISTING = '';
+  const configSize = () => source['config.json']!.length;
+
+  test('an endless body stops at the listed size; nothing is left on disk', async () => {
+    const result = await downloadFromHostile('endless', () => ({ endless: ['config.json'] }));
+    assert.notEqual(result.code, 0);
+    assert.match(result.stderr, new RegExp(`acme/hostile, file config\\.json .*: the Hub sent more than the listed ${configSize()} bytes`));
+    await assert.rejects(stat(join(result.dir, 'config.json.partial')), { code: 'ENOENT' });
+    await assert.rejects(stat(join(result.dir, 'config.json')), { code: 'ENOENT' });
+  });
+
+  test('a GET that fails after the listing names the file and the HTTP status', async () => {
+    const result = await downloadFromHostile('fail-get', () => ({ failGet: { 'config.json': 500 } }));
+    assert.notEqual(result.code, 0);
+    assert.match(result.stderr, /acme\/hostile, file config\.json .*answered 500/);
+    assert.doesNotMatch(result.stderr, /undefined/);
+  });
+
+  test('a listing that stalls after its headers fails after DOWNLOAD_TIMEOUT_MS, saying so', async () => {
+    const result = await downloadFromHostile('stalled-listing', () => ({ stall: [LISTING] }), { env: { DOWNLOAD_TIMEOUT_MS: '1000' } });
+    assert.notEqual(result.code, 0);
+    assert.match(result.stderr, /acme\/hostile .*the file listing: the transfer stalled: under 64 KiB in 1000 ms \(DOWNLOAD_TIMEOUT_MS\)/);
+  });
+
+  test('a listing or a file that drips a byte at a time fails as stalled, naming it', async () => {
+    const listing = await downloadFromHostile('dripping-listing', () => ({ drip: { paths: [LISTING], bytes: 1, everyMs: 50 } }), { env: { DOWNLOAD_TIMEOUT_MS: '1000' } });
+    assert.notEqual(listing.code, 0);
+    assert.match(listing.stderr, /acme\/hostile .*the file listing: the transfer stalled: under 64 KiB in 1000 ms/);
+    const file = await downloadFromHostile('dripping-file', () => ({ drip: { paths: ['config.json'], bytes: 1, everyMs: 50 } }), { env: { DOWNLOAD_TIMEOUT_MS: '1000' } });
+    assert.notEqual(file.code, 0);
+    assert.match(file.stderr, /acme\/hostile, file config\.json .*the transfer stalled: under 64 KiB in 1000 ms/);
+  });
+
+  test('a file that keeps coming but too slowly fails after DOWNLOAD_TOTAL_TIMEOUT_MS', async () => {
+    // 12 MB at 128 KiB every 100 ms (9.6 s): fast enough not to count as stalled, too slow for the 4 s allowed.
+    const result = await downloadFromHostile('slow-file', () => ({ drip: { paths: ['config.json'], bytes: 128 * 1024, everyMs: 100 } }), {
+      env: { DOWNLOAD_TIMEOUT_MS: '3000', DOWNLOAD_TOTAL_TIMEOUT_MS: '4000' },
+      files: { 'config.json': Buffer.alloc(12_000_000, 32) },
+    });
+    assert.notEqual(result.code, 0);
+    assert.match(result.stderr, /acme\/hostile, file config\.json .*not complete after 4000 ms \(DOWNLOAD_TOTAL_TIMEOUT_MS\)/);
+  });
+
+  test('a listing whose Link: next leads back to itself fails instead of looping', async () => {
+    const result = await downloadFromHostile('link-loop', (url) => ({ nextLink: `${url}/api/models/acme/hostile/tree/main?recursive=true&expand=false` }));
+    assert.notEqual(result.code, 0);
+    assert.match(result.stderr, /acme\/hostile .*the file listing: its Link: next leads back to a page already read/);
+    assert.equal(result.requests.filter((path) => path.includes('/tree/')).length, 1);
+  });
+
+  test('HF_TOKEN goes only to HF_ENDPOINT\'s origin: not to a listing page or a xet link elsewhere', async () => {
+    const seen: { path: string; authorization: string | undefined }[] = [];
+    const elsewhere = createServer((request, response) => {
+      seen.push({ path: request.url!, authorization: request.headers.authorization });
+      response.writeHead(200, { 'content-type': 'application/json' });
+      response.end('[]');
+    });
+    await new Promise<void>((resolve) => elsewhere.listen(0, '127.0.0.1', resolve));
+    const other = `http://127.0.0.1:${(elsewhere.address() as AddressInfo).port}`;
+    try {
+      const result = await downloadFromHostile('token', () => ({ nextLink: `${other}/api/models/acme/hostile/tree/main?page=2`, xetOrigin: other }), {
+        env: { HF_TOKEN: 'hf_secret' },
+      });
+      assert.equal(result.code, 0, result.stderr);
+      assert.ok(seen.some(({ path }) => path.endsWith('?page=2')), 'the next page was read');
+      assert.deepEqual(seen.filter(({ authorization }) => authorization !== undefined), []);
+    } finally {
+      elsewhere.close();
+    }
+  });
+
+  test('files redirected to storage elsewhere arrive, without HF_TOKEN there', async () => {
+    const storage = await startHubStandIn({ 'acme/hostile': { files: source } });
+    try {
+      const result = await downloadFromHostile('redirected', () => ({ redirectFilesTo: storage.url }), { env: { HF_TOKEN: 'hf_secret' } });
+      assert.equal(result.code, 0, result.stderr);
+      assert.match(result.stderr, /12 file\(s\) fetched/);
+      assert.equal(storage.downloads.size, 12);
+      assert.deepEqual(storage.authorized, []);
+    } finally {
+      await storage.close();
+    }
+  });
+
+  test('a listing with too many entries, or too many bytes, is refused with the bound', async () => {
+    const entries = await downloadFromHostile('many-entries', () => ({ extraEntries: { count: 100_001, pathBytes: 1 } }));
+    assert.notEqual(entries.code, 0);
+    assert.match(entries.stderr, /acme\/hostile .*the file listing: more than 100000 entries/);
+    const bytes = await downloadFromHostile('huge-listing', () => ({ extraEntries: { count: 20_000, pathBytes: 2000 } }));
+    assert.notEqual(bytes.code, 0);
+    assert.match(bytes.stderr, /acme\/hostile .*the file listing: larger than 32 MiB/);
+  });
+
+  test('a listed name that is not a plain relative path is refused by name, and nothing is written', async () => {
+    const escape = await downloadFromHostile('backslash', () => ({}), { files: { '..\\..\\PWNED.json': '{}' } });
+    assert.notEqual(escape.code, 0);
+    assert.match(escape.stderr, /acme\/hostile .*the Hub lists a file named "\.\.\\\\\.\.\\\\PWNED\.json", which is not a plain relative path \(it has a backslash\)/);
+    const nul = await downloadFromHostile('nul', () => ({}), { files: { 'evil\u0000.json': '{}' } });
+    assert.notEqual(nul.code, 0);
+    assert.match(nul.stderr, /the Hub lists a file named "evil\\u0000\.json", which is not a plain relative path \(it has a control character\)/);
+    assert.doesNotMatch(nul.stderr, /cannot reach/);
+    await assert.rejects(stat(escape.dir), { code: 'ENOENT' });
+  });
+});
+
+describe('listed names that are not plain relative paths are refused', () => {
+  const onnx: RepoFile = { type: 'file', path: 'onnx/model.onnx', size: 1 };
+  const reasons: [string, string][] = [
+    ['..\\..\\PWNED.json', 'it has a backslash'],
+    ['1_Pooling\\config.json', 'it has a backslash'],
+    ['a\u0000.json', 'it has a control character'],
+    ['a\u001b[2J.json', 'it has a control character'],
+    ['a\u007f.txt', 'it has a control character'],
+    ['C:PWNED.json', 'it names a drive'],
+    ['/etc/x/config.json', 'it is absolute'],
+    ['1_Pooling/../../config.json', 'it has an empty, "." or ".." part'],
+    ['1_Pooling//config.json', 'it has an empty, "." or ".." part'],
+  ];
+  test('each kind of name, with why', () => {
+    for (const [name, reason] of reasons) {
+      assert.throws(() => checkRepoPath(name), {
+        message: `the Hub lists a file named ${JSON.stringify(name)}, which is not a plain relative path (${reason}); refusing to write it`,
+      }, name);
+    }
+    for (const name of ['config.json', '1_Pooling/config.json', 'onnx/model.onnx', 'a..b.json', '.hidden.json', 'x y.json', 'ünï.json']) checkRepoPath(name);
+  });
+  test('a planned file with such a name stops the plan', () => {
+    assert.throws(() => planDownload([onnx, { type: 'file', path: 'C:PWNED.json', size: 1 }], 'onnx/model.onnx'), /"C:PWNED\.json", which is not a plain relative path \(it names a drive\)/);
+  });
+  test('external-data names from the graph are held to the same rule', () => {
+    const weights: RepoFile = { type: 'file', path: 'onnx/weights.bin', size: 1 };
+    assert.deepEqual(planExternalData([onnx, weights], 'onnx/model.onnx', ['./weights.bin']).map((file) => file.path), ['onnx/weights.bin']);
+    assert.throws(() => planExternalData([onnx, weights], 'onnx/model.onnx', ['..\\..\\evil.bin']), {
+      message: 'onnx/model.onnx keeps its weights in a file named "..\\\\..\\\\evil.bin", which is not a plain relative path (it has a backslash); refusing to write it',
+    });
+    assert.throws(() => planExternalData([onnx, weights], 'onnx/model.onnx', ['x/../../weights.bin']), /"\.\.\/weights\.bin", which is not a plain relative path \(it has an empty, "\." or "\.\." part\)/);
+  });
+  test('names that are not planned are left alone, whatever they are', () => {
+    assert.deepEqual(planDownload([onnx, { type: 'file', path: 'docs\\..\\x.md', size: 1 }], 'onnx/model.onnx').map((file) => file.path), ['onnx/model.onnx']);
+  });
+});
+
+describe('the file listing holds the Hub to what the download relies on', () => {
+  /** Lists a/b from a fetch that answers `page(url)` for each page. */
+  const listWith = (page: (url: URL) => { body: string; next?: string }) =>
+    listRepoFiles({
+      repo: { type: 'model', name: 'a/b' }, revision: undefined, hubUrl: 'http://hub', accessToken: undefined,
+      fetch: async (input) => {
+        const { body, next } = page(new URL(String(input)));
+        return new Response(body, { headers: { 'content-type': 'application/json', ...(next && { link: `<${next}>; rel="next"` }) } });
+      },
+    });
+
+  test(`a listing that pages on for ever stops after ${MAX_LISTING_PAGES} pages`, async () => {
+    let pages = 0;
+    await assert.rejects(
+      listWith((url) => {
+        pages++;
+        return { body: '[]', next: `http://hub/next?page=${Number(url.searchParams.get('page') ?? 0) + 1}` };
+      }),
+      { name: 'TransferError', message: `the file listing: more than ${MAX_LISTING_PAGES} pages` },
+    );
+    assert.equal(pages, MAX_LISTING_PAGES);
+  });
+
+  test('an entry without a usable size, path or hash is refused, by its place in the listing', async () => {
+    const entries: [unknown, string][] = [
+      [{ type: 'file', path: 'config.json', size: '612' }, 'size: Invalid input: expected number, received string'],
+      [{ type: 'file', path: 'config.json', size: -1 }, 'size: Too small: expected number to be >=0'],
+      [{ type: 'file', path: 'config.json' }, 'size: Invalid input: expected number, received undefined'],
+      [{ type: 'file', path: ['config.json'], size: 1 }, 'path: Invalid input: expected string, received array'],
+      [{ type: 'file', path: 'model.onnx', size: 134, lfs: { oid: 'f'.repeat(64), size: 1e300 } }, 'lfs.size: Too big: expected int to be <=9007199254740991'],
+    ];
+    for (const [entry, why] of entries) {
+      await assert.rejects(listWith(() => ({ body: JSON.stringify([{ type: 'directory', path: 'onnx', size: 0 }, entry]) })), {
+        message: `the file listing: entry 2 is not a file or folder entry (${why})`,
+      });
+    }
+  });
+
+  test('a listing that is not a JSON list says so', async () => {
+    await assert.rejects(listWith(() => ({ body: '{"error": "none"}' })), { message: 'the file listing: not a JSON list of entries (items is not iterable)' });
+    await assert.rejects(listWith(() => ({ body: '[{"type":' })), { message: /^the file listing: not a JSON list of entries \(.*JSON/ });
+  });
+});
+
+test('a body longer than listed is cancelled at the first chunk past the size, with nothing past it written', async () => {
+  const dir = await tempDir('verified');
+  let pulls = 0;
+  let cancelled = false;
+  const body = new ReadableStream<Uint8Array>({
+    pull(output) {
+      pulls++;
+      output.enqueue(new Uint8Array(400).fill(pulls));
+    },
+    cancel() {
+      cancelled = true;
+    },
+  });
+  const delivered: number[] = [];
+  await assert.rejects(writeVerified(join(dir, 'config.json'), { path: 'config.json', size: 612, check: undefined }, body, (bytes) => delivered.push(bytes)), {
+    name: 'IntegrityError',
+    message: 'the Hub sent more than the listed 612 bytes',
+  });
+  assert.deepEqual(delivered, [400], 'the second chunk would pass 612 bytes: not written');
+  assert.ok(cancelled, 'the body was cancelled');
+  assert.ok(pulls <= 3, `${pulls} chunks read`);
+  assert.deepEqual(await readdir(dir), [], 'no .partial left');
+  await rm(dir, { recursive: true, force: true });
 });

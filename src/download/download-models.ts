@@ -1,9 +1,11 @@
-import { downloadFile, HubApiError, listFiles } from '@huggingface/hub';
+import { HubApiError } from '@huggingface/hub';
 import { join } from 'node:path';
 import type { DownloadConfig } from '../config.ts';
 import type { ModelSpec } from '../models-file.ts';
 import { describeModel } from '../inference/model-files.ts';
 import { externalDataFilesOf } from '../inference/onnx-external-data.ts';
+import { hubFetch, TransferError } from './hub-fetch.ts';
+import { listRepoFiles, type HubAccess } from './listing.ts';
 import { MissingOnnxError, planDownload, planExternalData, type PlannedFile, type RepoFile } from './plan.ts';
 import type { Progress } from './progress.ts';
 import { isComplete, writeVerified } from './verified-file.ts';
@@ -19,24 +21,11 @@ export interface DownloadSummary {
   bytes: number;
 }
 
-/** fetch that gives up when the server has not started answering within `timeoutMs` (the body may take longer). */
-function fetchWithTimeout(timeoutMs: number): typeof fetch {
-  return async (input, init) => {
-    const controller = new AbortController();
-    const timer = setTimeout(() => controller.abort(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
-    init?.signal?.addEventListener('abort', () => controller.abort(init.signal!.reason));
-    try {
-      return await fetch(input, { ...init, signal: controller.signal });
-    } finally {
-      clearTimeout(timer);
-    }
-  };
-}
-
 function explain(error: unknown, spec: ModelSpec, config: DownloadConfig, file?: string): DownloadError {
   const where = `${spec.repo}${spec.revision ? `@${spec.revision}` : ''}${file ? `, file ${file}` : ''} (${spec.source})`;
   if (error instanceof DownloadError) return error;
   if (error instanceof MissingOnnxError) return new DownloadError(`${where}: the repo ${error.message}`);
+  if (error instanceof TransferError) return new DownloadError(`${where}: ${error.message}`);
   if (error instanceof HubApiError) {
     if (error.statusCode === 401 || error.statusCode === 403) {
       return new DownloadError(
@@ -51,7 +40,8 @@ function explain(error: unknown, spec: ModelSpec, config: DownloadConfig, file?:
   }
   const cause = (error as { cause?: { code?: string; message?: string } }).cause;
   const reason = cause?.code ?? cause?.message ?? (error as Error).message;
-  if (error instanceof TypeError || (error as Error).name === 'AbortError' || /no answer within/.test(reason)) {
+  // fetch's network failures are TypeErrors with the cause; other TypeErrors (an odd answer) are not the network.
+  if ((error instanceof TypeError && cause) || (error as Error).name === 'AbortError' || /no answer within/.test(reason)) {
     return new DownloadError(
       `${where}: cannot reach ${config.endpoint} (${reason}). Check the network, or set HF_ENDPOINT to a reachable mirror; ` +
         'on an air-gapped machine, copy a downloaded artifacts/ directory instead (see README).',
@@ -60,27 +50,18 @@ function explain(error: unknown, spec: ModelSpec, config: DownloadConfig, file?:
   return new DownloadError(`${where}: ${(error as Error).message}`);
 }
 
-/** Where and as whom a model's files are fetched. */
-interface HubAccess {
-  repo: { type: 'model'; name: string };
-  revision: string | undefined;
-  hubUrl: string;
-  accessToken: string | undefined;
-  fetch: typeof fetch;
-}
-
 async function downloadModel(spec: ModelSpec, config: DownloadConfig, progress: Progress, summary: DownloadSummary) {
   const hub: HubAccess = {
     repo: { type: 'model' as const, name: spec.repo },
     revision: spec.revision,
     hubUrl: config.endpoint,
     accessToken: config.token,
-    fetch: fetchWithTimeout(config.timeoutMs),
+    fetch: hubFetch(config.endpoint, config),
   };
-  const listing: RepoFile[] = [];
+  let listing: RepoFile[];
   let plan;
   try {
-    for await (const entry of listFiles({ ...hub, recursive: true })) listing.push(entry);
+    listing = await listRepoFiles(hub);
     plan = planDownload(listing, spec.onnxPath);
   } catch (error) {
     throw explain(error, spec, config);
@@ -101,6 +82,18 @@ async function downloadModel(spec: ModelSpec, config: DownloadConfig, progress: 
   });
 }
 
+/** The body of one file of the repo (fetch follows the Hub's redirect to its storage, without the token when that is elsewhere). */
+async function fileBody(hub: HubAccess, path: string): Promise<ReadableStream<Uint8Array>> {
+  const url = `${hub.hubUrl}/${hub.repo.name}/resolve/${encodeURIComponent(hub.revision ?? 'main')}/${path.split('/').map(encodeURIComponent).join('/')}`;
+  const response = await hub.fetch(url, { headers: hub.accessToken ? { authorization: `Bearer ${hub.accessToken}` } : {} });
+  if (!response.ok || !response.body) {
+    await response.body?.cancel();
+    if (response.status === 404) throw new DownloadError(`${hub.repo.name}: the listing has ${path} but the Hub does not serve it (404)`);
+    throw new HubApiError(url, response.status, response.headers.get('x-request-id') ?? undefined, response.statusText || 'no reason given');
+  }
+  return response.body;
+}
+
 async function fetchPlanned(
   plan: PlannedFile[],
   dir: string,
@@ -119,14 +112,9 @@ async function fetchPlanned(
     }
     const bar = progress.start(label, planned.size);
     try {
-      const blob = await downloadFile({ ...hub, path: planned.path });
-      if (!blob) throw new DownloadError(`${spec.repo}: the listing has ${planned.path} but the Hub does not serve it`);
-      await writeVerified(target, planned, blob.stream(), {
-        idleTimeoutMs: config.timeoutMs,
-        onBytes: (bytes) => {
-          summary.bytes += bytes;
-          bar.advance(bytes);
-        },
+      await writeVerified(target, planned, await fileBody(hub, planned.path), (bytes) => {
+        summary.bytes += bytes;
+        bar.advance(bytes);
       });
       summary.fetched++;
       bar.finish('done');

@@ -21,6 +21,26 @@ export class MissingOnnxError extends Error {
   override name = 'MissingOnnxError';
 }
 
+export class InvalidNameError extends Error {
+  override name = 'InvalidNameError';
+}
+
+/** Why `path` is not a plain relative path that stays in the model's folder on every OS, or undefined when it is. */
+function unsafePathReason(path: string): string | undefined {
+  if (path.includes('\\')) return 'it has a backslash';
+  if (/[\u0000-\u001f\u007f-\u009f]/.test(path)) return 'it has a control character';
+  if (/^[A-Za-z]:/.test(path)) return 'it names a drive';
+  if (path.startsWith('/')) return 'it is absolute';
+  if (path.split('/').some((part) => part === '' || part === '.' || part === '..')) return 'it has an empty, "." or ".." part';
+  return undefined;
+}
+
+/** Refuses a name that could write outside the model's folder (on Windows too) or garble a terminal; `namedBy` says who gave it. */
+export function checkRepoPath(path: string, namedBy = 'the Hub lists a file named'): void {
+  const reason = unsafePathReason(path);
+  if (reason) throw new InvalidNameError(`${namedBy} ${JSON.stringify(path)}, which is not a plain relative path (${reason}); refusing to write it`);
+}
+
 /** Root configs and tokenizer files, plus module configs such as 1_Pooling/config.json. */
 const CONFIG_FILE = /^(?:[^/]+\.(?:json|txt)|\d+_[^/]+\/config\.json)$/;
 /** A module's own weights (2_Dense/model.safetensors): sentence-transformers' Dense layers run after the graph. */
@@ -47,16 +67,20 @@ export function planDownload(files: RepoFile[], onnxPath: string): PlannedFile[]
         (onnxFiles.length > 0 ? `; its ONNX files are: ${onnxFiles.join(', ')} (pick one with onnx=… in models.txt)` : '; it has no ONNX export at all'),
     );
   }
-  return regular.filter((file) => file.path === onnxPath || CONFIG_FILE.test(file.path) || MODULE_WEIGHTS.test(file.path)).map(planned);
+  const chosen = regular.filter((file) => file.path === onnxPath || CONFIG_FILE.test(file.path) || MODULE_WEIGHTS.test(file.path));
+  for (const file of chosen) checkRepoPath(file.path);
+  return chosen.map(planned);
 }
 
 /** The listing's entries for the external-data files the graph names (relative to its folder); one the repo lacks is an error. */
 export function planExternalData(files: RepoFile[], onnxPath: string, names: string[]): PlannedFile[] {
   const folder = posix.dirname(onnxPath);
   return names.map((name) => {
-    const path = posix.normalize(folder === '.' ? name : `${folder}/${name}`);
+    const relative = posix.normalize(name);
+    checkRepoPath(relative, `${onnxPath} keeps its weights in a file named`);
+    const path = folder === '.' ? relative : `${folder}/${relative}`;
     const file = files.find((entry) => entry.type === 'file' && entry.path === path);
-    if (!file || path.startsWith('..')) throw new MissingOnnxError(`has no ${path}, which ${onnxPath} keeps its weights in`);
+    if (!file) throw new MissingOnnxError(`has no ${path}, which ${onnxPath} keeps its weights in`);
     return planned(file);
   });
 }

@@ -27,13 +27,14 @@ export async function isComplete(target: string, planned: PlannedFile): Promise<
 
 /**
  * Streams a file to `<target>.partial`, checks its size and hash, then renames
- * it into place, so `target` is only ever absent or complete.
+ * it into place, so `target` is only ever absent or complete. A body longer than
+ * the listed size is cut off as soon as it is: nothing past that size is written.
  */
 export async function writeVerified(
   target: string,
   planned: PlannedFile,
   body: ReadableStream<Uint8Array>,
-  options: { idleTimeoutMs: number; onBytes: (bytes: number) => void },
+  onBytes: (bytes: number) => void,
 ): Promise<void> {
   const partial = `${target}.partial`;
   await mkdir(dirname(target), { recursive: true });
@@ -43,16 +44,13 @@ export async function writeVerified(
   let received = 0;
   try {
     for (;;) {
-      let timer: NodeJS.Timeout | undefined;
-      const stalled = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`no data for ${options.idleTimeoutMs} ms`)), options.idleTimeoutMs);
-      });
-      const { done, value } = await Promise.race([reader.read(), stalled]).finally(() => clearTimeout(timer));
+      const { done, value } = await reader.read();
       if (done) break;
+      if (received + value.byteLength > planned.size) throw new IntegrityError(`the Hub sent more than the listed ${planned.size} bytes`);
       await file.write(value);
       hasher?.update(value);
       received += value.byteLength;
-      options.onBytes(value.byteLength);
+      onBytes(value.byteLength);
     }
     await file.close();
     if (received !== planned.size) throw new IntegrityError(`received ${received} bytes, expected ${planned.size}`);
