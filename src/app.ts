@@ -5,7 +5,9 @@ import { jsonSchemaTransform, jsonSchemaTransformObject, validatorCompiler, type
 import fastifyCors from '@fastify/cors';
 import { v4 as uuidv4 } from 'uuid';
 import { isOpenPath, requireApiKeys } from './http/api-keys.ts';
-import { polishOpenApi } from './http/openapi-polish.ts';
+import { openApiExamples } from './http/openapi-examples.ts';
+import { API_DESCRIPTION, API_TAGS } from './http/openapi-text.ts';
+import { listOnce, polishOpenApi } from './http/openapi-polish.ts';
 import { recordRequests } from './http/access-log.ts';
 import { clientErrorHandler } from './http/client-errors.ts';
 import { trackConnections } from './http/connections.ts';
@@ -143,14 +145,16 @@ export async function buildApp(options: AppOptions) {
 
   await app.register(fastifySwagger, {
     openapi: {
-      info: {
-        title: 'Embeddings server',
-        description: "OpenAI-compatible embeddings from local ONNX sentence-transformers models. Errors use OpenAI's shape.",
-        version: '0.1.0',
-      },
+      info: { title: 'Embeddings server', description: API_DESCRIPTION, version: '0.1.0' },
+      tags: API_TAGS,
     },
-    transform: jsonSchemaTransform,
-    transformObject: (document) => polishOpenApi(jsonSchemaTransformObject(document) as Record<string, unknown>, { apiKeys: apiKeys.length > 0, openPaths: isOpenPath }),
+    transform: listOnce(jsonSchemaTransform),
+    transformObject: (document) =>
+      polishOpenApi(jsonSchemaTransformObject(document) as Record<string, unknown>, {
+        apiKeys: apiKeys.length > 0,
+        openPaths: isOpenPath,
+        examples: openApiExamples(registry, { bodyLimit, requestTimeoutMs: limits.requestTimeoutMs }),
+      }),
   });
   await app.register(fastifySwaggerUi, { routePrefix: '/docs' });
 

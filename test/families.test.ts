@@ -15,7 +15,7 @@ import { parseModelsFile } from '../src/models-file.ts';
 import { Registry } from '../src/registry.ts';
 import type { PoolingMode } from '../src/inference/pooling.ts';
 import { embeddingsResponseSchema } from '../src/schemas/embeddings.ts';
-import { modelListSchema } from '../src/schemas/models.ts';
+import { embeddingModelSchema, modelListSchema } from '../src/schemas/models.ts';
 import { cosine, startTestApp, tempDir, type TestServer } from './helpers/app.ts';
 import { writeFixtureModel, type FixtureOptions } from './helpers/fixture-model.ts';
 import { referenceEmbedding, rustTokenizer } from './helpers/reference.ts';
@@ -171,7 +171,7 @@ describe('every family embeds as sentence-transformers would', () => {
   test("GET /models shows each pipeline's real output width and normalisation", async () => {
     const models = modelListSchema.parse((await server.app.inject({ url: '/v1/models' })).json());
     for (const [name, family] of Object.entries(FAMILIES)) {
-      const model = models.data.find((entry) => entry.id === name)!;
+      const model = embeddingModelSchema.parse(models.data.find((entry) => entry.id === name));
       assert.equal(model.dimensions, family.dimensions, name);
       assert.equal(model.normalized, family.fixture.normalize !== false, name);
     }

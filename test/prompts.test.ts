@@ -3,7 +3,7 @@ import { after, before, test } from 'node:test';
 import type { PoolingMode } from '../src/inference/pooling.ts';
 import { embeddingsResponseSchema } from '../src/schemas/embeddings.ts';
 import { errorResponseSchema } from '../src/schemas/error.ts';
-import { modelListSchema } from '../src/schemas/models.ts';
+import { embeddingModelSchema, modelListSchema } from '../src/schemas/models.ts';
 import { tokenizeResponseSchema } from '../src/schemas/tokenize.ts';
 import { describeModel } from '../src/inference/model-files.ts';
 import { parseModelsFile } from '../src/models-file.ts';
@@ -83,7 +83,7 @@ test('an unknown prompt_name is a 400 listing the prompts; GET /models lists eac
   const plain = await post('/v1/embeddings', { model: 'plain', input: 'x', prompt_name: 'query' });
   assert.match(errorResponseSchema.parse(plain.json()).error.message, /It has no prompts/);
   const models = modelListSchema.parse((await server.app.inject({ url: '/v1/models' })).json());
-  const byId = Object.fromEntries(models.data.map((model) => [model.id, model]));
+  const byId = Object.fromEntries(models.data.map((model) => [model.id, embeddingModelSchema.parse(model)]));
   assert.deepEqual(byId.p!.prompts, PROMPTS);
   assert.equal(byId.p!.default_prompt_name, 'query');
   assert.equal(byId['p-passage']!.default_prompt_name, 'passage');

@@ -6,31 +6,41 @@ import { startTestApp, type TestServer } from './helpers/app.ts';
 let server: TestServer;
 before(async () => {
   server = await startTestApp(
-    { 'test/mean': { maxSeqLength: 20 }, 'test/cls': { pooling: ['cls'], normalize: false, maxSeqLength: null, modelMaxLength: 48 } },
-    'test/mean alias=tiny\ntest/cls',
+    {
+      'test/mean': { maxSeqLength: 20 },
+      'test/cls': { pooling: ['cls'], normalize: false, maxSeqLength: null, modelMaxLength: 48 },
+      'ce/marco': { crossEncoder: { activation: 'torch.nn.modules.linear.Identity' }, modelMaxLength: 40 },
+    },
+    'test/mean alias=tiny\ntest/cls\nce/marco alias=marco',
   );
 });
 after(() => server.close());
 
-test('GET /models and /v1/models list every model with its metadata', async () => {
+test('GET /models and /v1/models describe each model by its kind: embedding models their vectors, rerankers their scores', async () => {
   for (const url of ['/models', '/v1/models']) {
     const response = await server.app.inject({ url });
     assert.equal(response.statusCode, 200);
-    const body = modelListSchema.parse(response.json());
+    const body = response.json();
+    modelListSchema.parse(body);
     assert.equal(body.object, 'list');
-    const [tiny, cls] = body.data;
+    const [tiny, cls, marco] = body.data;
     assert.deepEqual(
       { ...tiny, created: 0 },
       {
-        id: 'tiny', object: 'model', kind: 'embedding', created: 0, owned_by: 'test', dimensions: 32, max_input_tokens: 20,
-        pooling: 'mean', normalized: true, repo: 'test/mean', revision: null, ready: true, prompts: {}, default_prompt_name: null,
+        id: 'tiny', object: 'model', kind: 'embedding', created: 0, owned_by: 'test', max_input_tokens: 20, repo: 'test/mean', revision: null, ready: true,
+        dimensions: 32, pooling: 'mean', normalized: true, prompts: {}, default_prompt_name: null,
       },
     );
-    assert.ok(Math.abs(tiny!.created - Date.now() / 1000) < 600);
+    assert.ok(Math.abs(tiny.created - Date.now() / 1000) < 600);
     // No sentence_bert_config.json: the limit is the tokenizer's model_max_length, capped by the position table (64).
-    assert.equal(cls!.max_input_tokens, 48);
-    assert.equal(cls!.pooling, 'cls');
-    assert.equal(cls!.normalized, false);
+    assert.equal(cls.max_input_tokens, 48);
+    assert.equal(cls.pooling, 'cls');
+    assert.equal(cls.normalized, false);
+    // A reranker: no dimensions, pooling, normalisation or prompts (it has none of them); its pair limit and activation.
+    assert.deepEqual(
+      { ...marco, created: 0 },
+      { id: 'marco', object: 'model', kind: 'reranker', created: 0, owned_by: 'ce', max_input_tokens: 40, repo: 'ce/marco', revision: null, ready: true, activation: 'identity' },
+    );
   }
 });
 
@@ -61,11 +71,12 @@ test('Swagger UI at /docs and the OpenAPI document at /docs/json, generated from
   assert.deepEqual(request.required.sort(), ['input', 'model']);
   assert.deepEqual(request.properties.encoding_format.enum, ['float', 'base64']);
   assert.equal(request.properties.model.example, 'tiny');
-  assert.match(request.properties.model.description, /tiny, test\/cls/);
+  assert.match(request.properties.model.description, /tiny, test\/cls \(/);
+  assert.doesNotMatch(request.properties.model.description, /marco/, 'a reranker does not embed');
   assert.ok(operation.responses['200']);
   assert.ok(operation.responses['404']);
   assert.ok(spec.paths['/v1/models'].get);
-  assert.ok(spec.paths['/embeddings'].post);
+  assert.equal(spec.paths['/embeddings'], undefined, 'listed once, under /v1');
   // Swagger UI's "Try it out" starts from the body's example: executed as it stands, it embeds.
   const { example } = operation.requestBody.content['application/json'];
   assert.deepEqual(Object.keys(example).sort(), ['input', 'model']);

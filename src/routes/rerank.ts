@@ -25,6 +25,7 @@ export const rerankRoutes = (paths: string[]): FastifyPluginAsyncZod =>
     if (!app.hasRequestDecorator('teiShape')) app.decorateRequest('teiShape', false);
     const schema = {
       summary: "Scores documents against a query with a cross-encoder (Cohere's and TEI's rerank APIs).",
+      description: "Cohere's v2 SDK calls the same route at `/v2/rerank`.",
       tags: ['rerank'],
       body: rerankRequestSchema(registry),
       response: {

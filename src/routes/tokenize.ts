@@ -13,7 +13,7 @@ export const tokenizeRoutes: FastifyPluginAsyncZod = async (app) => {
     {
       schema: {
         summary: "Tokenizes inputs as /embeddings would (prompt, special tokens, truncation), with each input's full count.",
-        tags: ['embeddings'],
+        tags: ['tokenize'],
         body: tokenizeRequestSchema(registry),
         response: { 200: tokenizeResponseSchema, 400: errorResponseSchema, 404: errorResponseSchema, 503: errorResponseSchema },
       },

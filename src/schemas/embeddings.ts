@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { isOpenAiTokenId } from '../inference/openai-encoding.ts';
 import { INPUT_TYPE_PROMPT_NAMES, type InputType, type PromptChoice } from '../prompts.ts';
 import type { ModelEntry, Registry } from '../registry.ts';
+import { servedIds } from './models.ts';
 
 export const MAX_INPUTS = 2048;
 /**
@@ -90,9 +91,11 @@ function checkAgainstModel(
   }
 }
 
-/** The `model` field of a request: any name the registry resolves. */
-export const modelField = (registry: Registry) =>
-  z.string().meta({ description: `One of: ${registry.ids.join(', ')} (or a full repo id, or a bare repo name).`, examples: registry.ids });
+/** The `model` field of an embeddings or tokenize request: any name of an embedding model (the docs list their ids). */
+export const modelField = (registry: Registry) => {
+  const ids = servedIds(registry, 'embedding');
+  return z.string().meta({ description: `An embedding model: ${ids.join(', ') || 'none served'} (or its full repo id, or its bare repo name).`, examples: ids });
+};
 
 /** The model a request names, or a model_not_found issue (answered 404). */
 export function resolveModel(registry: Registry, name: string, ctx: z.RefinementCtx): ModelEntry | undefined {
@@ -107,7 +110,7 @@ export function resolveModel(registry: Registry, name: string, ctx: z.Refinement
 
 /** What Swagger UI's "Try it out" fills in: a request that works as it stands (a real model, no dimensions). */
 export const workingExample = (registry: Registry) => ({
-  model: registry.entries.find((entry) => entry.description.kind === 'embedding')?.spec.id ?? registry.ids[0],
+  model: servedIds(registry, 'embedding')[0],
   input: 'The quick brown fox jumps over the lazy dog.',
 });
 

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { ModelEntry, Registry } from '../registry.ts';
 import { MODEL_KIND_MISMATCH, MODEL_NOT_FOUND } from './embeddings.ts';
+import { servedIds } from './models.ts';
 
 const documentSchema = z
   .union([
@@ -21,7 +22,12 @@ export function resolveReranker(registry: Registry, name: string | undefined, ct
   return entry;
 }
 
-const rerankerIds = (registry: Registry) => registry.entries.filter((entry) => entry.description.kind === 'reranker').map((entry) => entry.spec.id);
+/** What Swagger UI's "Try it out" fills in: the first reranker served, a query and two documents. */
+export const rerankExample = (registry: Registry) => ({
+  model: servedIds(registry, 'reranker')[0],
+  query: 'What is the capital of France?',
+  documents: ['Paris is the capital of France.', 'Berlin is in Germany.'],
+});
 
 /**
  * The rerank request: Cohere's (v1 and v2), which Jina, vLLM and LiteLLM also send, with Text
@@ -29,7 +35,7 @@ const rerankerIds = (registry: Registry) => registry.entries.filter((entry) => e
  * and its requests are answered in its shape). Unknown fields are ignored.
  */
 export function rerankRequestSchema(registry: Registry) {
-  const ids = rerankerIds(registry);
+  const ids = servedIds(registry, 'reranker');
   return z
     .object({
       model: z.string().optional().meta({ description: `A reranker: ${ids.join(', ') || 'none served'}. Default: the first reranker served.`, examples: ids }),
@@ -54,7 +60,7 @@ export function rerankRequestSchema(registry: Registry) {
     .superRefine((body, ctx) => void resolveReranker(registry, body.model, ctx))
     .meta({
       description: "Rerank request: Cohere's shape (Jina, vLLM, LiteLLM send it too), or Text Embeddings Inference's with `texts`.",
-      examples: [{ model: ids[0], query: 'What is the capital of France?', documents: ['Paris is the capital of France.', 'Berlin is in Germany.'] }],
+      examples: [rerankExample(registry)],
     });
 }
 

@@ -34,6 +34,7 @@ export async function startTestApp(
     limits?: RequestLimits;
     connections?: ConnectionLimits;
     tokenIds?: TokenIdMeaning;
+    apiKeys?: string[];
   } = {},
 ): Promise<TestServer> {
   const artifactsDir = await tempDir('artifacts');
@@ -46,7 +47,7 @@ export async function startTestApp(
     batching: { maxBatchTokens: options.maxBatchTokens ?? 4096, maxBatchSize: options.maxBatchSize ?? 32, maxQueued: options.maxQueued },
     tokenIds: options.tokenIds,
   });
-  const app = await buildApp({ registry, bodyLimit: 20 * 1024 * 1024, limits: options.limits, connections: options.connections });
+  const app = await buildApp({ registry, bodyLimit: 20 * 1024 * 1024, limits: options.limits, connections: options.connections, apiKeys: options.apiKeys });
   const close = async () => {
     await app.close();
     await registry.close();
