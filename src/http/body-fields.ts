@@ -74,3 +74,51 @@ export function routeFields(body: unknown, fields: readonly string[]): { body: u
   }
   return { body: kept };
 }
+
+/** One message of a body sent back in parts: a field's value, or some of an array field's items (in order). */
+export type BodyPart = { field: string; value: unknown } | { field: string; items: unknown[] };
+
+/**
+ * How much one message between threads may carry, as characters of text; any other value counts as VALUE_WEIGHT.
+ * Copying a value between threads costs ~30 ns (a number) to ~230 ns (an empty array), a character ~1.5 ns: a part
+ * is ~3 ms.
+ */
+export const PART_WEIGHT = 2 << 20;
+const VALUE_WEIGHT = 64;
+
+export function weightOf(value: unknown): number {
+  if (typeof value === 'string') return value.length + VALUE_WEIGHT;
+  if (!isContainer(value)) return VALUE_WEIGHT;
+  let weight = VALUE_WEIGHT;
+  for (const member of Object.values(value)) weight += weightOf(member);
+  return weight;
+}
+
+/**
+ * A kept body too heavy for one message, as parts: each field whole, or an array field's items a PART_WEIGHT at a
+ * time (an item heavier than that alone in its part); undefined when one message carries it.
+ */
+export function inParts(body: unknown): BodyPart[] | undefined {
+  if (!isContainer(body) || weightOf(body) <= PART_WEIGHT) return undefined;
+  const parts: BodyPart[] = [];
+  for (const [field, value] of Object.entries(body)) {
+    if (!Array.isArray(value)) {
+      parts.push({ field, value });
+      continue;
+    }
+    let items: unknown[] = [];
+    let weight = 0;
+    for (const item of value) {
+      const itemWeight = weightOf(item);
+      if (items.length > 0 && weight + itemWeight > PART_WEIGHT) {
+        parts.push({ field, items });
+        items = [];
+        weight = 0;
+      }
+      items.push(item);
+      weight += itemWeight;
+    }
+    parts.push({ field, items });
+  }
+  return parts;
+}

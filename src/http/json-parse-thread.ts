@@ -1,5 +1,6 @@
 import { siblingModule } from '../inference/module-url.ts';
 import { RequestThread } from '../request-thread.ts';
+import type { BodyPart } from './body-fields.ts';
 
 /**
  * Parses large JSON bodies on a thread of their own. On the HTTP thread, decoding and parsing a
@@ -12,8 +13,6 @@ export const TOO_MANY_IDS = 'too_many_ids';
 /** The ThreadRequestError code of a body whose fields hold too many values (see body-fields.ts; its param names the field). */
 export const TOO_MANY_VALUES = 'too_many_values';
 
-/** One message of a body sent back in parts: a field's value, or some of an array field's items (in order). */
-export type BodyPart = { field: string; value: unknown } | { field: string; items: unknown[] };
 
 export class JsonParseThread {
   private readonly thread: RequestThread<{ body: Uint8Array; fields: readonly string[] }, unknown, BodyPart>;
