@@ -19,12 +19,16 @@ const MB = 1024 * 1024;
 
 /** `unit` repeated to about `bytes` of JSON, joined by commas. */
 const many = (unit: string, bytes: number) => `[${Array.from({ length: Math.floor(bytes / (unit.length + 1)) }, () => unit).join(',')}]`;
-const nestedDocument = (i: number) => ({ text: `document ${i}`, meta: { tags: Array.from({ length: 2000 }, (_, j) => [j]) } });
+const nestedDocument = (i: number, tags: number) => ({ text: `document ${i}`, meta: { tags: Array.from({ length: tags }, (_, j) => [j]) } });
 
 const SCENARIOS: Record<string, { path: string; body: () => string }> = {
   'embeddings, 18 MB ignored field of tiny arrays': { path: '/v1/embeddings', body: () => `{"model":"tiny","input":"hello","extra":${many('[]', 18 * MB)}}` },
   'embeddings, 18 MB one string (baseline)': { path: '/v1/embeddings', body: () => JSON.stringify({ model: 'tiny', input: 'hello', extra: 'x'.repeat(18 * MB) }) },
-  'rerank, 1000 object documents with nested fields': { path: '/v1/rerank', body: () => JSON.stringify({ model: 'ce', query: 'q', documents: Array.from({ length: 1000 }, (_, i) => nestedDocument(i)) }) },
+  'rerank, 1000 object documents of 99 values, returned': {
+    path: '/v1/rerank',
+    body: () => JSON.stringify({ model: 'ce', query: 'q', return_documents: true, documents: Array.from({ length: 1000 }, (_, i) => nestedDocument(i, 48)) }),
+  },
+  'rerank, 1000 object documents of 4000 values (refused)': { path: '/v1/rerank', body: () => JSON.stringify({ model: 'ce', query: 'q', documents: Array.from({ length: 1000 }, (_, i) => nestedDocument(i, 2000)) }) },
   'rerank, 18 MB ignored field': { path: '/v1/rerank', body: () => `{"model":"ce","query":"q","documents":["a"],"extra":${many('{}', 18 * MB)}}` },
   'rerank, 1000 documents of 18 kB': { path: '/v1/rerank', body: () => JSON.stringify({ model: 'ce', query: 'q', documents: Array.from({ length: 1000 }, () => 'word '.repeat(3600)) }) },
 };

@@ -44,12 +44,18 @@ describe('routeFields', () => {
     const documents = Array.from({ length: MAX_BODY_VALUES / MAX_ITEM_VALUES + 1 }, (_, i) => nestedDocument(i, MAX_ITEM_VALUES));
     const kept = routeFields({ documents }, RERANK_FIELDS);
     assert.ok('refusal' in kept);
-    assert.match(kept.refusal.message, new RegExp(`^Invalid 'documents\\[100\\]': the body's fields hold more than ${MAX_BODY_VALUES} values`));
+    assert.equal(kept.refusal.message, `Invalid 'documents': the body's fields hold more than ${MAX_BODY_VALUES} values (arrays, objects, their members and list items); at most ${MAX_BODY_VALUES} are allowed.`);
+    // A list of empty values, or of short texts, counts its items.
+    assert.ok('refusal' in routeFields({ input: Array.from({ length: MAX_BODY_VALUES + 1 }, () => []) }, ['input']));
+    assert.ok('refusal' in routeFields({ query: 'q', documents: Array.from({ length: MAX_BODY_VALUES + 1 }, () => 'a') }, RERANK_FIELDS));
+    assert.ok('body' in routeFields({ query: 'q', documents: Array.from({ length: MAX_BODY_VALUES - 1 }, () => 'a') }, RERANK_FIELDS));
   });
 
   test("input's token id sequences are bounded by their count instead, not by the value cap", () => {
     const input = [Array.from({ length: 5 * MAX_ITEM_VALUES }, (_, i) => i)];
     assert.deepEqual(routeFields({ input }, ['input']), { body: { input } });
+    assert.deepEqual(routeFields({ input: input[0] }, ['input']), { body: { input: input[0] } });
+    assert.ok('refusal' in routeFields({ documents: input }, ['documents']));
     assert.ok('refusal' in routeFields({ input: [{ ids: input[0] }] }, ['input']));
   });
 });

@@ -3,11 +3,11 @@
  * the small values it may hold. Applied where the body is parsed (the JSON-parse thread for large
  * bodies), so a field no route reads costs nothing here, whatever it holds: copying 3.5 M tiny
  * arrays of an ignored field onto the HTTP thread held it 1–3.5 s in one message. Every value
- * inside a field counts (an array, an object, each of their members), except `input`'s token ids,
- * which are bounded by their count (json-parse-worker.ts); a text counts as one value.
+ * inside a field counts (a list's items, arrays, objects, each of their members), except `input`'s
+ * token ids, which are bounded by their count (json-parse-worker.ts); a text counts as one value.
  */
 
-/** Values one item of a list field (a document, an input) or one other field may hold inside it. */
+/** Values one item of a list field (a document) or one other field may hold inside it. */
 export const MAX_ITEM_VALUES = 1000;
 /** Values all fields of one body may hold inside them: JSON.stringify of 100 k values (a rerank returning its documents) takes ~8 ms. */
 export const MAX_BODY_VALUES = 100_000;
@@ -36,35 +36,38 @@ export function valuesInside(value: unknown, stopAfter = Infinity): number {
   return count;
 }
 
-/** The values a field's items (or the field's one value) hold, or why they are too many. */
+/** The values inside a field (a list's items count, and what each holds), or why they are too many. */
 function countField(field: string, value: unknown, budget: number): number | Refusal {
+  const tokenIds = field === IDS_FIELD && isTokenIds(value);
+  if (!isContainer(value) || tokenIds) return 0;
   const items = Array.isArray(value) ? value : [value];
-  let total = 0;
+  let total = Array.isArray(value) ? items.length : 0;
   for (const [index, item] of items.entries()) {
+    if (total > budget) break;
     if (!isContainer(item) || (field === IDS_FIELD && isTokenIds(item))) continue;
     const count = valuesInside(item, Math.min(MAX_ITEM_VALUES, budget - total));
-    const where = Array.isArray(value) ? `${field}[${index}]` : field;
     if (count > MAX_ITEM_VALUES) {
+      const where = Array.isArray(value) ? `${field}[${index}]` : field;
       return { param: field, message: `Invalid '${where}': it holds more than ${MAX_ITEM_VALUES} values (arrays, objects and their members); at most ${MAX_ITEM_VALUES} are allowed in one.` };
     }
     total += count;
-    if (total > budget) {
-      return { param: field, message: `Invalid '${where}': the body's fields hold more than ${MAX_BODY_VALUES} values (arrays, objects and their members); at most ${MAX_BODY_VALUES} are allowed.` };
-    }
+  }
+  if (total > budget) {
+    return { param: field, message: `Invalid '${field}': the body's fields hold more than ${MAX_BODY_VALUES} values (arrays, objects, their members and list items); at most ${MAX_BODY_VALUES} are allowed.` };
   }
   return total;
 }
 
 /**
- * The body as the route sees it: of an object, only `fields`; of an array, none of its items (the route's schema
+ * The body as the route sees it: of an object, only `fields` (all when undefined); of an array, none of its items (the route's schema
  * refuses an array all the same); a JSON scalar as it is. Or a refusal, when what is kept holds too many values.
  */
-export function routeFields(body: unknown, fields: readonly string[]): { body: unknown } | { refusal: Refusal } {
+export function routeFields(body: unknown, fields: readonly string[] | undefined): { body: unknown } | { refusal: Refusal } {
   if (Array.isArray(body)) return { body: [] };
   if (!isContainer(body)) return { body };
   const kept: Record<string, unknown> = {};
   let total = 0;
-  for (const field of fields) {
+  for (const field of fields ?? Object.keys(body)) {
     if (!Object.hasOwn(body, field)) continue;
     const value = (body as Record<string, unknown>)[field];
     const counted = countField(field, value, MAX_BODY_VALUES - total);

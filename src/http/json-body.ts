@@ -59,10 +59,14 @@ function fromParseThreadError(error: Error, request: FastifyRequest): Error {
 const NO_FIELDS: readonly string[] = [];
 const fieldsByRoute = new WeakMap<object, readonly string[]>();
 
-/** The top-level fields the request's route reads: those its body schema declares, and its `bodyAliases`; none without a schema. */
-function fieldsOf(request: FastifyRequest): readonly string[] {
+/**
+ * The top-level fields the request's route reads: those its body schema (a zod object) declares, and its
+ * `bodyAliases`; none without a body schema; every field when the schema is not an object's.
+ */
+function fieldsOf(request: FastifyRequest): readonly string[] | undefined {
   const schema = request.routeOptions.schema?.body as { shape?: object } | undefined;
-  if (!schema?.shape) return NO_FIELDS;
+  if (!schema) return NO_FIELDS;
+  if (!schema.shape) return undefined;
   const { config } = request.routeOptions;
   let fields = fieldsByRoute.get(config);
   if (!fields) {
@@ -144,6 +148,7 @@ export const jsonBodyParser = (parseThread: JsonParseThread) => (request: Fastif
       return finish(errors.invalidJson((error as Error).message));
     }
     const kept = routeFields(value, fieldsOf(request));
-    finish('refusal' in kept ? errors.invalidRequest(kept.refusal.message, kept.refusal.param) : null, 'body' in kept ? kept.body : undefined);
+    if ('refusal' in kept) return finish(errors.invalidRequest(kept.refusal.message, kept.refusal.param));
+    finish(null, kept.body);
   });
 };

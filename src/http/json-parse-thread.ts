@@ -15,7 +15,7 @@ export const TOO_MANY_VALUES = 'too_many_values';
 
 
 export class JsonParseThread {
-  private readonly thread: RequestThread<{ body: Uint8Array; fields: readonly string[] }, unknown, BodyPart>;
+  private readonly thread: RequestThread<{ body: Uint8Array; fields: readonly string[] | undefined }, unknown, BodyPart>;
 
   /** `maxInputIds`: a body whose `input` holds more token ids is refused with a ThreadRequestError coded TOO_MANY_IDS. */
   constructor(maxInputIds: number) {
@@ -23,11 +23,11 @@ export class JsonParseThread {
   }
 
   /**
-   * The body's `fields` (those the route reads), from the body as one buffer of its own, which is handed over (the
+   * The body's `fields` (those the route reads; all when undefined), from the body as one buffer of its own, which is handed over (the
    * caller must not use it again), or as chunks, which are gathered into one first: cloning 19 MB of chunks into a
    * message held the HTTP thread 20–35 ms, about what gathering them costs.
    */
-  async parse(body: Uint8Array | Uint8Array[], fields: readonly string[]): Promise<unknown> {
+  async parse(body: Uint8Array | Uint8Array[], fields: readonly string[] | undefined): Promise<unknown> {
     const owned = Array.isArray(body) ? gather(body) : body;
     const { result, parts } = await this.thread.request({ body: owned, fields }, [owned.buffer as ArrayBuffer]);
     return parts.length === 0 ? result : assemble(parts);

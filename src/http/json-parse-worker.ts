@@ -23,7 +23,7 @@ function tokenIds(input: unknown[]): number {
 
 type Reply = ThreadReply<unknown, BodyPart>;
 
-function answer(id: number, body: Uint8Array, fields: string[]): Reply[] {
+function answer(id: number, body: Uint8Array, fields: string[] | undefined): Reply[] {
   let value: unknown;
   try {
     if (nestsDeeperThan(body)) throw new Error(tooDeepMessage);
@@ -42,6 +42,6 @@ function answer(id: number, body: Uint8Array, fields: string[]): Reply[] {
   return [{ id, result: {}, parts: split.length }, ...split.map((part) => ({ id, part }))];
 }
 
-parentPort!.on('message', ({ id, body, fields }: { id: number; body: Uint8Array; fields: string[] }) => {
+parentPort!.on('message', ({ id, body, fields }: { id: number; body: Uint8Array; fields: string[] | undefined }) => {
   for (const reply of answer(id, body, fields)) parentPort!.postMessage(reply);
 });
