@@ -23,7 +23,7 @@ const isContainer = (value: unknown): value is object => typeof value === 'objec
 const isTokenIds = (item: unknown) => Array.isArray(item) && item.every((id) => typeof id === 'number');
 
 /** Values inside `value` (not counting itself), counting stopped once past `stopAfter`. */
-export function valuesInside(value: unknown, stopAfter = Infinity): number {
+function valuesInside(value: unknown, stopAfter = Infinity): number {
   if (!isContainer(value)) return 0;
   let count = 0;
   const pending: object[] = [value];
