@@ -8,16 +8,17 @@ const BOOTSTRAP = new URL('./inference/worker-bootstrap.mjs', import.meta.url);
  * copied onto the calling thread in an event-loop turn of its own, not all in one.
  */
 export type ThreadReply<Result, Part = never> =
-  | { id: number; result?: Result; error?: string; errorCode?: string; errorCount?: number; parts?: number }
+  | { id: number; result?: Result; error?: string; errorCode?: string; errorCount?: number; errorParam?: string; parts?: number }
   | { id: number; part: Part };
 
-/** A failure the thread reported for one request (the thread itself lives on); `code` and `count` say more when it gives them. */
+/** A failure the thread reported for one request (the thread itself lives on); `code`, `count` and `param` say more when it gives them. */
 export class ThreadRequestError extends Error {
   override name = 'ThreadRequestError';
   constructor(
     message: string,
     readonly code?: string,
     readonly count?: number,
+    readonly param?: string,
   ) {
     super(message);
   }
@@ -68,7 +69,7 @@ export class RequestThread<Request extends object, Result, Part = never> {
     if ('part' in message) pending.parts.push(message.part);
     else if (message.error !== undefined) {
       this.pending.delete(message.id);
-      return pending.reject(new ThreadRequestError(message.error, message.errorCode, message.errorCount));
+      return pending.reject(new ThreadRequestError(message.error, message.errorCode, message.errorCount, message.errorParam));
     } else {
       pending.result = message.result as Result;
       pending.expected = message.parts ?? 0;

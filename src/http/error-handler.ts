@@ -73,6 +73,8 @@ export function errorHandler(error: FastifyError, request: FastifyRequest, reply
   // Deliberate 503s (not ready, inference failed) are expected or logged where they arise; a 500 is a bug.
   if (apiError.status === 500) request.log.error({ err: error }, 'request failed');
   if (apiError.status === 429) reply.header('retry-after', String(RETRY_AFTER_SECONDS));
+  // A body too large is not read whole: the connection closes after it (see linger.ts).
+  if (apiError.status === 413) reply.header('connection', 'close');
   return reply.status(apiError.status).send(apiError.toBody());
 }
 

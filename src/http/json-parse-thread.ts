@@ -1,17 +1,21 @@
 import { siblingModule } from '../inference/module-url.ts';
 import { RequestThread } from '../request-thread.ts';
+import type { BodyPart } from './body-fields.ts';
 
 /**
  * Parses large JSON bodies on a thread of their own. On the HTTP thread, decoding and parsing a
- * 19 MB body took 35–140 ms in one block; handing the raw bytes over and receiving the parsed
- * value back, a large `input` array in parts, costs a fraction of that in short steps. A body
- * that is not JSON rejects with ThreadRequestError.
+ * 19 MB body took 35–140 ms in one block; handing the raw bytes over and receiving back only the
+ * fields the route reads, in parts, costs a fraction of that in short steps. A body that is not
+ * JSON, or whose fields hold too much, rejects with ThreadRequestError.
  */
 /** The ThreadRequestError code of a body with more token ids than a request may hold (its count says how many). */
 export const TOO_MANY_IDS = 'too_many_ids';
+/** The ThreadRequestError code of a body whose fields hold too many values (see body-fields.ts; its param names the field). */
+export const TOO_MANY_VALUES = 'too_many_values';
+
 
 export class JsonParseThread {
-  private readonly thread: RequestThread<{ body: Uint8Array }, unknown, unknown[]>;
+  private readonly thread: RequestThread<{ body: Uint8Array; fields: readonly string[] | undefined }, unknown, BodyPart>;
 
   /** `maxInputIds`: a body whose `input` holds more token ids is refused with a ThreadRequestError coded TOO_MANY_IDS. */
   constructor(maxInputIds: number) {
@@ -19,19 +23,31 @@ export class JsonParseThread {
   }
 
   /**
-   * The body as one buffer of its own, which is handed over (the caller must not use it again), or
-   * as chunks, which are gathered into one first: cloning 19 MB of chunks into a message held the
-   * HTTP thread 20–35 ms, about what gathering them costs.
+   * The body's `fields` (those the route reads; all when undefined), from the body as one buffer of its own, which is handed over (the
+   * caller must not use it again), or as chunks, which are gathered into one first: cloning 19 MB of chunks into a
+   * message held the HTTP thread 20–35 ms, about what gathering them costs.
    */
-  async parse(body: Uint8Array | Uint8Array[]): Promise<unknown> {
+  async parse(body: Uint8Array | Uint8Array[], fields: readonly string[] | undefined): Promise<unknown> {
     const owned = Array.isArray(body) ? gather(body) : body;
-    const { result, parts } = await this.thread.request({ body: owned }, [owned.buffer as ArrayBuffer]);
-    return parts.length === 0 ? result : { ...(result as object), input: parts.flat() };
+    const { result, parts } = await this.thread.request({ body: owned, fields }, [owned.buffer as ArrayBuffer]);
+    return parts.length === 0 ? result : assemble(parts);
   }
 
   close() {
     return this.thread.close();
   }
+}
+
+function assemble(parts: BodyPart[]): Record<string, unknown> {
+  const itemsByField = new Map<string, unknown[][]>();
+  const body: Record<string, unknown> = {};
+  for (const part of parts) {
+    if ('value' in part) body[part.field] = part.value;
+    else if (itemsByField.has(part.field)) itemsByField.get(part.field)!.push(part.items);
+    else itemsByField.set(part.field, [part.items]);
+  }
+  for (const [field, items] of itemsByField) body[field] = ([] as unknown[]).concat(...items);
+  return body;
 }
 
 function gather(chunks: Uint8Array[]): Uint8Array {

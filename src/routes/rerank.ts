@@ -41,6 +41,7 @@ export const rerankRoutes = (paths: string[]): FastifyPluginAsyncZod =>
         path,
         {
           schema,
+          config: { bodyAliases: ['texts'] },
           // TEI's shape: its `texts` are the documents; bounded before validation, as embeddings' inputs are.
           preValidation: async (request) => {
             const body = request.body as Record<string, unknown> | null;
