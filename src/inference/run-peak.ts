@@ -32,9 +32,9 @@ const CAUSAL_MASK_BYTES = 8;
  */
 const KEY_VALUE_BYTES = { arena: 16, noArena: 32 };
 /**
- * Per run, what the allocators keep around the tensors: without the arena, glibc's heap keeps
- * freed blocks under its mmap threshold (up to 32 MiB each), which reached 66 MB above a run's live
- * tensors (1024 tokens, 8 heads).
+ * Per run, what the allocators keep around its tensors: without the arena, glibc's heap keeps freed
+ * blocks under its mmap threshold (up to 32 MiB each), which reached 66 MB above a run's live tensors
+ * (1024 tokens, 8 heads); at most about what the run itself freed.
  */
 const ALLOCATOR_SLACK_BYTES = 64 * 2 ** 20;
 
@@ -51,7 +51,8 @@ export function runPeakBytes(shape: RunShape, batch: number, longest: number, me
   const attention = pairs * (scoreBytes * shape.attentionHeads + (shape.causal ? CAUSAL_MASK_BYTES : 0));
   const keysAndValues = shape.causal ? longest * shape.layers * shape.keyValueWidth * KEY_VALUE_BYTES[memoryArena ? 'arena' : 'noArena'] : 0;
   const activations = longest * (4 * shape.hidden + 2 * shape.intermediate) * 4;
-  return batch * (attention + keysAndValues + activations) + ALLOCATOR_SLACK_BYTES;
+  const live = batch * (attention + keysAndValues + activations);
+  return live + Math.min(live, ALLOCATOR_SLACK_BYTES);
 }
 
 /**
