@@ -14,45 +14,41 @@ export interface RunShape {
 }
 
 /**
- * Bytes per attention score (one head, one pair of tokens) at a run's peak, measured with the
- * server's session options (bench/run-peak.ts: generated graphs of 2–16 heads, 512–8192 tokens).
- * The scores are float32 in every export (an fp16 or 4-bit graph's too: fp16 exports take the
- * softmax in float32), and two of them are alive at once: 8.1–8.8 bytes. ONNX Runtime's arena
- * keeps more: a length's second run allocates its memory pattern as one block beside the chunks the
- * first left, so a worker that has run a length a few times holds 19.0–19.6 bytes a score
- * (encoders) and 25–28 with the causal mask (decoders).
+ * What a run holds at its peak, per unit, measured with the server's session options
+ * (bench/run-peak.ts: generated graphs of 2–8 layers, 4–16 heads, 512–8192 tokens, each run in a
+ * process of its own after the lengths a worker meets on the way to its longest). Attention scores
+ * are float32 in every export (an fp16 or 4-bit graph's too: fp16 exports take the softmax in
+ * float32), two alive at once: 8.1–8.8 bytes a score (one head, one pair of tokens). ONNX Runtime's
+ * arena keeps more: a length's second run allocates its memory pattern as one block beside the
+ * chunks the first left: 19.0–19.6 bytes a score (encoders), 28.4 and 8.3 a pair of tokens for the
+ * causal mask (decoders of 4 layers or more; 2-layer ones took less). Without the arena, glibc's
+ * heap keeps freed blocks under its mmap threshold (up to 32 MiB each), most around a decoder's
+ * per-layer tensors: up to 12.8 bytes a score and ~100 MB besides.
  */
-const SCORE_BYTES = { arena: { encoder: 20, decoder: 26 }, noArena: 9 };
-/** A decoder's causal mask and what builds it, per pair of tokens (float32 [batch, 1, L, L], a boolean and a float [L, L]): 4–7 measured. */
-const CAUSAL_MASK_BYTES = 8;
+const PEAK_BYTES = {
+  arena: { encoder: { score: 20, pair: 0, run: 16 * 2 ** 20 }, decoder: { score: 29, pair: 9, run: 16 * 2 ** 20 } },
+  noArena: { encoder: { score: 9, pair: 0, run: 64 * 2 ** 20 }, decoder: { score: 10, pair: 16, run: 128 * 2 ** 20 } },
+};
 /**
  * Per token, layer and key/value element, the keys and values a decoder export outputs
  * (`present.N.*`, kept to the run's end even when not fetched) and its copies of them: 7–15 bytes
  * measured with the arena, 14–32 without (16 layers × 512 wide, 1024–2048 tokens).
  */
 const KEY_VALUE_BYTES = { arena: 16, noArena: 32 };
-/**
- * Per run, what the allocators keep around its tensors: without the arena, glibc's heap keeps freed
- * blocks under its mmap threshold (up to 32 MiB each), which reached 66 MB above a run's live tensors
- * (1024 tokens, 8 heads); at most about what the run itself freed.
- */
-const ALLOCATOR_SLACK_BYTES = 64 * 2 ** 20;
 
 /**
  * Peak bytes of one run of `batch` inputs padded to `longest` tokens, above the worker's memory
  * before it: per input, each head's scores (longest² each), a decoder's causal mask (longest²) and
  * its keys and values (per token and layer), and a few activation vectors per token, plus what the
- * allocators keep around them. With `memoryArena`, what a worker keeps for good once it has run
+ * allocators keep around a run. With `memoryArena`, what a worker keeps for good once it has run
  * that length a few times.
  */
 export function runPeakBytes(shape: RunShape, batch: number, longest: number, memoryArena: boolean): number {
-  const scoreBytes = memoryArena ? SCORE_BYTES.arena[shape.causal ? 'decoder' : 'encoder'] : SCORE_BYTES.noArena;
-  const pairs = longest * longest;
-  const attention = pairs * (scoreBytes * shape.attentionHeads + (shape.causal ? CAUSAL_MASK_BYTES : 0));
+  const bytes = PEAK_BYTES[memoryArena ? 'arena' : 'noArena'][shape.causal ? 'decoder' : 'encoder'];
+  const attention = longest * longest * (bytes.score * shape.attentionHeads + bytes.pair);
   const keysAndValues = shape.causal ? longest * shape.layers * shape.keyValueWidth * KEY_VALUE_BYTES[memoryArena ? 'arena' : 'noArena'] : 0;
   const activations = longest * (4 * shape.hidden + 2 * shape.intermediate) * 4;
-  const live = batch * (attention + keysAndValues + activations);
-  return live + Math.min(live, ALLOCATOR_SLACK_BYTES);
+  return batch * (attention + keysAndValues + activations) + bytes.run;
 }
 
 /**
