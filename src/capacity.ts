@@ -162,8 +162,11 @@ export function planServing(
   capacity: Capacity,
   modelBytes: number[],
   explicit: { httpProcesses?: number; workersPerModel?: number; intraOpThreads?: number },
-  /** Per loaded model (ids sharing weights count once), what one run of its longest input takes at its peak, and how to name it. */
-  longestRuns: { model: string; tokens: number; peakBytes: number }[] = [],
+  /**
+   * Per loaded model (ids sharing weights count once), what one run of its longest input takes at its peak without
+   * ONNX Runtime's arena, and what a worker keeps with it, and how to name it.
+   */
+  longestRuns: { model: string; tokens: number; peakBytes: number; arenaPeakBytes: number }[] = [],
 ): ServingPlan {
   const reasons = [`${capacity.cpus} CPUs (${capacity.source.cpus}), ${gib(capacity.memoryBytes)} GiB (${capacity.source.memory})`];
   const intraOpThreads = explicit.intraOpThreads ?? 1;
@@ -184,17 +187,18 @@ export function planServing(
     reasons.push(`HTTP processes capped at ${httpProcesses}, one per inference worker at most`);
   }
   const runMemoryBytes = Math.max(0, (capacity.memoryBytes * PLANNABLE_MEMORY - httpProcesses * PROCESS_BASE_BYTES - workersPerModel * perWorkerSet) / httpProcesses);
-  for (const { model, tokens, peakBytes } of longestRuns) {
+  const workersPerProcess = Math.ceil(workersPerModel / httpProcesses);
+  const kept = longestRuns.reduce((sum, { arenaPeakBytes }) => sum + workersPerProcess * arenaPeakBytes, 0);
+  const keepArena = kept <= runMemoryBytes;
+  if (!keepArena) reasons.push(`ONNX Runtime's memory arena off for models taking long inputs: each worker keeping its longest run's memory would take ~${gib(kept)} GiB per process`);
+  for (const { model, tokens, ...peaks } of longestRuns) {
+    const peakBytes = keepArena ? peaks.arenaPeakBytes : peaks.peakBytes;
     if (peakBytes <= runMemoryBytes) continue;
     reasons.push(
       `${model}: one input of ${tokens} tokens takes ~${gib(peakBytes)} GiB while it runs, more than the ${gib(runMemoryBytes)} GiB each HTTP process has for runs, ` +
         `so such inputs run one at a time per process (${httpProcesses} at once: ~${gib(httpProcesses * peakBytes)} GiB); lower its max_seq_length or give the server more memory`,
     );
   }
-  const workersPerProcess = Math.ceil(workersPerModel / httpProcesses);
-  const kept = longestRuns.reduce((sum, { peakBytes }) => sum + workersPerProcess * peakBytes, 0);
-  const keepArena = kept <= runMemoryBytes;
-  if (!keepArena) reasons.push(`ONNX Runtime's memory arena off for models taking long inputs: each worker keeping its longest run's memory would take ~${gib(kept)} GiB per process`);
   return { httpProcesses, workersPerModel, intraOpThreads, runMemoryBytes, keepArena, reasons };
 }
 

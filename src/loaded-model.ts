@@ -76,15 +76,16 @@ export class LoadedModel {
     const onRun = (worker: number, seconds: number) => counting && options.onRun?.(worker, seconds);
     const tokenizerSetup = { dir: description.dir, maxTokens: description.maxTokens, lowercase: description.lowercase };
     const tokenizer = await loadTokenizer(description.dir, tokenizerSetup);
+    // A text longer than a run's token cap runs alone, as long as it is; the arena would keep that run's memory for
+    // good, so it stays only where the plan has room for every worker keeping its longest run's (faster long runs:
+    // a 2048-token one took 1.1 s with the arena, 1.4-3.0 s without, the first of each length the slowest).
+    const memoryArena = description.maxTokens <= MAX_RUN_TOKENS || options.keepArena === true;
     const starting = OnnxBackend.start(
       {
         kind: description.kind,
         onnxPath: description.onnxFile,
         intraOpThreads: options.intraOpThreads,
-        // A text longer than a run's token cap runs alone, as long as it is; the arena would keep that run's memory for
-        // good, so it stays only where the plan has room for every worker keeping its longest run's (faster long runs:
-        // a 2048-token one took 1.1 s with the arena, 1.4-3.0 s without, the first of each length the slowest).
-        memoryArena: description.maxTokens <= MAX_RUN_TOKENS || options.keepArena === true,
+        memoryArena,
         poolingModes: description.poolingModes,
         dense: description.dense,
         unrunnable: description.unrunnable,
@@ -97,7 +98,7 @@ export class LoadedModel {
     // ~0.25 s of this thread, spent while the workers start.
     if (options.loadOpenAiEncoding) loadOpenAiEncoding();
     const backend = await starting;
-    const memory = options.runMemory && { budget: options.runMemory, peakBytes: (batch: number, longest: number) => runPeakBytes(description.runShape, batch, longest) };
+    const memory = options.runMemory && { budget: options.runMemory, peakBytes: (batch: number, longest: number) => runPeakBytes(description.runShape, batch, longest, memoryArena) };
     const batcher = new Batcher(backend, options.batching, onBatch, memory);
     const tokenizerThread = new TokenizerThread(tokenizerSetup);
     const model = new LoadedModel(description, tokenizer, tokenizerThread, backend, batcher, { tokenIds: 'model', promptName: undefined });

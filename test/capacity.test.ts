@@ -3,7 +3,7 @@ import { mkdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { detectCapacity, planServing, workersOfProcess } from '../src/capacity.ts';
-import { runPeakBytes } from '../src/inference/run-peak.ts';
+import { runPeakBytes, runShapeOf, type RunShape } from '../src/inference/run-peak.ts';
 import { tempDir } from './helpers/app.ts';
 
 const GiB = 2 ** 30;
@@ -83,25 +83,60 @@ test('the plan: a single-thread worker per CPU, an HTTP process per 4 CPUs, fewe
   assert.deepEqual([0, 1, 2].map((index) => workersOfProcess(8, 3, index)), [3, 3, 2]);
 });
 
+// Run shapes as the models' config.json files give them.
+const MINILM = runShapeOf({ architectures: ['BertModel'], hidden_size: 384, num_hidden_layers: 6, num_attention_heads: 12, intermediate_size: 1536 }, 384);
+const BGE_M3 = runShapeOf({ architectures: ['XLMRobertaModel'], hidden_size: 1024, num_hidden_layers: 24, num_attention_heads: 16, intermediate_size: 4096 }, 1024);
+const QWEN3_EMBEDDING = runShapeOf(
+  { architectures: ['Qwen3ForCausalLM'], hidden_size: 1024, num_hidden_layers: 28, num_attention_heads: 16, num_key_value_heads: 8, head_dim: 128, intermediate_size: 3072 },
+  1024,
+);
+/** What planServing needs of a model's longest input. */
+const longestRun = (model: string, shape: RunShape, tokens: number) => ({
+  model, tokens, peakBytes: runPeakBytes(shape, 1, tokens, false), arenaPeakBytes: runPeakBytes(shape, 1, tokens, true),
+});
+
+test('a run shape from config.json: a decoder by its architecture or its own key/value heads', () => {
+  assert.deepEqual(MINILM, { layers: 6, attentionHeads: 12, hidden: 384, intermediate: 1536, keyValueWidth: 384, causal: false });
+  assert.deepEqual(QWEN3_EMBEDDING, { layers: 28, attentionHeads: 16, hidden: 1024, intermediate: 3072, keyValueWidth: 1024, causal: true });
+  assert.equal(runShapeOf({ hidden_size: 768, num_key_value_heads: 4 }, 768).causal, true);
+  assert.deepEqual(runShapeOf({}, 768), { layers: 12, attentionHeads: 12, hidden: 768, intermediate: 3072, keyValueWidth: 768, causal: false }, 'what a config does not say, estimated from the width');
+});
+
 test('the plan leaves each HTTP process memory for its runs, and says when one input of a long-context model takes more', () => {
   const capacity = { cpus: 16, memoryBytes: 64 * GiB, source: { cpus: 'test', memory: 'test' } };
-  // MiniLM-L6's shape: 12 heads, 384 wide, 1536 in the feed-forward layer.
-  const shape = { attentionHeads: 12, hidden: 384, intermediate: 1536 };
-  assert.ok(Math.abs(runPeakBytes(shape, 1, 8000) / 1e9 - 6.2) < 0.1, 'one 8000-token input: ~6.2 GB (6.4 measured)');
-  assert.ok(runPeakBytes(shape, 16, 512) < 0.6e9, 'a batch of 16 512-token inputs: a few hundred MB');
-  const short = planServing(capacity, [90e6], {}, [{ model: 'minilm', tokens: 512, peakBytes: runPeakBytes(shape, 1, 512) }]);
+  // One 8000-token input to a MiniLM-L6-shaped graph peaked at 6.4 GB (its first run); a worker's arena keeps more than twice that.
+  assert.ok(Math.abs(runPeakBytes(MINILM, 1, 8000, false) / 1e9 - 7.1) < 0.05, 'one 8000-token input: ~7.1 GB without the arena');
+  assert.ok(Math.abs(runPeakBytes(MINILM, 1, 8000, true) / 1e9 - 15.5) < 0.05, '~15.5 GB kept with it');
+  assert.ok(runPeakBytes(MINILM, 1, 512, true) < 0.1e9, 'a run of 512 tokens (the cap of a batched run): ~0.09 GB');
+  // Qwen3-Embedding-0.6B: 16 heads' scores and a causal mask per pair of tokens, 28 layers' keys and values per token.
+  assert.ok(Math.abs(runPeakBytes(QWEN3_EMBEDDING, 1, 8192, false) / 1e9 - 19.8) < 0.05, 'Qwen3-Embedding-0.6B, 8192 tokens: ~19.8 GB without the arena');
+  const short = planServing(capacity, [90e6], {}, [longestRun('minilm', MINILM, 512)]);
   // 80% of 64 GiB, less 4 processes × 200 MiB and 16 workers × (80 MiB + 2 × 90 MB), over 4 processes.
   assert.ok(Math.abs(short.runMemoryBytes / GiB - 11.6) < 0.1, `${short.runMemoryBytes / GiB} GiB per process`);
   assert.doesNotMatch(short.reasons.join(' '), /tokens takes/);
-  const long = planServing(capacity, [2.2e9], {}, [{ model: 'bge-m3', tokens: 8192, peakBytes: runPeakBytes({ attentionHeads: 16, hidden: 1024, intermediate: 4096 }, 1, 8192) }]);
-  assert.match(long.reasons.join(' '), /bge-m3: one input of 8192 tokens takes ~8\.\d GiB while it runs, more than the \d\.\d GiB each HTTP process has for runs/);
+  const long = planServing(capacity, [2.2e9], {}, [longestRun('bge-m3', BGE_M3, 8192)]);
+  assert.match(long.reasons.join(' '), /bge-m3: one input of 8192 tokens takes ~9\.4 GiB while it runs, more than the 0\.1 GiB each HTTP process has for runs/);
 });
 
 test("the plan keeps ONNX Runtime's arena for long inputs only where every worker may keep its longest run's memory", () => {
   const capacity = (memoryBytes: number) => ({ cpus: 2, memoryBytes, source: { cpus: 'test', memory: 'test' } });
-  const minilm2048 = [{ model: 'long', tokens: 2048, peakBytes: runPeakBytes({ attentionHeads: 12, hidden: 384, intermediate: 1536 }, 1, 2048) }];
-  assert.equal(planServing(capacity(24 * GiB), [90e6], {}, minilm2048).keepArena, true, '2 workers × ~0.45 GB fit in 24 GiB');
+  const minilm2048 = [longestRun('long', MINILM, 2048)];
+  assert.equal(planServing(capacity(24 * GiB), [90e6], {}, minilm2048).keepArena, true, '2 workers × ~1.1 GB fit in 24 GiB');
   const small = planServing(capacity(1.3 * GiB), [90e6], {}, minilm2048);
   assert.equal(small.keepArena, false, 'not in 1.3 GiB');
   assert.match(small.reasons.join(' '), /memory arena off for models taking long inputs/);
+});
+
+test('a Qwen3-shaped decoder at 8192 tokens on 7-12 GiB and 2 CPUs: no arena, and no more runs at once than fit', () => {
+  // The generated 4-head decoder (bench/run-peak.ts) took 2.45 GB for one 8192-token run without the arena, and
+  // ~5.7 GB per worker with it (two workers, four such inputs: 12.6 GB); the plan had it at 2.0 GiB either way.
+  const decoder = runShapeOf({ architectures: ['Qwen3ForCausalLM'], hidden_size: 64, num_hidden_layers: 2, num_attention_heads: 4, intermediate_size: 128 }, 64);
+  const measured = { arena: 5.7e9, noArena: 2.45e9 };
+  for (const memory of [7, 8, 10, 12]) {
+    const plan = planServing({ cpus: 2, memoryBytes: memory * GiB, source: { cpus: 'test', memory: 'test' } }, [3e6], {}, [longestRun('qwen3', decoder, 8192)]);
+    assert.equal(plan.keepArena, false, `${memory} GiB: two workers keeping ~${measured.arena / 1e9} GB each do not fit`);
+    assert.match(plan.reasons.join(' '), /arena off for models taking long inputs: each worker keeping its longest run's memory would take ~15\.7 GiB per process/);
+    const atOnce = Math.min(2, Math.floor(plan.runMemoryBytes / runPeakBytes(decoder, 1, 8192, false)));
+    assert.ok(atOnce >= 1 && atOnce * measured.noArena <= plan.runMemoryBytes, `${memory} GiB: ${atOnce} run(s) at once`);
+  }
 });

@@ -54,7 +54,7 @@ async function plan(config: ServerConfig, log: Logger): Promise<ServingPlan> {
   const capacity = await detectCapacity();
   const longestRuns = weightSets(specs).map(([first]) => {
     const { maxTokens, runShape } = descriptions[specs.indexOf(first!)]!;
-    return { model: first!.id, tokens: maxTokens, peakBytes: runPeakBytes(runShape, 1, maxTokens) };
+    return { model: first!.id, tokens: maxTokens, peakBytes: runPeakBytes(runShape, 1, maxTokens, false), arenaPeakBytes: runPeakBytes(runShape, 1, maxTokens, true) };
   });
   const serving = planServing(capacity, modelBytes, config.serving, longestRuns);
   log.info(

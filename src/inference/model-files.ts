@@ -4,7 +4,7 @@ import type { ModelSpec } from '../models-file.ts';
 import { positive, readJson, type Json } from './config-json.ts';
 import { readModulePipeline, type DenseLayer } from './modules.ts';
 import type { PoolingMode } from './pooling.ts';
-import type { RunShape } from './run-peak.ts';
+import { runShapeOf, type RunShape } from './run-peak.ts';
 
 /** How a cross-encoder's logit becomes its score, as sentence-transformers' CrossEncoder picks it for one label. */
 export type ScoreActivation = 'sigmoid' | 'identity' | 'tanh';
@@ -29,7 +29,7 @@ export interface ModelDescription {
   maxTokens: number;
   /** The token vectors' width. */
   tokenWidth: number;
-  /** Attention heads and feed-forward width (config.json; estimated from the width where it does not say): what a run holds at its peak. */
+  /** Layers, attention heads, widths and causal attention (config.json; estimated from the width where it does not say): what a run holds at its peak. */
   runShape: RunShape;
   /** The embedding's width: the last Dense layer's output, else token width × pooling modes. */
   dimensions: number;
@@ -104,11 +104,7 @@ async function describe(spec: ModelSpec, dir: string): Promise<ModelDescription>
     if (layer.inFeatures !== input) throw new Error(`${layer.path} takes ${layer.inFeatures} features, but what comes before it gives ${input}`);
   }
   const hidden = positive(config.hidden_size) ?? positive(config.d_model) ?? tokenWidth;
-  const runShape: RunShape = {
-    attentionHeads: positive(config.num_attention_heads) ?? positive(config.n_head) ?? Math.max(1, Math.round(hidden / 64)),
-    hidden,
-    intermediate: positive(config.intermediate_size) ?? positive(config.d_ff) ?? 4 * hidden,
-  };
+  const runShape = runShapeOf(config, hidden);
   const positionLimit = positive(config.max_position_embeddings);
   const tokenizerLimit = positive(tokenizerConfig.model_max_length);
   const maxTokens =

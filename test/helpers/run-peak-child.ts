@@ -1,0 +1,31 @@
+/**
+ * Model runs in a process of their own, for their peak memory: how far the process's peak resident
+ * memory (VmHWM, reset through /proc/self/clear_refs) rose above its resident memory before them,
+ * once a short run has made the session's lazily built state. Runs each length in turn, one input
+ * of it (every token real), with the server's session options and feeds. Prints
+ * `{"peakBytes","keptBytes"}`: the rise, and what stayed resident after the last run (what
+ * ONNX Runtime's arena keeps).
+ *
+ *   node --import tsx test/helpers/run-peak-child.ts <onnx file> <arena on|off> <tokens>[,<tokens>…]
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import ort from 'onnxruntime-node';
+import { graphInputs } from '../../src/inference/graph-inputs.ts';
+import { sessionOptions } from '../../src/inference/session-options.ts';
+
+const [onnxPath, arena, lengths] = process.argv.slice(2);
+const residentBytes = (field: 'VmRSS' | 'VmHWM') => 1024 * Number(readFileSync('/proc/self/status', 'utf8').match(new RegExp(`${field}:\\s+(\\d+) kB`))![1]);
+
+const session = await ort.InferenceSession.create(onnxPath!, sessionOptions(1, arena === 'on'));
+const feedsFor = graphInputs(session);
+const output = session.outputNames[0]!;
+const run = async (tokens: number) => {
+  // Token ids 5… are inside every fixture vocabulary.
+  const ids = Int32Array.from({ length: tokens }, (_, i) => 5 + (i % 20));
+  await session.run(feedsFor(ids, new Int32Array(tokens).fill(1), 1, tokens), [output]);
+};
+await run(8);
+const before = residentBytes('VmRSS');
+writeFileSync('/proc/self/clear_refs', '5');
+for (const tokens of lengths!.split(',').map(Number)) await run(tokens);
+process.stdout.write(JSON.stringify({ peakBytes: residentBytes('VmHWM') - before, keptBytes: residentBytes('VmRSS') - before }) + '\n');

@@ -1,0 +1,50 @@
+/**
+ * A run's measured peak memory (in a process of its own: run-peak-child.ts) beside the plan's
+ * estimate of it, for generated models of the shapes the server meets: an encoder (BERT), and
+ * decoders as onnx-community exports them (causal attention, an empty key/value past and
+ * `present.N.*` outputs; fp32, fp16 outputs and past, 4-bit MatMulNBits weights).
+ */
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { readJson } from '../../src/inference/config-json.ts';
+import { runPeakBytes, runShapeOf } from '../../src/inference/run-peak.ts';
+import type { BertShape } from './bert-onnx.ts';
+import { writeFixtureModel, type FixtureOptions } from './fixture-model.ts';
+
+export type GraphKind = 'encoder' | 'decoder' | 'decoder-fp16' | 'decoder-q4';
+
+const DECODER: FixtureOptions = { family: 'byte-bpe', pooling: ['lasttoken'], graph: { causal: true, past: true } };
+const GRAPHS: Record<GraphKind, FixtureOptions> = {
+  encoder: {},
+  decoder: DECODER,
+  'decoder-fp16': { ...DECODER, graph: { causal: true, past: true, fp16: true } },
+  'decoder-q4': { ...DECODER, int4: true },
+};
+
+/** Writes a model of `kind` and `shape` under `dir`; returns its graph and the run shape its config.json gives the plan. */
+export async function writeRunPeakModel(dir: string, kind: GraphKind, shape: Partial<BertShape>) {
+  const repo = `${kind}-${shape.heads}h`;
+  await writeFixtureModel(dir, repo, { ...GRAPHS[kind], shape });
+  const config = (await readJson(join(dir, repo, 'config.json')))!;
+  return { onnxPath: join(dir, repo, 'onnx/model.onnx'), runShape: runShapeOf(config, config.hidden_size as number) };
+}
+
+/**
+ * The lengths a worker that serves inputs up to `tokens` runs before its memory settles: with the
+ * arena, a length's second run takes more than its first (its memory pattern, one block).
+ */
+export const settlingLengths = (tokens: number) => [tokens / 2, tokens, (3 * tokens) / 4, tokens].map(Math.round);
+
+/** The peak above the memory before, and what stayed after, of running `lengths` (one input each) in a fresh process. */
+export async function measureRunPeak(onnxPath: string, memoryArena: boolean, lengths: number[]): Promise<{ peakBytes: number; keptBytes: number }> {
+  const child = new URL('./run-peak-child.ts', import.meta.url).pathname;
+  const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', child, onnxPath, memoryArena ? 'on' : 'off', lengths.join(',')], { maxBuffer: 1 << 20 });
+  return JSON.parse(stdout) as { peakBytes: number; keptBytes: number };
+}
+
+/** The measured peak of settling at `tokens`, and the plan's estimate for one input of that length. */
+export async function peakAndEstimate(model: Awaited<ReturnType<typeof writeRunPeakModel>>, memoryArena: boolean, tokens: number) {
+  const measured = await measureRunPeak(model.onnxPath, memoryArena, settlingLengths(tokens));
+  return { ...measured, estimateBytes: runPeakBytes(model.runShape, 1, tokens, memoryArena) };
+}
