@@ -79,8 +79,6 @@ const PREFIX_CHARS_PER_TOKEN = 8;
 const WHOLE_TEXT_CHARS = 4096;
 /** Each retry tokenises this many times more text. */
 const PREFIX_GROWTH = 4;
-/** Retries at most: a text that yields too few tokens even then (one word of 256k characters) is taken as far as that. */
-const PREFIX_RETRIES = 3;
 /** Tokens a prefix must have beyond what is kept, so none near the cut is used. */
 const PREFIX_MARGIN_TOKENS = 16;
 /**
@@ -323,13 +321,13 @@ export async function loadTokenizer(dir: string, options: { maxTokens: number; l
     const enough = keep + PREFIX_MARGIN_TOKENS;
     let tried = 0;
     let budget = firstBudget;
-    for (let retry = 0; budget < text.length; retry++, budget *= PREFIX_GROWTH) {
+    for (; budget < text.length; budget *= PREFIX_GROWTH) {
       signal?.throwIfAborted();
       const { piece, midWord } = textPiece(text, budget, tried, kept);
       tried = budget;
       const [ids] = await plainIds([piece]);
-      if (ids!.length <= enough && retry < PREFIX_RETRIES) continue;
-      if (midWord && ids!.length > enough) {
+      if (ids!.length <= enough) continue;
+      if (midWord) {
         const [shorter] = await plainIds([textPiece(text, budget >> 1, 0, kept).piece]);
         if (shorter!.length <= enough || !sameTokens(keptTokens(shorter!, keep, kept), keptTokens(ids!, keep, kept))) continue;
       }
