@@ -291,7 +291,7 @@ async function rerankSuite(artifactsDir: string, cpus: number): Promise<RerankSu
   const tokenizer = await loadTokenizer(description.dir, { maxTokens: description.maxTokens, lowercase: false });
   const query = 'what does the quick brown fox do when the lazy dog sleeps';
   const documents = await makeTexts(tokenizer, 400, 16, Math.min(256, description.maxTokens - 16), 5);
-  const pairs = (await tokenizer.encodePairs(documents.map(({ text }) => [query, text]), { truncate: true })).map(({ ids }) => ids);
+  const pairs = (await tokenizer.encodePairs(query, documents.map(({ text }) => text), { truncate: true })).map(({ ids }) => ids);
   return withServer(artifactsDir, spec, async (server) => {
     const plan = planOf(server);
     // Token types cost nothing more to compute: the limit runs the pairs' ids with types 0.

@@ -55,11 +55,11 @@ export const errors = {
       'input',
       'context_length_exceeded',
     ),
-  documentTooLong: (index: number, tokens: number, limit: number, param: string) =>
+  documentTooLong: (index: number, tokens: number, limit: number, param: string, atLeast = false) =>
     new ApiError(
       400,
       'invalid_request_error',
-      `Document ${index} with the query has ${tokens} tokens, more than the model's limit of ${limit}. Shorten it, or let the pair be truncated ("truncate": true).`,
+      `Document ${index} with the query has ${atLeast ? 'more than ' : ''}${tokens} tokens, more than the model's limit of ${limit}. Shorten it, or let the pair be truncated ("truncate": true).`,
       param,
       'context_length_exceeded',
     ),

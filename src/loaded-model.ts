@@ -169,22 +169,26 @@ export class LoadedModel {
    * A cross-encoder's raw scores (logits) for (query, document) pairs, in the documents' order, and
    * each pair's tokens. Pairs are cut longest-first to the model's limit, or with `truncate: false`
    * refused when over it (InputTooLongError, its index the document's); `maxDocumentTokens` first
-   * cuts each document to its own first tokens. They share the model's queue and workers with
-   * every other request (admission, batching, cancellation as for embeddings).
+   * cuts each document to its own first tokens. Tokenising is bounded by the limit per pair, so a
+   * request's work is bounded by its documents (MAX_RERANK_DOCUMENTS) times the limit. They share
+   * the model's queue and workers with every other request (admission, batching, cancellation as
+   * for embeddings).
    */
   async score(
     query: string,
     documents: string[],
-    options: { truncate: boolean; direction?: 'right' | 'left'; maxDocumentTokens?: number; maxRequestTokens?: number; signal?: CancelSignal },
+    options: { truncate: boolean; direction?: 'right' | 'left'; maxDocumentTokens?: number; signal?: CancelSignal },
   ): Promise<{ logits: number[]; tokenCounts: number[] }> {
+    const { truncate, direction, signal } = options;
     const release = this.batcher.admit(documents.length);
     let encoded: EncodedPair[];
     let scored: Promise<Uint8Array[]>;
     try {
-      const cut = options.maxDocumentTokens === undefined ? documents : await this.tokenizer.firstTokens(documents, options.maxDocumentTokens);
-      encoded = await this.tokenizer.encodePairs(cut.map((document) => [query, document]), { truncate: options.truncate, direction: options.direction });
-      this.checkLengths(encoded.map(({ ids, length }) => ({ ids, length, lengthIsLowerBound: false })), options);
-      scored = this.batcher.submit(encoded.map(({ ids }) => ids), { signal: options.signal, typeIds: encoded.map(({ typeIds }) => typeIds) });
+      const cut = options.maxDocumentTokens === undefined ? documents : await this.tokenizer.firstTokens(documents, options.maxDocumentTokens, signal);
+      encoded = await this.tokenizer.encodePairs(query, cut, { truncate, direction, signal });
+      signal?.throwIfAborted();
+      this.checkLengths(encoded, { truncate });
+      scored = this.batcher.submit(encoded.map(({ ids }) => ids), { signal, typeIds: encoded.map(({ typeIds }) => typeIds) });
     } finally {
       release();
     }
@@ -249,20 +253,21 @@ export class LoadedModel {
   private async tokenize(texts: string[], signal?: CancelSignal, whole = false): Promise<EncodedText[]> {
     let chars = 0;
     for (const text of texts) chars += text.length;
-    if (chars <= INLINE_CHARS) return this.tokenizer.encode(texts, { whole });
-    // Handed over in parts: copying ~18 MB of texts to the thread in one message held the HTTP thread ~40 ms.
-    const parts: Promise<EncodedText[]>[] = [];
+    if (chars <= INLINE_CHARS) return this.tokenizer.encode(texts, { whole, signal });
+    // Handed over in parts: copying ~18 MB of texts to the thread in one message held the HTTP thread ~40 ms. One part
+    // at a time, so a request has one job on the thread pool at a time (tokenizer.ts) and a cancelled one stops.
+    const encoded: EncodedText[] = [];
     for (let start = 0, partChars = 0, index = 0; index <= texts.length; index++) {
       if (index === texts.length || (partChars > 0 && partChars + texts[index]!.length > THREAD_MESSAGE_CHARS)) {
         // A turn of its own for each message (the texts may have just been copied onto this thread, in the turn before).
         await yieldToEventLoop();
-        parts.push(this.tokenizerThread.encode(texts.slice(start, index), whole));
+        signal?.throwIfAborted();
+        for (const text of await this.tokenizerThread.encode(texts.slice(start, index), whole, signal)) encoded.push(text);
         start = index;
         partChars = 0;
       }
       partChars += texts[index]?.length ?? 0;
     }
-    const encoded = (await Promise.all(parts)).flat();
     signal?.throwIfAborted();
     return encoded;
   }

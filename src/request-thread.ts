@@ -1,4 +1,5 @@
 import { Worker } from 'node:worker_threads';
+import type { CancelSignal } from './cancellation.ts';
 
 const BOOTSTRAP = new URL('./inference/worker-bootstrap.mjs', import.meta.url);
 
@@ -10,6 +11,11 @@ const BOOTSTRAP = new URL('./inference/worker-bootstrap.mjs', import.meta.url);
 export type ThreadReply<Result, Part = never> =
   | { id: number; result?: Result; error?: string; errorCode?: string; errorCount?: number; errorParam?: string; parts?: number }
   | { id: number; part: Part };
+
+/** Sent to a thread when the caller's signal cancels request `cancel`; only threads whose callers pass signals get it. */
+export interface CancelMessage {
+  cancel: number;
+}
 
 /** A failure the thread reported for one request (the thread itself lives on); `code`, `count` and `param` say more when it gives them. */
 export class ThreadRequestError extends Error {
@@ -49,18 +55,24 @@ export class RequestThread<Request extends object, Result, Part = never> {
     this.start();
   }
 
-  /** The result, and the parts that came after it (none unless the thread sends any). */
-  request(request: Request, transfer: ArrayBuffer[] = []): Promise<{ result: Result; parts: Part[] }> {
+  /**
+   * The result, and the parts that came after it (none unless the thread sends any). A signal, when
+   * cancelled while the thread holds the request, sends it a CancelMessage.
+   */
+  request(request: Request, transfer: ArrayBuffer[] = [], signal?: CancelSignal): Promise<{ result: Result; parts: Part[] }> {
     const worker = this.start();
     const id = this.nextId++;
+    signal?.addEventListener('abort', () => {
+      if (this.pending.has(id)) worker.postMessage({ cancel: id } satisfies CancelMessage);
+    });
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject, parts: [] });
       worker.postMessage({ ...request, id }, transfer);
     });
   }
 
-  async call(request: Request, transfer: ArrayBuffer[] = []): Promise<Result> {
-    return (await this.request(request, transfer)).result;
+  async call(request: Request, transfer: ArrayBuffer[] = [], signal?: CancelSignal): Promise<Result> {
+    return (await this.request(request, transfer, signal)).result;
   }
 
   private receive(message: ThreadReply<Result, Part>) {

@@ -140,16 +140,18 @@ describe("Text Embeddings Inference's shape on /rerank", () => {
     for (const { index, score } of raw) assert.ok(Math.abs(score - (await reference('ce/bge', QUERY, DOCUMENTS[index]!, { raw: true })).score) < 1e-4);
   });
 
-  test('truncate false (TEI\'s default) refuses a pair over the limit with a 400; truncate true and truncation_direction left cut it', async () => {
+  test('no truncate cuts a pair over the limit (TEI >= 1.9 truncates by default); truncate false refuses it with a 400; truncation_direction left cuts the other end', async () => {
     const long = 'the quick brown fox jumps over the lazy dog '.repeat(6);
-    const refused = await post('/rerank', { model: 'msmarco', query: QUERY, texts: ['short one', long] });
+    const cut = teiRerankResponseSchema.parse((await post('/rerank', { model: 'msmarco', query: QUERY, texts: ['short one', long] })).json());
+    for (const { index, score } of cut) assert.ok(Math.abs(score - (await reference('ce/msmarco', QUERY, ['short one', long][index]!)).score) < 1e-4);
+    const refused = await post('/rerank', { model: 'msmarco', query: QUERY, texts: ['short one', long], truncate: false });
     assert.equal(refused.statusCode, 400);
     const { error } = errorResponseSchema.parse(refused.json());
     assert.equal(error.code, 'context_length_exceeded');
     assert.equal(error.param, 'texts');
     assert.match(error.message, /Document 1 with the query has \d+ tokens, more than the model's limit of 32/);
     const atLimit = await reference('ce/msmarco', QUERY, long.slice(0, 60));
-    if (atLimit.tokens <= LIMIT) assert.equal((await post('/rerank', { model: 'msmarco', query: QUERY, texts: [long.slice(0, 60)] })).statusCode, 200);
+    if (atLimit.tokens <= LIMIT) assert.equal((await post('/rerank', { model: 'msmarco', query: QUERY, texts: [long.slice(0, 60)], truncate: false })).statusCode, 200);
     const left = teiRerankResponseSchema.parse((await post('/rerank', { model: 'msmarco', query: QUERY, texts: [long], truncate: true, truncation_direction: 'Left' })).json());
     assert.ok(Math.abs(left[0]!.score - (await reference('ce/msmarco', QUERY, long, { direction: 'left' })).score) < 1e-4);
   });

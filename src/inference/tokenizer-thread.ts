@@ -1,4 +1,5 @@
 import { RequestThread } from '../request-thread.ts';
+import type { CancelSignal } from '../cancellation.ts';
 import { siblingModule } from './module-url.ts';
 import type { EncodedText } from './tokenizer.ts';
 
@@ -27,8 +28,9 @@ export class TokenizerThread {
     this.thread = new RequestThread(siblingModule(import.meta.url, 'tokenizer-worker'), setup);
   }
 
-  encode(texts: string[], whole = false): Promise<EncodedText[]> {
-    return this.thread.call({ texts, whole });
+  /** A cancelled signal stops the thread's tokenising between its calls into the library. */
+  encode(texts: string[], whole = false, signal?: CancelSignal): Promise<EncodedText[]> {
+    return this.thread.call({ texts, whole }, [], signal);
   }
 
   close() {

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Tokenizer, type Encoding, type TruncationStrategy } from 'tokenizers';
+import { Tokenizer, type Encoding } from 'tokenizers';
+import type { CancelSignal } from '../cancellation.ts';
 import { readJson, type Json } from './config-json.ts';
 import { wordPieceFastPath } from './wordpiece.ts';
 
@@ -24,16 +25,18 @@ export interface TextTokenizer {
    * tokenised only as far as truncation needs; then `length` is a lower bound and
    * `lengthIsLowerBound` is set. `whole` tokenises every text whole, so every count is exact.
    */
-  encode(texts: string[], options?: { whole?: boolean }): Promise<EncodedText[]>;
+  encode(texts: string[], options?: { whole?: boolean; signal?: CancelSignal }): Promise<EncodedText[]>;
   /**
    * (query, document) pairs as a cross-encoder reads them: the tokenizer's pair template
    * ([CLS] q [SEP] d [SEP] with token types 0/1; <s> q </s></s> d </s>), cut longest-first to
-   * `maxTokens` as sentence-transformers' CrossEncoder does, or with `truncate: false` whole (then
+   * `maxTokens` as sentence-transformers' CrossEncoder does, or with `truncate: false` uncut (then
    * `length` may exceed the limit, for the caller to refuse). Texts are used as given (not stripped).
+   * Query and documents are tokenised only as far as the cut needs, so the work is bounded by the
+   * limit whatever their length; the query once.
    */
-  encodePairs(pairs: [string, string][], options: { truncate: boolean; direction?: 'right' | 'left' }): Promise<EncodedPair[]>;
+  encodePairs(query: string, documents: string[], options: { truncate: boolean; direction?: 'right' | 'left'; signal?: CancelSignal }): Promise<EncodedPair[]>;
   /** Each text cut after its first `tokens` tokens (its own, no special ones), at the end of the last one kept. */
-  firstTokens(texts: string[], tokens: number): Promise<string[]>;
+  firstTokens(texts: string[], tokens: number, signal?: CancelSignal): Promise<string[]>;
   /** The token strings of ids. */
   tokenStrings(ids: ArrayLike<number>): string[];
   readonly padId: number;
@@ -42,7 +45,9 @@ export interface TextTokenizer {
 export interface EncodedPair {
   ids: Int32Array;
   typeIds: Int32Array;
+  /** The pair's tokens before the cut; with `truncate: false` and a long text, a lower bound (`lengthIsLowerBound`). */
   length: number;
+  lengthIsLowerBound: boolean;
 }
 
 export interface EncodedText {
@@ -76,7 +81,79 @@ const WHOLE_TEXT_CHARS = 4096;
 const PREFIX_GROWTH = 4;
 /** Tokens a prefix must have beyond what is kept, so none near the cut is used. */
 const PREFIX_MARGIN_TOKENS = 16;
+/**
+ * Characters of text per call into the library: each call is one job on libuv's thread pool (4 threads, shared with
+ * zlib and file work), and a request has one job there at a time, so no request holds a pool thread for more than
+ * a job (a few ms; ~0.1 s for text that NFKC expands 18-fold), and a cancelled one stops within one.
+ */
+const JOB_CHARS = 16 * 1024;
 const SPACE = 0x20;
+
+/** Which end of a text truncation keeps: the start (cut on the right), or the end (cut on the left). */
+export type KeptEnd = 'start' | 'end';
+
+/** A text's own tokens (no special ones): all of them, or, when `lengthIsLowerBound`, those at the kept end of a piece of it. */
+interface TextTokens {
+  ids: number[];
+  length: number;
+  lengthIsLowerBound: boolean;
+}
+
+/**
+ * A piece of `text` of about `budget` characters from its kept end, cut where the cut changes no token far from it:
+ * just before a run of spaces (a word boundary for every pre-tokenizer: WordPiece, byte-level BPE, Metaspace), when
+ * one lies beyond the last piece tried (`tried` characters); else inside a word (`midWord`), never inside a surrogate
+ * pair. For the end, the piece starts with the space before a word.
+ */
+function textPiece(text: string, budget: number, tried: number, kept: KeptEnd): { piece: string; midWord: boolean } {
+  if (kept === 'start') {
+    let cut = text.lastIndexOf(' ', budget);
+    while (cut > tried && text.charCodeAt(cut - 1) === SPACE) cut--;
+    if (cut > tried) return { piece: text.slice(0, cut), midWord: false };
+    cut = budget;
+    if (isHighSurrogate(text.charCodeAt(cut - 1))) cut--;
+    return { piece: text.slice(0, cut), midWord: true };
+  }
+  const from = text.length - budget;
+  let cut = text.indexOf(' ', from);
+  while (cut >= 0 && text.charCodeAt(cut + 1) === SPACE) cut++;
+  if (cut >= 0 && cut < text.length - tried) return { piece: text.slice(cut), midWord: false };
+  cut = from;
+  if (isHighSurrogate(text.charCodeAt(cut - 1))) cut++;
+  return { piece: text.slice(cut), midWord: true };
+}
+
+const isHighSurrogate = (code: number) => code >= 0xd800 && code <= 0xdbff;
+
+/** The `count` tokens at the kept end of `ids`. */
+const keptTokens = (ids: number[], count: number, kept: KeptEnd) => (kept === 'start' ? ids.slice(0, count) : ids.slice(Math.max(0, ids.length - count)));
+
+const sameTokens = (a: number[], b: number[]) => a.length === b.length && a.every((id, i) => id === b[i]);
+
+/**
+ * How many tokens each member of a pair keeps under the Rust library's LongestFirst truncation to `limit` (the model's
+ * limit less the pair's special tokens): the shorter keeps all it has up to half, the longer the rest; both over
+ * half keep half each, the longer (the document when equal) the odd one.
+ */
+function longestFirst(query: number, document: number, limit: number, queryIsLonger: boolean): [number, number] {
+  if (query + document <= limit) return [query, document];
+  const shorter = Math.min(query, document);
+  if (shorter <= limit / 2) return queryIsLonger ? [limit - shorter, shorter] : [shorter, limit - shorter];
+  const half = Math.floor(limit / 2);
+  return queryIsLonger ? [half + (limit % 2), half] : [half, half + (limit % 2)];
+}
+
+/**
+ * Whether the query has more tokens than the document. A count that is a lower bound is certain when it exceeds the
+ * other (or the other's exact count exceeds it); between the rest (two texts of many kB, both over the limit) the
+ * text with more characters.
+ */
+function isLonger(query: TextTokens, document: TextTokens, queryChars: number, documentChars: number): boolean {
+  if (!query.lengthIsLowerBound && !document.lengthIsLowerBound) return query.length > document.length;
+  if (query.lengthIsLowerBound && !document.lengthIsLowerBound && query.length > document.length) return true;
+  if (document.lengthIsLowerBound && !query.lengthIsLowerBound && document.length >= query.length) return false;
+  return queryChars > documentChars;
+}
 
 /** A special token as tokenizer_config.json writes it: a string, or an object with its content. */
 const tokenContent = (token: unknown): string | undefined =>
@@ -97,6 +174,75 @@ async function specialTokenFrame(tokenizer: Tokenizer): Promise<{ before: number
   throw new Error('the tokenizer post-processor does not keep the text tokens together; cannot truncate like sentence-transformers');
 }
 
+/** Where a pair's members go among the special tokens the post-processor adds, and their token types. */
+interface PairTemplate {
+  specialTokens: number;
+  join(query: number[], document: number[]): { ids: Int32Array; typeIds: Int32Array };
+}
+
+/** The pair template, read off the post-processor's output for a probe pair. */
+async function probePairTemplate(tokenizer: Tokenizer): Promise<PairTemplate> {
+  const plain = (await tokenizer.encode(PROBE, null, { addSpecialTokens: false })).getIds();
+  const encoding = await tokenizer.encode(PROBE, PROBE);
+  const ids = encoding.getIds();
+  const types = encoding.getTypeIds();
+  const find = (from: number) => {
+    for (let start = from; start + plain.length <= ids.length; start++) if (plain.every((id, i) => ids[start + i] === id)) return start;
+    throw new Error("the tokenizer post-processor does not keep a pair's texts together; cannot truncate like sentence-transformers");
+  };
+  const first = find(0);
+  const second = find(first + plain.length);
+  const [start, middle, end] = [
+    [0, first],
+    [first + plain.length, second],
+    [second + plain.length, ids.length],
+  ].map(([from, to]) => ({ ids: ids.slice(from, to), types: types.slice(from, to) })) as [Special, Special, Special];
+  const queryType = types[first]!;
+  const documentType = types[second]!;
+  return {
+    specialTokens: ids.length - 2 * plain.length,
+    join(query, document) {
+      const length = start.ids.length + query.length + middle.ids.length + document.length + end.ids.length;
+      const joined = new Int32Array(length);
+      const typeIds = new Int32Array(length);
+      let at = 0;
+      const put = (part: number[], types: number[] | number) => {
+        joined.set(part, at);
+        if (typeof types === 'number') typeIds.fill(types, at, at + part.length);
+        else typeIds.set(types, at);
+        at += part.length;
+      };
+      put(start.ids, start.types);
+      put(query, queryType);
+      put(middle.ids, middle.types);
+      put(document, documentType);
+      put(end.ids, end.types);
+      return { ids: joined, typeIds };
+    },
+  };
+}
+
+/** Special tokens of a template, with their token types. */
+interface Special {
+  ids: number[];
+  types: number[];
+}
+
+/**
+ * The texts in runs [from, to) of at most JOB_CHARS characters for one call each; a text over `alone` characters
+ * (or over JOB_CHARS) is a run of its own.
+ */
+function* jobs(texts: string[], alone = Infinity): Generator<[number, number]> {
+  for (let from = 0; from < texts.length; ) {
+    let to = from + 1;
+    if (texts[from]!.length <= alone) {
+      for (let chars = texts[from]!.length; to < texts.length && texts[to]!.length <= alone && (chars += texts[to]!.length) <= JOB_CHARS; to++);
+    }
+    yield [from, to];
+    from = to;
+  }
+}
+
 /** Loads `<dir>/tokenizer.json` (and tokenizer_config.json for the padding token); never downloads. */
 export async function loadTokenizer(dir: string, options: { maxTokens: number; lowercase: boolean }): Promise<TextTokenizer> {
   // The Rust library would otherwise spread each batch over every core, busy-waiting beside the inference workers.
@@ -114,19 +260,6 @@ export async function loadTokenizer(dir: string, options: { maxTokens: number; l
   }
   tokenizer.disableTruncation();
   tokenizer.disablePadding();
-  // Pairs are cut by the library itself (its longest-first rule is what CrossEncoder gets), on instances of their own.
-  const pairTokenizers = new Map<'right' | 'left', Tokenizer>();
-  const pairTokenizer = (direction: 'right' | 'left') => {
-    let found = pairTokenizers.get(direction);
-    if (!found) {
-      found = Tokenizer.fromString(text);
-      // The binding's enums are const enums its JavaScript does not export: their values, written out.
-      found.setTruncation(maxTokens, { strategy: 'LongestFirst' as TruncationStrategy, direction });
-      found.disablePadding();
-      pairTokenizers.set(direction, found);
-    }
-    return found;
-  };
   const frame = await specialTokenFrame(tokenizer);
   const before = frame.before.length;
   const after = frame.after.length;
@@ -156,84 +289,143 @@ export async function loadTokenizer(dir: string, options: { maxTokens: number; l
       if (waiting.length === 0) setImmediate(flush);
       waiting.push({ texts, resolve, reject });
     });
-  const tokenize = async (text: string) => fastEncode?.(text) ?? (await rustIds([text]))[0]!;
+  const fastPlain = fastEncode && ((text: string) => fastEncode(text)?.slice(before, -after || undefined));
 
-  /** `ids` of the whole text, or of a prefix (then the text's count is at least theirs). */
-  const truncate = (ids: number[], lengthIsLowerBound: boolean): EncodedText => {
-    const length = ids.length;
-    if (ids.length <= maxTokens) return { ids: Int32Array.from(ids), length, lengthIsLowerBound };
-    const truncated = new Int32Array(maxTokens);
-    truncated.set(ids.slice(0, maxTokens - after));
-    truncated.set(ids.slice(ids.length - after), maxTokens - after);
-    return { ids: truncated, length, lengthIsLowerBound };
+  /** The texts' own tokens (no special ones), in one call into the library at most. */
+  const plainIds = async (texts: string[]): Promise<number[][]> => {
+    const ids: number[][] = new Array(texts.length);
+    const rest: number[] = [];
+    texts.forEach((text, index) => {
+      const fast = fastPlain?.(text);
+      if (fast) ids[index] = fast;
+      else rest.push(index);
+    });
+    if (rest.length > 0) {
+      const encodings = await tokenizer.encodeBatch(rest.map((index) => texts[index]!), { addSpecialTokens: false });
+      encodings.forEach((encoding, k) => (ids[rest[k]!] = encoding.getIds()));
+    }
+    return ids;
   };
 
   const firstBudget = Math.max(WHOLE_TEXT_CHARS, maxTokens * PREFIX_CHARS_PER_TOKEN);
 
   /**
-   * Truncation keeps only the first tokens, so a long text is tokenised from a prefix cut just
-   * before an ASCII space, a word boundary for every pre-tokenizer (WordPiece, byte-level BPE,
-   * Metaspace). When the prefix yields more than the kept tokens plus a margin, its first tokens
-   * are the whole text's; otherwise a longer prefix is tried, up to the whole text. A 19 MB text
-   * costs a few kB of tokenising instead of seconds.
+   * A text's tokens as far as truncation to `keep` of them needs: a long text is tokenised from a piece at its kept
+   * end (textPiece). When the piece yields more than `keep` plus a margin, its kept tokens are the whole text's;
+   * otherwise a piece `PREFIX_GROWTH` times longer is tried, up to the whole text. A piece cut inside a word (a text
+   * with no space) is taken only when a piece half as long gives the same kept tokens: WordPiece makes any word over
+   * 100 characters one [UNK] whatever its length, and Unigram's and BPE's choices near a cut settle within a few
+   * tokens of it. A 19 MB text costs a few kB of tokenising, whatever normalisation makes of its characters.
    */
-  const encodePrefix = async (text: string): Promise<EncodedText> => {
-    // The kept tokens (maxTokens - after), plus the margin, plus the special tokens the prefix is framed with.
-    const enough = maxTokens + before + PREFIX_MARGIN_TOKENS;
+  const textTokens = async (text: string, keep: number, kept: KeptEnd, signal?: CancelSignal): Promise<TextTokens & { piece: string }> => {
+    const enough = keep + PREFIX_MARGIN_TOKENS;
     let tried = 0;
-    for (let budget = firstBudget; budget < text.length; budget *= PREFIX_GROWTH) {
-      // Cut before a run of spaces; a run reaching back past the last budget gives no new prefix (and each character is walked once).
-      let cut = text.lastIndexOf(' ', budget);
-      while (cut > tried && text.charCodeAt(cut - 1) === SPACE) cut--;
-      const previous = tried;
+    let budget = firstBudget;
+    for (; budget < text.length; budget *= PREFIX_GROWTH) {
+      signal?.throwIfAborted();
+      const { piece, midWord } = textPiece(text, budget, tried, kept);
       tried = budget;
-      if (cut <= previous) continue;
-      const ids = await tokenize(text.slice(0, cut));
-      if (ids.length > enough) return truncate(ids, true);
+      const [ids] = await plainIds([piece]);
+      if (ids!.length <= enough) continue;
+      if (midWord) {
+        const [shorter] = await plainIds([textPiece(text, budget >> 1, 0, kept).piece]);
+        if (shorter!.length <= enough || !sameTokens(keptTokens(shorter!, keep, kept), keptTokens(ids!, keep, kept))) continue;
+      }
+      return { ids: ids!, length: ids!.length, lengthIsLowerBound: true, piece };
     }
-    return truncate(await tokenize(text), false);
+    const [ids] = await plainIds([text]);
+    return { ids: ids!, length: ids!.length, lengthIsLowerBound: false, piece: text };
   };
+
+  /**
+   * Each text's tokens (textTokens), in calls of at most JOB_CHARS characters, one at a time, the signal checked
+   * between them. `keep` undefined: every text whole.
+   */
+  const manyTextTokens = async (texts: string[], keep: number | undefined, kept: KeptEnd, signal?: CancelSignal): Promise<TextTokens[]> => {
+    const tokens: TextTokens[] = new Array(texts.length);
+    for (const [from, to] of jobs(texts, keep === undefined ? Infinity : firstBudget)) {
+      signal?.throwIfAborted();
+      if (to - from === 1 && texts[from]!.length > firstBudget && keep !== undefined) tokens[from] = await textTokens(texts[from]!, keep, kept, signal);
+      else (await plainIds(texts.slice(from, to))).forEach((ids, k) => (tokens[from + k] = { ids, length: ids.length, lengthIsLowerBound: false }));
+    }
+    return tokens;
+  };
+
+  const textLimit = Math.max(0, maxTokens - before - after);
+  /** A text's tokens framed by the special ones and truncated to the limit, as sentence-transformers embeds them. */
+  const framed = ({ ids, length, lengthIsLowerBound }: TextTokens): EncodedText => {
+    const kept = ids.length > textLimit ? ids.slice(0, textLimit) : ids;
+    return { ids: Int32Array.from([...frame.before, ...kept, ...frame.after]), length: length + before + after, lengthIsLowerBound };
+  };
+
+  /** Ids with the special tokens, cut to the limit with the closing ones kept. */
+  const truncate = (ids: number[]): EncodedText => {
+    const length = ids.length;
+    if (ids.length <= maxTokens) return { ids: Int32Array.from(ids), length, lengthIsLowerBound: false };
+    const truncated = new Int32Array(maxTokens);
+    truncated.set(ids.slice(0, maxTokens - after));
+    truncated.set(ids.slice(ids.length - after), maxTokens - after);
+    return { ids: truncated, length, lengthIsLowerBound: false };
+  };
+
+  let pairTemplate: Promise<PairTemplate> | undefined;
 
   return {
     padId,
-    async encode(texts, { whole = false } = {}) {
+    async encode(texts, { whole = false, signal } = {}) {
       const prepared = texts.map((text) => (lowercase ? pythonStrip(text).toLowerCase() : pythonStrip(text)));
+      let chars = 0;
+      for (const text of prepared) chars += text.length;
+      if (whole || chars > JOB_CHARS) return (await manyTextTokens(prepared, whole ? undefined : textLimit, 'start', signal)).map(framed);
+      // A small request: short texts from requests of the same event-loop turn share one call.
       const encoded: EncodedText[] = new Array(texts.length);
-      // Short texts the fast path does not take go to the Rust library in one call.
       const rest: number[] = [];
-      const long: Promise<void>[] = [];
-      prepared.forEach((text, index) => {
-        if (!whole && text.length > firstBudget) {
-          long.push(encodePrefix(text).then((result) => void (encoded[index] = result)));
-          return;
+      for (const [index, text] of prepared.entries()) {
+        if (text.length > firstBudget) encoded[index] = framed(await textTokens(text, textLimit, 'start'));
+        else {
+          const fast = fastEncode?.(text);
+          if (fast) encoded[index] = truncate(fast);
+          else rest.push(index);
         }
-        const fast = fastEncode?.(text);
-        if (fast) encoded[index] = truncate(fast, false);
-        else rest.push(index);
-      });
-      if (rest.length > 0) (await rustIds(rest.map((index) => prepared[index]!))).forEach((ids, k) => (encoded[rest[k]!] = truncate(ids, false)));
-      if (long.length > 0) await Promise.all(long);
+      }
+      if (rest.length > 0) (await rustIds(rest.map((index) => prepared[index]!))).forEach((ids, k) => (encoded[rest[k]!] = truncate(ids)));
       return encoded;
     },
-    async encodePairs(pairs, { truncate, direction = 'right' }) {
-      if (pairs.length === 0) return [];
-      // The binding's encodeBatch takes single texts only: a call per pair (they run in parallel on the thread pool).
-      const chosen = truncate ? pairTokenizer(direction) : tokenizer;
-      const encodings: Encoding[] = await Promise.all(pairs.map(([query, document]) => chosen.encode(query, document)));
-      return encodings.map((encoding) => {
-        const ids = Int32Array.from(encoding.getIds());
-        return { ids, typeIds: Int32Array.from(encoding.getTypeIds()), length: ids.length };
+    async encodePairs(query, documents, { truncate, direction = 'right', signal }) {
+      if (documents.length === 0) return [];
+      pairTemplate ??= probePairTemplate(tokenizer);
+      const template = await pairTemplate;
+      const limit = Math.max(0, maxTokens - template.specialTokens);
+      const kept: KeptEnd = direction === 'right' ? 'start' : 'end';
+      const documentTokens = await manyTextTokens(documents, limit, kept, signal);
+      signal?.throwIfAborted();
+      // With odd room, which member is longer decides which keeps the odd token: the query is counted past every
+      // document counted whole (documents of a few kB are).
+      const longestExact = limit % 2 === 1 ? Math.max(0, ...documentTokens.map((tokens) => (tokens.lengthIsLowerBound ? 0 : tokens.length))) : 0;
+      const [queryTokens] = await manyTextTokens([query], Math.max(limit, longestExact + 1), kept);
+      return documentTokens.map((document, index) => {
+        const queryIsLonger = isLonger(queryTokens!, document, query.length, documents[index]!.length);
+        const [queryKeeps, documentKeeps] = truncate ? longestFirst(queryTokens!.length, document.length, limit, queryIsLonger) : [queryTokens!.length, document.length];
+        const pair = template.join(keptTokens(queryTokens!.ids, queryKeeps, kept), keptTokens(document.ids, documentKeeps, kept));
+        const length = truncate ? pair.ids.length : queryTokens!.length + document.length + template.specialTokens;
+        return { ...pair, length, lengthIsLowerBound: !truncate && (queryTokens!.lengthIsLowerBound || document.lengthIsLowerBound) };
       });
     },
-    async firstTokens(texts, tokens) {
-      if (texts.length === 0) return [];
-      const encodings: Encoding[] = await tokenizer.encodeBatch(texts, { addSpecialTokens: false });
-      return encodings.map((encoding, index) => {
-        const offsets = encoding.getOffsets();
-        if (offsets.length <= tokens) return texts[index]!;
-        // Offsets count code points.
-        return Array.from(texts[index]!).slice(0, tokens > 0 ? offsets[tokens - 1]![1] : 0).join('');
-      });
+    async firstTokens(texts, tokens, signal) {
+      // A long text is first cut to the piece that holds its first tokens (and a margin), as for truncation.
+      const pieces: string[] = [];
+      for (const text of texts) pieces.push(text.length > firstBudget ? (await textTokens(text, tokens, 'start', signal)).piece : text);
+      const cut: string[] = [];
+      for (const [from, to] of jobs(pieces)) {
+        signal?.throwIfAborted();
+        const encodings: Encoding[] = await tokenizer.encodeBatch(pieces.slice(from, to), { addSpecialTokens: false });
+        encodings.forEach((encoding, k) => {
+          const offsets = encoding.getOffsets();
+          // Offsets count code points.
+          cut.push(offsets.length <= tokens ? texts[from + k]! : Array.from(pieces[from + k]!).slice(0, tokens > 0 ? offsets[tokens - 1]![1] : 0).join(''));
+        });
+      }
+      return cut;
     },
     tokenStrings: (ids) => Array.from(ids, (id) => tokenizer.idToToken(id) ?? ''),
   };

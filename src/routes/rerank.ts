@@ -66,13 +66,13 @@ export const rerankRoutes = (paths: string[]): FastifyPluginAsyncZod =>
             entry.spec.id,
             async (signal) =>
               (await entry.loaded).score(body.query, texts, {
-                truncate: body.truncate ?? (request.teiShape ? false : app.limits.truncate),
+                // TEI (since 1.9) truncates by default too, and refuses only with `truncate: false`.
+                truncate: body.truncate ?? app.limits.truncate,
                 direction: body.truncation_direction?.toLowerCase() as 'right' | 'left' | undefined,
                 maxDocumentTokens: body.max_tokens_per_doc,
-                maxRequestTokens: app.limits.maxRequestTokens,
                 signal,
               }),
-            (error) => (error instanceof InputTooLongError ? errors.documentTooLong(error.index, error.tokens, error.limit, param) : undefined),
+            (error) => (error instanceof InputTooLongError ? errors.documentTooLong(error.index, error.tokens, error.limit, param, error.atLeast) : undefined),
           );
           const totalTokens = scored.tokenCounts.reduce((sum, count) => sum + count, 0);
           request.embedding = { model: entry.spec.id, inputs: texts.length, tokens: totalTokens };

@@ -54,7 +54,7 @@ export function rerankRequestSchema(registry: Registry) {
       truncate: z
         .boolean()
         .optional()
-        .meta({ description: "Cut pairs over the model's limit, longest first (default: true in Cohere's shape, false in TEI's, which then refuses them with a 400)." }),
+        .meta({ description: "Cut pairs over the model's limit, longest first (default: true, or the server's TRUNCATE, in Cohere's and TEI's shapes); false refuses them with a 400." }),
       truncation_direction: z.enum(['right', 'left', 'Right', 'Left']).optional().meta({ description: 'TEI: which end of a pair truncation cuts.' }),
     })
     .superRefine((body, ctx) => void resolveReranker(registry, body.model, ctx))

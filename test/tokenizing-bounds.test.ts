@@ -1,0 +1,124 @@
+/**
+ * Tokenising is bounded by what truncation keeps, against the real server (issue 32, items 1, 2
+ * and 7): a rerank request with a 2 MB query and 1000 documents costs little, and once abandoned
+ * leaves the thread pool (shared with the Rust tokenizer's other callers and zlib) to others; text
+ * that normalisation expands 18-fold (U+FDFA, no spaces) costs memory by the limit, not by its size.
+ * CPU and memory from /proc; wall time only as generous bounds.
+ */
+import assert from 'node:assert/strict';
+import { rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { gzipSync } from 'node:zlib';
+import { tempDir } from './helpers/app.ts';
+import { writeFixtureModel } from './helpers/fixture-model.ts';
+import { probeHealth } from './helpers/health-probe.ts';
+import { startServer, type ServerProcess } from './helpers/server-process.ts';
+
+const MB = 1024 * 1024;
+/** Less than 1000 documents at the rerankers' pair length (64): a rerank is bounded by its documents, not by this. */
+const MAX_REQUEST_TOKENS = 20_000;
+/** Far from what each takes (a few ms to tens of ms here); the issue asks for 2 s after an abandoned attack. */
+const ANSWER_WITHIN_MS = 15_000;
+
+let workDir: string;
+let server: ServerProcess;
+before(async () => {
+  workDir = await tempDir('tokenizing-bounds');
+  await writeFixtureModel(workDir, 'test/ce', { crossEncoder: {}, maxSeqLength: 64, modelMaxLength: 64 });
+  await writeFixtureModel(workDir, 'test/ce-xlmr', { family: 'unigram', crossEncoder: {}, maxSeqLength: 64, modelMaxLength: 64 });
+  // multilingual-e5-, bge-m3- and paraphrase-multilingual-shaped: XLM-R's Unigram tokenizer with its Precompiled (nmt_nfkc) normaliser.
+  await writeFixtureModel(workDir, 'test/e5', { family: 'unigram', maxSeqLength: 64, modelMaxLength: 64 });
+  await writeFile(join(workDir, 'models.txt'), 'test/ce alias=ce\ntest/ce-xlmr alias=ce-xlmr\ntest/e5 alias=e5\n');
+  server = await startServer({ MODELS_FILE: join(workDir, 'models.txt'), ARTIFACTS_DIR: workDir, HTTP_PROCESSES: '1', INFERENCE_WORKERS: '1', MAX_REQUEST_TOKENS: String(MAX_REQUEST_TOKENS), LOG_LEVEL: 'warn' });
+});
+after(async () => {
+  await server.stop();
+  await rm(workDir, { recursive: true, force: true });
+});
+
+const post = (path: string, body: object | Buffer, options: { signal?: AbortSignal; headers?: Record<string, string> } = {}) =>
+  fetch(`${server.url}${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...options.headers },
+    body: Buffer.isBuffer(body) ? new Uint8Array(body) : JSON.stringify(body),
+    signal: options.signal ?? AbortSignal.timeout(ANSWER_WITHIN_MS),
+  });
+
+const cpu = async () => {
+  const { mainThreads, otherThreads } = await server.cpuSeconds();
+  return mainThreads + otherThreads;
+};
+
+/** The users of the thread pool the attack would starve: a non-ASCII embedding (the Rust tokenizer), a rerank, a gzip body (zlib). */
+async function othersAnswer() {
+  const answers = await Promise.all([
+    post('/v1/embeddings', { model: 'e5', input: 'Grüße aus München, 東京の天気' }),
+    post('/v1/rerank', { model: 'ce', query: 'what does the fox do', documents: ['the fox jumps', 'hello world'] }),
+    post('/v1/embeddings', gzipSync(JSON.stringify({ model: 'e5', input: ['héllo wörld'] })), { headers: { 'content-encoding': 'gzip' } }),
+  ]);
+  assert.deepEqual(answers.map((response) => response.status), [200, 200, 200]);
+}
+
+const bigQuery = (bytes: number) => 'the quick brown fox jumps over the lazy dog '.repeat(Math.ceil(bytes / 44));
+const tinyDocuments = Array.from({ length: 1000 }, (_, i) => `document ${i} about a fox`);
+
+test('a 2 MB query with 1000 documents: answered with a few CPU seconds (each pair was tokenised with the whole query: ~1.4 s a pair)', async () => {
+  const probe = await probeHealth(server.url);
+  const before = await cpu();
+  const response = await post('/v1/rerank', { model: 'ce', query: bigQuery(2 * MB), documents: tinyDocuments }, { signal: AbortSignal.timeout(120_000) });
+  const used = (await cpu()) - before;
+  const health = await probe.stop();
+  const body = await response.text();
+  assert.equal(response.status, 200, body);
+  assert.equal((JSON.parse(body) as { results: unknown[] }).results.length, 1000);
+  console.log(`2 MB query × 1000 documents: ${used.toFixed(2)} CPU s, /health longest wait ${health.maxMs.toFixed(0)} ms`);
+  assert.ok(used < 30, `${used.toFixed(1)} CPU seconds`);
+  assert.equal(health.failed, 0);
+});
+
+test('abandoned, the same request stops using CPU; then a non-ASCII embedding, a small rerank and a gzip body are answered', async () => {
+  const query = bigQuery(2 * MB);
+  // 1000 distinct long queries' worth of work: documents as long as the query's start, each its own.
+  const attack = post('/v1/rerank', { model: 'ce-xlmr', query: `Grüße ${query}`, documents: tinyDocuments.map((document) => `${document} ${query.slice(0, 2000)}`) }, { signal: AbortSignal.timeout(1000) });
+  await assert.rejects(attack, /abort|timeout/i);
+  await new Promise((resolve) => setTimeout(resolve, 1000));
+  const idleFrom = await cpu();
+  await new Promise((resolve) => setTimeout(resolve, 2000));
+  const used = (await cpu()) - idleFrom;
+  console.log(`abandoned rerank: ${used.toFixed(2)} CPU s in the 2 s from 1 s after the client left`);
+  assert.ok(used < 0.5, `the server still ran ${used.toFixed(2)} CPU s in 2 s`);
+  await othersAnswer();
+});
+
+test('3 MB of U+FDFA (NFKC: 18 characters each) without a space to an e5-shaped model and as a rerank query: answered, memory bounded', async () => {
+  const text = '\ufdfa'.repeat(MB);
+  const rssBefore = await server.rssMb();
+  const before = await cpu();
+  const embedded = await post('/v1/embeddings', { model: 'e5', input: text }, { signal: AbortSignal.timeout(120_000) });
+  const body = await embedded.text();
+  assert.equal(embedded.status, 200, body);
+  const { usage } = JSON.parse(body) as { usage: { prompt_tokens: number } };
+  assert.equal(usage.prompt_tokens, 64, 'truncated to the limit');
+  const reranked = await post('/v1/rerank', { model: 'ce-xlmr', query: text, documents: ['hello', text.slice(0, 5000)] }, { signal: AbortSignal.timeout(120_000) });
+  assert.equal(reranked.status, 200, await reranked.text());
+  const used = (await cpu()) - before;
+  const growth = (await server.rssMb()) - rssBefore;
+  console.log(`3 MB of U+FDFA: RSS +${growth.toFixed(0)} MB, ${used.toFixed(2)} CPU s`);
+  assert.ok(growth < 500, `RSS grew ${growth.toFixed(0)} MB`);
+  assert.ok(used < 20, `${used.toFixed(1)} CPU seconds`);
+  await othersAnswer();
+});
+
+test('1000 documents of ~2 kB (MAX_RERANK_DOCUMENTS) are scored, each pair cut to the limit: MAX_REQUEST_TOKENS bounds embeddings, not reranks', async () => {
+  const documents = Array.from({ length: 1000 }, (_, i) => `${i} ${bigQuery(2000).slice(0, 2000)}`);
+  const response = await post('/v1/rerank', { model: 'ce', query: 'what does the fox do', documents }, { signal: AbortSignal.timeout(120_000) });
+  const body = await response.text();
+  assert.equal(response.status, 200, body);
+  const { results, usage } = JSON.parse(body) as { results: unknown[]; usage: { total_tokens: number } };
+  assert.equal(results.length, 1000);
+  assert.equal(usage.total_tokens, 64 * 1000);
+  const embeddings = await post('/v1/embeddings', { model: 'e5', input: documents });
+  assert.equal(embeddings.status, 400);
+  assert.equal(((await embeddings.json()) as { error: { code: string } }).error.code, 'max_tokens_per_request');
+});
