@@ -17,6 +17,8 @@ export interface ServerProcess {
   rssMb(): Promise<number>;
   /** CPU seconds run so far by the tree's processes: their main threads (the HTTP threads), and all their other threads. */
   cpuSeconds(): Promise<{ mainThreads: number; otherThreads: number }>;
+  /** CPU seconds run so far by the HTTP processes' main threads (the HTTP threads) alone: not the primary's, not their workers'. */
+  httpThreadCpuSeconds(): Promise<number>;
   stop(): Promise<void>;
 }
 
@@ -93,6 +95,10 @@ export async function startServer(env: Record<string, string>, entry = new URL('
         mainThreads: perProcess.reduce((sum, cpu) => sum + cpu.mainThreads, 0),
         otherThreads: perProcess.reduce((sum, cpu) => sum + cpu.otherThreads, 0),
       };
+    },
+    async httpThreadCpuSeconds() {
+      const pids = (await processTree(child.pid!)).slice(1);
+      return (await Promise.all(pids.map((pid) => threadCpuSeconds(pid, String(pid))))).reduce((sum, seconds) => sum + seconds, 0);
     },
     stop: () =>
       new Promise((resolve) => {
