@@ -38,6 +38,16 @@ export const errors = {
     ),
   routeNotFound: (method: string, url: string) =>
     new ApiError(404, 'invalid_request_error', `Invalid URL (${method} ${url}). The API is described at /docs.`, null, 'unknown_url'),
+  notOnMetricsPort: (method: string, url: string, apiUrl: string) =>
+    new ApiError(404, 'invalid_request_error', `Invalid URL (${method} ${url}). This port (METRICS_PORT) serves only GET /metrics; the API is at ${apiUrl}, described at ${apiUrl}/docs.`, null, 'unknown_url'),
+  metricsNotHere: (metricsUrl: string | undefined) =>
+    new ApiError(
+      404,
+      'invalid_request_error',
+      metricsUrl ? `Metrics are not served on the API's port: they are at ${metricsUrl} (METRICS_PORT), with no API key.` : 'Metrics are off: set METRICS_PORT to serve them on a port of their own.',
+      null,
+      'unknown_url',
+    ),
   methodNotAllowed: (method: string, path: string, allowed: string[]) =>
     new ApiError(405, 'invalid_request_error', `${path} does not take ${method}; it takes ${allowed.join(', ')}.`, null, 'method_not_allowed'),
   bodyTooLarge: (limit: number) =>

@@ -79,13 +79,17 @@ export function errorHandler(error: FastifyError, request: FastifyRequest, reply
 /**
  * The routes' methods by path, for 405s: a known path asked with the wrong method (GET
  * /v1/embeddings) is told which methods it takes, in an `Allow` header too, rather than that the
- * URL is unknown.
+ * URL is unknown. /metrics is told where the metrics are (`metricsUrl`), or that they are off.
  */
-export function notFoundHandler(methodsByPath: Map<string, Set<string>>) {
+export function notFoundHandler(methodsByPath: Map<string, Set<string>>, metricsUrl: string | undefined) {
   return (request: FastifyRequest, reply: FastifyReply) => {
     const path = request.url.split('?')[0]!;
     const allowed = methodsByPath.get(path);
-    const apiError = allowed ? errors.methodNotAllowed(request.method, path, [...allowed]) : errors.routeNotFound(request.method, request.url);
+    const apiError = allowed
+      ? errors.methodNotAllowed(request.method, path, [...allowed])
+      : path === '/metrics'
+        ? errors.metricsNotHere(metricsUrl)
+        : errors.routeNotFound(request.method, request.url);
     if (allowed) reply.header('allow', [...allowed].join(', '));
     return reply.status(apiError.status).send(apiError.toBody());
   };
