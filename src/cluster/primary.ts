@@ -106,7 +106,7 @@ export async function runPrimary(config: ServerConfig, log: Logger) {
     const url = httpUrl(config.host, port);
     log.info(
       { models, httpProcesses: serving.httpProcesses, workersPerModel: serving.workersPerModel, url, docs: `${url}/docs`, metrics: metricsUrl ? `${metricsUrl}/metrics` : null },
-      `ready: serving ${models.join(', ')} with ${serving.httpProcesses} HTTP process(es) and ${serving.workersPerModel} inference worker(s) per model ` +
+      `ready: serving ${models.join(', ')} with ${serving.httpProcesses} HTTP process(es) and ${serving.workersPerModel} inference worker(s) per model in all ` +
         `at ${url} (API docs: ${url}/docs; ${metricsUrl ? `metrics: ${metricsUrl}/metrics` : 'metrics off: set METRICS_PORT to serve them'})`,
     );
   };
