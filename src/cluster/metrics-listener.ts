@@ -24,14 +24,14 @@ export type MetricsGatherer = () => Promise<MetricsSnapshot[]>;
 /**
  * The primary's metrics listener: `GET /metrics` answers the metrics of every HTTP process,
  * aggregated, with no key, on a port of its own that the public port does not serve, so a scraper
- * needs no API key and clients see no metrics. Anything else is told where the API is (`apiUrl`).
+ * needs no API key and clients see no metrics. Anything else is told where the API is (`apiUrl()`: with PORT=0, known once an HTTP process listens).
  */
-export async function listenForMetrics(port: number, host: string, apiUrl: string, gather: MetricsGatherer): Promise<{ server: Server; url: string }> {
+export async function listenForMetrics(port: number, host: string, apiUrl: () => string, gather: MetricsGatherer): Promise<{ server: Server; url: string }> {
   const server = createServer(
     { headersTimeout: HEADERS_TIMEOUT_MS, requestTimeout: REQUEST_TIMEOUT_MS, keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS, connectionsCheckingInterval: TIMEOUT_CHECK_MS },
     (request, response) => {
       if (request.method !== 'GET' || request.url?.split('?')[0] !== '/metrics') {
-        const error = errors.notOnMetricsPort(request.method ?? 'GET', request.url ?? '', apiUrl);
+        const error = errors.notOnMetricsPort(request.method ?? 'GET', request.url ?? '', apiUrl());
         response.writeHead(error.status, { 'content-type': 'application/json' }).end(JSON.stringify(error.toBody()));
         return;
       }

@@ -93,17 +93,19 @@ export async function runPrimary(config: ServerConfig, log: Logger) {
   );
   /** Per process index, the live process that answers metrics requests. */
   const reporting = new Map<number, Worker>();
+  /** The public port's URL: with PORT=0, the port the HTTP processes were given is known from their ready message. */
+  let apiUrl = httpUrl(config.host, config.port);
   let metricsUrl: string | undefined;
   if (config.metricsPort !== undefined) {
-    ({ url: metricsUrl } = await listenForMetrics(config.metricsPort, config.host, httpUrl(config.host, config.port), () => gatherMetrics([...reporting.values()])));
+    ({ url: metricsUrl } = await listenForMetrics(config.metricsPort, config.host, () => apiUrl, () => gatherMetrics([...reporting.values()])));
     log.info(`metrics listening at ${metricsUrl}/metrics`);
   }
   let announcedReady = false;
   /** Once every HTTP process has come up, the line that says the service is ready, and where. */
-  const logReadyOnce = (port: number) => {
+  const logReadyOnce = () => {
     if (cameUp.size < serving.httpProcesses || announcedReady) return;
     announcedReady = true;
-    const url = httpUrl(config.host, port);
+    const url = apiUrl;
     log.info(
       { models, httpProcesses: serving.httpProcesses, workersPerModel: serving.workersPerModel, url, docs: `${url}/docs`, metrics: metricsUrl ? `${metricsUrl}/metrics` : null },
       `ready: serving ${models.join(', ')} with ${serving.httpProcesses} HTTP process(es) and ${serving.workersPerModel} inference worker(s) per model in all ` +
@@ -146,7 +148,8 @@ export async function runPrimary(config: ServerConfig, log: Logger) {
         ready = true;
         cameUp.add(index);
         failedRestarts.delete(index);
-        logReadyOnce(message.port);
+        apiUrl = httpUrl(config.host, message.port);
+        logReadyOnce();
       }
     });
     // A fork that fails (EMFILE, EAGAIN) reports an error and never runs; without a listener the error would end the primary.
