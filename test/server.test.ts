@@ -134,9 +134,12 @@ test('starts, logs one line per model by its kind and one ready line once every 
   const { code, output } = await server.exited;
   assert.equal(code, 0);
   assert.equal(output.split(readyLine).length - 1, 1, output);
-  const lines = output.split('\n');
-  const readyAt = lines.findIndex((line) => line.includes(readyLine));
-  assert.equal(lines.slice(0, readyAt).filter((line) => /loaded (tiny|ce):/.test(line)).length, 4, 'after both processes loaded both models');
+  // The processes' lines interleave on the one stdout as each flushes; their times say what came first.
+  const lines = output.split('\n').filter((line) => line.startsWith('{')).map((line) => JSON.parse(line) as { time: number; msg: string });
+  const readyTime = lines.find((line) => line.msg === readyLine)!.time;
+  const loadedTimes = lines.filter((line) => /^loaded (tiny|ce):/.test(line.msg)).map((line) => line.time);
+  assert.equal(loadedTimes.length, 4, 'both processes loaded both models');
+  assert.ok(loadedTimes.every((time) => time <= readyTime), 'the ready line came after every loaded line');
 });
 
 test('SIGTERM during a large request: the request completes with 200, then the process exits 0', async () => {
