@@ -2,6 +2,7 @@
  * `npm run download`: fetches every model in MODELS_FILE from the Hugging Face
  * Hub (or HF_ENDPOINT) into ARTIFACTS_DIR. Safe to re-run: complete files are kept.
  */
+import { applyFlags, FlagError } from '../src/cli-flags.ts';
 import { loadDownloadConfig } from '../src/config.ts';
 import { downloadModels } from '../src/download/download-models.ts';
 import { describeModel } from '../src/inference/model-files.ts';
@@ -14,10 +15,11 @@ Fetches every model of MODELS_FILE (default ./models.txt) from the Hugging Face 
 it names; verified; complete files are kept, so it is safe to re-run. Settings (environment variables):
   MODELS_FILE, ARTIFACTS_DIR, HF_ENDPOINT (a mirror), HF_TOKEN (gated or private repos),
   HF_HUB_OFFLINE=1 (fetch nothing, only check the files are there), DOWNLOAD_TIMEOUT_MS, DOWNLOAD_TOTAL_TIMEOUT_MS.
+  --models FILE stands for MODELS_FILE.
 See README.md, "Model files, downloads and air-gapped use".`;
 
 async function main(): Promise<number> {
-  if (process.argv.slice(2).some((arg) => arg === '--help' || arg === '-h')) {
+  if (applyFlags(process.argv.slice(2), { '--models': 'MODELS_FILE' }, 'npm run download').help) {
     console.log(USAGE);
     return 0;
   }
@@ -46,7 +48,7 @@ async function main(): Promise<number> {
 main().then(
   (code) => process.exit(code),
   (error: Error) => {
-    console.error(`download failed: ${error.message}`);
+    console.error(error instanceof FlagError ? `error: ${error.message}` : `download failed: ${error.message}`);
     process.exit(1);
   },
 );

@@ -82,6 +82,8 @@ export interface AppOptions {
   accessLog?: FastifyBaseLogger;
   /** Whether /ready answers 200; by default, once every model is loaded. */
   isReady?: () => boolean;
+  /** The METRICS_PORT listener's /metrics, which GET /metrics here points to; absent: metrics are off. */
+  metricsUrl?: string;
 }
 
 /** Printable ASCII, at most 128 characters: uuids, trace ids and the like. */
@@ -136,7 +138,7 @@ export async function buildApp(options: AppOptions) {
     for (const each of Array.isArray(method) ? method : [method]) if (each !== 'HEAD') methods.add(each);
     methodsByPath.set(url, methods);
   });
-  app.setNotFoundHandler(notFoundHandler(methodsByPath));
+  app.setNotFoundHandler(notFoundHandler(methodsByPath, options.metricsUrl));
 
   app.removeAllContentTypeParsers();
   const parseThread = new JsonParseThread(limits.maxRequestTokens);

@@ -23,6 +23,9 @@ export class ApiError extends Error {
   }
 }
 
+/** What an operator does to serve another model. */
+const HOW_TO_ADD_A_MODEL = (what: string) => `To serve one, add a line with ${what} to the server's models.txt (MODELS_FILE), run \`npm run download\` and restart the server.`;
+
 export const errors = {
   invalidRequest: (message: string, param: string | null = null, code: string | null = null) =>
     new ApiError(400, 'invalid_request_error', message, param, code),
@@ -32,12 +35,31 @@ export const errors = {
     new ApiError(
       404,
       'invalid_request_error',
-      `The model '${model}' does not exist. Available models: ${available.join(', ')}.`,
+      `The model '${model}' does not exist. Available models: ${available.join(', ')}. ${HOW_TO_ADD_A_MODEL('its Hugging Face repo id')}`,
+      'model',
+      'model_not_found',
+    ),
+  noReranker: (available: string[]) =>
+    new ApiError(
+      404,
+      'invalid_request_error',
+      `This server serves no reranker to rerank with (its models, ${available.join(', ') || 'none'}, embed). ` +
+        HOW_TO_ADD_A_MODEL('a cross-encoder (e.g. cross-encoder/ms-marco-MiniLM-L6-v2)'),
       'model',
       'model_not_found',
     ),
   routeNotFound: (method: string, url: string) =>
     new ApiError(404, 'invalid_request_error', `Invalid URL (${method} ${url}). The API is described at /docs.`, null, 'unknown_url'),
+  notOnMetricsPort: (method: string, url: string, apiUrl: string) =>
+    new ApiError(404, 'invalid_request_error', `Invalid URL (${method} ${url}). This port (METRICS_PORT) serves only GET /metrics; the API is at ${apiUrl}, described at ${apiUrl}/docs.`, null, 'unknown_url'),
+  metricsNotHere: (metricsUrl: string | undefined) =>
+    new ApiError(
+      404,
+      'invalid_request_error',
+      metricsUrl ? `Metrics are not served on the API's port: they are at ${metricsUrl} (METRICS_PORT), with no API key.` : 'Metrics are off: set METRICS_PORT to serve them on a port of their own.',
+      null,
+      'unknown_url',
+    ),
   methodNotAllowed: (method: string, path: string, allowed: string[]) =>
     new ApiError(405, 'invalid_request_error', `${path} does not take ${method}; it takes ${allowed.join(', ')}.`, null, 'method_not_allowed'),
   bodyTooLarge: (limit: number) =>

@@ -5,6 +5,7 @@
  */
 import cluster from 'node:cluster';
 import { SHARE_ENV, type ProcessShare } from './cluster/messages.ts';
+import { applyFlags } from './cli-flags.ts';
 import { loadServerConfig } from './config.ts';
 import { createLogs } from './logs.ts';
 
@@ -12,10 +13,13 @@ const USAGE = `usage: npm start            (or npm run start:built after npm run
 Serves the models of MODELS_FILE (default ./models.txt) from ARTIFACTS_DIR (default ./artifacts; fetch them
 with npm run download) at http://HOST:PORT (default 127.0.0.1:8000): OpenAI's /v1/embeddings, /v1/rerank,
 /v1/models, API docs at /docs. Every setting is an environment variable (PORT, HOST, API_KEYS, METRICS_PORT,
-INFERENCE_WORKERS, ...): see the configuration table in README.md.`;
+INFERENCE_WORKERS, ...): see the configuration table in README.md. Flags for the commonest:
+  --port N       PORT          --host ADDRESS    HOST          --models FILE     MODELS_FILE`;
+
+const FLAGS = { '--port': 'PORT', '--host': 'HOST', '--models': 'MODELS_FILE' };
 
 async function main() {
-  if (process.argv.slice(2).some((arg) => arg === '--help' || arg === '-h')) {
+  if (applyFlags(process.argv.slice(2), FLAGS, 'npm start').help) {
     console.log(USAGE);
     return;
   }

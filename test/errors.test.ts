@@ -38,6 +38,32 @@ describe('every error answers in OpenAI shape with a status the client can act o
     const error = await expectError({ payload: { ...ok, model: 'gpt-4' } }, 404, { param: 'model', code: 'model_not_found' });
     assert.match(error.message, /'gpt-4'/);
     assert.match(error.message, /tiny, other\/mean/);
+    assert.match(error.message, /add a line with its Hugging Face repo id to the server's models\.txt \(MODELS_FILE\), run `npm run download` and restart the server/);
+  });
+
+  test('a missing model or input: one wording, "Missing required parameter"', async () => {
+    await expectError({ payload: { input: 'x' } }, 400, { param: 'model', message: /^Missing required parameter: 'model'\.$/ });
+    await expectError({ payload: { model: 'tiny' } }, 400, { param: 'input', message: /^Missing required parameter: 'input'\.$/ });
+  });
+
+  test('a near-miss field name in place of a required one gets "did you mean"', async () => {
+    await expectError({ payload: { model: 'tiny', inputs: ['x'] } }, 400, { param: 'input', message: /^Missing required parameter: 'input'\. The request has 'inputs': did you mean 'input'\?$/ });
+    await expectError({ payload: { modle: 'tiny', input: 'x' } }, 400, { param: 'model', message: /The request has 'modle': did you mean 'model'\?$/ });
+    await expectError({ payload: { Input: 'x', model: 'tiny' } }, 400, { param: 'input', message: /The request has 'Input': did you mean 'input'\?$/ });
+    await expectError({ payload: { model: 'tiny', prompt: 'x' } }, 400, { param: 'input', message: /^Missing required parameter: 'input'\.$/ });
+  });
+
+  test('rerank with no reranker served: says the served models embed, and how to add a cross-encoder', async () => {
+    const error = await expectError({ url: '/v1/rerank', payload: { query: 'q', documents: ['d'] } }, 404, { param: 'model', code: 'model_not_found' });
+    assert.equal(
+      error.message,
+      'This server serves no reranker to rerank with (its models, tiny, other/mean, embed). To serve one, add a line with a cross-encoder ' +
+        "(e.g. cross-encoder/ms-marco-MiniLM-L6-v2) to the server's models.txt (MODELS_FILE), run `npm run download` and restart the server.",
+    );
+  });
+
+  test('GET /metrics on the API port: the metrics are not here, and (with no METRICS_PORT) off', async () => {
+    await expectError({ method: 'GET', url: '/metrics' }, 404, { code: 'unknown_url', message: /^Metrics are off: set METRICS_PORT/ });
   });
 
   test('an ambiguous bare name is not guessed', async () => {

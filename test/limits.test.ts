@@ -44,9 +44,8 @@ test('past the queue bound a request gets 429 with Retry-After at once; the queu
   const big = embed({ model: 'tiny', input: Array.from({ length: 2048 }, (_, i) => `query ${i}`) });
   const model = await server.registry.resolve('tiny')!.loaded;
   while (model.queuedSequences < 100) await new Promise((resolve) => setTimeout(resolve, 1));
-  const started = performance.now();
   const refused = await embed({ model: 'tiny', input: Array.from({ length: 100 }, () => 'hello') });
-  assert.ok(performance.now() - started < 500);
+  assert.ok(model.queuedSequences > 0, 'the refusal did not wait for the queue to empty');
   assert.equal(refused.statusCode, 429);
   assert.equal(refused.headers['retry-after'], '1');
   assert.equal(errorResponseSchema.parse(refused.json()).error.code, 'overloaded');
@@ -63,9 +62,10 @@ test('when a client disconnects, its queued inputs are dropped, not computed', a
   client.end(body);
   while (model.queuedSequences < 1500) await new Promise((resolve) => setTimeout(resolve, 1));
   client.destroy();
-  const started = performance.now();
-  while (model.queuedSequences > 0) await new Promise((resolve) => setTimeout(resolve, 1));
-  assert.ok(performance.now() - started < 50, `queue drained in ${performance.now() - started} ms`);
+  // Counted in turns of the event loop, not ms: computing the ~1500 queued inputs takes hundreds of turns.
+  let turns = 0;
+  for (; model.queuedSequences > 0; turns++) await new Promise((resolve) => setImmediate(resolve));
+  assert.ok(turns < 20, `the queue emptied after ${turns} turns of the event loop`);
   assert.equal((await embed({ model: 'tiny', input: 'hello' })).statusCode, 200);
 });
 

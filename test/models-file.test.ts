@@ -3,13 +3,14 @@ import { readFile } from 'node:fs/promises';
 import { test } from 'node:test';
 import { ModelsFileError, parseModelsFile, weightSets } from '../src/models-file.ts';
 
-test('the shipped models.txt serves the two seed models', async () => {
+test('the shipped models.txt serves two embedding models and a small reranker', async () => {
   const specs = parseModelsFile(await readFile(new URL('../models.txt', import.meta.url), 'utf8'), 'models.txt');
   assert.deepEqual(
     specs.map((spec) => [spec.id, spec.repo, spec.onnxPath]),
     [
       ['all-MiniLM-L12-v2', 'sentence-transformers/all-MiniLM-L12-v2', 'onnx/model.onnx'],
       ['all-mpnet-base-v2', 'sentence-transformers/all-mpnet-base-v2', 'onnx/model.onnx'],
+      ['cross-encoder/ms-marco-MiniLM-L6-v2', 'cross-encoder/ms-marco-MiniLM-L6-v2', 'onnx/model.onnx'],
     ],
   );
 });

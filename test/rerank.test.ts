@@ -178,6 +178,7 @@ describe('errors, in OpenAI\'s shape', () => {
     await expectError('/v1/embeddings', { model: 'msmarco', input: 'x' }, 400, 'model_kind_mismatch', /'msmarco' is a reranker/);
     await expectError('/v1/rerank', { model: 'msmarco', query: 'q', documents: [] }, 400, null, /documents/);
     await expectError('/v1/rerank', { model: 'msmarco', documents: ['d'] }, 400, null, /Missing required parameter: 'query'/);
+    await expectError('/v1/rerank', { model: 'msmarco', query: 'q', document: ['d'] }, 400, null, /^Missing required parameter: 'documents'\. The request has 'document': did you mean 'documents'\?$/);
     await expectError('/v1/rerank', { model: 'msmarco', query: 'q', documents: Array.from({ length: 1001 }, () => 'd') }, 400, 'too_many_documents', /1001 documents; at most 1000/);
   });
 

@@ -1,7 +1,7 @@
 /**
  * Hostile requests against the real server, as a client would send them: each is answered (4xx or
- * 200), the HTTP process survives (same process id), other clients' requests succeed, and /health,
- * probed from another process, never waits more than 300 ms.
+ * 200), the HTTP process survives (same process id), other clients' requests succeed, /health, probed
+ * from another process, answers throughout, and the HTTP thread's CPU time stays within its budget.
  */
 import assert from 'node:assert/strict';
 import { readFile, readdir, rm, writeFile } from 'node:fs/promises';
@@ -14,7 +14,6 @@ import { writeFixtureModel } from './helpers/fixture-model.ts';
 import { probeHealth } from './helpers/health-probe.ts';
 import { startServer, type ServerProcess } from './helpers/server-process.ts';
 
-const MAX_HEALTH_WAIT_MS = 300;
 const MAX_CONNECTIONS = 100;
 const MB = 1024 * 1024;
 
@@ -56,20 +55,44 @@ function post(path: string, body: Buffer | string, headers: Record<string, strin
 
 const embed = (body: object) => post('/v1/embeddings', JSON.stringify(body));
 
-/** Runs `attack` while /health is probed from another process; returns the attack's result and the longest /health wait. */
-async function underProbe<T>(name: string, attack: () => Promise<T>): Promise<{ result: T; healthMaxMs: number }> {
+/** The HTTP thread's CPU time per /health answer, measured with nothing else running. */
+async function cpuPerProbeMs() {
   const probe = await probeHealth(server.url);
-  const result = await attack();
-  const { maxMs, failed, answered } = await probe.stop();
-  console.log(`${name}: /health answered ${answered} times, longest wait ${maxMs.toFixed(0)} ms`);
-  assert.equal(failed, 0, '/health failed during the attack');
-  return { result, healthMaxMs: maxMs };
+  const cpuBefore = await server.httpThreadCpuSeconds();
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  const cpuMs = ((await server.httpThreadCpuSeconds()) - cpuBefore) * 1000;
+  const { answered } = await probe.stop();
+  return cpuMs / Math.max(1, answered);
 }
+
+/**
+ * Runs `attack` while /health is probed from another process; returns the attack's result and the CPU time the
+ * HTTP thread ran for it, the probes' share (per answer, measured just before) taken out. CPU time, not /health's
+ * waits, is asserted: the waits also count the time the thread waited for a core, as long as other work on the
+ * machine makes it. The rule, as in the stall test: the HTTP thread receives, hands on and answers; it does not
+ * parse, tokenise or embed big things itself.
+ */
+async function underProbe<T>(name: string, attack: () => Promise<T>): Promise<{ result: T; httpThreadCpuMs: number }> {
+  const perProbeMs = await cpuPerProbeMs();
+  const probe = await probeHealth(server.url);
+  const cpuBefore = await server.httpThreadCpuSeconds();
+  const result = await attack();
+  const cpuMs = ((await server.httpThreadCpuSeconds()) - cpuBefore) * 1000;
+  const { maxMs, failed, answered } = await probe.stop();
+  const httpThreadCpuMs = cpuMs - answered * perProbeMs;
+  console.log(`${name}: the HTTP thread ran ${cpuMs.toFixed(0)} ms of CPU, ${httpThreadCpuMs.toFixed(0)} ms without /health's ${answered} answers (${perProbeMs.toFixed(2)} ms each); /health's longest wait ${maxMs.toFixed(0)} ms`);
+  assert.equal(failed, 0, '/health failed during the attack');
+  assert.ok(answered > 0, '/health was answered during the attack');
+  return { result, httpThreadCpuMs };
+}
+
+/** What the HTTP thread may spend on requests: 40 ms, plus 4 ms per MB received and 0.1 ms per input answered (measured: well under half). */
+const httpThreadBudgetMs = (bodyBytes: number, inputsAnswered: number) => 40 + (4 * bodyBytes) / MB + 0.1 * inputsAnswered;
 
 test('a long prompt over 2048 inputs: refused at once when over the cap; at the cap, answered on /embeddings and /tokenize with RSS bounded', async () => {
   const inputs = Array.from({ length: 2048 }, () => 'hello');
   const words = (chars: number) => 'the quick brown fox '.repeat(Math.ceil(chars / 20)).slice(0, chars);
-  const { result, healthMaxMs } = await underProbe('long prompts', async () => {
+  const { result, httpThreadCpuMs } = await underProbe('long prompts', async () => {
     const huge = await Promise.all([embed({ model: 'tiny', input: inputs, prompt: words(3 * MB) }), post('/v1/tokenize', JSON.stringify({ model: 'tiny', input: inputs, prompt: words(3 * MB) }))]);
     const rssBefore = await server.rssMb();
     const atCap = await Promise.all([
@@ -87,7 +110,7 @@ test('a long prompt over 2048 inputs: refused at once when over the cap; at the 
   assert.equal(result.atCap[0]!.json.data.length, 2048);
   console.log(`long prompts: RSS grew ${result.rssGrowthMb.toFixed(0)} MB`);
   assert.ok(result.rssGrowthMb < 600, `RSS grew ${result.rssGrowthMb} MB`);
-  assert.ok(healthMaxMs <= MAX_HEALTH_WAIT_MS, `/health waited ${healthMaxMs} ms`);
+  assert.ok(httpThreadCpuMs <= httpThreadBudgetMs(2 * 3 * MB, 3 * 2048), `the HTTP thread ran ${httpThreadCpuMs.toFixed(0)} ms of CPU, over ${httpThreadBudgetMs(2 * 3 * MB, 3 * 2048).toFixed(0)}`);
 });
 
 test('a prompt whose tokens times the inputs exceed MAX_REQUEST_TOKENS is refused before any input is tokenised', async () => {
@@ -108,7 +131,7 @@ test('a prompt whose tokens times the inputs exceed MAX_REQUEST_TOKENS is refuse
 
 test('JSON nested 600 000 deep (1.2 MB, parsed on the JSON thread) and 0.9 MB deep (inline) gets 400; valid requests racing it succeed', async () => {
   const nested = (depth: number) => `{"model":"tiny","input":"hello","user":${'['.repeat(depth)}${']'.repeat(depth)}}`;
-  const { result, healthMaxMs } = await underProbe('deep JSON', () =>
+  const { result, httpThreadCpuMs } = await underProbe('deep JSON', () =>
     Promise.all([
       post('/v1/embeddings', nested(600_000)),
       post('/v1/embeddings', nested(450_000)),
@@ -122,7 +145,7 @@ test('JSON nested 600 000 deep (1.2 MB, parsed on the JSON thread) and 0.9 MB de
     assert.match(json.error.message, /more than 32 levels deep/);
   }
   for (const { status } of result.slice(3)) assert.equal(status, 200);
-  assert.ok(healthMaxMs <= MAX_HEALTH_WAIT_MS, `/health waited ${healthMaxMs} ms`);
+  assert.ok(httpThreadCpuMs <= httpThreadBudgetMs(3.3 * MB + 4 * 64 * 20_000, 4 * 64), `the HTTP thread ran ${httpThreadCpuMs.toFixed(0)} ms of CPU, over ${httpThreadBudgetMs(3.3 * MB + 4 * 64 * 20_000, 4 * 64).toFixed(0)}`);
 });
 
 test('a brotli bomb (12.9 kB → 16 GiB) gets 413 and its decoding stops there', async () => {
@@ -139,16 +162,16 @@ test('a brotli bomb (12.9 kB → 16 GiB) gets 413 and its decoding stops there',
   assert.ok(spent < 0.6, `the server spent ${spent.toFixed(2)} CPU-seconds on the bomb`);
 });
 
-test('token-id input: 3.3 M ids, and 2048 × 4096 ids, are refused (max_tokens_per_request) without holding /health', async () => {
+test('token-id input: 3.3 M ids, and 2048 × 4096 ids, are refused (max_tokens_per_request) without holding the HTTP thread', async () => {
   const flat = `{"model":"tiny","input":[${'1,'.repeat(3_300_000)}1]}`;
   const row = `[${'1,'.repeat(4095)}1]`;
   const nested = `{"model":"tiny","input":[${Array.from({ length: 2048 }, () => row).join(',')}]}`;
-  const { result, healthMaxMs } = await underProbe('token ids', () => Promise.all([post('/v1/embeddings', flat), post('/v1/embeddings', nested)]));
+  const { result, httpThreadCpuMs } = await underProbe('token ids', () => Promise.all([post('/v1/embeddings', flat), post('/v1/embeddings', nested)]));
   for (const { status, json } of result) {
     assert.equal(status, 400);
     assert.equal(json.error.code, 'max_tokens_per_request');
   }
-  assert.ok(healthMaxMs <= MAX_HEALTH_WAIT_MS, `/health waited ${healthMaxMs} ms`);
+  assert.ok(httpThreadCpuMs <= httpThreadBudgetMs(flat.length + nested.length, 0), `the HTTP thread ran ${httpThreadCpuMs.toFixed(0)} ms of CPU, over ${httpThreadBudgetMs(flat.length + nested.length, 0).toFixed(0)}`);
 });
 
 test('MAX_CONNECTIONS idle keep-alive connections do not lock anyone out: probes and new clients are answered', async () => {
@@ -157,9 +180,9 @@ test('MAX_CONNECTIONS idle keep-alive connections do not lock anyone out: probes
   await Promise.all(
     Array.from({ length: MAX_CONNECTIONS }, () => new Promise((resolve, reject) => request(`${server.url}/v1/models`, { agent }, (response) => response.resume().on('end', resolve)).on('error', reject).end())),
   );
-  const { result, healthMaxMs } = await underProbe('idle connections', () => embed({ model: 'tiny', input: 'a new client' }));
+  const { result, httpThreadCpuMs } = await underProbe('idle connections', () => embed({ model: 'tiny', input: 'a new client' }));
   assert.equal(result.status, 200);
-  assert.ok(healthMaxMs <= MAX_HEALTH_WAIT_MS, `/health waited ${healthMaxMs} ms`);
+  assert.ok(httpThreadCpuMs <= httpThreadBudgetMs(0, 1), `the HTTP thread ran ${httpThreadCpuMs.toFixed(0)} ms of CPU, over ${httpThreadBudgetMs(0, 1).toFixed(0)}`);
   agent.destroy();
 });
 
@@ -190,8 +213,14 @@ test('a bulk client retrying on 429 does not lock queries out: every query is an
   const statuses = { bulk: new Map<number, number>(), query: new Map<number, number>() };
   const count = (map: Map<number, number>, status: number) => map.set(status, (map.get(status) ?? 0) + 1);
   const latencies: number[] = [];
+  const bulkLatencies: number[] = [];
   const bulkClient = async () => {
-    while (Date.now() < until) count(statuses.bulk, (await post('/v1/embeddings', bulkBody)).status);
+    while (Date.now() < until) {
+      const started = performance.now();
+      const { status } = await post('/v1/embeddings', bulkBody);
+      count(statuses.bulk, status);
+      if (status === 200) bulkLatencies.push(performance.now() - started);
+    }
   };
   const queryClient = async () => {
     while (Date.now() < until) {
@@ -206,5 +235,9 @@ test('a bulk client retrying on 429 does not lock queries out: every query is an
   console.log(`bulk and queries: bulk ${JSON.stringify([...statuses.bulk])}, queries ${JSON.stringify([...statuses.query])}, query p50 ${latencies[Math.floor(latencies.length / 2)]!.toFixed(0)} ms, p99 ${p99.toFixed(0)} ms`);
   assert.ok((statuses.bulk.get(429) ?? 0) > 0, 'the bulk clients kept the queue full');
   assert.deepEqual([...statuses.query.keys()], [200], 'every query was answered');
-  assert.ok(p99 < 1000, `query p99 ${p99} ms`);
+  // Against the bulk requests' own time in the same run, not a number of ms: a query that waited behind them would take as long.
+  bulkLatencies.sort((a, b) => a - b);
+  const bulkMedian = bulkLatencies[Math.floor(bulkLatencies.length / 2)]!;
+  console.log(`bulk and queries: a bulk request answered 200 took ${bulkMedian.toFixed(0)} ms (median of ${bulkLatencies.length})`);
+  assert.ok(p99 < bulkMedian, `query p99 ${p99.toFixed(0)} ms, a bulk request ${bulkMedian.toFixed(0)} ms`);
 });

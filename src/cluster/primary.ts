@@ -14,6 +14,7 @@ import type { ServerConfig } from '../config.ts';
 import { describeModel, MissingArtifactError } from '../inference/model-files.ts';
 import { externalDataFilesOf } from '../inference/onnx-external-data.ts';
 import { loadModelsFile, weightSets, type ModelSpec } from '../models-file.ts';
+import { httpUrl } from './http-url.ts';
 import { listenForMetrics } from './metrics-listener.ts';
 import { SHARE_ENV, type HttpProcessMessage, type MetricsSnapshot, type PrimaryMessage, type ProcessShare } from './messages.ts';
 
@@ -46,7 +47,7 @@ async function weightBytes(spec: ModelSpec, onnxFile: string): Promise<number> {
   return sizes.reduce((a, b) => a + b, 0);
 }
 
-async function plan(config: ServerConfig, log: Logger): Promise<ServingPlan> {
+async function plan(config: ServerConfig, log: Logger): Promise<{ serving: ServingPlan; models: string[] }> {
   const specs = await loadModelsFile(config.modelsFile);
   const descriptions = await Promise.all(specs.map((spec) => describeModel(spec, config.artifactsDir)));
   // Ids of one repo and ONNX file share one loaded model: its weights count once.
@@ -62,7 +63,7 @@ async function plan(config: ServerConfig, log: Logger): Promise<ServingPlan> {
     `serving ${specs.length} model(s) with ${serving.httpProcesses} HTTP process(es), ${serving.workersPerModel} inference worker(s) per model ` +
       `× ${serving.intraOpThreads} thread(s); ${serving.reasons.join('; ')}`,
   );
-  return serving;
+  return { serving, models: specs.map((spec, index) => `${spec.id} (${descriptions[index]!.kind})`) };
 }
 
 export async function runPrimary(config: ServerConfig, log: Logger) {
@@ -84,7 +85,7 @@ export async function runPrimary(config: ServerConfig, log: Logger) {
   // SIGHUP (the terminal closed) drains as SIGTERM does: its default would kill the primary, and with it the HTTP processes' requests.
   for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.on(signal, () => stop(signal));
 
-  const serving = await plan(config, log);
+  const { serving, models } = await plan(config, log);
   log.info(
     config.apiKeys.length > 0
       ? `API keys required on every route but /health and /ready (${config.apiKeys.length} configured)`
@@ -92,10 +93,25 @@ export async function runPrimary(config: ServerConfig, log: Logger) {
   );
   /** Per process index, the live process that answers metrics requests. */
   const reporting = new Map<number, Worker>();
+  /** The public port's URL: with PORT=0, the port the HTTP processes were given is known from their ready message. */
+  let apiUrl = httpUrl(config.host, config.port);
+  let metricsUrl: string | undefined;
   if (config.metricsPort !== undefined) {
-    const { url } = await listenForMetrics(config.metricsPort, config.host, () => gatherMetrics([...reporting.values()]));
-    log.info(`metrics listening at ${url}/metrics`);
+    ({ url: metricsUrl } = await listenForMetrics(config.metricsPort, config.host, () => apiUrl, () => gatherMetrics([...reporting.values()])));
+    log.info(`metrics listening at ${metricsUrl}/metrics`);
   }
+  let announcedReady = false;
+  /** Once every HTTP process has come up, the line that says the service is ready, and where. */
+  const logReadyOnce = () => {
+    if (cameUp.size < serving.httpProcesses || announcedReady) return;
+    announcedReady = true;
+    const url = apiUrl;
+    log.info(
+      { models, httpProcesses: serving.httpProcesses, workersPerModel: serving.workersPerModel, url, docs: `${url}/docs`, metrics: metricsUrl ? `${metricsUrl}/metrics` : null },
+      `ready: serving ${models.join(', ')} with ${serving.httpProcesses} HTTP process(es) and ${serving.workersPerModel} inference worker(s) per model in all ` +
+        `at ${url} (API docs: ${url}/docs; ${metricsUrl ? `metrics: ${metricsUrl}/metrics` : 'metrics off: set METRICS_PORT to serve them'})`,
+    );
+  };
   /** Indexes whose process has been ready once: their service is up, so a later death is replaced, never fatal. */
   const cameUp = new Set<number>();
   /** Per index, replacements in a row that died before they were ready. */
@@ -132,6 +148,8 @@ export async function runPrimary(config: ServerConfig, log: Logger) {
         ready = true;
         cameUp.add(index);
         failedRestarts.delete(index);
+        apiUrl = httpUrl(config.host, message.port);
+        logReadyOnce();
       }
     });
     // A fork that fails (EMFILE, EAGAIN) reports an error and never runs; without a listener the error would end the primary.

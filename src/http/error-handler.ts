@@ -3,6 +3,7 @@ import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { ApiError, errors } from '../errors.ts';
 import { InputTooLongError, OverloadedError, TooManyTokensError, UnknownPromptError } from '../embedding-errors.ts';
 import { MODEL_KIND_MISMATCH, MODEL_NOT_FOUND } from '../schemas/embeddings.ts';
+import { nearMiss } from './near-miss.ts';
 
 const RETRY_AFTER_SECONDS = 1;
 
@@ -15,9 +16,14 @@ function fieldPath(instancePath: string): string {
     .join('');
 }
 
+/** The one wording for a required field the body lacks, with the field it has that looks like a misspelling of it. */
+function missingMessage(param: string, body: Record<string, unknown>): string {
+  const similar = nearMiss(param, body);
+  return `Missing required parameter: '${param}'.${similar ? ` The request has '${similar}': did you mean '${param}'?` : ''}`;
+}
+
 function validationMessage(path: string, param: string | null, keyword: string, message: string): string {
   if (!path) return `The request body must be a JSON object with 'model' and 'input' (${message}).`;
-  if (keyword === 'invalid_type' && message.endsWith('received undefined')) return `Missing required parameter: '${path}'.`;
   if (keyword === 'invalid_union' && param === 'input') {
     return `Invalid '${path}': must be a string, an array of strings, an array of token ids (integers), or an array of arrays of token ids.`;
   }
@@ -51,12 +57,17 @@ export function toApiError(error: FastifyError, request: FastifyRequest): ApiErr
     const path = fieldPath(issue.instancePath);
     const code = (issue.params as { params?: { code?: string } }).params?.code;
     const model = (request.body as { model?: string } | undefined)?.model;
-    if (code === MODEL_NOT_FOUND) return errors.modelNotFound(model ?? '(none given)', request.server.registry.ids);
+    // No model named and none to default to: only /rerank, with no reranker served.
+    if (code === MODEL_NOT_FOUND) return model === undefined ? errors.noReranker(request.server.registry.ids) : errors.modelNotFound(model, request.server.registry.ids);
     if (code === MODEL_KIND_MISMATCH) {
       const entry = request.server.registry.resolve(model!)!;
       return errors.wrongModelKind(entry.spec.id, entry.description.kind);
     }
     const param = path.match(/^[A-Za-z_]+/)?.[0] ?? null;
+    const body = request.body;
+    if (param !== null && path === param && typeof body === 'object' && body !== null && !Array.isArray(body) && (body as Record<string, unknown>)[param] === undefined) {
+      return errors.invalidRequest(missingMessage(param, body as Record<string, unknown>), param);
+    }
     return errors.invalidRequest(validationMessage(path, param, issue.keyword, issue.message ?? 'invalid'), param);
   }
   if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return errors.bodyTooLarge(request.server.initialConfig.bodyLimit ?? 0);
@@ -81,13 +92,17 @@ export function errorHandler(error: FastifyError, request: FastifyRequest, reply
 /**
  * The routes' methods by path, for 405s: a known path asked with the wrong method (GET
  * /v1/embeddings) is told which methods it takes, in an `Allow` header too, rather than that the
- * URL is unknown.
+ * URL is unknown. /metrics is told where the metrics are (`metricsUrl`), or that they are off.
  */
-export function notFoundHandler(methodsByPath: Map<string, Set<string>>) {
+export function notFoundHandler(methodsByPath: Map<string, Set<string>>, metricsUrl: string | undefined) {
   return (request: FastifyRequest, reply: FastifyReply) => {
     const path = request.url.split('?')[0]!;
     const allowed = methodsByPath.get(path);
-    const apiError = allowed ? errors.methodNotAllowed(request.method, path, [...allowed]) : errors.routeNotFound(request.method, request.url);
+    const apiError = allowed
+      ? errors.methodNotAllowed(request.method, path, [...allowed])
+      : path === '/metrics'
+        ? errors.metricsNotHere(metricsUrl)
+        : errors.routeNotFound(request.method, request.url);
     if (allowed) reply.header('allow', [...allowed].join(', '));
     return reply.status(apiError.status).send(apiError.toBody());
   };

@@ -1,8 +1,9 @@
 /** The real server as a child process, as an operator runs it. */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readdir, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { processCpuSeconds, threadCpuSeconds } from './thread-cpu.ts';
 
 export interface ServerProcess {
   url: string;
@@ -17,6 +18,8 @@ export interface ServerProcess {
   rssMb(): Promise<number>;
   /** CPU seconds run so far by the tree's processes: their main threads (the HTTP threads), and all their other threads. */
   cpuSeconds(): Promise<{ mainThreads: number; otherThreads: number }>;
+  /** CPU seconds run so far by the HTTP processes' main threads (the HTTP threads) alone: not the primary's, not their workers'. */
+  httpThreadCpuSeconds(): Promise<number>;
   stop(): Promise<void>;
 }
 
@@ -38,19 +41,6 @@ async function processTree(pid: number): Promise<number[]> {
 async function rssOf(pid: number): Promise<number> {
   const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '');
   return Number(status.match(/VmRSS:\s+(\d+) kB/)?.[1] ?? 0) / 1024;
-}
-
-/** Seconds a thread has run on a CPU, from the scheduler's account (0 once it is gone). */
-async function threadCpuSeconds(pid: number, tid: string): Promise<number> {
-  const schedstat = await readFile(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').catch(() => '0');
-  return Number(schedstat.split(' ')[0]) / 1e9;
-}
-
-async function cpuOf(pid: number) {
-  const threads = await readdir(`/proc/${pid}/task`).catch(() => []);
-  const seconds = await Promise.all(threads.map(async (tid) => ({ main: tid === String(pid), seconds: await threadCpuSeconds(pid, tid) })));
-  const sum = (main: boolean) => seconds.filter((thread) => thread.main === main).reduce((total, thread) => total + thread.seconds, 0);
-  return { mainThreads: sum(true), otherThreads: sum(false) };
 }
 
 /** Starts `entry` (the server, unless a bench substitutes its floor) on free ports and waits until /ready answers 200. */
@@ -88,11 +78,15 @@ export async function startServer(env: Record<string, string>, entry = new URL('
       return (await processTree(child.pid!)).reduce(async (sum, pid) => (await sum) + (await rssOf(pid)), Promise.resolve(0));
     },
     async cpuSeconds() {
-      const perProcess = await Promise.all((await processTree(child.pid!)).map(cpuOf));
+      const perProcess = await Promise.all((await processTree(child.pid!)).map(processCpuSeconds));
       return {
-        mainThreads: perProcess.reduce((sum, cpu) => sum + cpu.mainThreads, 0),
+        mainThreads: perProcess.reduce((sum, cpu) => sum + cpu.mainThread, 0),
         otherThreads: perProcess.reduce((sum, cpu) => sum + cpu.otherThreads, 0),
       };
+    },
+    async httpThreadCpuSeconds() {
+      const pids = (await processTree(child.pid!)).slice(1);
+      return (await Promise.all(pids.map((pid) => threadCpuSeconds(pid, String(pid))))).reduce((sum, seconds) => sum + seconds, 0);
     },
     stop: () =>
       new Promise((resolve) => {
