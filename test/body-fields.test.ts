@@ -22,8 +22,13 @@ const tinyArrays = (count: number) => `[${'[],'.repeat(count - 1)}[]]`;
 const nestedDocument = (index: number, values: number) => ({ text: `document ${index}`, meta: { tags: Array.from({ length: values - 3 }, (_, j) => j) } });
 
 describe('routeFields', () => {
-  test('keeps only the fields the route reads; an array body keeps none of its items; a scalar stays', () => {
-    assert.deepEqual(routeFields({ model: 'm', input: ['a'], extra: [[1], [2]], user: 'u' }, ['model', 'input']), { body: { model: 'm', input: ['a'] } });
+  test('keeps only the fields the route reads (of the others a few short names, without their values, for "did you mean"); an array body keeps none of its items; a scalar stays', () => {
+    assert.deepEqual(routeFields({ model: 'm', input: ['a'], extra: [[1], [2]], user: 'u' }, ['model', 'input']), { body: { model: 'm', input: ['a'], extra: null, user: null } });
+    const many = Object.fromEntries(Array.from({ length: 40 }, (_, i) => [`field${i}`, [i]]));
+    assert.equal(Object.keys((routeFields({ ...many, ['x'.repeat(65)]: 1 }, ['model']) as { body: object }).body).length, 16);
+    const proto = routeFields(JSON.parse('{"__proto__": {"polluted": 1}}'), ['model']) as { body: Record<string, unknown> };
+    assert.equal(Object.getPrototypeOf(proto.body), Object.prototype);
+    assert.deepEqual(Object.keys(proto.body), ['__proto__']);
     assert.deepEqual(routeFields([[], [], []], ['model']), { body: [] });
     assert.deepEqual(routeFields('text', ['model']), { body: 'text' });
     assert.deepEqual(routeFields(null, ['model']), { body: null });
@@ -91,7 +96,7 @@ test('the JSON-parse thread sends back only the fields the route reads, the docu
   try {
     const documents = Array.from({ length: 1000 }, (_, i) => nestedDocument(i, 90));
     const body = `{"query":"q","documents":${JSON.stringify(documents)},"ignored":${tinyArrays(1_000_000)},"return_documents":true}`;
-    assert.deepEqual(await thread.parse(Buffer.from(body), RERANK_FIELDS), { query: 'q', documents, return_documents: true });
+    assert.deepEqual(await thread.parse(Buffer.from(body), RERANK_FIELDS), { query: 'q', documents, return_documents: true, ignored: null });
     const refused = await thread.parse(Buffer.from(JSON.stringify({ documents: [nestedDocument(0, 2000)] })), RERANK_FIELDS).catch((error: Error) => error);
     assert.match(String(refused), /Invalid 'documents\[0\]': it holds more than 1000 values/);
   } finally {

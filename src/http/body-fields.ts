@@ -75,7 +75,23 @@ export function routeFields(body: unknown, fields: readonly string[] | undefined
     total += counted;
     kept[field] = value;
   }
+  if (fields) keepUnreadNames(body, fields, kept);
   return { body: kept };
+}
+
+/** Unread fields whose names (not values) still reach the route, so a refusal can ask "did you mean 'input'?" of `inputs`. */
+const UNREAD_NAMES = 16;
+const UNREAD_NAME_CHARS = 64;
+
+function keepUnreadNames(body: object, fields: readonly string[], kept: Record<string, unknown>) {
+  let named = 0;
+  for (const name in body) {
+    if (named === UNREAD_NAMES) return;
+    if (!Object.hasOwn(body, name) || fields.includes(name) || name.length > UNREAD_NAME_CHARS) continue;
+    // defineProperty, so that a field named __proto__ stays a field.
+    Object.defineProperty(kept, name, { value: null, enumerable: true, writable: true, configurable: true });
+    named++;
+  }
 }
 
 /** One message of a body sent back in parts: a field's value, or some of an array field's items (in order). */
