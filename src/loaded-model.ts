@@ -205,7 +205,8 @@ export class LoadedModel {
   /**
    * What would be embedded: per input its ids (prompt included, truncated) and untruncated count,
    * and how many leading tokens the pooling leaves out (the prompt, with include_prompt false).
-   * `whole` tokenises every text whole, so the counts are exact (else long texts only as far as needed).
+   * `whole` tokenises every text whole, so the counts are exact (else long texts only as far as needed),
+   * and then refuses (TooManyTokensError) once the inputs' total passes `maxRequestTokens`, without counting the rest.
    * A prompt is part of every input: its tokens times the inputs count against `maxRequestTokens`
    * before any input is joined to it.
    */
@@ -220,7 +221,12 @@ export class LoadedModel {
     if (options.maxRequestTokens !== undefined && atLeast > options.maxRequestTokens) throw new TooManyTokensError(atLeast, options.maxRequestTokens, true);
     // OpenAI's meaning of token ids: its cl100k_base encoding, embedded exactly as the text they stand for.
     const texts = 'texts' in inputs ? inputs.texts : inputs.tokenIds.map(decodeOpenAiTokens);
-    const encoded = await this.tokenize(prompt ? texts.map((text) => prompt + text) : texts, options.signal, options.whole);
+    const countUpTo = options.whole ? options.maxRequestTokens : undefined;
+    const encoded = await this.tokenize(prompt ? texts.map((text) => prompt + text) : texts, { signal: options.signal, whole: options.whole, countUpTo });
+    if (countUpTo !== undefined) {
+      const total = encoded.reduce((sum, { length }) => sum + length, 0);
+      if (total > countUpTo) throw new TooManyTokensError(total, countUpTo, encoded.length < texts.length || encoded.some(({ lengthIsLowerBound }) => lengthIsLowerBound));
+    }
     return { encoded, promptTokens: prompt && !this.description.includePrompt ? promptTokens : 0 };
   }
 
@@ -250,19 +256,26 @@ export class LoadedModel {
     return sequences;
   }
 
-  private async tokenize(texts: string[], signal?: CancelSignal, whole = false): Promise<EncodedText[]> {
+  /** The texts' tokens; with `whole` and `countUpTo`, the texts after the part where the total passes it are left out. */
+  private async tokenize(texts: string[], options: { signal?: CancelSignal; whole?: boolean; countUpTo?: number }): Promise<EncodedText[]> {
+    const { signal, whole, countUpTo = Infinity } = options;
     let chars = 0;
     for (const text of texts) chars += text.length;
-    if (chars <= INLINE_CHARS) return this.tokenizer.encode(texts, { whole, signal });
+    if (chars <= INLINE_CHARS) return this.tokenizer.encode(texts, { whole, signal, countUpTo });
     // Handed over in parts: copying ~18 MB of texts to the thread in one message held the HTTP thread ~40 ms. One part
     // at a time, so a request has one job on the thread pool at a time (tokenizer.ts) and a cancelled one stops.
     const encoded: EncodedText[] = [];
+    let counted = 0;
     for (let start = 0, partChars = 0, index = 0; index <= texts.length; index++) {
       if (index === texts.length || (partChars > 0 && partChars + texts[index]!.length > THREAD_MESSAGE_CHARS)) {
         // A turn of its own for each message (the texts may have just been copied onto this thread, in the turn before).
         await yieldToEventLoop();
         signal?.throwIfAborted();
-        for (const text of await this.tokenizerThread.encode(texts.slice(start, index), whole, signal)) encoded.push(text);
+        for (const tokens of await this.tokenizerThread.encode(texts.slice(start, index), { whole, signal, countUpTo: countUpTo - counted })) {
+          encoded.push(tokens);
+          counted += tokens.length;
+        }
+        if (counted > countUpTo) break;
         start = index;
         partChars = 0;
       }

@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { rm } from 'node:fs/promises';
 import { after, before, test } from 'node:test';
+import rustTokenizers from '@anush008/tokenizers';
 import fc from 'fast-check';
+import { join } from 'node:path';
 import { loadTokenizer, pythonStrip, type TextTokenizer } from '../src/inference/tokenizer.ts';
 import { tempDir } from './helpers/app.ts';
 import { writeFixtureModel } from './helpers/fixture-model.ts';
@@ -111,6 +113,46 @@ test('a huge text is tokenised in milliseconds of CPU; one with nowhere to cut i
   const spaced = await one(ours, `x${' '.repeat(100_000)}x`);
   assert.deepEqual(Array.from(spaced.ids), Array.from((await one(ours, 'x x')).ids));
   assert.equal(spaced.lengthIsLowerBound, false);
+});
+
+test('whole counts of texts of many pieces (up to 16 k characters each, cut at spaces) equal the whole text tokenised at once, for every tokenizer family', async () => {
+  let seed = 11;
+  const random = () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff);
+  const units = ['the', 'Quick', 'fox', 'jumps', ',', '.', '中文', '😀', 'é', 'Grüße', 'x'.repeat(120), '\u00a0', '\t', '\n', '  ', '   ', 'ﷺ', '12345', "'s"];
+  for (const family of ['wordpiece', 'unigram', 'byte-bpe', 'modernbert-bpe', 'sentencepiece-bpe'] as const) {
+    const { dir } = await writeFixtureModel(artifactsDir, `test/pieces-${family}`, { family, maxSeqLength: MAX_TOKENS });
+    const tokenizer = await loadTokenizer(dir, { maxTokens: MAX_TOKENS, lowercase: false });
+    const whole = rustTokenizers.Tokenizer.fromFile(join(dir, 'tokenizer.json'));
+    whole.disablePadding();
+    whole.disableTruncation();
+    const reference = rustTokenizer(dir, MAX_TOKENS);
+    const texts: string[] = [];
+    for (let i = 0; i < 6; i++) {
+      let text = '';
+      const size = 20_000 + Math.floor(random() * 50_000);
+      while (text.length < size) text += units[Math.floor(random() * units.length)]! + (random() < 0.6 ? ' ' : '');
+      texts.push(text);
+    }
+    const encoded = await tokenizer.encode(texts, { whole: true });
+    for (const [i, text] of texts.entries()) {
+      const expected = (await whole.encode(pythonStrip(text))).getIds().length;
+      assert.equal(encoded[i]!.length, expected, `${family}, text ${i} (${text.length} characters)`);
+      assert.equal(encoded[i]!.lengthIsLowerBound, false);
+      assert.deepEqual(Array.from(encoded[i]!.ids), await reference(text), `${family}, text ${i}: the ids embedded`);
+    }
+  }
+});
+
+test('whole counting stops once the total passes countUpTo: the text it stopped in has a lower bound, the rest are not tokenised', async () => {
+  const long = 'the quick brown fox '.repeat(10_000); // 40 002 tokens with [CLS] and [SEP]
+  const exact = await ours.encode([long, 'hello'], { whole: true, countUpTo: 40_005 });
+  assert.deepEqual(exact.map(({ length, lengthIsLowerBound }) => [length, lengthIsLowerBound]), [[40_002, false], [3, false]]);
+  const [stopped, after] = await ours.encode([long, 'hello'], { whole: true, countUpTo: 1000 });
+  assert.equal(stopped!.lengthIsLowerBound, true);
+  assert.ok(stopped!.length > 1000 && stopped!.length < 20_000, `${stopped!.length}: stopped after a piece or two`);
+  assert.deepEqual(Array.from(stopped!.ids), Array.from((await one(ours, long)).ids), 'the ids to embed are kept');
+  assert.equal(after!.lengthIsLowerBound, true);
+  assert.deepEqual(Array.from(after!.ids), [2, 3], 'not tokenised');
 });
 
 test('stripping is linear: 200 000 inner spaces of each str.isspace() kind take milliseconds of CPU', () => {

@@ -122,3 +122,33 @@ test('1000 documents of ~2 kB (MAX_RERANK_DOCUMENTS) are scored, each pair cut t
   assert.equal(embeddings.status, 400);
   assert.equal(((await embeddings.json()) as { error: { code: string } }).error.code, 'max_tokens_per_request');
 });
+
+test('/tokenize counts every input whole, yet 3 MB of U+FDFA (one text, or 200 texts) is refused once the count passes MAX_REQUEST_TOKENS, memory bounded', async () => {
+  const text = '\ufdfa'.repeat(MB);
+  const rssBefore = await server.rssMb();
+  const before = await cpu();
+  const one = await post('/tokenize', { model: 'e5', input: text }, { signal: AbortSignal.timeout(120_000) });
+  const oneBody = (await one.json()) as { error: { code: string; param: string; message: string } };
+  const many = await post('/tokenize', { model: 'e5', input: Array.from({ length: 200 }, () => text.slice(0, 5000)) }, { signal: AbortSignal.timeout(120_000) });
+  const manyBody = (await many.json()) as { error: { code: string; param: string; message: string } };
+  const used = (await cpu()) - before;
+  const growth = (await server.rssMb()) - rssBefore;
+  console.log(`/tokenize, 3 MB of U+FDFA: RSS +${growth.toFixed(0)} MB, ${used.toFixed(2)} CPU s; ${oneBody.error?.message}`);
+  for (const [response, body] of [[one, oneBody], [many, manyBody]] as const) {
+    assert.equal(response.status, 400, JSON.stringify(body));
+    assert.equal(body.error.code, 'max_tokens_per_request');
+    assert.equal(body.error.param, 'input');
+    assert.match(body.error.message, new RegExp(`at least \\d+ tokens; at most ${MAX_REQUEST_TOKENS} `));
+  }
+  assert.ok(growth < 500, `RSS grew ${growth.toFixed(0)} MB`);
+  assert.ok(used < 10, `${used.toFixed(1)} CPU seconds`);
+  // Under the limit, a text of 20 001 characters (more than one piece) is counted exactly: 'a' and 'b' 5000 times each, then 'c'.
+  const counted = await post('/tokenize', { model: 'e5', input: [`${'a b '.repeat(5000)}c`, 'a b c', 'a b a b c'] });
+  const countedBody = (await counted.json()) as { data: { total_tokens: number; num_tokens: number; truncated: boolean }[] };
+  assert.equal(counted.status, 200, JSON.stringify(countedBody));
+  const [long, three, five] = countedBody.data;
+  assert.equal(long!.num_tokens, 64);
+  assert.equal(long!.truncated, true);
+  assert.equal(long!.total_tokens, three!.total_tokens + 4999 * (five!.total_tokens - three!.total_tokens));
+  await othersAnswer();
+});

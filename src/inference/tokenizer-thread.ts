@@ -14,6 +14,8 @@ export interface TokenizerRequest {
   texts: string[];
   /** Tokenise each text whole, for an exact count (else only as far as truncation needs). */
   whole: boolean;
+  /** With `whole`, stop counting once the total passes this (tokenizer.ts). */
+  countUpTo?: number;
 }
 
 /**
@@ -29,8 +31,9 @@ export class TokenizerThread {
   }
 
   /** A cancelled signal stops the thread's tokenising between its calls into the library. */
-  encode(texts: string[], whole = false, signal?: CancelSignal): Promise<EncodedText[]> {
-    return this.thread.call({ texts, whole }, [], signal);
+  encode(texts: string[], options: { whole?: boolean; countUpTo?: number; signal?: CancelSignal } = {}): Promise<EncodedText[]> {
+    const { whole = false, countUpTo, signal } = options;
+    return this.thread.call({ texts, whole, countUpTo }, [], signal);
   }
 
   close() {

@@ -23,9 +23,11 @@ export interface TextTokenizer {
   /**
    * Per text, the ids to embed (truncated) and how many tokens the whole text has. A long text is
    * tokenised only as far as truncation needs; then `length` is a lower bound and
-   * `lengthIsLowerBound` is set. `whole` tokenises every text whole, so every count is exact.
+   * `lengthIsLowerBound` is set. `whole` counts every text whole (a long one in pieces), so every count is exact,
+   * until the texts' total (special tokens included) passes `countUpTo`: then counting stops, the text it stopped in
+   * has a lower bound, and those after it are not tokenised (no ids of their own, a lower bound of 0).
    */
-  encode(texts: string[], options?: { whole?: boolean; signal?: CancelSignal }): Promise<EncodedText[]>;
+  encode(texts: string[], options?: { whole?: boolean; countUpTo?: number; signal?: CancelSignal }): Promise<EncodedText[]>;
   /**
    * (query, document) pairs as a cross-encoder reads them: the tokenizer's pair template
    * ([CLS] q [SEP] d [SEP] with token types 0/1; <s> q </s></s> d </s>), cut longest-first to
@@ -88,6 +90,12 @@ const PREFIX_MARGIN_TOKENS = 16;
  */
 const JOB_CHARS = 16 * 1024;
 const SPACE = 0x20;
+/**
+ * A word each piece of a text counted in pieces is tokenised after (its tokens then dropped), so the piece, which
+ * starts with the spaces before a word, is tokenised as inside the text rather than as a text's start (Metaspace's
+ * and Prepend's leading ▁).
+ */
+const CONTEXT_WORD = 'a';
 
 /** Which end of a text truncation keeps: the start (cut on the right), or the end (cut on the left). */
 export type KeptEnd = 'start' | 'end';
@@ -101,14 +109,15 @@ interface TextTokens {
 
 /**
  * A piece of `text` of about `budget` characters from its kept end, cut where the cut changes no token far from it:
- * just before a run of spaces (a word boundary for every pre-tokenizer: WordPiece, byte-level BPE, Metaspace), when
+ * just before a run of spaces (a word boundary for every pre-tokenizer: WordPiece, byte-level BPE, Metaspace; for the
+ * start, with the other whitespace before them, which NFKC may turn into spaces that then merge with them), when
  * one lies beyond the last piece tried (`tried` characters); else inside a word (`midWord`), never inside a surrogate
  * pair. For the end, the piece starts with the space before a word.
  */
 function textPiece(text: string, budget: number, tried: number, kept: KeptEnd): { piece: string; midWord: boolean } {
   if (kept === 'start') {
     let cut = text.lastIndexOf(' ', budget);
-    while (cut > tried && text.charCodeAt(cut - 1) === SPACE) cut--;
+    while (cut > tried && isPythonSpace(text.charCodeAt(cut - 1))) cut--;
     if (cut > tried) return { piece: text.slice(0, cut), midWord: false };
     cut = budget;
     if (isHighSurrogate(text.charCodeAt(cut - 1))) cut--;
@@ -129,6 +138,9 @@ const isHighSurrogate = (code: number) => code >= 0xd800 && code <= 0xdbff;
 const keptTokens = (ids: number[], count: number, kept: KeptEnd) => (kept === 'start' ? ids.slice(0, count) : ids.slice(Math.max(0, ids.length - count)));
 
 const sameTokens = (a: number[], b: number[]) => a.length === b.length && a.every((id, i) => id === b[i]);
+
+/** A text left uncounted once a request's count passed its cap. */
+const NOT_COUNTED: TextTokens = { ids: [], length: 0, lengthIsLowerBound: true };
 
 /**
  * How many tokens each member of a pair keeps under the Rust library's LongestFirst truncation to `limit` (the model's
@@ -337,16 +349,52 @@ export async function loadTokenizer(dir: string, options: { maxTokens: number; l
     return { ids: ids!, length: ids!.length, lengthIsLowerBound: false, piece: text };
   };
 
+  let contextWordTokens: Promise<number> | undefined;
+
+  /**
+   * A text longer than JOB_CHARS counted whole, in pieces of at most JOB_CHARS characters, one call each, the signal
+   * checked between: only the ids truncation keeps are kept, so memory is bounded whatever normalisation makes of the
+   * characters. Pieces are cut before a run of spaces (a word boundary for every pre-tokenizer, see textPiece) and
+   * each is tokenised after CONTEXT_WORD, so the count is the whole text's; a piece with no space is cut inside a word
+   * (never inside a surrogate pair), which may change the count by a token or so at that cut. Counting stops once it
+   * passes `countUpTo` (then the length is a lower bound).
+   */
+  const piecewiseTokens = async (text: string, countUpTo: number, signal?: CancelSignal): Promise<TextTokens> => {
+    contextWordTokens ??= plainIds([CONTEXT_WORD]).then(([ids]) => ids!.length);
+    const context = await contextWordTokens;
+    const ids: number[] = [];
+    let length = 0;
+    for (let at = 0, startsWord = true; at < text.length; ) {
+      signal?.throwIfAborted();
+      if (length > countUpTo) return { ids, length, lengthIsLowerBound: true };
+      const rest = text.slice(at);
+      const { piece, midWord } = rest.length <= JOB_CHARS ? { piece: rest, midWord: false } : textPiece(rest, JOB_CHARS, 0, 'start');
+      const inContext = at > 0 && startsWord;
+      const [pieceIds] = await plainIds([inContext ? CONTEXT_WORD + piece : piece]);
+      const own = inContext ? pieceIds!.slice(context) : pieceIds!;
+      if (ids.length < textLimit) ids.push(...own.slice(0, textLimit - ids.length));
+      length += own.length;
+      at += piece.length;
+      startsWord = !midWord;
+    }
+    return { ids, length, lengthIsLowerBound: false };
+  };
+
   /**
    * Each text's tokens (textTokens), in calls of at most JOB_CHARS characters, one at a time, the signal checked
-   * between them. `keep` undefined: every text whole.
+   * between them. `keep` undefined: every text whole (piecewiseTokens), until the count passes `countUpTo`.
    */
-  const manyTextTokens = async (texts: string[], keep: number | undefined, kept: KeptEnd, signal?: CancelSignal): Promise<TextTokens[]> => {
+  const manyTextTokens = async (texts: string[], keep: number | undefined, kept: KeptEnd, signal?: CancelSignal, countUpTo = Infinity): Promise<TextTokens[]> => {
     const tokens: TextTokens[] = new Array(texts.length);
+    let counted = 0;
     for (const [from, to] of jobs(texts, keep === undefined ? Infinity : firstBudget)) {
       signal?.throwIfAborted();
-      if (to - from === 1 && texts[from]!.length > firstBudget && keep !== undefined) tokens[from] = await textTokens(texts[from]!, keep, kept, signal);
+      if (counted > countUpTo) return tokens.fill(NOT_COUNTED, from);
+      const alone = to - from === 1 ? texts[from]! : undefined;
+      if (alone !== undefined && alone.length > firstBudget && keep !== undefined) tokens[from] = await textTokens(alone, keep, kept, signal);
+      else if (alone !== undefined && alone.length > JOB_CHARS && keep === undefined) tokens[from] = await piecewiseTokens(alone, countUpTo - counted, signal);
       else (await plainIds(texts.slice(from, to))).forEach((ids, k) => (tokens[from + k] = { ids, length: ids.length, lengthIsLowerBound: false }));
+      for (let index = from; index < to; index++) counted += tokens[index]!.length;
     }
     return tokens;
   };
@@ -372,11 +420,12 @@ export async function loadTokenizer(dir: string, options: { maxTokens: number; l
 
   return {
     padId,
-    async encode(texts, { whole = false, signal } = {}) {
+    async encode(texts, { whole = false, countUpTo = Infinity, signal } = {}) {
       const prepared = texts.map((text) => (lowercase ? pythonStrip(text).toLowerCase() : pythonStrip(text)));
       let chars = 0;
       for (const text of prepared) chars += text.length;
-      if (whole || chars > JOB_CHARS) return (await manyTextTokens(prepared, whole ? undefined : textLimit, 'start', signal)).map(framed);
+      if (whole) return (await manyTextTokens(prepared, undefined, 'start', signal, countUpTo - (before + after) * texts.length)).map(framed);
+      if (chars > JOB_CHARS) return (await manyTextTokens(prepared, textLimit, 'start', signal)).map(framed);
       // A small request: short texts from requests of the same event-loop turn share one call.
       const encoded: EncodedText[] = new Array(texts.length);
       const rest: number[] = [];
