@@ -89,7 +89,7 @@ async function underProbe<T>(name: string, attack: () => Promise<T>): Promise<{ 
 /** What the HTTP thread may spend on requests: 40 ms, plus 4 ms per MB received and 0.1 ms per input answered (measured: well under half). */
 const httpThreadBudgetMs = (bodyBytes: number, inputsAnswered: number) => 40 + (4 * bodyBytes) / MB + 0.1 * inputsAnswered;
 
-test('a long prompt over 2048 inputs: refused at once when over the cap; at the cap, answered on /embeddings and /tokenize with RSS bounded', async () => {
+test('a long prompt over 2048 inputs: refused at once when over the cap; at the cap, answered on /embeddings and refused by /tokenize (its whole counts pass MAX_REQUEST_TOKENS), with RSS bounded', async () => {
   const inputs = Array.from({ length: 2048 }, () => 'hello');
   const words = (chars: number) => 'the quick brown fox '.repeat(Math.ceil(chars / 20)).slice(0, chars);
   const { result, httpThreadCpuMs } = await underProbe('long prompts', async () => {
@@ -106,8 +106,12 @@ test('a long prompt over 2048 inputs: refused at once when over the cap; at the 
     assert.equal(status, 400);
     assert.equal(json.error.param, 'prompt');
   }
-  for (const { status, json } of result.atCap) assert.equal(status, 200, JSON.stringify(json).slice(0, 200));
-  assert.equal(result.atCap[0]!.json.data.length, 2048);
+  const [embedded, embeddedToo, tokenized] = result.atCap;
+  for (const { status, json } of [embedded!, embeddedToo!]) assert.equal(status, 200, JSON.stringify(json).slice(0, 200));
+  assert.equal(embedded!.json.data.length, 2048);
+  // /tokenize counts each input whole, the prompt's ~820 tokens each time: 1.7 M tokens, more than MAX_REQUEST_TOKENS.
+  assert.equal(tokenized!.status, 400, JSON.stringify(tokenized!.json).slice(0, 200));
+  assert.equal(tokenized!.json.error.code, 'max_tokens_per_request');
   console.log(`long prompts: RSS grew ${result.rssGrowthMb.toFixed(0)} MB`);
   assert.ok(result.rssGrowthMb < 600, `RSS grew ${result.rssGrowthMb} MB`);
   assert.ok(httpThreadCpuMs <= httpThreadBudgetMs(2 * 3 * MB, 3 * 2048), `the HTTP thread ran ${httpThreadCpuMs.toFixed(0)} ms of CPU, over ${httpThreadBudgetMs(2 * 3 * MB, 3 * 2048).toFixed(0)}`);

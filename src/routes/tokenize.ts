@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
-import { fromEmbeddingError } from '../http/error-handler.ts';
 import { checkInputShape } from '../http/input-shape.ts';
+import { callModel } from '../http/model-call.ts';
 import { promptChoice } from '../schemas/embeddings.ts';
 import { errorResponseSchema } from '../schemas/error.ts';
 import { tokenizeRequestSchema, tokenizeResponseSchema } from '../schemas/tokenize.ts';
@@ -22,13 +22,14 @@ export const tokenizeRoutes: FastifyPluginAsyncZod = async (app) => {
         if (problem) throw problem;
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const entry = registry.resolve(request.body.model)!;
       const model = await entry.loaded;
       const texts = typeof request.body.input === 'string' ? [request.body.input] : request.body.input;
-      const { encoded } = await model.encode({ texts }, { prompt: promptChoice(request.body), whole: true, maxRequestTokens: app.limits.maxRequestTokens }).catch((error: unknown) => {
-        throw fromEmbeddingError(error) ?? error;
-      });
+      // Counting is stopped by the deadline and by the client leaving, as embedding is.
+      const { encoded } = await callModel(request, reply, entry.spec.id, (signal) =>
+        model.encode({ texts }, { prompt: promptChoice(request.body), whole: true, maxRequestTokens: app.limits.maxRequestTokens, signal }),
+      );
       const embedded = encoded.reduce((sum, { ids }) => sum + ids.length, 0);
       return {
         object: 'list' as const,
