@@ -2,7 +2,9 @@
  * Tokenising is bounded by what truncation keeps, against the real server (issue 32, items 1, 2
  * and 7): a rerank request with a 2 MB query and 1000 documents costs little, and once abandoned
  * leaves the thread pool (shared with the Rust tokenizer's other callers and zlib) to others; text
- * that normalisation expands 18-fold (U+FDFA, no spaces) costs memory by the limit, not by its size.
+ * that normalisation expands 18-fold (U+FDFA, no spaces) costs memory by the limit, not by its size;
+ * /tokenize, which counts every input whole, counts in bounded pieces, stops at MAX_REQUEST_TOKENS
+ * and at the deadline.
  * CPU and memory from /proc; wall time only as generous bounds.
  */
 import assert from 'node:assert/strict';
@@ -151,4 +153,29 @@ test('/tokenize counts every input whole, yet 3 MB of U+FDFA (one text, or 200 t
   assert.equal(long!.truncated, true);
   assert.equal(long!.total_tokens, three!.total_tokens + 4999 * (five!.total_tokens - three!.total_tokens));
   await othersAnswer();
+});
+
+test('/tokenize under a cap too high to stop it: the deadline (REQUEST_TIMEOUT_MS) stops counting 3 MB of U+FDFA, memory bounded', async () => {
+  const patient = await startServer({ MODELS_FILE: join(workDir, 'models.txt'), ARTIFACTS_DIR: workDir, HTTP_PROCESSES: '1', INFERENCE_WORKERS: '1', MAX_REQUEST_TOKENS: '100000000', REQUEST_TIMEOUT_MS: '1000', LOG_LEVEL: 'warn' });
+  try {
+    const cpuOf = async () => {
+      const { mainThreads, otherThreads } = await patient.cpuSeconds();
+      return mainThreads + otherThreads;
+    };
+    const rssBefore = await patient.rssMb();
+    const response = await fetch(`${patient.url}/tokenize`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'e5', input: '\ufdfa'.repeat(MB) }), signal: AbortSignal.timeout(120_000) });
+    const { error } = (await response.json()) as { error: { code: string } };
+    assert.equal(response.status, 503);
+    assert.equal(error.code, 'timeout');
+    const growth = (await patient.rssMb()) - rssBefore;
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    const idleFrom = await cpuOf();
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+    const used = (await cpuOf()) - idleFrom;
+    console.log(`/tokenize past its deadline: RSS +${growth.toFixed(0)} MB; ${used.toFixed(2)} CPU s in the 2 s from 1 s after the 503`);
+    assert.ok(growth < 500, `RSS grew ${growth.toFixed(0)} MB`);
+    assert.ok(used < 0.5, `the server still ran ${used.toFixed(2)} CPU s in 2 s`);
+  } finally {
+    await patient.stop();
+  }
 });
