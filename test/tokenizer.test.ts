@@ -155,6 +155,22 @@ test('whole counting stops once the total passes countUpTo: the text it stopped 
   assert.deepEqual(Array.from(after!.ids), [2, 3], 'not tokenised');
 });
 
+test('a space near the start of a long spaceless text (a prompt, "x ﷺﷺ…") does not make it tokenised whole', async () => {
+  // Unigram's NFKC turns U+FDFA into 18 characters (~15 tokens): tokenised whole, 200 000 of them held ~1 GB per 0.5 MB.
+  const { dir } = await writeFixtureModel(artifactsDir, 'test/unigram-space', { family: 'unigram', maxSeqLength: MAX_TOKENS });
+  const unigram = await loadTokenizer(dir, { maxTokens: MAX_TOKENS, lowercase: false });
+  const reference = rustTokenizer(dir, MAX_TOKENS);
+  for (const head of ['x ', 'query: ', 'a b ']) {
+    const encoded = await one(unigram, head + '\uFDFA'.repeat(200_000));
+    assert.equal(encoded.lengthIsLowerBound, true, `${JSON.stringify(head)}: tokenised from a piece, not whole`);
+    assert.deepEqual(Array.from(encoded.ids), await reference(head + '\uFDFA'.repeat(1000)), JSON.stringify(head));
+  }
+  const [pair] = await unigram.encodePairs('x ' + '\uFDFA'.repeat(200_000), ['y ' + '\uFDFA'.repeat(200_000)], { truncate: true });
+  assert.equal(pair!.ids.length, MAX_TOKENS);
+  const [left] = await unigram.encodePairs('\uFDFA'.repeat(200_000) + ' x', ['\uFDFA'.repeat(200_000) + ' y'], { truncate: true, direction: 'left' });
+  assert.equal(left!.ids.length, MAX_TOKENS);
+});
+
 test('stripping is linear: 200 000 inner spaces of each str.isspace() kind take milliseconds of CPU', () => {
   for (const space of ' \t\n\x0b\x0c\r\x1c\x1f\x85\xa0\u1680\u2000\u200a\u2028\u2029\u202f\u205f\u3000') {
     const started = process.cpuUsage();

@@ -340,7 +340,8 @@ export async function loadTokenizer(dir: string, options: { maxTokens: number; l
       const [ids] = await plainIds([piece]);
       if (ids!.length <= enough) continue;
       if (midWord) {
-        const [shorter] = await plainIds([textPiece(text, budget >> 1, 0, kept).piece]);
+        // Cut inside a word too (a space before half the budget, e.g. after a prompt, would make every check fail).
+        const [shorter] = await plainIds([textPiece(text, budget >> 1, budget >> 1, kept).piece]);
         if (shorter!.length <= enough || !sameTokens(keptTokens(shorter!, keep, kept), keptTokens(ids!, keep, kept))) continue;
       }
       return { ids: ids!, length: ids!.length, lengthIsLowerBound: true, piece };
