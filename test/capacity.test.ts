@@ -109,7 +109,7 @@ test('the plan leaves each HTTP process memory for its runs, and says when one i
   assert.ok(Math.abs(runPeakBytes(MINILM, 1, 8000, true) / 1e9 - 15.5) < 0.05, '~15.5 GB kept with it');
   assert.ok(runPeakBytes(MINILM, 1, 512, true) < 0.1e9, 'a run of 512 tokens (the cap of a batched run): ~0.09 GB');
   // Qwen3-Embedding-0.6B: 16 heads' scores and a causal mask per pair of tokens, 28 layers' keys and values per token.
-  assert.ok(Math.abs(runPeakBytes(QWEN3_EMBEDDING, 1, 8192, false) / 1e9 - 19.8) < 0.05, 'Qwen3-Embedding-0.6B, 8192 tokens: ~19.8 GB without the arena');
+  assert.ok(Math.abs(runPeakBytes(QWEN3_EMBEDDING, 1, 8192, false) / 1e9 - 20.9) < 0.05, 'Qwen3-Embedding-0.6B, 8192 tokens: ~20.9 GB without the arena');
   const short = planServing(capacity, [90e6], {}, [longestRun('minilm', MINILM, 512)]);
   // 80% of 64 GiB, less 4 processes × 200 MiB and 16 workers × (80 MiB + 2 × 90 MB), over 4 processes.
   assert.ok(Math.abs(short.runMemoryBytes / GiB - 11.6) < 0.1, `${short.runMemoryBytes / GiB} GiB per process`);
