@@ -198,10 +198,11 @@ test('text that normalises to almost nothing (6 M zero-width spaces or soft hyph
       return { status: response.status, body: (await response.json()) as { error?: { code: string }; data?: unknown[]; results?: unknown[] } };
     };
     for (const [name, text] of vanishingTexts) {
-      // Embeddings keep a text's start; rerank with truncation_direction 'left' keeps its end.
+      // Embeddings keep a text's start; rerank with truncation_direction 'left' keeps its end; max_tokens_per_doc first cuts a document.
       for (const [path, request] of [
         ['/v1/embeddings', (input: string) => ({ model: 'e5', input })],
         ['/v1/rerank', (query: string) => ({ model: 'ce-xlmr', query, documents: ['hello', 'x'], truncation_direction: 'left' })],
+        ['/v1/rerank', (document: string) => ({ model: 'ce-xlmr', query: 'x', documents: [document, 'hello'], max_tokens_per_doc: 8 })],
       ] as const) {
         const rssBefore = await patient.rssMb();
         const before = await cpuOf();
@@ -230,8 +231,8 @@ test('text that normalises to almost nothing (6 M zero-width spaces or soft hyph
 
 test('abandoned, text that normalises to almost nothing stops using CPU; then a non-ASCII embedding, a small rerank and a gzip body are answered', async () => {
   for (const [name, text] of vanishingTexts) {
-    // Answered within the second, or abandoned: either way the server is idle a second later.
-    await post('/v1/embeddings', { model: 'e5', input: text }, { signal: AbortSignal.timeout(1000) }).then((response) => response.text()).catch(() => undefined);
+    // Left after 2 s (when the body has long arrived and is being tokenised), unless answered by then: either way the server is idle a second later.
+    await post('/v1/embeddings', { model: 'e5', input: text }, { signal: AbortSignal.timeout(2000) }).then((response) => response.text()).catch(() => undefined);
     await new Promise((resolve) => setTimeout(resolve, 1000));
     const idleFrom = await cpu();
     await new Promise((resolve) => setTimeout(resolve, 2000));

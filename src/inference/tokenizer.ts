@@ -532,6 +532,11 @@ export async function loadTokenizer(dir: string, options: { maxTokens: number; l
       const cut: string[] = [];
       for (const [from, to] of jobs(pieces)) {
         signal?.throwIfAborted();
+        // A piece that had to be counted in pieces is not tokenised in one job here: it is kept, a margin longer than asked.
+        if (pieces[from]!.length > longestJob) {
+          cut.push(pieces[from]!);
+          continue;
+        }
         const encodings: Encoding[] = await tokenizer.encodeBatch(pieces.slice(from, to), { addSpecialTokens: false });
         encodings.forEach((encoding, k) => {
           const offsets = encoding.getOffsets();
