@@ -423,12 +423,12 @@ export async function loadTokenizer(dir: string, options: { maxTokens: number; l
       if (kept === 'start' && cutInWord) {
         const { own: across, retracted } = await acrossWordCut(piece, text.slice(to - neighbourChars(text, to, 'before'), to));
         own = across;
-        length -= retracted;
+        length = Math.max(0, length - retracted);
         if (ids.length > length) ids.length = length;
       } else if (kept === 'end' && cutInWord) {
         const { own: across, retracted } = await acrossWordCut(piece, text.slice(from, from + neighbourChars(text, from, 'after')));
         own = across;
-        length -= retracted;
+        length = Math.max(0, length - retracted);
         if (ids.length > length) ids = ids.slice(ids.length - length);
       } else own = afterWord ? await afterWordCut(piece) : (await plainIds([piece]))[0]!;
       if (kept === 'start') {
