@@ -108,3 +108,10 @@ test('truncate false: a pair over the limit says how long it is, at least; a can
   cancel.abort(new Error('client gone'));
   await assert.rejects(ours.encodePairs('q', ['d'], { truncate: true, signal: cancel }), /client gone/);
 });
+
+test('queries and documents that pieces of 128 k characters leave almost empty (zero-width spaces, soft hyphens, one long word), cut on either side, equal the whole-text pair encoding', async () => {
+  const vanishing = [`${'\u200b'.repeat(140_000)}x`, `x ${'\u00ad'.repeat(140_000)}`, `x ${'y'.repeat(140_000)} z`];
+  // Two long members of different texts are told apart by their characters (see encodePairs), so each is paired with itself.
+  const cases = [...vanishing.map((text): [string, string[]] => [text, ['hello world', text]]), ['hello world', vanishing] as [string, string[]]];
+  for (const family of ['wordpiece', 'unigram', 'byte-bpe', 'sentencepiece-bpe'] as const) await assertSamePairs(family, 32, cases);
+});

@@ -198,3 +198,15 @@ test('property: ids equal the Rust library for every tokenizer type on adversari
     );
   }
 });
+
+test('texts that pieces of 128 k characters leave almost empty (zero-width spaces, soft hyphens, one long word) are tokenised in bounded pieces with the whole text\'s ids, for every tokenizer family', async () => {
+  for (const family of ['wordpiece', 'unigram', 'byte-bpe', 'modernbert-bpe', 'sentencepiece-bpe'] as const) {
+    const { dir } = await writeFixtureModel(artifactsDir, `test/vanishing-${family}`, { family, maxSeqLength: MAX_TOKENS });
+    const tokenizer = await loadTokenizer(dir, { maxTokens: MAX_TOKENS, lowercase: false });
+    const reference = rustTokenizer(dir, MAX_TOKENS);
+    for (const text of [`${'\u200b'.repeat(140_000)}x`, `x ${'\u00ad'.repeat(140_000)}`, `x ${'y'.repeat(140_000)} z`]) {
+      const [encoded] = await tokenizer.encode([text]);
+      assert.deepEqual(Array.from(encoded!.ids), await reference(text), `${family}: ${JSON.stringify(text.slice(0, 3))}`);
+    }
+  }
+});

@@ -179,3 +179,66 @@ test('/tokenize under a cap too high to stop it: the deadline (REQUEST_TIMEOUT_M
     await patient.stop();
   }
 });
+
+/** Texts the XLM-R-shaped (Unigram, nmt_nfkc) tokenizers make almost nothing of: 17 MB and 12 MB bodies of a few tokens. */
+const vanishingTexts = [
+  ['6 M U+200B then "x"', `${'\u200b'.repeat(6_000_000)}x`],
+  ['"x " then 6 M U+00AD', `x ${'\u00ad'.repeat(6_000_000)}`],
+] as const;
+
+test('text that normalises to almost nothing (6 M zero-width spaces or soft hyphens) is tokenised in bounded pieces: answered (or stopped by the 2 s deadline) with a few CPU s, none after, memory bounded', async () => {
+  const patient = await startServer({ MODELS_FILE: join(workDir, 'models.txt'), ARTIFACTS_DIR: workDir, HTTP_PROCESSES: '1', INFERENCE_WORKERS: '1', REQUEST_TIMEOUT_MS: '2000', LOG_LEVEL: 'warn' });
+  try {
+    const cpuOf = async () => {
+      const { mainThreads, otherThreads } = await patient.cpuSeconds();
+      return mainThreads + otherThreads;
+    };
+    const ask = async (path: string, body: object) => {
+      const response = await fetch(`${patient.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), signal: AbortSignal.timeout(120_000) });
+      return { status: response.status, body: (await response.json()) as { error?: { code: string }; data?: unknown[]; results?: unknown[] } };
+    };
+    for (const [name, text] of vanishingTexts) {
+      // Embeddings keep a text's start; rerank with truncation_direction 'left' keeps its end; max_tokens_per_doc first cuts a document.
+      for (const [path, request] of [
+        ['/v1/embeddings', (input: string) => ({ model: 'e5', input })],
+        ['/v1/rerank', (query: string) => ({ model: 'ce-xlmr', query, documents: ['hello', 'x'], truncation_direction: 'left' })],
+        ['/v1/rerank', (document: string) => ({ model: 'ce-xlmr', query: 'x', documents: [document, 'hello'], max_tokens_per_doc: 8 })],
+      ] as const) {
+        const rssBefore = await patient.rssMb();
+        const before = await cpuOf();
+        const answer = await ask(path, request(text));
+        const untilAnswer = (await cpuOf()) - before;
+        const growth = (await patient.rssMb()) - rssBefore;
+        const idleFrom = await cpuOf();
+        await new Promise((resolve) => setTimeout(resolve, 2000));
+        const after = (await cpuOf()) - idleFrom;
+        console.log(`${name}, ${path}: ${answer.status} after ${untilAnswer.toFixed(2)} CPU s, ${after.toFixed(2)} CPU s in the 2 s after it; RSS +${growth.toFixed(0)} MB`);
+        // The deadline is 2 s of wall time: a server that stops at it has used about 2 CPU s (one thread tokenising), fewer when the machine is busy.
+        if (answer.status === 503) assert.equal(answer.body.error?.code, 'timeout');
+        else {
+          assert.equal(answer.status, 200, JSON.stringify(answer.body));
+          assert.equal((answer.body.data ?? answer.body.results)?.length, path === '/v1/embeddings' ? 1 : 2);
+        }
+        assert.ok(untilAnswer < 6, `${name}, ${path}: ${untilAnswer.toFixed(1)} CPU s until the answer`);
+        assert.ok(after < 1, `${name}, ${path}: the server still ran ${after.toFixed(2)} CPU s in the 2 s after the answer`);
+        assert.ok(growth < 500, `${name}, ${path}: RSS grew ${growth.toFixed(0)} MB`);
+      }
+    }
+  } finally {
+    await patient.stop();
+  }
+});
+
+test('abandoned, text that normalises to almost nothing stops using CPU; then a non-ASCII embedding, a small rerank and a gzip body are answered', async () => {
+  for (const [name, text] of vanishingTexts) {
+    // Left after 2 s (when the body has long arrived and is being tokenised), unless answered by then: either way the server is idle a second later.
+    await post('/v1/embeddings', { model: 'e5', input: text }, { signal: AbortSignal.timeout(2000) }).then((response) => response.text()).catch(() => undefined);
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    const idleFrom = await cpu();
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+    const used = (await cpu()) - idleFrom;
+    console.log(`abandoned ${name}: ${used.toFixed(2)} CPU s in the 2 s from 1 s after the client left`);
+    assert.ok(used < 0.5, `${name}: the server still ran ${used.toFixed(2)} CPU s in 2 s`);
+    await othersAnswer();
+  }
+});

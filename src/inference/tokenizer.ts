@@ -96,6 +96,8 @@ const SPACE = 0x20;
  * and Prepend's leading ▁).
  */
 const CONTEXT_WORD = 'a';
+/** Characters textTokens tokenises in one call at most (more when the model's own first piece is longer): tens of ms of CPU for most text, ~0.8 s for text that NFKC expands 18-fold. */
+const PIECE_CAP_CHARS = 8 * JOB_CHARS;
 
 /** Which end of a text truncation keeps: the start (cut on the right), or the end (cut on the left). */
 export type KeptEnd = 'start' | 'end';
@@ -133,6 +135,19 @@ function textPiece(text: string, budget: number, tried: number, kept: KeptEnd): 
 }
 
 const isHighSurrogate = (code: number) => code >= 0xd800 && code <= 0xdbff;
+
+/** Characters of text beside a cut inside a word that a piece is tokenised with (more than WordPiece's longest word, 100). */
+const NEIGHBOUR_CHARS = 256;
+
+/** How many characters beside `at` (before or after it) make the neighbour of a cut there, whole surrogate pairs only. */
+function neighbourChars(text: string, at: number, side: 'before' | 'after'): number {
+  if (side === 'before') {
+    const start = Math.max(0, at - NEIGHBOUR_CHARS);
+    return at - (start > 0 && isHighSurrogate(text.charCodeAt(start - 1)) ? start + 1 : start);
+  }
+  const end = Math.min(text.length, at + NEIGHBOUR_CHARS);
+  return (end < text.length && isHighSurrogate(text.charCodeAt(end - 1)) ? end - 1 : end) - at;
+}
 
 /** The `count` tokens at the kept end of `ids`. */
 const keptTokens = (ids: number[], count: number, kept: KeptEnd) => (kept === 'start' ? ids.slice(0, count) : ids.slice(Math.max(0, ids.length - count)));
@@ -321,10 +336,16 @@ export async function loadTokenizer(dir: string, options: { maxTokens: number; l
 
   const firstBudget = Math.max(WHOLE_TEXT_CHARS, maxTokens * PREFIX_CHARS_PER_TOKEN);
 
+  /** The longest text, or piece of one, tokenised in one call by textTokens: longer texts are tokenised in pieces. */
+  const longestJob = Math.max(firstBudget, PIECE_CAP_CHARS);
+
   /**
    * A text's tokens as far as truncation to `keep` of them needs: a long text is tokenised from a piece at its kept
    * end (textPiece). When the piece yields more than `keep` plus a margin, its kept tokens are the whole text's;
-   * otherwise a piece `PREFIX_GROWTH` times longer is tried, up to the whole text. A piece cut inside a word (a text
+   * otherwise a piece `PREFIX_GROWTH` times longer is tried, up to `longestJob` characters; a longer text that pieces
+   * so long do not fill (text that normalises to almost nothing: zero-width spaces, soft hyphens) is then tokenised
+   * in pieces of JOB_CHARS from its kept end (piecewiseTokens) until they yield enough, one call at a time, the signal
+   * checked between. A piece cut inside a word (a text
    * with no space) is taken only when a piece half as long gives the same kept tokens: WordPiece makes any word over
    * 100 characters one [UNK] whatever its length, and Unigram's and BPE's choices near a cut settle within a few
    * tokens of it. A 19 MB text costs a few kB of tokenising, whatever normalisation makes of its characters.
@@ -332,8 +353,7 @@ export async function loadTokenizer(dir: string, options: { maxTokens: number; l
   const textTokens = async (text: string, keep: number, kept: KeptEnd, signal?: CancelSignal): Promise<TextTokens & { piece: string }> => {
     const enough = keep + PREFIX_MARGIN_TOKENS;
     let tried = 0;
-    let budget = firstBudget;
-    for (; budget < text.length; budget *= PREFIX_GROWTH) {
+    for (let budget = firstBudget; budget < text.length && budget <= longestJob; budget *= PREFIX_GROWTH) {
       signal?.throwIfAborted();
       const { piece, midWord } = textPiece(text, budget, tried, kept);
       tried = budget;
@@ -346,39 +366,83 @@ export async function loadTokenizer(dir: string, options: { maxTokens: number; l
       }
       return { ids: ids!, length: ids!.length, lengthIsLowerBound: true, piece };
     }
+    signal?.throwIfAborted();
+    if (text.length > longestJob) return piecewiseTokens(text, { countUpTo: enough, keep: enough, kept, signal });
     const [ids] = await plainIds([text]);
     return { ids: ids!, length: ids!.length, lengthIsLowerBound: false, piece: text };
   };
 
-  let contextWordTokens: Promise<number> | undefined;
+  let contextWordTokens: Promise<number[]> | undefined;
 
   /**
-   * A text longer than JOB_CHARS counted whole, in pieces of at most JOB_CHARS characters, one call each, the signal
-   * checked between: only the ids truncation keeps are kept, so memory is bounded whatever normalisation makes of the
-   * characters. Pieces are cut before a run of spaces (a word boundary for every pre-tokenizer, see textPiece) and
-   * each is tokenised after CONTEXT_WORD, so the count is the whole text's; a piece with no space is cut inside a word
-   * (never inside a surrogate pair), which may change the count by a token or so at that cut. Counting stops once it
-   * passes `countUpTo` (then the length is a lower bound).
+   * A text longer than JOB_CHARS counted in pieces of at most JOB_CHARS characters from its kept end, one call each,
+   * the signal checked between: only the `keep` ids at the kept end are kept, so memory is bounded whatever
+   * normalisation makes of the characters. Pieces are cut before a run of spaces (a word boundary for every
+   * pre-tokenizer, see textPiece) and each one that starts with spaces after other text is tokenised after
+   * CONTEXT_WORD, so the count is the whole text's; a piece with no space is cut inside a word (never inside a
+   * surrogate pair) and tokenised with the text beside that cut (acrossWordCut), which may still change the count by
+   * a token or so there. Counting stops once it passes
+   * `countUpTo` (then the length is a lower bound); `piece` is the part of the text counted.
    */
-  const piecewiseTokens = async (text: string, countUpTo: number, signal?: CancelSignal): Promise<TextTokens> => {
-    contextWordTokens ??= plainIds([CONTEXT_WORD]).then(([ids]) => ids!.length);
+  const piecewiseTokens = async (
+    text: string,
+    { countUpTo, keep = textLimit, kept = 'start', signal }: { countUpTo: number; keep?: number; kept?: KeptEnd; signal?: CancelSignal },
+  ): Promise<TextTokens & { piece: string }> => {
+    contextWordTokens ??= plainIds([CONTEXT_WORD]).then(([ids]) => ids!);
     const context = await contextWordTokens;
-    const ids: number[] = [];
+    /** A piece's own tokens after a cut before a word: tokenised after the context word, whose tokens are dropped. */
+    const afterWordCut = async (piece: string): Promise<number[]> => (await plainIds([CONTEXT_WORD + piece]))[0]!.slice(context.length);
+    /**
+     * A piece's own tokens across a cut inside a word, from the piece tokenised with the text beside the cut
+     * (`neighbour`): the tokens after those it shares with the neighbour tokenised alone; and how many tokens counted
+     * for the neighbour's side the joined text tokenises differently (`retracted`). WordPiece's one [UNK] for a long
+     * word, and runs that normalisation collapses (zero-width spaces, soft hyphens), are then counted once.
+     */
+    const acrossWordCut = async (piece: string, neighbour: string): Promise<{ own: number[]; retracted: number }> => {
+      const [joined, alone] = await plainIds(kept === 'start' ? [neighbour + piece, neighbour] : [piece + neighbour, neighbour]);
+      let shared = 0;
+      if (kept === 'start') while (shared < alone!.length && joined![shared] === alone![shared]) shared++;
+      else while (shared < alone!.length && joined![joined!.length - 1 - shared] === alone![alone!.length - 1 - shared]) shared++;
+      const own = kept === 'start' ? joined!.slice(shared) : joined!.slice(0, joined!.length - shared);
+      return { own, retracted: alone!.length - shared };
+    };
+    let ids: number[] = [];
     let length = 0;
-    for (let at = 0, startsWord = true; at < text.length; ) {
+    // The counted part is text[from, to): it grows at `to` for the start, at `from` for the end.
+    let from = kept === 'start' ? 0 : text.length;
+    let to = from;
+    let cutInWord = false;
+    while (to - from < text.length) {
       signal?.throwIfAborted();
-      if (length > countUpTo) return { ids, length, lengthIsLowerBound: true };
-      const rest = text.slice(at);
-      const { piece, midWord } = rest.length <= JOB_CHARS ? { piece: rest, midWord: false } : textPiece(rest, JOB_CHARS, 0, 'start');
-      const inContext = at > 0 && startsWord;
-      const [pieceIds] = await plainIds([inContext ? CONTEXT_WORD + piece : piece]);
-      const own = inContext ? pieceIds!.slice(context) : pieceIds!;
-      if (ids.length < textLimit) ids.push(...own.slice(0, textLimit - ids.length));
+      if (length > countUpTo) return { ids, length, lengthIsLowerBound: true, piece: text.slice(from, to) };
+      const rest = kept === 'start' ? text.slice(to) : text.slice(0, from);
+      const { piece, midWord } = rest.length <= JOB_CHARS ? { piece: rest, midWord: false } : textPiece(rest, JOB_CHARS, 0, kept);
+      // The cut before the piece, for the end (the one after it was the last piece's).
+      const afterWord = kept === 'start' ? to > 0 && !cutInWord : piece.length < rest.length && !midWord;
+      let own: number[];
+      if (kept === 'start' && cutInWord) {
+        const { own: across, retracted } = await acrossWordCut(piece, text.slice(to - neighbourChars(text, to, 'before'), to));
+        own = across;
+        length = Math.max(0, length - retracted);
+        if (ids.length > length) ids.length = length;
+      } else if (kept === 'end' && cutInWord) {
+        const { own: across, retracted } = await acrossWordCut(piece, text.slice(from, from + neighbourChars(text, from, 'after')));
+        own = across;
+        length = Math.max(0, length - retracted);
+        if (ids.length > length) ids = ids.slice(ids.length - length);
+      } else own = afterWord ? await afterWordCut(piece) : (await plainIds([piece]))[0]!;
+      if (kept === 'start') {
+        if (ids.length < keep) ids.push(...own.slice(0, keep - ids.length));
+        to += piece.length;
+      } else {
+        ids = own.concat(ids);
+        if (ids.length > keep) ids = ids.slice(ids.length - keep);
+        from -= piece.length;
+      }
       length += own.length;
-      at += piece.length;
-      startsWord = !midWord;
+      cutInWord = midWord;
     }
-    return { ids, length, lengthIsLowerBound: false };
+    return { ids, length, lengthIsLowerBound: false, piece: text };
   };
 
   /**
@@ -393,7 +457,7 @@ export async function loadTokenizer(dir: string, options: { maxTokens: number; l
       if (counted > countUpTo) return tokens.fill(NOT_COUNTED, from);
       const alone = to - from === 1 ? texts[from]! : undefined;
       if (alone !== undefined && alone.length > firstBudget && keep !== undefined) tokens[from] = await textTokens(alone, keep, kept, signal);
-      else if (alone !== undefined && alone.length > JOB_CHARS && keep === undefined) tokens[from] = await piecewiseTokens(alone, countUpTo - counted, signal);
+      else if (alone !== undefined && alone.length > JOB_CHARS && keep === undefined) tokens[from] = await piecewiseTokens(alone, { countUpTo: countUpTo - counted, signal });
       else (await plainIds(texts.slice(from, to))).forEach((ids, k) => (tokens[from + k] = { ids, length: ids.length, lengthIsLowerBound: false }));
       for (let index = from; index < to; index++) counted += tokens[index]!.length;
     }
@@ -468,6 +532,11 @@ export async function loadTokenizer(dir: string, options: { maxTokens: number; l
       const cut: string[] = [];
       for (const [from, to] of jobs(pieces)) {
         signal?.throwIfAborted();
+        // A piece that had to be counted in pieces is not tokenised in one job here: it is kept, a margin longer than asked.
+        if (pieces[from]!.length > longestJob) {
+          cut.push(pieces[from]!);
+          continue;
+        }
         const encodings: Encoding[] = await tokenizer.encodeBatch(pieces.slice(from, to), { addSpecialTokens: false });
         encodings.forEach((encoding, k) => {
           const offsets = encoding.getOffsets();
