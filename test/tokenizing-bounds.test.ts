@@ -82,13 +82,15 @@ test('a 2 MB query with 1000 documents: answered with a few CPU seconds (each pa
 test('abandoned, the same request stops using CPU; then a non-ASCII embedding, a small rerank and a gzip body are answered', async () => {
   const query = bigQuery(2 * MB);
   // 1000 distinct long queries' worth of work: documents as long as the query's start, each its own.
-  const attack = post('/v1/rerank', { model: 'ce-xlmr', query: `Grüße ${query}`, documents: tinyDocuments.map((document) => `${document} ${query.slice(0, 2000)}`) }, { signal: AbortSignal.timeout(1000) });
-  await assert.rejects(attack, /abort|timeout/i);
+  // Left after 1 s, unless answered by then (bounded work may be that fast on an idle machine): either way the server is idle a second later.
+  const outcome = await post('/v1/rerank', { model: 'ce-xlmr', query: `Grüße ${query}`, documents: tinyDocuments.map((document) => `${document} ${query.slice(0, 2000)}`) }, { signal: AbortSignal.timeout(1000) })
+    .then((response) => `answered ${response.status}`, (error: Error) => error.name);
+  assert.match(outcome, /^(answered 200|TimeoutError|AbortError)$/);
   await new Promise((resolve) => setTimeout(resolve, 1000));
   const idleFrom = await cpu();
   await new Promise((resolve) => setTimeout(resolve, 2000));
   const used = (await cpu()) - idleFrom;
-  console.log(`abandoned rerank: ${used.toFixed(2)} CPU s in the 2 s from 1 s after the client left`);
+  console.log(`abandoned rerank (${outcome}): ${used.toFixed(2)} CPU s in the 2 s from 1 s after the client left`);
   assert.ok(used < 0.5, `the server still ran ${used.toFixed(2)} CPU s in 2 s`);
   await othersAnswer();
 });
