@@ -8,8 +8,7 @@
  * floor of parsing, tokenising and answering JSON: see floor-server.ts). A benchmark, not a
  * test: numbers vary run to run, so read the ratios. Results go to bench/results/.
  */
-import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -17,11 +16,12 @@ import { detectCapacity } from '../src/capacity.ts';
 import { loadServerConfig } from '../src/config.ts';
 import { describeModel } from '../src/inference/model-files.ts';
 import { loadTokenizer } from '../src/inference/tokenizer.ts';
-import { loadModelsFile, parseModelsFile, type ModelSpec } from '../src/models-file.ts';
-import { MINILM_SHAPE, writeFixtureModel, type FixtureOptions } from '../test/helpers/fixture-model.ts';
+import { loadModelsFile, type ModelSpec } from '../src/models-file.ts';
+import { MINILM_SHAPE } from '../test/helpers/fixture-model.ts';
 import { startServer, type ServerProcess } from '../test/helpers/server-process.ts';
 import { chartSvg } from './chart.ts';
-import { measureLimit, measureParallelLimit, type LimitResult } from './limit.ts';
+import { DEFAULT_TOKENIZER, generatedModel, tokenizerAt } from './generated-model.ts';
+import { meanLimit, measureLimit, measureParallelLimit, type LimitResult } from './limit.ts';
 import { combineLoads, runLoad, type LoadResult } from './load.ts';
 import { runMixed, type MixedResult } from './mixed.ts';
 import { makeTexts, type BenchText } from './texts.ts';
@@ -74,7 +74,6 @@ const USAGE = `usage: npm run bench -- [options]
   --help                this text
 Results go to bench/results/ (a whole default run replaces latest.json/svg; others go beside them).`;
 
-const DEFAULT_TOKENIZER = new URL('../../shared/fixtures/hf/sentence-transformers/all-MiniLM-L6-v2', import.meta.url).pathname;
 const { values: args } = parseArgs({
   options: {
     model: { type: 'string' },
@@ -98,21 +97,10 @@ const limitSeconds = Number(args['limit-seconds']);
 const indexRequests = Number(args['index-requests']);
 const suites = new Set(String(args.suites).split(','));
 const tokenizerDir = String(args.tokenizer);
-const realTokenizer = existsSync(join(tokenizerDir, 'tokenizer.json')) ? tokenizerDir : undefined;
+const realTokenizer = tokenizerAt(tokenizerDir);
 const modelArgument = typeof args.model === 'string' ? args.model : undefined;
 
 const round = (value: number, digits = 1) => Math.round(value * 10 ** digits) / 10 ** digits;
-
-/** A generated MiniLM-L6-shaped model, with the real MiniLM tokenizer when one is at hand (else the fixture's). */
-async function generatedModel(artifactsDir: string, repo: string, options: FixtureOptions): Promise<ModelSpec> {
-  await writeFixtureModel(artifactsDir, repo, { shape: MINILM_SHAPE, maxSeqLength: 256, ...options });
-  if (realTokenizer) {
-    for (const file of ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'vocab.txt']) {
-      if (existsSync(join(realTokenizer, file))) await copyFile(join(realTokenizer, file), join(artifactsDir, repo, file));
-    }
-  }
-  return parseModelsFile(repo, 'bench')[0]!;
-}
 
 async function withServer<T>(artifactsDir: string, spec: ModelSpec, run: (server: ServerProcess) => Promise<T>, entry?: string): Promise<T> {
   const modelsFile = join(artifactsDir, `${spec.id.replace(/\W/g, '_')}.txt`);
@@ -169,19 +157,25 @@ async function modelSuite(artifactsDir: string, spec: ModelSpec, cpus: number, d
       runLoad(server, { model: spec.id, texts, textsPerRequest: 1, connections, seconds: duration });
     // Index requests take seconds each: count whole requests rather than cut some off at a deadline.
     const indexLoad = () => runLoad(server, { model: spec.id, texts: indexTexts, textsPerRequest: 64, connections: Math.max(4, cpus / 2), requests: indexRequests });
-    // Each limit is measured just before its scenario (the server idles meanwhile): the machine's speed drifts over minutes.
     const limits = async (texts: BenchText[]) => ({
       parallel: await measureParallelLimit(description.onnxFile, await encode(texts), cpus, undefined, limitSeconds),
       oneSession: await measureLimit(description.onnxFile, await encode(texts), cpus, undefined, limitSeconds),
     });
+    // The machine's speed drifts over minutes: each limit is measured just before its scenarios and again just after
+    // (the server idles meanwhile), and the scenarios are held to the mean of the two.
+    const limitsAround = async <T>(texts: BenchText[], scenarios: () => Promise<T>) => {
+      const before = await limits(texts);
+      const results = await scenarios();
+      const after = await limits(texts);
+      return { results, parallel: meanLimit(before.parallel, after.parallel), oneSession: meanLimit(before.oneSession, after.oneSession) };
+    };
     await load(queryTexts, 16, 3);
     const concurrency: LoadResult[] = [];
     if (detailed) for (const connections of [1, 4, 16]) concurrency.push(await load(queryTexts, connections, Math.max(5, seconds / 2)));
-    const queryLimits = await limits(queryTexts);
-    const query = await load(queryTexts, 64);
-    const query256 = await load(queryTexts, 256);
-    const indexLimits = await limits(indexTexts);
-    const index = await indexLoad();
+    const queryLimits = await limitsAround(queryTexts, async () => ({ query: await load(queryTexts, 64), query256: await load(queryTexts, 256) }));
+    const { query, query256 } = queryLimits.results;
+    const indexLimits = await limitsAround(indexTexts, indexLoad);
+    const index = indexLimits.results;
     const suite: ModelSuite = {
       model: spec.id,
       plan,
@@ -213,7 +207,7 @@ async function modelSuite(artifactsDir: string, spec: ModelSpec, cpus: number, d
 }
 
 async function servingSuite(artifactsDir: string): Promise<ServingSuite> {
-  const spec = await generatedModel(artifactsDir, 'bench/zero-layer', { shape: { ...MINILM_SHAPE, layers: 0 } });
+  const spec = await generatedModel(artifactsDir, 'bench/zero-layer', { shape: { ...MINILM_SHAPE, layers: 0 } }, realTokenizer);
   const description = await describeModel(spec, artifactsDir);
   const tokenizer = await loadTokenizer(description.dir, { maxTokens: description.maxTokens, lowercase: description.lowercase });
   const queryTexts = await makeTexts(tokenizer, 2048, 8, 32, 1);
@@ -264,7 +258,7 @@ async function servingSuite(artifactsDir: string): Promise<ServingSuite> {
  * (8000-token texts take ~30–60 s each on one core of this kind: too slow for a bench run.)
  */
 async function longSuite(artifactsDir: string, cpus: number): Promise<LongSuite> {
-  const spec = await generatedModel(artifactsDir, 'bench/long-context', { shape: { ...MINILM_SHAPE, maxPositions: 2048 }, maxSeqLength: 2048, modelMaxLength: 2048 });
+  const spec = await generatedModel(artifactsDir, 'bench/long-context', { shape: { ...MINILM_SHAPE, maxPositions: 2048 }, maxSeqLength: 2048, modelMaxLength: 2048 }, realTokenizer);
   const description = await describeModel(spec, artifactsDir);
   const tokenizer = await loadTokenizer(description.dir, { maxTokens: description.maxTokens, lowercase: description.lowercase });
   const texts = await makeTexts(tokenizer, 16, 1024, 2048, 4);
@@ -286,7 +280,7 @@ async function longSuite(artifactsDir: string, cpus: number): Promise<LongSuite>
  * connections; pairs/s against N single-thread sessions running the same pairs.
  */
 async function rerankSuite(artifactsDir: string, cpus: number): Promise<RerankSuite> {
-  const spec = await generatedModel(artifactsDir, 'bench/cross-encoder', { crossEncoder: { activation: 'torch.nn.modules.linear.Identity' } });
+  const spec = await generatedModel(artifactsDir, 'bench/cross-encoder', { crossEncoder: { activation: 'torch.nn.modules.linear.Identity' } }, realTokenizer);
   const description = await describeModel(spec, artifactsDir);
   const tokenizer = await loadTokenizer(description.dir, { maxTokens: description.maxTokens, lowercase: false });
   const query = 'what does the quick brown fox do when the lazy dog sleeps';
@@ -320,8 +314,8 @@ async function main() {
       if (!spec) throw new Error(`model ${modelArgument} is not in ${config.modelsFile}`);
       report.suites.fp32 = await modelSuite(config.artifactsDir, spec, cpus, true);
     } else {
-      if (suites.has('fp32')) report.suites.fp32 = await modelSuite(artifactsDir, await generatedModel(artifactsDir, 'bench/minilm-l6-shaped', {}), cpus, true);
-      if (suites.has('int8')) report.suites.int8 = await modelSuite(artifactsDir, await generatedModel(artifactsDir, 'bench/minilm-l6-shaped-int8', { int8: true }), cpus, false);
+      if (suites.has('fp32')) report.suites.fp32 = await modelSuite(artifactsDir, await generatedModel(artifactsDir, 'bench/minilm-l6-shaped', {}, realTokenizer), cpus, true);
+      if (suites.has('int8')) report.suites.int8 = await modelSuite(artifactsDir, await generatedModel(artifactsDir, 'bench/minilm-l6-shaped-int8', { int8: true }, realTokenizer), cpus, false);
       if (suites.has('serving')) report.suites.serving = await servingSuite(artifactsDir);
       if (suites.has('long')) report.suites.long = await longSuite(artifactsDir, cpus);
       if (suites.has('rerank')) report.suites.rerank = await rerankSuite(artifactsDir, cpus);
