@@ -104,7 +104,13 @@ export async function runHttpProcess(config: ServerConfig, share: ProcessShare, 
     let listening: Promise<void> | undefined;
     registry.ready.then(
       // Ready once it also listens (a listen that fails ends the start below).
-      () => listening?.then(() => tellPrimary({ kind: 'ready', port: (app!.server.address() as AddressInfo).port }, () => (announced = true)), () => undefined),
+      () =>
+        listening?.then(() => {
+          // A signal during the start may have closed the server by now: then there is nothing to announce.
+          const address = app?.server.address() as AddressInfo | null | undefined;
+          if (draining || !address) return;
+          tellPrimary({ kind: 'ready', port: address.port }, () => (announced = true));
+        }, () => undefined),
       async (error: Error) => {
         log.fatal(error.message);
         await app?.close();
