@@ -97,11 +97,20 @@ test('a scrape while an HTTP process restarts answers at once with the live proc
   }
 });
 
+/** Inputs the server has taken in: queued for a batch, or embedded (from its metrics, summed over the HTTP processes). */
+async function inputsTakenIn(server: ServerProcess): Promise<number> {
+  const text = await (await fetch(server.metricsUrl)).text();
+  let sum = 0;
+  for (const line of text.split('\n')) if (/^embeddings_(queue_depth|inputs_total)\{/.test(line)) sum += Number(line.slice(line.lastIndexOf(' ') + 1));
+  return sum;
+}
+
 for (const signal of ['SIGHUP', 'SIGINT'] as const) {
   test(`${signal} drains as SIGTERM does: requests in flight are answered, then exit 0`, async () => {
     const server = await startServer(settings());
     const requests = bulkRequests(server.url, 3);
-    await sleep(150);
+    // The signal once the third request is in (its inputs queued), not after a fixed time a busy machine may not keep.
+    await until(async () => (await inputsTakenIn(server)) > 2 * 2048, 'the three requests to be taken in');
     server.child.kill(signal);
     assert.deepEqual(await Promise.all(requests), [200, 200, 200]);
     assert.equal(await exited(server), 0);
