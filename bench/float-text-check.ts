@@ -1,7 +1,7 @@
 /**
  * `node --import tsx bench/float-text-check.ts`: every float32 bit pattern (2^32) through
  * writeFloatText, compared with JSON.stringify, on every core. Too long for `npm test` (~11 min
- * on 2 cores; the tests check two million); run it after any change to src/inference/float-text.ts.
+ * on 2 cores; the tests check two million); run it after any change to src/inference/output/float-text.ts.
  */
 import { availableParallelism } from 'node:os';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
@@ -38,7 +38,7 @@ if (isMainThread) {
     shares.map(
       (share) =>
         new Promise<Outcome>((resolve, reject) => {
-          const worker = new Worker(new URL('../src/inference/worker-bootstrap.mjs', import.meta.url), { workerData: { entry: import.meta.url, ...share } });
+          const worker = new Worker(new URL('../src/threads/worker-bootstrap.mjs', import.meta.url), { workerData: { entry: import.meta.url, ...share } });
           worker.once('message', resolve);
           worker.once('error', reject);
         }),

@@ -8,7 +8,7 @@ import { createServer } from 'node:http';
 import { AutoTokenizer, env } from '@huggingface/transformers';
 import Fastify from 'fastify';
 import { loadServerConfig } from '../src/config.ts';
-import { describeModel } from '../src/inference/model-files.ts';
+import { describeModel } from '../src/inference/files/model-files.ts';
 import { loadModelsFile } from '../src/models-file.ts';
 
 if (process.argv.slice(2).some((arg) => arg === '--help' || arg === '-h')) {

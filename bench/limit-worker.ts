@@ -1,7 +1,7 @@
 /** One single-thread ONNX Runtime session in a worker thread, for the parallel limit (limit.ts). */
 import { parentPort, workerData } from 'node:worker_threads';
 import ort from 'onnxruntime-node';
-import { sessionOptions } from '../src/inference/session-options.ts';
+import { sessionOptions } from '../src/inference/onnx/session-options.ts';
 import { feeds, runFor } from './limit.ts';
 
 const { onnxFile, batches } = workerData as { onnxFile: string; batches: Int32Array[][] };

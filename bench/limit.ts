@@ -7,7 +7,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import ort from 'onnxruntime-node';
-import { sessionOptions } from '../src/inference/session-options.ts';
+import { sessionOptions } from '../src/inference/onnx/session-options.ts';
 
 export interface LimitResult {
   batchSize: number;
@@ -111,7 +111,7 @@ export function measureParallelLimit(
     // Each session starts at a different place in the batch list, so together they cover the mix.
     const workers = Array.from({ length: sessions }, (_, index) => {
       const offset = Math.floor((index * batches.length) / sessions);
-      return new Worker(new URL('../src/inference/worker-bootstrap.mjs', import.meta.url), {
+      return new Worker(new URL('../src/threads/worker-bootstrap.mjs', import.meta.url), {
         workerData: { entry: new URL('./limit-worker.ts', import.meta.url).href, onnxFile, batches: [...batches.slice(offset), ...batches.slice(0, offset)] },
       });
     });

@@ -1,5 +1,5 @@
 /**
- * Measured peak memory of one model run against the plan's estimate (src/inference/run-peak.ts),
+ * Measured peak memory of one model run against the plan's estimate (src/batching/run-peak.ts),
  * for generated encoder and decoder graphs (fp32, fp16, 4-bit), with and without ONNX Runtime's
  * arena, each in a fresh process. Prints a markdown table.
  *

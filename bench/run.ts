@@ -14,8 +14,8 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { detectCapacity } from '../src/capacity.ts';
 import { loadServerConfig } from '../src/config.ts';
-import { describeModel } from '../src/inference/model-files.ts';
-import { loadTokenizer } from '../src/inference/tokenizer.ts';
+import { describeModel } from '../src/inference/files/model-files.ts';
+import { loadTokenizer } from '../src/inference/tokenizing/tokenizer.ts';
 import { loadModelsFile, type ModelSpec } from '../src/models-file.ts';
 import { MINILM_SHAPE } from '../test/helpers/fixture-model.ts';
 import { startServer, type ServerProcess } from '../test/helpers/server-process.ts';
@@ -323,7 +323,7 @@ async function main() {
     // Only a whole run replaces the committed results; a part of one goes beside them.
     const whole = !modelArgument && ['fp32', 'int8', 'serving'].every((suite) => suites.has(suite));
     const name = whole ? 'latest' : `latest-${modelArgument ? modelArgument.replace(/\W/g, '_') : [...suites].join('-')}`;
-    const results = new URL('./results/', import.meta.url);
+    const results = new URL('./results', import.meta.url);
     await mkdir(results, { recursive: true });
     await writeFile(new URL(`${name}.json`, results), JSON.stringify(report, null, 2) + '\n');
     if (report.suites.fp32) await writeFile(new URL(`${name}.svg`, results), await chartSvg(report.suites.fp32, cpus));

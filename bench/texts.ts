@@ -1,5 +1,5 @@
 /** Benchmark inputs: texts whose token counts fall in a given range for the model's own tokenizer. */
-import type { TextTokenizer } from '../src/inference/tokenizer.ts';
+import type { TextTokenizer } from '../src/inference/tokenizing/tokenizer.ts';
 
 const WORDS = [
   'the', 'quick', 'brown', 'fox', 'jump', 'over', 'lazy', 'dog', 'hello', 'world', 'embed', 'model', 'token', 'text',

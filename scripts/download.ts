@@ -5,7 +5,7 @@
 import { applyFlags, FlagError } from '../src/cli-flags.ts';
 import { loadDownloadConfig } from '../src/config.ts';
 import { downloadModels } from '../src/download/download-models.ts';
-import { describeModel } from '../src/inference/model-files.ts';
+import { describeModel } from '../src/inference/files/model-files.ts';
 import { plainProgress, terminalProgress } from '../src/download/progress.ts';
 import { loadModelsFile } from '../src/models-file.ts';
 

@@ -2,16 +2,16 @@ import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { CancelSignal } from './cancellation.ts';
 import { choosePrompt, type PromptChoice } from './prompts.ts';
 import type { TokenIdMeaning } from './config.ts';
-import { decodeOpenAiTokens, loadOpenAiEncoding } from './inference/openai-encoding.ts';
+import { decodeOpenAiTokens, loadOpenAiEncoding } from './inference/tokenizing/openai-encoding.ts';
 import { Batcher, type BatchLimits, type BatchStats, type VectorOutput } from './batching/batcher.ts';
 import type { RunMemory } from './batching/run-memory.ts';
 import { InputTooLongError, TooManyTokensError } from './embedding-errors.ts';
-import type { ModelDescription } from './inference/model-files.ts';
-import { OnnxBackend } from './inference/onnx-backend.ts';
-import { runPeakBytes } from './inference/run-peak.ts';
-import { MAX_RUN_TOKENS } from './inference/sub-batches.ts';
-import { loadTokenizer, type EncodedPair, type EncodedText, type TextTokenizer } from './inference/tokenizer.ts';
-import { TokenizerThread } from './inference/tokenizer-thread.ts';
+import type { ModelDescription } from './inference/files/model-files.ts';
+import { OnnxBackend } from './inference/onnx/onnx-backend.ts';
+import { runPeakBytes } from './batching/run-peak.ts';
+import { MAX_RUN_TOKENS } from './inference/onnx/sub-batches.ts';
+import { loadTokenizer, type EncodedPair, type EncodedText, type TextTokenizer } from './inference/tokenizing/tokenizer.ts';
+import { TokenizerThread } from './inference/tokenizing/tokenizer-thread.ts';
 
 /** Texts, or sequences of token ids (OpenAI's cl100k_base ids, or the model's own, per the model's TOKEN_IDS). */
 export type EmbeddingInputs = { texts: string[] } | { tokenIds: number[][] };

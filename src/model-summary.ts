@@ -1,4 +1,4 @@
-import type { ModelDescription } from './inference/model-files.ts';
+import type { ModelDescription } from './inference/files/model-files.ts';
 
 /** A model described by its kind, for the logs: an embedding model by its vectors, a reranker by the pairs it scores. */
 export function summarizeModel(description: ModelDescription): { fields: Record<string, unknown>; text: string } {

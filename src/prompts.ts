@@ -1,5 +1,5 @@
 import { UnknownPromptError } from './embedding-errors.ts';
-import type { ModelDescription } from './inference/model-files.ts';
+import type { ModelDescription } from './inference/files/model-files.ts';
 
 /** What a request may say about prompts (all optional; OpenAI's clients send none). */
 export interface PromptChoice {

@@ -2,7 +2,7 @@ import { stat } from 'node:fs/promises';
 import { SMALL_REQUEST_INPUTS, type BatchLimits, type BatchStats } from './batching/batcher.ts';
 import type { RunMemory } from './batching/run-memory.ts';
 import { LoadedModel } from './loaded-model.ts';
-import { describeModel, type ModelDescription } from './inference/model-files.ts';
+import { describeModel, type ModelDescription } from './inference/files/model-files.ts';
 import type { TokenIdMeaning } from './config.ts';
 import { weightSets, type ModelSpec } from './models-file.ts';
 

@@ -3,7 +3,7 @@ import { mkdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { detectCapacity, planServing, workersOfProcess } from '../src/capacity.ts';
-import { runPeakBytes, runShapeOf, type RunShape } from '../src/inference/run-peak.ts';
+import { runPeakBytes, runShapeOf, type RunShape } from '../src/batching/run-peak.ts';
 import { tempDir } from './helpers/app.ts';
 
 const GiB = 2 ** 30;

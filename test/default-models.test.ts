@@ -4,7 +4,7 @@ import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, test } from 'node:test';
-import { describeModel } from '../src/inference/model-files.ts';
+import { describeModel } from '../src/inference/files/model-files.ts';
 import { parseModelsFile } from '../src/models-file.ts';
 import { tempDir } from './helpers/app.ts';
 import { writeFixtureModel } from './helpers/fixture-model.ts';

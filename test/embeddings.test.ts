@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { before, describe, test, after } from 'node:test';
-import type { PoolingMode } from '../src/inference/pooling.ts';
+import type { PoolingMode } from '../src/inference/heads/pooling.ts';
 import { embeddingsResponseSchema } from '../src/schemas/embeddings.ts';
 import { cosine, startTestApp, type TestServer } from './helpers/app.ts';
 import { referenceEmbedding, rustTokenizer } from './helpers/reference.ts';

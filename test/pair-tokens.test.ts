@@ -1,5 +1,5 @@
 /**
- * Rerank pairs are tokenised only as far as truncation needs (src/inference/tokenizer.ts), yet give
+ * Rerank pairs are tokenised only as far as truncation needs (src/inference/tokenizing/tokenizer.ts), yet give
  * the ids and token types of the Rust tokenizers library's whole-text pair encoding with
  * LongestFirst truncation (another build of it, @anush008/tokenizers): queries and documents far
  * over the limit, with and without spaces, both directions, odd and even room for the texts.
@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import rustTokenizers from '@anush008/tokenizers';
 import { Cancellation } from '../src/cancellation.ts';
-import { loadTokenizer } from '../src/inference/tokenizer.ts';
+import { loadTokenizer } from '../src/inference/tokenizing/tokenizer.ts';
 import { tempDir } from './helpers/app.ts';
 import { writeFixtureModel } from './helpers/fixture-model.ts';
 import type { TokenizerFamily } from './helpers/tokenizer-families.ts';

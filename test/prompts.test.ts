@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import type { PoolingMode } from '../src/inference/pooling.ts';
+import type { PoolingMode } from '../src/inference/heads/pooling.ts';
 import { embeddingsResponseSchema } from '../src/schemas/embeddings.ts';
 import { errorResponseSchema } from '../src/schemas/error.ts';
 import { embeddingModelSchema, modelListSchema } from '../src/schemas/models.ts';
 import { tokenizeResponseSchema } from '../src/schemas/tokenize.ts';
-import { describeModel } from '../src/inference/model-files.ts';
+import { describeModel } from '../src/inference/files/model-files.ts';
 import { parseModelsFile } from '../src/models-file.ts';
 import { startTestApp, type TestServer } from './helpers/app.ts';
 import { referenceEmbedding, rustTokenizer } from './helpers/reference.ts';

@@ -4,7 +4,7 @@ import { after, before, test } from 'node:test';
 import rustTokenizers from '@anush008/tokenizers';
 import fc from 'fast-check';
 import { join } from 'node:path';
-import { loadTokenizer, pythonStrip, type TextTokenizer } from '../src/inference/tokenizer.ts';
+import { loadTokenizer, pythonStrip, type TextTokenizer } from '../src/inference/tokenizing/tokenizer.ts';
 import { tempDir } from './helpers/app.ts';
 import { writeFixtureModel } from './helpers/fixture-model.ts';
 import { rustTokenizer } from './helpers/reference.ts';

@@ -1,7 +1,7 @@
 import type { CancelSignal } from '../cancellation.ts';
 import { OverloadedError } from '../embedding-errors.ts';
-import type { BatchTexts, PooledRows } from '../inference/protocol.ts';
-import type { VectorEncoding } from '../inference/vector-text.ts';
+import type { BatchTexts, PooledRows } from '../inference/onnx/protocol.ts';
+import type { VectorEncoding } from '../inference/output/vector-text.ts';
 import type { RunMemory } from './run-memory.ts';
 
 /** What the batcher needs from an inference backend. */

@@ -3,7 +3,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Readable, Transform } from 'node:stream';
 import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
 import { ApiError, errors } from '../errors.ts';
-import { ThreadRequestError } from '../request-thread.ts';
+import { ThreadRequestError } from '../threads/request-thread.ts';
 import { routeFields } from './body-fields.ts';
 import { lingerBeforeClosing } from './linger.ts';
 import { nestsDeeperThan, tooDeepMessage } from './json-depth.ts';

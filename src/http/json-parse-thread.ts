@@ -1,5 +1,5 @@
-import { siblingModule } from '../inference/module-url.ts';
-import { RequestThread } from '../request-thread.ts';
+import { siblingModule } from '../threads/module-url.ts';
+import { RequestThread } from '../threads/request-thread.ts';
 import type { BodyPart } from './body-fields.ts';
 
 /**

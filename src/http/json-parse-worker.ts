@@ -6,7 +6,7 @@
  * back at all (copying 8 M numbers onto the HTTP thread held it ~0.6 s).
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import type { ThreadReply } from '../request-thread.ts';
+import type { ThreadReply } from '../threads/request-thread.ts';
 import { inParts, routeFields, type BodyPart } from './body-fields.ts';
 import { nestsDeeperThan, tooDeepMessage } from './json-depth.ts';
 import { TOO_MANY_IDS, TOO_MANY_VALUES } from './json-parse-thread.ts';

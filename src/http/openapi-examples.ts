@@ -4,7 +4,7 @@
  * them, and error bodies from the error catalogue, as the server words them.
  */
 import { errors } from '../errors.ts';
-import { activate } from '../inference/score-activation.ts';
+import { activate } from '../inference/heads/score-activation.ts';
 import type { Registry } from '../registry.ts';
 import { workingExample } from '../schemas/embeddings.ts';
 import { rerankExample } from '../schemas/rerank.ts';

@@ -3,7 +3,7 @@ import { v4 as uuidv4 } from 'uuid';
 import { InputTooLongError } from '../embedding-errors.ts';
 import { errors } from '../errors.ts';
 import { callModel } from '../http/model-call.ts';
-import { activate } from '../inference/score-activation.ts';
+import { activate } from '../inference/heads/score-activation.ts';
 import { errorResponseSchema } from '../schemas/error.ts';
 import { cohereRerankResponseSchema, rerankRequestSchema, teiRerankResponseSchema } from '../schemas/rerank.ts';
 

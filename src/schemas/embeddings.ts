@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { isOpenAiTokenId } from '../inference/openai-encoding.ts';
+import { isOpenAiTokenId } from '../inference/tokenizing/openai-encoding.ts';
 import { INPUT_TYPE_PROMPT_NAMES, type InputType, type PromptChoice } from '../prompts.ts';
 import type { ModelEntry, Registry } from '../registry.ts';
 import { servedIds } from './models.ts';

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { POOLING_MODES } from '../inference/pooling.ts';
+import { POOLING_MODES } from '../inference/heads/pooling.ts';
 import type { ModelEntry, Registry } from '../registry.ts';
 
 export type ModelKind = ModelEntry['description']['kind'];

@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Batcher, type BatchBackend } from '../../src/batching/batcher.ts';
 import { RunMemory } from '../../src/batching/run-memory.ts';
-import type { BatchTexts, PooledRows } from '../../src/inference/protocol.ts';
-import { VectorJsonWriter } from '../../src/inference/vector-text.ts';
+import type { BatchTexts, PooledRows } from '../../src/inference/onnx/protocol.ts';
+import { VectorJsonWriter } from '../../src/inference/output/vector-text.ts';
 
 const parse = (json: Uint8Array) => JSON.parse(Buffer.from(json).toString());
 

@@ -7,7 +7,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { as4BitWeights, bertOnnxFiles, makeBertWeights, type BertShape, type BertWeights, type ClassifierWeights, type GraphOptions, type Matrix } from './bert-onnx.ts';
 import { familyTokenizer, templateProcessing, type TokenizerFamily } from './tokenizer-families.ts';
-import type { PoolingMode } from '../../src/inference/pooling.ts';
+import type { PoolingMode } from '../../src/inference/heads/pooling.ts';
 
 export const SPECIAL_TOKENS = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]'];
 const WORDS = [

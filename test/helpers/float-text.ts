@@ -1,4 +1,4 @@
-import { writeFloatText } from '../../src/inference/float-text.ts';
+import { writeFloatText } from '../../src/inference/output/float-text.ts';
 
 const floats = new Float32Array(1);
 const bits = new Uint32Array(floats.buffer);

@@ -5,7 +5,7 @@
  */
 import rustTokenizers from '@anush008/tokenizers';
 import { join } from 'node:path';
-import type { PoolingMode } from '../../src/inference/pooling.ts';
+import type { PoolingMode } from '../../src/inference/heads/pooling.ts';
 import type { BertWeights } from './bert-onnx.ts';
 import { referenceErf, referenceForward } from './bert-reference.ts';
 import type { DenseWeights } from './fixture-model.ts';

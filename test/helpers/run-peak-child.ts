@@ -10,8 +10,8 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import ort from 'onnxruntime-node';
-import { graphInputs } from '../../src/inference/graph-inputs.ts';
-import { sessionOptions } from '../../src/inference/session-options.ts';
+import { graphInputs } from '../../src/inference/onnx/graph-inputs.ts';
+import { sessionOptions } from '../../src/inference/onnx/session-options.ts';
 
 const [onnxPath, arena, lengths] = process.argv.slice(2);
 const residentBytes = (field: 'VmRSS' | 'VmHWM') => 1024 * Number(readFileSync('/proc/self/status', 'utf8').match(new RegExp(`${field}:\\s+(\\d+) kB`))![1]);

@@ -7,8 +7,8 @@
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { readJson } from '../../src/inference/config-json.ts';
-import { runPeakBytes, runShapeOf } from '../../src/inference/run-peak.ts';
+import { readJson } from '../../src/inference/files/config-json.ts';
+import { runPeakBytes, runShapeOf } from '../../src/batching/run-peak.ts';
 import type { BertShape } from './bert-onnx.ts';
 import { writeFixtureModel, type FixtureOptions } from './fixture-model.ts';
 

@@ -3,8 +3,8 @@
  * A batch whose first text has 777 tokens says it is finishing at once, and answers 300 ms later.
  */
 import { parentPort } from 'node:worker_threads';
-import type { BatchRequest, CloseRequest, WorkerMessage } from '../../src/inference/protocol.ts';
-import { VectorJsonWriter } from '../../src/inference/vector-text.ts';
+import type { BatchRequest, CloseRequest, WorkerMessage } from '../../src/inference/onnx/protocol.ts';
+import { VectorJsonWriter } from '../../src/inference/output/vector-text.ts';
 
 const port = parentPort!;
 port.on('message', (request: BatchRequest | CloseRequest) => {

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { OnnxBackend } from '../../src/inference/onnx-backend.ts';
+import { OnnxBackend } from '../../src/inference/onnx/onnx-backend.ts';
 import { tempDir } from '../helpers/app.ts';
 import { referenceForward } from '../helpers/bert-reference.ts';
 import { writeFixtureModel } from '../helpers/fixture-model.ts';

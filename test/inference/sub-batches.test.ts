@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { MAX_RUN_TOKENS, planSubBatches } from '../../src/inference/sub-batches.ts';
+import { MAX_RUN_TOKENS, planSubBatches } from '../../src/inference/onnx/sub-batches.ts';
 
 const cost = (groups: number[][], lengths: number[], overhead: number) =>
   groups.reduce((sum, rows) => sum + overhead + rows.length * Math.max(...rows.map((row) => lengths[row]!)), 0);

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { MAX_FLOAT_TEXT_BYTES, writeFloatText } from '../../src/inference/float-text.ts';
-import { VectorJsonWriter } from '../../src/inference/vector-text.ts';
+import { MAX_FLOAT_TEXT_BYTES, writeFloatText } from '../../src/inference/output/float-text.ts';
+import { VectorJsonWriter } from '../../src/inference/output/vector-text.ts';
 import { floatTextMismatch } from '../helpers/float-text.ts';
 
 const out = new Uint8Array(64);

@@ -3,7 +3,7 @@ import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import fc from 'fast-check';
-import { wordPieceFastPath, type FastEncode } from '../../src/inference/wordpiece.ts';
+import { wordPieceFastPath, type FastEncode } from '../../src/inference/tokenizing/wordpiece.ts';
 import { tempDir } from '../helpers/app.ts';
 import { fixtureVocabulary, SPECIAL_TOKENS, writeFixtureModel } from '../helpers/fixture-model.ts';
 import { rustTokenizer } from '../helpers/reference.ts';

@@ -1,10 +1,10 @@
 import { access } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { ModelSpec } from '../models-file.ts';
+import type { ModelSpec } from '../../models-file.ts';
 import { positive, readJson, type Json } from './config-json.ts';
 import { readModulePipeline, type DenseLayer } from './modules.ts';
-import type { PoolingMode } from './pooling.ts';
-import { runShapeOf, type RunShape } from './run-peak.ts';
+import type { PoolingMode } from '../heads/pooling.ts';
+import { runShapeOf, type RunShape } from '../../batching/run-peak.ts';
 
 /** How a cross-encoder's logit becomes its score, as sentence-transformers' CrossEncoder picks it for one label. */
 export type ScoreActivation = 'sigmoid' | 'identity' | 'tanh';

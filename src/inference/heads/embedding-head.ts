@@ -6,8 +6,8 @@
  */
 import type ort from 'onnxruntime-node';
 import { applyDense, loadDense } from './dense.ts';
-import { float16ToFloat32 } from './half-float.ts';
-import type { DenseLayer } from './modules.ts';
+import { float16ToFloat32 } from '../files/half-float.ts';
+import type { DenseLayer } from '../files/modules.ts';
 import { poolText, type PoolingMode } from './pooling.ts';
 
 const TOKEN_OUTPUTS = ['last_hidden_state', 'token_embeddings'];

@@ -3,8 +3,8 @@
  * `activation(W x + b)` (plus the input, projected if need be, with `use_residual`), weights
  * from the module's `model.safetensors` (`linear.weight` [out, in], `linear.bias`, `residual.weight`).
  */
-import type { DenseActivation, DenseLayer } from './modules.ts';
-import { readSafetensors, readSafetensorsLayout } from './safetensors.ts';
+import type { DenseActivation, DenseLayer } from '../files/modules.ts';
+import { readSafetensors, readSafetensorsLayout } from '../files/safetensors.ts';
 
 export interface LoadedDense {
   layer: DenseLayer;

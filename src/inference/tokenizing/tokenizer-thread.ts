@@ -1,6 +1,6 @@
-import { RequestThread } from '../request-thread.ts';
-import type { CancelSignal } from '../cancellation.ts';
-import { siblingModule } from './module-url.ts';
+import { RequestThread } from '../../threads/request-thread.ts';
+import type { CancelSignal } from '../../cancellation.ts';
+import { siblingModule } from '../../threads/module-url.ts';
 import type { EncodedText } from './tokenizer.ts';
 
 export interface TokenizerSetup {

@@ -1,4 +1,4 @@
-import type { HeadSetup } from './embedding-head.ts';
+import type { HeadSetup } from '../heads/embedding-head.ts';
 
 /** What the main thread hands an inference worker at start: the graph, and the modules after it (embedding-head.ts). */
 export interface WorkerSetup extends HeadSetup {

@@ -5,12 +5,12 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import ort from 'onnxruntime-node';
-import { embeddingHead } from './embedding-head.ts';
+import { embeddingHead } from '../heads/embedding-head.ts';
 import { graphInputs } from './graph-inputs.ts';
-import { normalizeInPlace } from './pooling.ts';
+import { normalizeInPlace } from '../heads/pooling.ts';
 import { planSubBatches } from './sub-batches.ts';
 import { sessionOptions } from './session-options.ts';
-import { VectorJsonWriter } from './vector-text.ts';
+import { VectorJsonWriter } from '../output/vector-text.ts';
 import type { BatchRequest, CloseRequest, WorkerMessage, WorkerSetup } from './protocol.ts';
 
 const setup = workerData as WorkerSetup;

@@ -1,4 +1,4 @@
-import { positive, type Json } from './config-json.ts';
+import { positive, type Json } from '../inference/files/config-json.ts';
 
 /** What a model's runs hold beyond its weights, from its config.json. */
 export interface RunShape {

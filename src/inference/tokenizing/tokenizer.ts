@@ -1,8 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Tokenizer, type Encoding } from 'tokenizers';
-import type { CancelSignal } from '../cancellation.ts';
-import { readJson, type Json } from './config-json.ts';
+import type { CancelSignal } from '../../cancellation.ts';
+import { readJson, type Json } from '../files/config-json.ts';
 import { wordPieceFastPath } from './wordpiece.ts';
 
 /**

@@ -9,9 +9,9 @@
 import { access } from 'node:fs/promises';
 import { join } from 'node:path';
 import { positive, readJson, type Json } from './config-json.ts';
-import { checkDenseWeights } from './dense.ts';
+import { checkDenseWeights } from '../heads/dense.ts';
 import { leavesFolder } from './folder-path.ts';
-import { POOLING_MODES, type PoolingMode } from './pooling.ts';
+import { POOLING_MODES, type PoolingMode } from '../heads/pooling.ts';
 
 /** Activations sentence-transformers' Dense names (torch.nn classes), as this server computes them. */
 export const DENSE_ACTIVATIONS = ['Tanh', 'Identity', 'ReLU', 'Sigmoid', 'GELU', 'SiLU'] as const;

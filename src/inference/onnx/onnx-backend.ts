@@ -1,5 +1,5 @@
 import { Worker } from 'node:worker_threads';
-import { siblingModule } from './module-url.ts';
+import { siblingModule } from '../../threads/module-url.ts';
 import type { BatchRequest, BatchTexts, CloseRequest, PooledRows, WorkerMessage, WorkerSetup } from './protocol.ts';
 
 interface Pending {
@@ -11,7 +11,7 @@ interface Pending {
   finishing: boolean;
 }
 
-const BOOTSTRAP = new URL('./worker-bootstrap.mjs', import.meta.url);
+const BOOTSTRAP = new URL('../../threads/worker-bootstrap.mjs', import.meta.url);
 const ENTRY = siblingModule(import.meta.url, 'onnx-worker');
 
 /** One worker thread holding one ONNX session. If it dies, what it held fails and a new one starts. */

@@ -1,7 +1,7 @@
 /** Tokenizer thread entry: tokenises requests too large to hand to the tokenizer on the HTTP thread without stalling it. */
 import { parentPort, workerData } from 'node:worker_threads';
-import { Cancellation } from '../cancellation.ts';
-import type { CancelMessage, ThreadReply } from '../request-thread.ts';
+import { Cancellation } from '../../cancellation.ts';
+import type { CancelMessage, ThreadReply } from '../../threads/request-thread.ts';
 import { loadTokenizer, type EncodedText } from './tokenizer.ts';
 import type { TokenizerRequest, TokenizerSetup } from './tokenizer-thread.ts';
 

@@ -1,7 +1,7 @@
 import { Worker } from 'node:worker_threads';
-import type { CancelSignal } from './cancellation.ts';
+import type { CancelSignal } from '../cancellation.ts';
 
-const BOOTSTRAP = new URL('./inference/worker-bootstrap.mjs', import.meta.url);
+const BOOTSTRAP = new URL('./worker-bootstrap.mjs', import.meta.url);
 
 /**
  * What a request thread's entry module answers: the request's id and its result, or an error
