@@ -7,7 +7,7 @@
  */
 import { cp, readFile, rm, writeFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { BertWeights, Matrix, MlmHeadWeights } from './bert-onnx.ts';
+import type { BertShape, BertWeights, Matrix, MlmHeadWeights } from './bert-onnx.ts';
 import { layerNorm, linear, referenceErf, referenceForward } from './bert-reference.ts';
 import { safetensors, writeFixtureModel } from './fixture-model.ts';
 
@@ -24,6 +24,8 @@ export interface SparseFixtureOptions {
   seed?: number;
   /** sentence_bert_config.json's max_seq_length. */
   maxSeqLength?: number;
+  /** The BERT's shape (the fixture's small one, 128 tokens of vocabulary, by default). */
+  shape?: Partial<BertShape>;
 }
 
 export interface SparseFixture {
@@ -48,8 +50,8 @@ function mlmHeadWeights(hidden: number, vocab: number, seed: number): MlmHeadWei
 
 export async function writeSparseModel(artifactsDir: string, repo: string, options: SparseFixtureOptions): Promise<SparseFixture> {
   const seed = options.seed ?? 11;
-  const shape = { vocab: 128, seed };
-  const head = mlmHeadWeights(32, shape.vocab, seed + 5);
+  const shape = { vocab: 128, hidden: 32, seed, ...options.shape };
+  const head = mlmHeadWeights(shape.hidden, shape.vocab, seed + 5);
   const model = await writeFixtureModel(artifactsDir, repo, { shape, graph: { mlmHead: head }, maxSeqLength: options.maxSeqLength ?? 24 });
   const { dir } = model;
   const write = async (path: string, content: string | Uint8Array) => {

@@ -72,20 +72,3 @@ export function keepLargest(vector: SparseVector, k: number): SparseVector {
   const kept = order.slice(0, k).sort((a, b) => a - b);
   return { indices: Int32Array.from(kept, (at) => vector.indices[at]!), values: Float32Array.from(kept, (at) => vector.values[at]!) };
 }
-
-/** layer.md's sparse blob: n int32 ids, then n float32 weights. */
-export function sparseBytes({ indices, values }: SparseVector): Uint8Array {
-  const bytes = new Uint8Array(indices.length * 8);
-  bytes.set(new Uint8Array(indices.buffer, indices.byteOffset, indices.byteLength), 0);
-  bytes.set(new Uint8Array(values.buffer, values.byteOffset, values.byteLength), indices.byteLength);
-  return bytes;
-}
-
-/** The blob back as JSON-ready numbers (the main thread's one decode of the sparse kind). */
-export function decodeSparse(bytes: Uint8Array): { indices: number[]; values: number[] } {
-  const n = bytes.byteLength / 8;
-  const copy = bytes.byteOffset % 4 === 0 ? bytes : bytes.slice();
-  const indices = new Int32Array(copy.buffer, copy.byteOffset, n);
-  const values = new Float32Array(copy.buffer, copy.byteOffset + n * 4, n);
-  return { indices: Array.from(indices), values: Array.from(values) };
-}
