@@ -4,7 +4,8 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import ort from 'onnxruntime-node';
 import { keepLargest, spladeRow, type SpladeOptions } from '../../src/inference/heads/splade.ts';
-import { decodeSparse, sparseBytes } from '../../src/inference/output/sparse-blob.ts';
+import { SparseBlobWriter } from '../../src/inference/output/sparse-blob.ts';
+import { decodeSparse } from '../../src/model/head-output.ts';
 import { staticSparse } from '../../src/inference/heads/sparse-static.ts';
 import { tempDir } from '../helpers/app.ts';
 import { referenceSplade, referenceStatic, writeSparseModel, type SparseFixture } from '../helpers/sparse-fixture.ts';
@@ -97,13 +98,18 @@ test('SparseStaticEmbedding: each distinct token once, times its weight; tokens 
   assert.deepEqual(Array.from(staticSparse(Int32Array.of(9), weights).indices), [], 'a token past the weights weighs 0');
 });
 
-test('the sparse blob (int32 ids, then float32 weights) decodes back to the same numbers', () => {
+test('sparse blobs (int32 ids, then float32 weights) written back to back decode to the same numbers', () => {
+  const writer = new SparseBlobWriter();
   const vector = { indices: Int32Array.of(3, 70, 30000), values: Float32Array.of(0.25, 1.5, 3.0000001) };
-  const bytes = sparseBytes(vector);
-  assert.equal(bytes.byteLength, 24);
-  assert.deepEqual(decodeSparse(bytes), { indices: [3, 70, 30000], values: Array.from(vector.values) });
+  writer.add(vector);
+  writer.add({ indices: new Int32Array(0), values: new Float32Array(0) });
+  writer.add({ indices: Int32Array.of(9), values: Float32Array.of(-2) });
+  const { bytes, ends } = writer.take();
+  assert.deepEqual(Array.from(ends), [24, 24, 32]);
+  assert.deepEqual(decodeSparse(bytes.subarray(0, 24)), { indices: [3, 70, 30000], values: Array.from(vector.values) });
+  assert.deepEqual(decodeSparse(bytes.subarray(24, 24)), { indices: [], values: [] });
+  assert.deepEqual(decodeSparse(bytes.subarray(24, 32)), { indices: [9], values: [-2] });
   const unaligned = new Uint8Array(25);
-  unaligned.set(bytes, 1);
-  assert.deepEqual(decodeSparse(unaligned.subarray(1)), decodeSparse(bytes));
-  assert.deepEqual(decodeSparse(new Uint8Array(0)), { indices: [], values: [] });
+  unaligned.set(bytes.subarray(0, 24), 1);
+  assert.deepEqual(decodeSparse(unaligned.subarray(1)), decodeSparse(bytes.subarray(0, 24)));
 });

@@ -16,6 +16,8 @@ import { readJson, type Json } from './config-json.ts';
 import { leavesFolder } from './folder-path.ts';
 import { readSafetensors } from './safetensors.ts';
 import { SPLADE_ACTIVATIONS, SPLADE_POOLING, type SpladeOptions } from '../heads/splade.ts';
+import type { SparseHeadSpec } from '../heads/head-spec.ts';
+import { graphOutputNames } from './onnx-external-data.ts';
 
 export const SPARSE_SIDES = ['query', 'document'] as const;
 export type SparseSide = (typeof SPARSE_SIDES)[number];
@@ -126,12 +128,12 @@ export async function readSparseLayout(dir: string): Promise<SparseLayout | unde
 }
 
 /** A classic SPLADE repo: a …ForMaskedLM config and no modules.json, served with SpladePooling's defaults. */
-export function classicSpladeLayout(): SparseLayout {
+function classicSpladeLayout(): SparseLayout {
   const route: SparseRoute = { kind: 'splade', ...SPLADE_DEFAULTS };
   return { query: route, document: route, defaultSide: 'document', mlmPath: '' };
 }
 
-export const isMaskedLm = (config: Json) =>
+const isMaskedLm = (config: Json) =>
   Array.isArray(config.architectures) && (config.architectures as unknown[]).some((name) => typeof name === 'string' && name.endsWith('ForMaskedLM'));
 
 /**
@@ -154,4 +156,37 @@ export async function readStaticWeights(dir: string, route: Extract<SparseRoute,
   if (!weight || weight.shape.length !== 1) throw new Error(`${route.weightsFile} has no one-dimensional "weight" tensor`);
   if (weight.shape[0]! > vocabSize) throw new Error(`${route.weightsFile} has ${weight.shape[0]} weights, more than the vocabulary's ${vocabSize} tokens`);
   return weight.data;
+}
+
+/** How a sparse model's sides compute, as the description carries it. */
+export interface SparseSides {
+  /** Per side: through the graph (the model's sparse head), or the static weights (no graph run). */
+  query: 'graph' | 'static';
+  document: 'graph' | 'static';
+  defaultSide: SparseSide;
+  /** The static side's weight per vocabulary entry. */
+  staticWeights: Float32Array | undefined;
+}
+
+/** A classic SPLADE repo's layout: a …ForMaskedLM config, no modules.json, and a graph that outputs `logits`; else undefined. */
+export async function classicSparseLayout(dir: string, config: Json, onnxFile: string): Promise<SparseLayout | undefined> {
+  if ((await readJson(join(dir, 'modules.json'))) !== undefined || !isMaskedLm(config)) return undefined;
+  return graphOutputNames(onnxFile).includes('logits') ? classicSpladeLayout() : undefined;
+}
+
+/** The sparse head (the graph's side) and the sides, once the vocabulary and the tokenizer's folder are known. */
+export async function sparseParts(dir: string, layout: SparseLayout, vocab: number): Promise<{ head: SparseHeadSpec; sides: SparseSides }> {
+  const graphSide = [layout.query, layout.document].find((route) => route.kind === 'splade')!;
+  const staticSide = [layout.query, layout.document].find((route) => route.kind === 'static');
+  const kindOfSide = (route: SparseRoute) => (route.kind === 'static' ? 'static' : 'graph');
+  const { kind: _, ...splade } = graphSide as Extract<SparseRoute, { kind: 'splade' }>;
+  return {
+    head: { kind: 'sparse', vocab, splade },
+    sides: {
+      query: kindOfSide(layout.query),
+      document: kindOfSide(layout.document),
+      defaultSide: layout.defaultSide,
+      staticWeights: staticSide ? await readStaticWeights(dir, staticSide as Extract<SparseRoute, { kind: 'static' }>, join(dir, layout.mlmPath), vocab) : undefined,
+    },
+  };
 }
