@@ -1,5 +1,6 @@
 import type { CancelSignal } from '../cancellation.ts';
 import type { PromptChoice } from '../prompts.ts';
+import type { EncodedText } from '../inference/tokenizing/tokenizer.ts';
 import type { SparseSide } from '../inference/files/sparse-modules.ts';
 import { staticSparse } from '../inference/heads/sparse-static.ts';
 import { keepLargest } from '../inference/heads/splade.ts';
@@ -49,14 +50,14 @@ export class SparseEncoder {
   /**
    * Encodes the inputs. Length limits and refusals as Embedder.embed's.
    */
-  async encode(inputs: EmbeddingInputs, options: SparseOptions = {}): Promise<SparseResult> {
+  async embed(inputs: EmbeddingInputs, options: SparseOptions = {}): Promise<SparseResult> {
     const sides = this.runtime.description.sparse!;
     if (sides[this.sideFor(options.prompt)] === 'static') return this.encodeStatic(inputs, options, sides.staticWeights!);
     const release = this.runtime.admit(inputCount(inputs));
     let sequences: Int32Array[];
     let blobs: Promise<Uint8Array[][]>;
     try {
-      const { encoded } = await this.runtime.encode(inputs, options, this.defaults);
+      const { encoded } = await this.encode(inputs, options);
       sequences = this.runtime.checkLengths(encoded, options);
       blobs = this.runtime.submit(sequences, { heads: [this.head], signal: options.signal, options: { maxActiveDims: options.maxActiveDims } });
     } finally {
@@ -66,9 +67,17 @@ export class SparseEncoder {
     return { embeddings: vectors!.map(decodeSparse), tokenCounts: sequences.map((ids) => ids.length) };
   }
 
+  /** What would be run (ModelRuntime.encode, with this id's defaults). */
+  encode(
+    inputs: EmbeddingInputs,
+    options: { signal?: CancelSignal; prompt?: PromptChoice; whole?: boolean; maxRequestTokens?: number } = {},
+  ): Promise<{ encoded: EncodedText[]; promptTokens: number }> {
+    return this.runtime.encode(inputs, options, this.defaults);
+  }
+
   /** SparseStaticEmbedding: the texts' tokens without the special ones (token ids of the model's own vocabulary as given). */
   private async encodeStatic(inputs: EmbeddingInputs, options: SparseOptions, weights: Float32Array): Promise<SparseResult> {
-    const { encoded } = await this.runtime.encode(inputs, options, this.defaults);
+    const { encoded } = await this.encode(inputs, options);
     const framed = !('tokenIds' in inputs && this.defaults.tokenIds === 'model');
     const { before, after } = framed ? this.runtime.frame : { before: 0, after: 0 };
     const contents = this.runtime.checkLengths(encoded, options).map((ids) => ids.subarray(before, ids.length - after));

@@ -5,6 +5,7 @@
  * the MLM at the root or in its module folder); a classic SPLADE repo (…ForMaskedLM, no
  * sentence-transformers files). And SparseEncoder.encode's values in float64 from the same weights.
  */
+import assert from 'node:assert/strict';
 import { cp, readFile, rm, writeFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { BertShape, BertWeights, Matrix, MlmHeadWeights } from './bert-onnx.ts';
@@ -147,3 +148,16 @@ function topNonZeros(dense: Float64Array, k: number | undefined) {
   if (k !== undefined && order.length > k) order = order.sort((a, b) => Math.abs(dense[b]!) - Math.abs(dense[a]!)).slice(0, k).sort((a, b) => a - b);
   return { indices: order, values: order.map((v) => dense[v]!) };
 }
+
+/**
+ * The same non-zero ids, and each weight within 1e-5 of the reference's: relative for weights of 1 and
+ * more, absolute below (a float32 forward pass is off by ~1e-6 in every logit, which is 3e-5 of a weight of 0.045).
+ */
+export function assertSparseEqual(actual: { indices: ArrayLike<number>; values: ArrayLike<number> }, reference: { indices: number[]; values: number[] }, what: string) {
+  assert.deepEqual(Array.from(actual.indices), reference.indices, `${what}: the non-zero token ids`);
+  Array.from(actual.values).forEach((value, k) => {
+    const expected = reference.values[k]!;
+    assert.ok(Math.abs(value - expected) <= 1e-5 * Math.max(1, Math.abs(expected)), `${what}, token ${reference.indices[k]}: ${value} vs ${expected}`);
+  });
+}
+

@@ -8,7 +8,7 @@ import { SparseBlobWriter } from '../../src/inference/output/sparse-blob.ts';
 import { decodeSparse } from '../../src/model/head-output.ts';
 import { staticSparse } from '../../src/inference/heads/sparse-static.ts';
 import { tempDir } from '../helpers/app.ts';
-import { referenceSplade, referenceStatic, writeSparseModel, type SparseFixture } from '../helpers/sparse-fixture.ts';
+import { assertSparseEqual, referenceSplade, referenceStatic, writeSparseModel, type SparseFixture } from '../helpers/sparse-fixture.ts';
 
 /** Texts as token ids ([CLS] … [SEP]) of different lengths, so that a batch pads. */
 const TEXTS = [
@@ -17,18 +17,6 @@ const TEXTS = [
   [2, 100, 3],
   [2, 7, 7, 7, 20, 21, 3],
 ];
-
-/**
- * The same non-zero ids, and each weight within 1e-5 of the reference's: relative for weights of 1 and
- * more, absolute below (a float32 forward pass is off by ~1e-6 in every logit, which is 3e-5 of a weight of 0.045).
- */
-export function assertSparseEqual(actual: { indices: ArrayLike<number>; values: ArrayLike<number> }, reference: { indices: number[]; values: number[] }, what: string) {
-  assert.deepEqual(Array.from(actual.indices), reference.indices, `${what}: the non-zero token ids`);
-  Array.from(actual.values).forEach((value, k) => {
-    const expected = reference.values[k]!;
-    assert.ok(Math.abs(value - expected) <= 1e-5 * Math.max(1, Math.abs(expected)), `${what}, token ${reference.indices[k]}: ${value} vs ${expected}`);
-  });
-}
 
 /** The graph's logits for a padded batch of `texts`. */
 async function logitsOf(fixture: SparseFixture, texts: number[][]) {
