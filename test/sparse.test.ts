@@ -38,7 +38,7 @@ async function embed(payload: Record<string, unknown>) {
   return response.json() as { data: { index: number; embedding: { indices: number[]; values: number[] }; num_tokens: number }[]; usage: { total_tokens: number } };
 }
 
-const idsOf = (model: string, text: string) => rustTokenizer(sparse[model]!.dir, MAX_TOKENS)(text);
+const idsOf = (model: string, text: string) => rustTokenizer(sparse[model]!.tokenizerDir, MAX_TOKENS)(text);
 const splade = (model: string) => ({ pooling: SPARSE[Object.keys(SPARSE).find((repo) => SPARSE[repo]!.alias === model)!]!.pooling, activation: SPARSE[Object.keys(SPARSE).find((repo) => SPARSE[repo]!.alias === model)!]!.activation });
 
 test('a SPLADE model answers SparseEncoder.encode: the same non-zero token ids, weights within 1e-5, alone and batched', async () => {

@@ -38,6 +38,8 @@ export interface SparseFixture {
   staticWeights: Float32Array | undefined;
   /** Where the graph lies inside the repo (models.txt's onnx=). */
   onnxPath: string;
+  /** The folder of the MLM's tokenizer.json. */
+  tokenizerDir: string;
 }
 
 function mlmHeadWeights(hidden: number, vocab: number, seed: number): MlmHeadWeights {
@@ -67,6 +69,7 @@ export async function writeSparseModel(artifactsDir: string, repo: string, optio
   const splade = JSON.stringify({ pooling_strategy: options.pooling ?? 'max', activation_function: options.activation ?? 'relu', word_embedding_dimension: shape.vocab });
   let staticWeights: Float32Array | undefined;
   let onnxPath = 'onnx/model.onnx';
+  let tokenizerDir = dir;
   if (options.layout === 'st5') {
     await write('modules.json', JSON.stringify([
       { idx: 0, name: '0', path: '', type: type('MLMTransformer') },
@@ -93,16 +96,18 @@ export async function writeSparseModel(artifactsDir: string, repo: string, optio
     for (const file of ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'vocab.txt']) await cp(join(dir, file), join(dir, query, file));
     await write('document_1_SpladePooling/config.json', splade);
     if (options.layout === 'router-in-folder') {
-      // The layout Router.save writes: the MLM's files in its module folder; the root keeps its tokenizer for the server.
+      // The layout Router.save writes: the MLM's configs, tokenizer and graph in its module folder, none at the root.
       await mkdir(join(dir, documentModule), { recursive: true });
-      for (const file of ['config.json', 'sentence_bert_config.json', 'tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'vocab.txt']) await cp(join(dir, file), join(dir, documentModule, file));
-      await cp(join(dir, 'onnx'), join(dir, documentModule, 'onnx'), { recursive: true });
-      await rm(join(dir, 'onnx'), { recursive: true });
+      for (const file of ['config.json', 'sentence_bert_config.json', 'tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'vocab.txt', 'onnx']) {
+        await cp(join(dir, file), join(dir, documentModule, file), { recursive: true });
+        await rm(join(dir, file), { recursive: true });
+      }
       onnxPath = `${documentModule}/onnx/model.onnx`;
+      tokenizerDir = join(dir, documentModule);
     }
   }
   if (options.layout === 'classic') await rm(join(dir, 'sentence_bert_config.json'));
-  return { dir, weights: model.weights, head, vocabulary: model.vocabulary, staticWeights, onnxPath };
+  return { dir, weights: model.weights, head, vocabulary: model.vocabulary, staticWeights, onnxPath, tokenizerDir };
 }
 
 /** One text's MLM logits (float64), [tokens][vocab]. */
