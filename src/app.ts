@@ -21,6 +21,7 @@ import { healthRoutes } from './routes/health.ts';
 import { modelRoutes } from './routes/models.ts';
 import { rerankRoutes } from './routes/rerank.ts';
 import { rootRoute } from './routes/root.ts';
+import { teiSparseRoutes } from './routes/tei-sparse.ts';
 import { tokenizeRoutes } from './routes/tokenize.ts';
 
 declare module 'fastify' {
@@ -168,6 +169,7 @@ export async function buildApp(options: AppOptions) {
     await app.register(rerankRoutes(['/rerank']), { prefix });
   }
   await app.register(rerankRoutes(['/v2/rerank']));
+  await app.register(teiSparseRoutes);
   await app.register(rootRoute);
   return app;
 }

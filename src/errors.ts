@@ -48,6 +48,16 @@ export const errors = {
       'model',
       'model_not_found',
     ),
+  notSparse: (model: string | undefined, sparse: string[]) =>
+    new ApiError(
+      model === undefined ? 404 : 400,
+      'invalid_request_error',
+      (model === undefined ? 'This server serves no sparse model to answer /embed_sparse with. ' : `The model '${model}' gives no sparse vectors. `) +
+        `Sparse models served: ${sparse.join(', ') || 'none'} (GET /models lists each model's outputs). ` +
+        HOW_TO_ADD_A_MODEL('a SPLADE model (e.g. naver/splade-cocondenser-ensembledistil)'),
+      'model',
+      model === undefined ? 'model_not_found' : 'model_kind_mismatch',
+    ),
   routeNotFound: (method: string, url: string) =>
     new ApiError(404, 'invalid_request_error', `Invalid URL (${method} ${url}). The API is described at /docs.`, null, 'unknown_url'),
   notOnMetricsPort: (method: string, url: string, apiUrl: string) =>

@@ -1,5 +1,5 @@
 import type { ModelDescription } from './inference/files/model-files.ts';
-import { logitsHeadOf, pooledHeadOf } from './inference/heads/head-spec.ts';
+import { findHead, logitsHeadOf, pooledHeadOf } from './inference/heads/head-spec.ts';
 
 /** A model described by its kind, for the logs: an embedding model by its vectors, a reranker by the pairs it scores. */
 export function summarizeModel(description: ModelDescription): { fields: Record<string, unknown>; text: string } {
@@ -8,6 +8,16 @@ export function summarizeModel(description: ModelDescription): { fields: Record<
     return {
       fields: { kind: 'reranker', maxPairTokens: description.maxTokens, activation },
       text: `reranker (cross-encoder), ${description.maxTokens} max tokens per query–document pair, ${activation} scores`,
+    };
+  }
+  const sparse = findHead(description.heads, 'sparse')?.spec;
+  if (sparse && !findHead(description.heads, 'pooled')) {
+    const { query, document, defaultSide } = description.sparse!;
+    return {
+      fields: { kind: 'sparse', vocabulary: sparse.vocab, maxTokens: description.maxTokens, ...sparse.splade, query, document, defaultSide },
+      text:
+        `sparse (SPLADE ${sparse.splade.pooling}, ${sparse.splade.activation}) model over ${sparse.vocab} tokens, ${description.maxTokens} max tokens, ` +
+        `query side ${query}, document side ${document}, ${defaultSide} by default`,
     };
   }
   const { poolingModes, dimensions, normalize } = pooledHeadOf(description.heads);

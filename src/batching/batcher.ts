@@ -41,6 +41,8 @@ export interface HeadOptions {
   dimensions?: number;
   /** pooled: JSON numbers or base64. */
   encoding?: VectorEncoding;
+  /** sparse: keep the k largest weights (all when absent). */
+  maxActiveDims?: number;
 }
 
 interface Item {
@@ -299,6 +301,7 @@ export class Batcher {
     const heads = Uint8Array.from(batch, (item) => item.job.headMask);
     const dimensions = Int32Array.from(batch, (item) => item.job.options.dimensions ?? 0);
     const base64 = Uint8Array.from(batch, (item) => (item.job.options.encoding === 'base64' ? 1 : 0));
+    const maxActiveDims = Int32Array.from(batch, (item) => item.job.options.maxActiveDims ?? 0);
     const ids = new Int32Array(lengths.reduce((a, b) => a + b, 0));
     const typeIds = batch.some((item) => item.typeIds) ? new Int32Array(ids.length) : undefined;
     let offset = 0;
@@ -329,7 +332,7 @@ export class Batcher {
     };
     // Settles with the last rows (see OnnxBackend); this runs before the requests they complete are answered,
     // so the freed executor gets its next batch first.
-    this.backend.run({ ids, typeIds, lengths, skips, heads, options: { dimensions, base64 } }, deliver, () => this.pump()).then(
+    this.backend.run({ ids, typeIds, lengths, skips, heads, options: { dimensions, base64, maxActiveDims } }, deliver, () => this.pump()).then(
       () => {
         settled();
         this.pump();

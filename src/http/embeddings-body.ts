@@ -1,3 +1,5 @@
+import type { SparseResult } from '../model/sparse-encoder.ts';
+
 export interface EmbeddingsAnswer {
   /** Each input's vector, already JSON text as bytes (see vector-text.ts). */
   embeddings: Uint8Array[];
@@ -29,4 +31,9 @@ export function embeddingsBody(answer: EmbeddingsAnswer): Buffer {
   });
   body.write(tail, offset, 'utf8');
   return body;
+}
+
+/** Sparse vectors as the JSON text of their `embedding`: `{"indices":[…],"values":[…]}`. */
+export function sparseJson({ embeddings, tokenCounts }: SparseResult): { embeddings: Uint8Array[]; tokenCounts: number[] } {
+  return { embeddings: embeddings.map((vector) => Buffer.from(JSON.stringify(vector), 'latin1')), tokenCounts };
 }

@@ -10,6 +10,15 @@ export function decodeLogits(blob: Uint8Array): Float32Array {
   return blob.byteOffset % 4 === 0 ? new Float32Array(blob.buffer, blob.byteOffset, blob.byteLength / 4) : new Float32Array(blob.slice().buffer);
 }
 
+/** A sparse blob (output/sparse-blob.ts): the non-zero token ids, ascending, and their weights, as JSON-ready numbers. */
+export function decodeSparse(blob: Uint8Array): { indices: number[]; values: number[] } {
+  const n = blob.byteLength / 8;
+  const aligned = blob.byteOffset % 4 === 0 ? blob : blob.slice();
+  const indices = new Int32Array(aligned.buffer, aligned.byteOffset, n);
+  const values = new Float32Array(aligned.buffer, aligned.byteOffset + n * 4, n);
+  return { indices: Array.from(indices), values: Array.from(values) };
+}
+
 /** A pooled blob (the vector's JSON text, sent to clients as it is) read back: non-finite values are written as null. */
 function pooledValues(blob: Uint8Array): (number | null)[] {
   return JSON.parse(Buffer.from(blob).toString('latin1')) as (number | null)[];
@@ -38,6 +47,11 @@ export function checkWarmUp(description: ModelDescription, head: HeadSpec, blob:
     case 'logits': {
       // The worker checks the graph's label count.
       if (!decodeLogits(blob).every(Number.isFinite)) throw new Error(`the warm-up's score is NaN or infinite, ${computedBy(description, head)}`);
+      return;
+    }
+    case 'sparse': {
+      const { values } = decodeSparse(blob);
+      if (!values.every(Number.isFinite)) throw new Error(`the warm-up's sparse vector has weights NaN or infinite, ${computedBy(description, head)}`);
     }
   }
 }

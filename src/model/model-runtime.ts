@@ -192,6 +192,11 @@ export class ModelRuntime {
     return this.tokenizer.tokenStrings(ids);
   }
 
+  /** How many special tokens `encode` frames each text with, before it and after it. */
+  get frame(): { before: number; after: number } {
+    return this.tokenizer.frame;
+  }
+
   /**
    * The ids to run, after the length checks: with `truncate: false` an input over the model's limit is refused
    * (InputTooLongError), and more than `maxRequestTokens` in all is (TooManyTokensError).

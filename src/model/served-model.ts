@@ -2,6 +2,7 @@ import { findHead } from '../inference/heads/head-spec.ts';
 import { Embedder } from './embedder.ts';
 import type { IdDefaults, ModelRuntime } from './model-runtime.ts';
 import { Reranker } from './reranker.ts';
+import { SparseEncoder } from './sparse-encoder.ts';
 
 /** A loaded model as one id of models.txt serves it: its runtime (shared), and a sibling per use its heads allow. */
 export interface ServedModel {
@@ -10,15 +11,19 @@ export interface ServedModel {
   embedder?: Embedder;
   /** A model with a one-label logits head: a cross-encoder (the rerank routes). */
   reranker?: Reranker;
+  /** A sparse (SPLADE) model: token-id → weight vectors (the embeddings routes, TEI's /embed_sparse). */
+  sparseEncoder?: SparseEncoder;
 }
 
 export function serveModel(runtime: ModelRuntime, defaults: IdDefaults): ServedModel {
   const { heads } = runtime.description;
   const pooled = findHead(heads, 'pooled');
   const logits = findHead(heads, 'logits');
+  const sparse = findHead(heads, 'sparse');
   return {
     runtime,
     embedder: pooled && new Embedder(runtime, pooled.index, defaults),
     reranker: logits?.spec.labels === 1 ? new Reranker(runtime, logits.index) : undefined,
+    sparseEncoder: sparse && runtime.description.sparse && new SparseEncoder(runtime, sparse.index, defaults),
   };
 }

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { v4 as uuidv4 } from 'uuid';
 import { errors } from '../errors.ts';
-import { embeddingsBody } from '../http/embeddings-body.ts';
+import { embeddingsBody, sparseJson } from '../http/embeddings-body.ts';
 import { checkInputShape } from '../http/input-shape.ts';
 import { callModel } from '../http/model-call.ts';
 import { errorResponseSchema } from '../schemas/error.ts';
@@ -41,19 +41,15 @@ export const embeddingRoutes: FastifyPluginAsyncZod = async (app) => {
       },
     },
     async (request, reply) => {
-      const { model: name, input, encoding_format: encoding, dimensions, truncate } = request.body;
+      const { model: name, input, encoding_format: encoding, dimensions, truncate, max_active_dims: maxActiveDims } = request.body;
       const entry = registry.resolve(name)!;
-      const result = await callModel(request, reply, entry.spec.id, async (signal) =>
-        // The schema took only embedding models' names.
-        (await entry.loaded).embedder!.embed(inputList(input), {
-          dimensions,
-          encoding,
-          truncate: truncate ?? app.limits.truncate,
-          maxRequestTokens: app.limits.maxRequestTokens,
-          signal,
-          prompt: promptChoice(request.body),
-        }),
-      );
+      const result = await callModel(request, reply, entry.spec.id, async (signal) => {
+        // The schema took only embedding models' names: a model with a pooled head, or a sparse one.
+        const { embedder, sparseEncoder } = await entry.loaded;
+        const common = { truncate: truncate ?? app.limits.truncate, maxRequestTokens: app.limits.maxRequestTokens, signal, prompt: promptChoice(request.body) };
+        if (!embedder) return sparseJson(await sparseEncoder!.embed(inputList(input), { ...common, maxActiveDims }));
+        return embedder.embed(inputList(input), { ...common, dimensions, encoding });
+      });
       const { embeddings, tokenCounts } = result;
       const totalTokens = tokenCounts.reduce((sum, count) => sum + count, 0);
       request.embedding = { model: entry.spec.id, inputs: embeddings.length, tokens: totalTokens };

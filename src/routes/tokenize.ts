@@ -18,19 +18,24 @@ export const tokenizeRoutes: FastifyPluginAsyncZod = async (app) => {
         response: { 200: tokenizeResponseSchema, 400: errorResponseSchema, 404: errorResponseSchema, 503: errorResponseSchema },
       },
       preValidation: async (request) => {
-        const problem = checkInputShape((request.body as { input?: unknown } | null)?.input, app.limits.maxRequestTokens, false);
+        const problem = checkInputShape((request.body as { input?: unknown } | null)?.input, app.limits.maxRequestTokens);
         if (problem) throw problem;
       },
     },
     async (request, reply) => {
       const entry = registry.resolve(request.body.model)!;
-      // The schema took only embedding models' names.
-      const model = (await entry.loaded).embedder!;
-      const texts = typeof request.body.input === 'string' ? [request.body.input] : request.body.input;
+      // The schema took only embedding models' names: a model with a pooled head, or a sparse one.
+      const { embedder, sparseEncoder, runtime } = await entry.loaded;
+      const model = (embedder ?? sparseEncoder)!;
+      const { input } = request.body;
+      const texts = typeof input === 'string' ? [input] : typeof input[0] === 'number' ? undefined : input.every((item) => typeof item === 'string') ? input : undefined;
       // Counting is stopped by the deadline and by the client leaving, as embedding is.
-      const { encoded } = await callModel(request, reply, entry.spec.id, (signal) =>
-        model.encode({ texts }, { prompt: promptChoice(request.body), whole: true, maxRequestTokens: app.limits.maxRequestTokens, signal }),
-      );
+      const { encoded } = texts
+        ? await callModel(request, reply, entry.spec.id, (signal) =>
+            model.encode({ texts }, { prompt: promptChoice(request.body), whole: true, maxRequestTokens: app.limits.maxRequestTokens, signal }),
+          )
+        : // Vocabulary ids (a sparse vector's indices): their tokens, as they are.
+          { encoded: (typeof input[0] === 'number' ? [input as number[]] : (input as number[][])).map((ids) => ({ ids: Int32Array.from(ids), length: ids.length })) };
       const embedded = encoded.reduce((sum, { ids }) => sum + ids.length, 0);
       return {
         object: 'list' as const,
@@ -38,7 +43,7 @@ export const tokenizeRoutes: FastifyPluginAsyncZod = async (app) => {
           object: 'tokens' as const,
           index,
           ids: Array.from(ids),
-          tokens: model.tokenStrings(ids),
+          tokens: runtime.tokenStrings(ids),
           num_tokens: ids.length,
           total_tokens: length,
           truncated: length > ids.length,

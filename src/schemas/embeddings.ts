@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { pooledHeadOf } from '../inference/heads/head-spec.ts';
+import { findHead } from '../inference/heads/head-spec.ts';
+import { checkSparseRequest, maxActiveDimsField, type SparseFields } from './sparse.ts';
 import { isOpenAiTokenId } from '../inference/tokenizing/openai-encoding.ts';
 import { INPUT_TYPE_PROMPT_NAMES, type InputType, type PromptChoice } from '../prompts.ts';
 import type { ModelEntry, Registry } from '../registry.ts';
@@ -64,7 +65,7 @@ export function inputList(input: Input): { texts: string[] } | { tokenIds: numbe
 
 /** Checks the request against the model it names: inputs, token ids and dimensions. */
 function checkAgainstModel(
-  body: { model: string; input: Input; dimensions?: number | undefined },
+  body: SparseFields & { model: string; input: Input; dimensions?: number | undefined },
   registry: Registry,
   ctx: z.RefinementCtx,
 ) {
@@ -87,10 +88,12 @@ function checkAgainstModel(
       if (bad >= 0) return issue([...where(index), bad], `token id ${item[bad]} is outside the model's vocabulary (0 to ${entry.description.vocabSize - 1})`);
     }
   }
-  const { dimensions } = pooledHeadOf(entry.description.heads);
-  if (body.dimensions !== undefined && body.dimensions > dimensions) {
-    issue(['dimensions'], `must be at most ${dimensions} for model '${entry.spec.id}'`);
+  const pooled = findHead(entry.description.heads, 'pooled');
+  if (!pooled) return checkSparseRequest(body, entry, issue);
+  if (body.dimensions !== undefined && body.dimensions > pooled.spec.dimensions) {
+    issue(['dimensions'], `must be at most ${pooled.spec.dimensions} for model '${entry.spec.id}'`);
   }
+  if (body.max_active_dims !== undefined) issue(['max_active_dims'], `is for sparse models; '${entry.spec.id}' gives dense vectors`);
 }
 
 /** The `model` field of an embeddings or tokenize request: any name of an embedding model (the docs list their ids). */
@@ -132,6 +135,7 @@ export function embeddingsRequestSchema(registry: Registry) {
         .optional()
         .meta({ description: "Keep the first N dimensions (re-normalised if the model normalises). At most the model's dimensions." }),
       user: z.string().optional().meta({ description: 'Accepted and ignored.' }),
+      max_active_dims: maxActiveDimsField,
       ...promptFields,
       truncate: z
         .boolean()
@@ -149,7 +153,12 @@ export const embeddingsResponseSchema = z
       z.object({
         object: z.literal('embedding'),
         index: z.number().int(),
-        embedding: z.union([z.array(z.number()), z.string()]).meta({ description: 'Numbers, or base64 when encoding_format is "base64".' }),
+        // The OpenAI SDKs' type; a sparse model's object is described here rather than typed, as no OpenAI client expects it.
+        embedding: z.union([z.array(z.number()), z.string()]).meta({
+          description:
+            'Numbers, or base64 when encoding_format is "base64". A sparse model (GET /v1/models: outputs ["sparse"]) answers ' +
+            '{"indices": [token ids, ascending], "values": [their weights]} instead: only its non-zero weights.',
+        }),
         num_tokens: z.number().int().meta({ description: 'Tokens embedded for this input (after truncation, special tokens included).' }),
       }),
     ),

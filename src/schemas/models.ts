@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { logitsHeadOf, pooledHeadOf } from '../inference/heads/head-spec.ts';
+import { findHead, logitsHeadOf, type HeadKind } from '../inference/heads/head-spec.ts';
+import { SPLADE_ACTIVATIONS, SPLADE_POOLING } from '../inference/heads/splade.ts';
 import { POOLING_MODES } from '../inference/heads/pooling.ts';
 import type { ModelEntry, Registry } from '../registry.ts';
 
@@ -18,7 +19,13 @@ const commonFields = {
   repo: z.string().meta({ description: 'The Hugging Face repo the model comes from.' }),
   revision: z.string().nullable(),
   ready: z.boolean().meta({ description: 'Whether the model is loaded.' }),
+  outputs: z
+    .array(z.string())
+    .meta({ description: 'What the model computes: dense (one vector per input), sparse (token id → weight: `{indices, values}`), score (a relevance score per query–document pair).' }),
 };
+
+/** Each head kind's name in `outputs`. */
+const OUTPUT_NAMES: Record<HeadKind, string> = { pooled: 'dense', sparse: 'sparse', logits: 'score' };
 
 export const embeddingModelSchema = z
   .object({
@@ -26,10 +33,20 @@ export const embeddingModelSchema = z
     kind: z.literal('embedding').meta({ description: 'An embedding model, served at /v1/embeddings and /v1/tokenize.' }),
     max_input_tokens: commonFields.max_input_tokens.meta({ description: 'Longer inputs are truncated to this many tokens, special tokens included.' }),
     dimensions: z.number().int().meta({ description: 'Length of an embedding (unless `dimensions` asks for fewer).' }),
-    pooling: z.string().meta({ description: `How token vectors become one vector: ${POOLING_MODES.join(', ')} (joined by "+" when several).` }),
+    pooling: z.string().meta({ description: `How token vectors become one vector: ${POOLING_MODES.join(', ')} (joined by "+" when several); a sparse model's: splade max or splade sum.` }),
     normalized: z.boolean().meta({ description: 'Whether embeddings have unit length.' }),
     prompts: z.record(z.string(), z.string()).meta({ description: 'The prompts the model knows (name → prefix), for prompt_name and input_type.' }),
     default_prompt_name: z.string().nullable().meta({ description: "The prompt applied when a request names none: this id's models.txt prompt=, else the model's default." }),
+    sparse: z
+      .object({
+        pooling_strategy: z.enum(SPLADE_POOLING),
+        activation_function: z.enum(SPLADE_ACTIVATIONS),
+        query: z.enum(['graph', 'static']).meta({ description: "How input_type query is encoded: by the model's graph (SPLADE), or static: each of the text's tokens × its weight from the repo (an inference-free model's SparseStaticEmbedding)." }),
+        document: z.enum(['graph', 'static']).meta({ description: 'How input_type document is encoded.' }),
+        default_input_type: z.enum(['query', 'document']).meta({ description: 'The side a request without input_type gets (the Router\'s default route).' }),
+      })
+      .optional()
+      .meta({ description: "A sparse (SPLADE) model's SpladePooling and sides; its `dimensions` is the vocabulary's size." }),
   })
   .meta({ id: 'EmbeddingModel', description: 'An embedding model.' });
 
@@ -73,15 +90,23 @@ export function describeModel(entry: ModelEntry, ready: boolean): ModelDescripti
     repo: spec.repo,
     revision: spec.revision ?? null,
     ready,
+    outputs: description.heads.map((head) => OUTPUT_NAMES[head.kind]),
   });
   if (description.kind === 'reranker') return { ...fields('reranker'), activation: logitsHeadOf(description.heads).activation };
-  const pooled = pooledHeadOf(description.heads);
-  return {
-    ...fields('embedding'),
-    dimensions: pooled.dimensions,
-    pooling: pooled.poolingModes.join('+'),
-    normalized: pooled.normalize,
-    prompts: description.prompts,
-    default_prompt_name: spec.promptName ?? description.defaultPromptName ?? null,
-  };
+  const prompts = { prompts: description.prompts, default_prompt_name: spec.promptName ?? description.defaultPromptName ?? null };
+  const sparse = findHead(description.heads, 'sparse')?.spec;
+  const pooled = findHead(description.heads, 'pooled')?.spec;
+  if (sparse && !pooled) {
+    const sides = description.sparse!;
+    const splade = { pooling_strategy: sparse.splade.pooling, activation_function: sparse.splade.activation };
+    return {
+      ...fields('embedding'),
+      dimensions: sparse.vocab,
+      pooling: `splade ${sparse.splade.pooling}`,
+      normalized: false,
+      ...prompts,
+      sparse: { ...splade, query: sides.query, document: sides.document, default_input_type: sides.defaultSide },
+    };
+  }
+  return { ...fields('embedding'), dimensions: pooled!.dimensions, pooling: pooled!.poolingModes.join('+'), normalized: pooled!.normalize, ...prompts };
 }

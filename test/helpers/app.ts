@@ -35,11 +35,14 @@ export async function startTestApp(
     connections?: ConnectionLimits;
     tokenIds?: TokenIdMeaning;
     apiKeys?: string[];
+    /** Writes repos of other layouts (sparse-fixture.ts…) into the artifacts dir before the registry opens. */
+    writeMore?: (artifactsDir: string) => Promise<void>;
   } = {},
 ): Promise<TestServer> {
   const artifactsDir = await tempDir('artifacts');
   const fixtures: Record<string, FixtureModel> = {};
   for (const [repo, fixtureOptions] of Object.entries(models)) fixtures[repo] = await writeFixtureModel(artifactsDir, repo, fixtureOptions);
+  await options.writeMore?.(artifactsDir);
   const registry = await Registry.open(parseModelsFile(modelsTxt, 'models.txt'), {
     artifactsDir,
     workersPerModel: 1,

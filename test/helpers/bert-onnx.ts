@@ -251,6 +251,11 @@ class GraphBuilder {
   }
 }
 
+/** GELU as BERT computes it: x/2 · (1 + erf(x/√2)). */
+function geluOf(g: GraphBuilder, x: string): string {
+  return g.op('Mul', [g.op('Mul', [x, g.scalar(0.5)]), g.op('Add', [g.op('Erf', [g.op('Div', [x, g.scalar(Math.SQRT2)])]), g.scalar(1)])]);
+}
+
 function valueInfo(name: string, elemType: number, dims: (string | number)[]) {
   return onnx.ValueInfoProto.create({
     name,
@@ -281,6 +286,21 @@ export interface GraphOptions {
   sentenceEmbedding?: { dense: Matrix[] };
   /** A sequence classifier's head (BERT's pooler and classifier; XLM-R's classification head): `logits` [batch, 1]. */
   classifier?: ClassifierWeights;
+  /** A masked-language model's head instead of `last_hidden_state`: `logits` [batch, seq, vocab], as a fill-mask export outputs. */
+  mlmHead?: MlmHeadWeights;
+}
+
+/**
+ * BertForMaskedLM's cls.predictions (DistilBERT's vocab_transform/vocab_layer_norm/vocab_projector):
+ * logits = LayerNorm(GELU(x · transform + transformBias)) · wordEmbeddingsᵀ + decoderBias, the decoder
+ * tied to the word embeddings (one initializer, transposed in the graph).
+ */
+export interface MlmHeadWeights {
+  transform: Matrix;
+  transformBias: Float32Array;
+  normScale: Float32Array;
+  normBias: Float32Array;
+  decoderBias: Float32Array;
 }
 
 /** logit = tanh(x[first token] · dense + denseBias) · out + outBias. */
@@ -310,7 +330,8 @@ export function bertOnnxFiles(weights: BertWeights, options: GraphOptions = {}):
   const inputShape = g.op('Shape', ['input_ids']);
   const seqLen = g.op('Gather', [inputShape, g.ints([1], [])], { axis: 0 });
   const positions = options.causal ? 'position_ids' : g.op('Range', [g.ints([0], []), seqLen, g.ints([1], [])]);
-  const word = g.op('Gather', [g.floats(weights.wordEmbeddings.data, [shape.vocab, shape.hidden]), 'input_ids'], { axis: 0 });
+  const wordTable = g.floats(weights.wordEmbeddings.data, [shape.vocab, shape.hidden]);
+  const word = g.op('Gather', [wordTable, 'input_ids'], { axis: 0 });
   const position = g.op('Gather', [g.floats(weights.positionEmbeddings.data, [shape.maxPositions, shape.hidden]), positions], { axis: 0 });
   let embedded = g.op('Add', [word, position]);
   if (shape.tokenTypeIds) {
@@ -360,8 +381,7 @@ export function bertOnnxFiles(weights: BertWeights, options: GraphOptions = {}):
       const context = g.op('MatMul', [g.op('Softmax', [scores], { axis: -1 }), value]);
       const merged = g.op('Reshape', [g.op('Transpose', [context], { perm: [0, 2, 1, 3] }), mergeHeads]);
       x = g.layerNorm(g.op('Add', [x, g.linear(merged, layer.attentionOut, layer.attentionOutBias)]), layer.attentionNormScale, layer.attentionNormBias);
-      const up = g.linear(x, layer.up, layer.upBias);
-      const gelu = g.op('Mul', [g.op('Mul', [up, g.scalar(0.5)]), g.op('Add', [g.op('Erf', [g.op('Div', [up, g.scalar(Math.SQRT2)])]), g.scalar(1)])]);
+      const gelu = geluOf(g, g.linear(x, layer.up, layer.upBias));
       x = g.layerNorm(g.op('Add', [x, g.linear(gelu, layer.down, layer.downBias)]), layer.outputNormScale, layer.outputNormBias);
     }
   }
@@ -375,8 +395,17 @@ export function bertOnnxFiles(weights: BertWeights, options: GraphOptions = {}):
         attribute: options.fp16 ? [onnx.AttributeProto.create({ name: 'to', i: DataType.FLOAT16, type: onnx.AttributeProto.AttributeType.INT })] : [],
       }),
     );
-  finish(x, 'last_hidden_state');
-  const outputs = [valueInfo('last_hidden_state', outputType, ['batch_size', 'sequence_length', shape.hidden])];
+  const outputs: ReturnType<typeof valueInfo>[] = [];
+  if (options.mlmHead) {
+    const head = options.mlmHead;
+    const transformed = g.layerNorm(geluOf(g, g.linear(x, head.transform, head.transformBias)), head.normScale, head.normBias);
+    const decoder = g.op('Transpose', [wordTable], { perm: [1, 0] });
+    finish(g.op('Add', [g.op('MatMul', [transformed, decoder]), g.floats(head.decoderBias, [shape.vocab])]), 'logits');
+    outputs.push(valueInfo('logits', outputType, ['batch_size', 'sequence_length', shape.vocab]));
+  } else {
+    finish(x, 'last_hidden_state');
+    outputs.push(valueInfo('last_hidden_state', outputType, ['batch_size', 'sequence_length', shape.hidden]));
+  }
   if (options.classifier) {
     const { dense, denseBias, out, outBias } = options.classifier;
     const first = g.op('Gather', [x, g.ints([0], [])], { axis: 1 });

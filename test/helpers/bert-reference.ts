@@ -10,7 +10,7 @@ function row(matrix: Matrix, index: number): Float64Array {
   return Float64Array.from(matrix.data.subarray(index * matrix.cols, (index + 1) * matrix.cols));
 }
 
-function linear(x: Rows, weight: Matrix, bias: Float32Array): Rows {
+export function linear(x: Rows, weight: Matrix, bias: Float32Array): Rows {
   return x.map((vector) => {
     const out = Float64Array.from(bias);
     for (let i = 0; i < weight.rows; i++) {
@@ -21,7 +21,7 @@ function linear(x: Rows, weight: Matrix, bias: Float32Array): Rows {
   });
 }
 
-function layerNorm(x: Rows, scale: Float32Array, bias: Float32Array): Rows {
+export function layerNorm(x: Rows, scale: Float32Array, bias: Float32Array): Rows {
   return x.map((vector) => {
     const mean = vector.reduce((a, b) => a + b, 0) / vector.length;
     const variance = vector.reduce((a, b) => a + (b - mean) ** 2, 0) / vector.length;

@@ -139,7 +139,7 @@ export function safetensorsFile(header: Record<string, unknown>, data: Uint8Arra
 }
 
 /** A safetensors file of float32 tensors. */
-function safetensors(tensors: Record<string, { shape: number[]; data: Float32Array }>): Uint8Array {
+export function safetensors(tensors: Record<string, { shape: number[]; data: Float32Array }>): Uint8Array {
   const header: Record<string, unknown> = {};
   let offset = 0;
   for (const [name, { shape, data }] of Object.entries(tensors)) {

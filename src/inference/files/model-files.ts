@@ -2,7 +2,11 @@ import { access } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ModelSpec } from '../../models-file.ts';
 import { positive, readJson, type Json } from './config-json.ts';
-import { readModulePipeline } from './modules.ts';
+import { readModulePipeline, type ModulePipeline } from './modules.ts';
+import { classicSparseLayout, readSparseLayout, sparseParts, type SparseLayout, type SparseSides } from './sparse-modules.ts';
+
+/** What a model without sentence-transformers' dense modules pools with: nothing (a sparse model's head is its own). */
+const NO_PIPELINE: ModulePipeline = { poolingModes: ['mean'], tokenWidth: undefined, includePrompt: true, dense: [], normalize: false, unrunnable: undefined };
 import type { HeadSpec, ScoreActivation } from '../heads/head-spec.ts';
 import { runShapeOf, type RunShape } from '../../batching/run-peak.ts';
 
@@ -32,20 +36,22 @@ export interface ModelDescription {
   defaultPromptName: string | undefined;
   /** Pooling's include_prompt: false leaves the prompt's tokens out of the pooling. */
   includePrompt: boolean;
+  /** A sparse (SPLADE) model: how its query and document sides compute (sparse-modules.ts). */
+  sparse?: SparseSides;
 }
 
 export class MissingArtifactError extends Error {
   override name = 'MissingArtifactError';
 }
 
-/** The files a model needs on disk, and the fetch command when one is missing. */
-async function checkFiles(spec: ModelSpec, dir: string): Promise<void> {
-  for (const file of ['config.json', 'tokenizer.json', 'tokenizer_config.json', spec.onnxPath]) {
+/** The files a model needs on disk, and the fetch command when one is missing; the configs and tokenizer in `filesDir`. */
+async function checkFiles(spec: ModelSpec, dir: string, filesDir: string): Promise<void> {
+  for (const file of [join(filesDir, 'config.json'), join(filesDir, 'tokenizer.json'), join(filesDir, 'tokenizer_config.json'), join(dir, spec.onnxPath)]) {
     try {
-      await access(join(dir, file));
+      await access(file);
     } catch {
       throw new MissingArtifactError(
-        `model "${spec.id}" (${spec.source}): ${join(dir, file)} is missing. Fetch it with \`npm run download\` ` +
+        `model "${spec.id}" (${spec.source}): ${file} is missing. Fetch it with \`npm run download\` ` +
           `(or \`huggingface-cli download ${spec.repo} --local-dir ${dir}\`), or set ARTIFACTS_DIR to where the model is.`,
       );
     }
@@ -54,12 +60,15 @@ async function checkFiles(spec: ModelSpec, dir: string): Promise<void> {
 
 export async function describeModel(spec: ModelSpec, artifactsDir: string): Promise<ModelDescription> {
   const dir = join(artifactsDir, spec.repo);
-  await checkFiles(spec, dir);
+  const failed = (error: unknown) => (error instanceof MissingArtifactError ? error : new Error(`model "${spec.id}" (${spec.source}, ${dir}): ${(error as Error).message}`));
+  // A sparse Router model may keep its transformer's configs and tokenizer in the module's folder.
+  const sparse = await readSparseLayout(dir).catch((error) => Promise.reject(failed(error)));
+  const filesDir = join(dir, sparse?.mlmPath ?? '');
+  await checkFiles(spec, dir, filesDir);
   try {
-    return await describe(spec, dir);
+    return await describe(spec, dir, filesDir, sparse);
   } catch (error) {
-    if (error instanceof MissingArtifactError) throw error;
-    throw new Error(`model "${spec.id}" (${spec.source}, ${dir}): ${(error as Error).message}`);
+    throw failed(error);
   }
 }
 
@@ -83,11 +92,13 @@ function crossEncoder(config: Json): ScoreActivation | undefined {
   return activation;
 }
 
-async function describe(spec: ModelSpec, dir: string): Promise<ModelDescription> {
+async function describe(spec: ModelSpec, root: string, dir: string, sparseLayout: SparseLayout | undefined): Promise<ModelDescription> {
   const config = (await readJson(join(dir, 'config.json')))!;
   const tokenizerConfig = (await readJson(join(dir, 'tokenizer_config.json'))) ?? {};
   const scoreActivation = crossEncoder(config);
-  const pipeline = await readModulePipeline(dir);
+  const sparse = sparseLayout ?? (await classicSparseLayout(root, config, join(root, spec.onnxPath)));
+  // A sparse model's modules are no dense pipeline: no Pooling, no Dense.
+  const pipeline = sparse ? NO_PIPELINE : await readModulePipeline(root);
   const sentenceBertConfig = await readJson(join(dir, 'sentence_bert_config.json'));
   const tokenWidth = pipeline.tokenWidth ?? positive(config.hidden_size) ?? positive(config.d_model);
   if (!tokenWidth) throw new Error('neither the Pooling config nor config.json gives the hidden size');
@@ -96,14 +107,14 @@ async function describe(spec: ModelSpec, dir: string): Promise<ModelDescription>
     if (layer.inFeatures !== input) throw new Error(`${layer.path} takes ${layer.inFeatures} features, but what comes before it gives ${input}`);
   }
   const hidden = positive(config.hidden_size) ?? positive(config.d_model) ?? tokenWidth;
-  const runShape = runShapeOf(config, hidden);
+  const plainRunShape = runShapeOf(config, hidden);
   const positionLimit = positive(config.max_position_embeddings);
   const tokenizerLimit = positive(tokenizerConfig.model_max_length);
   const maxTokens =
     positive(sentenceBertConfig?.max_seq_length) ??
     (positionLimit && tokenizerLimit ? Math.min(positionLimit, tokenizerLimit) : (tokenizerLimit ?? positionLimit));
   if (!maxTokens) throw new Error('no max_seq_length, model_max_length or max_position_embeddings to bound inputs');
-  const stConfig = (await readJson(join(dir, 'config_sentence_transformers.json'))) ?? {};
+  const stConfig = (await readJson(join(root, 'config_sentence_transformers.json'))) ?? {};
   const prompts = Object.fromEntries(Object.entries((stConfig.prompts as Record<string, unknown> | undefined) ?? {}).filter(([, text]) => typeof text === 'string')) as Record<string, string>;
   const defaultPromptName = typeof stConfig.default_prompt_name === 'string' ? stConfig.default_prompt_name : undefined;
   const promptList = Object.keys(prompts).join(', ') || 'none';
@@ -117,24 +128,24 @@ async function describe(spec: ModelSpec, dir: string): Promise<ModelDescription>
   if (!vocabSize) throw new Error('config.json has no vocab_size');
   // A cross-encoder: its limit is the tokenizer's and the positions', as CrossEncoder sets max_length; it gives one score.
   const rerankLimit = positionLimit && tokenizerLimit ? Math.min(positionLimit, tokenizerLimit) : (tokenizerLimit ?? positionLimit);
+  const sparseModel = sparse && (await sparseParts(root, sparse, vocabSize));
+  // An MLM's run holds its vocabulary-wide logits too.
+  const runShape = sparseModel ? { ...plainRunShape, logitsWidth: vocabSize } : plainRunShape;
+  const pooled: HeadSpec = {
+    kind: 'pooled',
+    poolingModes: pipeline.poolingModes,
+    dense: pipeline.dense,
+    normalize: pipeline.normalize,
+    unrunnable: pipeline.unrunnable,
+    dimensions: pipeline.dense.at(-1)?.outFeatures ?? tokenWidth * pipeline.poolingModes.length,
+  };
   // A cross-encoder's score is its logit: no sentence-transformers module applies to it.
-  const heads: HeadSpec[] = scoreActivation
-    ? [{ kind: 'logits', labels: 1, activation: scoreActivation }]
-    : [
-        {
-          kind: 'pooled',
-          poolingModes: pipeline.poolingModes,
-          dense: pipeline.dense,
-          normalize: pipeline.normalize,
-          unrunnable: pipeline.unrunnable,
-          dimensions: pipeline.dense.at(-1)?.outFeatures ?? tokenWidth * pipeline.poolingModes.length,
-        },
-      ];
+  const heads: HeadSpec[] = scoreActivation ? [{ kind: 'logits', labels: 1, activation: scoreActivation }] : [sparseModel ? sparseModel.head : pooled];
   return {
     kind: scoreActivation ? 'reranker' : 'embedding',
     heads,
     dir,
-    onnxFile: join(dir, spec.onnxPath),
+    onnxFile: join(root, spec.onnxPath),
     lowercase: sentenceBertConfig?.do_lower_case === true,
     maxTokens: scoreActivation && rerankLimit ? rerankLimit : maxTokens,
     tokenWidth,
@@ -143,5 +154,6 @@ async function describe(spec: ModelSpec, dir: string): Promise<ModelDescription>
     prompts,
     defaultPromptName,
     includePrompt: pipeline.includePrompt,
+    ...(sparseModel ? { sparse: sparseModel.sides } : {}),
   };
 }

@@ -5,6 +5,7 @@
  */
 import type { DenseLayer } from '../files/modules.ts';
 import type { PoolingMode } from './pooling.ts';
+import type { SpladeOptions } from './splade.ts';
 
 /** How a cross-encoder's logit becomes its score, as sentence-transformers' CrossEncoder picks it for one label. */
 export type ScoreActivation = 'sigmoid' | 'identity' | 'tanh';
@@ -34,7 +35,19 @@ export interface LogitsHeadSpec {
   activation: ScoreActivation;
 }
 
-export type HeadSpec = PooledHeadSpec | LogitsHeadSpec;
+/**
+ * A sparse vector per text over the vocabulary (token id → weight): SPLADE, sentence-transformers' SpladePooling
+ * over the graph's masked-language logits. Its blob: the non-zero ids (int32, ascending), then their weights
+ * (float32): output/sparse-blob.ts.
+ */
+export interface SparseHeadSpec {
+  kind: 'sparse';
+  /** The vocabulary's size: the logits' width, and the bound of every id. */
+  vocab: number;
+  splade: SpladeOptions;
+}
+
+export type HeadSpec = PooledHeadSpec | LogitsHeadSpec | SparseHeadSpec;
 export type HeadKind = HeadSpec['kind'];
 
 /** The first head of a kind, with its index among the model's heads (the index the batch and the worker use). */

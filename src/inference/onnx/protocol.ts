@@ -24,6 +24,8 @@ export interface RowOptions {
   dimensions: Int32Array;
   /** pooled: 1 for a base64 vector, 0 for an array of numbers (see vector-text.ts). */
   base64: Uint8Array;
+  /** sparse: the non-zeros kept, the largest (SparseEncoder's max_active_dims); 0 keeps all. */
+  maxActiveDims?: Int32Array;
 }
 
 /**

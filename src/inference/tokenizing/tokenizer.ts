@@ -42,6 +42,8 @@ export interface TextTokenizer {
   /** The token strings of ids. */
   tokenStrings(ids: ArrayLike<number>): string[];
   readonly padId: number;
+  /** How many special tokens `encode` frames each text with, before it and after it. */
+  readonly frame: { before: number; after: number };
 }
 
 export interface EncodedPair {
@@ -485,6 +487,7 @@ export async function loadTokenizer(dir: string, options: { maxTokens: number; l
 
   return {
     padId,
+    frame: { before, after },
     async encode(texts, { whole = false, countUpTo = Infinity, signal } = {}) {
       const prepared = texts.map((text) => (lowercase ? pythonStrip(text).toLowerCase() : pythonStrip(text)));
       let chars = 0;
