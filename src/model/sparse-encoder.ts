@@ -59,7 +59,7 @@ export class SparseEncoder {
     try {
       const { encoded } = await this.encode(inputs, options);
       sequences = this.runtime.checkLengths(encoded, options);
-      blobs = this.runtime.submit(sequences, { heads: [this.head], signal: options.signal, options: { maxActiveDims: options.maxActiveDims } });
+      blobs = this.runtime.submit(sequences, { heads: [this.head], signal: options.signal, headOptions: { maxActiveDims: options.maxActiveDims } });
     } finally {
       release(); // the queue counts the sequences from here on, or the request failed
     }
