@@ -21,6 +21,8 @@ import { healthRoutes } from './routes/health.ts';
 import { modelRoutes } from './routes/models.ts';
 import { rerankRoutes } from './routes/rerank.ts';
 import { rootRoute } from './routes/root.ts';
+import { teiRoutes } from './routes/tei.ts';
+import { ollamaRoutes } from './routes/ollama.ts';
 import { tokenizeRoutes } from './routes/tokenize.ts';
 
 declare module 'fastify' {
@@ -169,6 +171,8 @@ export async function buildApp(options: AppOptions) {
   }
   await app.register(rerankRoutes(['/v2/rerank']));
   await app.register(rootRoute);
+  await app.register(teiRoutes);
+  await app.register(ollamaRoutes);
   return app;
 }
 

@@ -5,6 +5,21 @@
  */
 export type ErrorType = 'invalid_request_error' | 'not_found_error' | 'server_error';
 
+/**
+ * How an error body is written: OpenAI's (every route's by default); Text Embeddings Inference's
+ * `{"error","error_type"}` on its routes (its clients read those fields); Ollama's `{"error"}` on its routes.
+ */
+export type ErrorShape = 'openai' | 'tei' | 'ollama';
+
+/** TEI's error_type (its serde names, capitalised as it sends them) for a status. */
+function teiErrorType(error: ApiError): string {
+  if (error.status === 429) return 'Overloaded';
+  if (error.code === 'not_ready') return 'Unhealthy';
+  if (error.status >= 500) return 'Backend';
+  if (error.code === 'empty_input') return 'Empty';
+  return 'Validation';
+}
+
 export class ApiError extends Error {
   override name = 'ApiError';
 
@@ -18,7 +33,9 @@ export class ApiError extends Error {
     super(message);
   }
 
-  toBody() {
+  toBody(shape: ErrorShape = 'openai') {
+    if (shape === 'tei') return { error: this.message, error_type: teiErrorType(this) };
+    if (shape === 'ollama') return { error: this.message };
     return { error: { message: this.message, type: this.type, param: this.param, code: this.code } };
   }
 }
@@ -45,6 +62,14 @@ export const errors = {
       'invalid_request_error',
       `This server serves no reranker to rerank with (its models, ${available.join(', ') || 'none'}, embed). ` +
         HOW_TO_ADD_A_MODEL('a cross-encoder (e.g. cross-encoder/ms-marco-MiniLM-L6-v2)'),
+      'model',
+      'model_not_found',
+    ),
+  noEmbedder: (available: string[]) =>
+    new ApiError(
+      404,
+      'invalid_request_error',
+      `This server serves no embedding model (its models, ${available.join(', ') || 'none'}, rerank). ` + HOW_TO_ADD_A_MODEL('a sentence-transformers model (e.g. sentence-transformers/all-MiniLM-L6-v2)'),
       'model',
       'model_not_found',
     ),

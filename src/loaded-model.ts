@@ -10,7 +10,7 @@ import type { ModelDescription } from './inference/files/model-files.ts';
 import { OnnxBackend } from './inference/onnx/onnx-backend.ts';
 import { runPeakBytes } from './batching/run-peak.ts';
 import { MAX_RUN_TOKENS } from './inference/onnx/sub-batches.ts';
-import { loadTokenizer, type EncodedPair, type EncodedText, type TextTokenizer } from './inference/tokenizing/tokenizer.ts';
+import { loadTokenizer, type EncodedPair, type EncodedText, type TextTokenizer, type TokenSpan } from './inference/tokenizing/tokenizer.ts';
 import { TokenizerThread } from './inference/tokenizing/tokenizer-thread.ts';
 
 /** Texts, or sequences of token ids (OpenAI's cl100k_base ids, or the model's own, per the model's TOKEN_IDS). */
@@ -241,6 +241,21 @@ export class LoadedModel {
 
   tokenStrings(ids: ArrayLike<number>): string[] {
     return this.tokenizer.tokenStrings(ids);
+  }
+
+  /**
+   * Each text's every token with the characters it stands for, prompt included (TEI's /tokenize). The texts are first
+   * counted whole (`encode`), so a request over `maxRequestTokens` is refused before its spans are made.
+   */
+  async tokenSpans(texts: string[], options: { prompt?: PromptChoice; addSpecialTokens: boolean; maxRequestTokens: number; signal?: CancelSignal }): Promise<TokenSpan[][]> {
+    await this.encode({ texts }, { prompt: options.prompt, whole: true, maxRequestTokens: options.maxRequestTokens, signal: options.signal });
+    const prompt = choosePrompt(this.description, options.prompt ?? {}, this.defaults.promptName) ?? '';
+    return this.tokenizer.tokenSpans(prompt ? texts.map((text) => prompt + text) : texts, options.addSpecialTokens);
+  }
+
+  /** Each sequence of the model's token ids as text. */
+  decode(sequences: number[][], skipSpecialTokens: boolean): Promise<string[]> {
+    return this.tokenizer.decode(sequences, skipSpecialTokens);
   }
 
   /** The ids to embed, after the length checks. */

@@ -1,34 +1,69 @@
-import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import type { FastifyRequest } from 'fastify';
+import { validatorCompiler, type FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
 import { checkInputShape } from '../http/input-shape.ts';
 import { callModel } from '../http/model-call.ts';
 import { promptChoice } from '../schemas/embeddings.ts';
 import { errorResponseSchema } from '../schemas/error.ts';
+import { modelOfKind, teiErrorSchema, teiTokenizeRequestSchema, teiTokenizeResponseSchema } from '../schemas/tei.ts';
 import { tokenizeRequestSchema, tokenizeResponseSchema } from '../schemas/tokenize.ts';
 
-/** POST /tokenize: the ids the service would embed per input, so clients can chunk documents to the model's real limit. */
+type OwnRequest = z.infer<ReturnType<typeof tokenizeRequestSchema>>;
+type TeiRequest = z.infer<ReturnType<typeof teiTokenizeRequestSchema>>;
+
+/** Text Embeddings Inference's body names its texts `inputs`; this server's own, `input`. */
+const isTeiBody = (body: unknown): boolean => typeof body === 'object' && body !== null && 'inputs' in body && !('input' in body);
+
+/**
+ * POST /tokenize: the ids the service would embed per input, so clients can chunk documents to the model's real limit;
+ * with TEI's body (`inputs`), TEI's answer: every token of each input with its characters and offsets, errors in its shape.
+ */
 export const tokenizeRoutes: FastifyPluginAsyncZod = async (app) => {
   const { registry } = app;
+  const ownSchema = tokenizeRequestSchema(registry);
+  const teiSchema = teiTokenizeRequestSchema(registry);
+  const ownValidator = validatorCompiler({ schema: ownSchema, method: 'POST', url: '/tokenize', httpPart: 'body' });
+  const teiValidator = validatorCompiler({ schema: teiSchema, method: 'POST', url: '/tokenize', httpPart: 'body' });
   app.post(
     '/tokenize',
     {
       schema: {
-        summary: "Tokenizes inputs as /embeddings would (prompt, special tokens, truncation), with each input's full count.",
+        summary: "Tokenizes inputs as /embeddings would (prompt, special tokens, truncation), with each input's full count; or, with `inputs`, as Text Embeddings Inference's /tokenize.",
         tags: ['tokenize'],
-        body: tokenizeRequestSchema(registry),
-        response: { 200: tokenizeResponseSchema, 400: errorResponseSchema, 404: errorResponseSchema, 503: errorResponseSchema },
+        body: z.union([ownSchema, teiSchema]),
+        response: { 200: z.union([tokenizeResponseSchema, teiTokenizeResponseSchema]), 400: errorResponseSchema.or(teiErrorSchema), 404: errorResponseSchema.or(teiErrorSchema), 503: errorResponseSchema.or(teiErrorSchema) },
       },
+      config: { errorShape: (request) => (isTeiBody(request.body) ? 'tei' : 'openai') },
+      validatorCompiler: () => (data: unknown) => (isTeiBody(data) ? teiValidator(data) : ownValidator(data)),
       preValidation: async (request) => {
-        const problem = checkInputShape((request.body as { input?: unknown } | null)?.input, app.limits.maxRequestTokens, false);
+        const body = request.body as { input?: unknown; inputs?: unknown } | null;
+        const problem = isTeiBody(body)
+          ? checkInputShape(body!.inputs, app.limits.maxRequestTokens, false, 'inputs')
+          : checkInputShape(body?.input, app.limits.maxRequestTokens, false);
         if (problem) throw problem;
       },
     },
     async (request, reply) => {
-      const entry = registry.resolve(request.body.model)!;
+      if (isTeiBody(request.body)) {
+        const body = request.body as TeiRequest;
+        const entry = modelOfKind(registry, body.model, 'embedding')!;
+        const model = await entry.loaded;
+        return callModel(request as FastifyRequest, reply, entry.spec.id, (signal) =>
+          model.tokenSpans(typeof body.inputs === 'string' ? [body.inputs] : body.inputs, {
+            prompt: { promptName: body.prompt_name ?? undefined },
+            addSpecialTokens: body.add_special_tokens,
+            maxRequestTokens: app.limits.maxRequestTokens,
+            signal,
+          }),
+        );
+      }
+      const body = request.body as OwnRequest;
+      const entry = registry.resolve(body.model)!;
       const model = await entry.loaded;
-      const texts = typeof request.body.input === 'string' ? [request.body.input] : request.body.input;
+      const texts = typeof body.input === 'string' ? [body.input] : body.input;
       // Counting is stopped by the deadline and by the client leaving, as embedding is.
       const { encoded } = await callModel(request, reply, entry.spec.id, (signal) =>
-        model.encode({ texts }, { prompt: promptChoice(request.body), whole: true, maxRequestTokens: app.limits.maxRequestTokens, signal }),
+        model.encode({ texts }, { prompt: promptChoice(body), whole: true, maxRequestTokens: app.limits.maxRequestTokens, signal }),
       );
       const embedded = encoded.reduce((sum, { ids }) => sum + ids.length, 0);
       return {

@@ -41,7 +41,21 @@ export interface TextTokenizer {
   firstTokens(texts: string[], tokens: number, signal?: CancelSignal): Promise<string[]>;
   /** The token strings of ids. */
   tokenStrings(ids: ArrayLike<number>): string[];
+  /** Each text's every token (none cut), with the characters it stands for: prepared as `encode` prepares them, offsets into the text as given. */
+  tokenSpans(texts: string[], addSpecialTokens: boolean): Promise<TokenSpan[][]>;
+  /** Each id sequence's text, as the tokenizer's decoder writes it. */
+  decode(sequences: number[][], skipSpecialTokens: boolean): Promise<string[]>;
   readonly padId: number;
+}
+
+/** A token and where it is in its text (code points); a special token has no place there. */
+export interface TokenSpan {
+  id: number;
+  /** The characters the token stands for; a special token's own string. */
+  text: string;
+  special: boolean;
+  start: number | null;
+  stop: number | null;
 }
 
 export interface EncodedPair {
@@ -547,5 +561,27 @@ export async function loadTokenizer(dir: string, options: { maxTokens: number; l
       return cut;
     },
     tokenStrings: (ids) => Array.from(ids, (id) => tokenizer.idToToken(id) ?? ''),
+    async tokenSpans(texts, addSpecialTokens) {
+      const encodings = await tokenizer.encodeBatch(
+        texts.map((text) => (lowercase ? pythonStrip(text).toLowerCase() : pythonStrip(text))),
+        { addSpecialTokens },
+      );
+      return encodings.map((encoding, index) => {
+        const text = texts[index]!;
+        // The offsets count the code points of the stripped text; stripping only takes BMP spaces from the start.
+        let lead = 0;
+        while (lead < text.length && isPythonSpace(text.charCodeAt(lead))) lead++;
+        const points = Array.from(text);
+        const offsets = encoding.getOffsets();
+        const special = encoding.getSpecialTokensMask();
+        const strings = encoding.getTokens();
+        return encoding.getIds().map((id, k) => {
+          if (special[k] === 1) return { id, text: strings[k]!, special: true, start: null, stop: null };
+          const [start, stop] = [offsets[k]![0]! + lead, offsets[k]![1]! + lead];
+          return { id, text: points.slice(start, stop).join(''), special: false, start, stop };
+        });
+      });
+    },
+    decode: (sequences, skipSpecialTokens) => tokenizer.decodeBatch(sequences, skipSpecialTokens),
   };
 }
