@@ -23,6 +23,7 @@ import { rerankRoutes } from './routes/rerank.ts';
 import { rootRoute } from './routes/root.ts';
 import { teiRoutes } from './routes/tei.ts';
 import { ollamaRoutes } from './routes/ollama.ts';
+import { VERSION } from './version.ts';
 import { tokenizeRoutes } from './routes/tokenize.ts';
 
 declare module 'fastify' {
@@ -149,7 +150,7 @@ export async function buildApp(options: AppOptions) {
 
   await app.register(fastifySwagger, {
     openapi: {
-      info: { title: 'Embeddings server', description: API_DESCRIPTION, version: '0.1.0' },
+      info: { title: 'Embeddings server', description: API_DESCRIPTION, version: VERSION },
       tags: API_TAGS,
     },
     transform: listOnce(jsonSchemaTransform),

@@ -4,6 +4,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { checkInputShape } from '../http/input-shape.ts';
 import { callModel } from '../http/model-call.ts';
+import { VERSION } from '../version.ts';
 import { withVectors } from '../http/vector-list.ts';
 import type { ModelEntry } from '../registry.ts';
 import {
@@ -16,6 +17,7 @@ import {
   ollamaShowRequestSchema,
   ollamaShowResponseSchema,
   ollamaTagsResponseSchema,
+  ollamaVersionResponseSchema,
   resolveOllamaName,
 } from '../schemas/ollama.ts';
 
@@ -107,6 +109,12 @@ export const ollamaRoutes: FastifyPluginAsyncZod = async (app) => {
         embedders().map(async (entry) => ({ name: ollamaName(entry), model: ollamaName(entry), ...(await fileFacts(entry)), details, capabilities: ['embedding'] })),
       ),
     }),
+  );
+
+  app.get(
+    '/api/version',
+    { schema: { summary: "The server's version (Ollama's /api/version, which Open WebUI asks to check a connection).", tags: ['ollama'], response: { 200: ollamaVersionResponseSchema } }, config: OLLAMA },
+    async () => ({ version: VERSION }),
   );
 
   app.post(

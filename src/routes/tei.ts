@@ -5,6 +5,7 @@ import { errors } from '../errors.ts';
 import { MAX_INPUTS } from '../schemas/embeddings.ts';
 import { checkInputShape } from '../http/input-shape.ts';
 import { callModel } from '../http/model-call.ts';
+import { VERSION } from '../version.ts';
 import { withVectors } from '../http/vector-list.ts';
 import { rerankRequestSchema } from '../schemas/rerank.ts';
 import {
@@ -21,7 +22,6 @@ import { rerankRoute } from './rerank.ts';
 
 const teiErrors = { 400: teiErrorSchema, 404: teiErrorSchema, 413: teiErrorSchema, 429: teiErrorSchema, 503: teiErrorSchema };
 const TEI = { errorShape: 'tei' as const };
-const VERSION = '0.1.0';
 
 type TeiEmbedRequest = z.infer<ReturnType<typeof teiEmbedRequestSchema>>;
 

@@ -123,3 +123,5 @@ export const ollamaShowResponseSchema = z
   .meta({ id: 'OllamaShowResponse' });
 
 export const ollamaErrorSchema = z.object({ error: z.string() }).meta({ id: 'OllamaError', description: "Ollama's error shape." });
+
+export const ollamaVersionResponseSchema = z.object({ version: z.string() }).meta({ id: 'OllamaVersionResponse' });
