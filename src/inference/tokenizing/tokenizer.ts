@@ -45,7 +45,23 @@ export interface TextTokenizer {
   tokenSpans(texts: string[], addSpecialTokens: boolean): Promise<TokenSpan[][]>;
   /** Each id sequence's text, as the tokenizer's decoder writes it. */
   decode(sequences: number[][], skipSpecialTokens: boolean): Promise<string[]>;
+  /**
+   * The texts as one sequence (late chunking): the special tokens once around them all, the prompt's own tokens after
+   * the leading ones, then each text's own tokens in order; with each text's span in it. Counting stops past the
+   * model's limit (`length` is then a lower bound, for the caller to refuse).
+   */
+  encodeJoined(texts: string[], prompt: string, signal?: CancelSignal): Promise<JoinedTexts>;
   readonly padId: number;
+}
+
+/** Texts joined into one sequence, and where each is in it. */
+export interface JoinedTexts {
+  ids: Int32Array;
+  /** Per text, its tokens' [start, end) in `ids`: start at [2i], end at [2i + 1]. */
+  spans: Int32Array;
+  /** The sequence's tokens, special ones included; a lower bound when `lengthIsLowerBound`. */
+  length: number;
+  lengthIsLowerBound: boolean;
 }
 
 /** A token and where it is in its text (code points); a special token has no place there. */
@@ -583,5 +599,20 @@ export async function loadTokenizer(dir: string, options: { maxTokens: number; l
       });
     },
     decode: (sequences, skipSpecialTokens) => tokenizer.decodeBatch(sequences, skipSpecialTokens),
+    async encodeJoined(texts, prompt, signal) {
+      const prepared = [prompt, ...texts].map((text) => (lowercase ? pythonStrip(text).toLowerCase() : pythonStrip(text)));
+      const [promptTokens, ...textTokens] = await manyTextTokens(prepared, undefined, 'start', signal, maxTokens - before - after);
+      const ids = [...frame.before, ...promptTokens!.ids];
+      const spans = new Int32Array(2 * texts.length);
+      textTokens.forEach((tokens, index) => {
+        spans[2 * index] = ids.length;
+        ids.push(...tokens.ids);
+        spans[2 * index + 1] = ids.length;
+      });
+      ids.push(...frame.after);
+      const counted = [promptTokens!, ...textTokens];
+      const length = counted.reduce((sum, tokens) => sum + tokens.length, before + after);
+      return { ids: Int32Array.from(ids), spans, length, lengthIsLowerBound: counted.some((tokens) => tokens.lengthIsLowerBound) };
+    },
   };
 }
