@@ -122,6 +122,8 @@ export const errors = {
       'model',
       'model_kind_mismatch',
     ),
+  lateChunking: (reason: string) =>
+    new ApiError(400, 'invalid_request_error', `late_chunking cannot apply: ${reason}. Send the inputs without it, or in smaller groups.`, 'late_chunking', 'late_chunking_unavailable'),
   tooManyTokens: (tokens: number, limit: number, atLeast = false) =>
     new ApiError(
       400,

@@ -1,7 +1,7 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { ApiError, errors, type ErrorShape } from '../errors.ts';
-import { InputTooLongError, OverloadedError, TooManyTokensError, UnknownPromptError } from '../embedding-errors.ts';
+import { InputTooLongError, LateChunkingError, OverloadedError, TooManyTokensError, UnknownPromptError } from '../embedding-errors.ts';
 import { MODEL_KIND_MISMATCH, MODEL_NOT_FOUND } from '../schemas/embeddings.ts';
 import { NO_MODEL_OF_KIND } from '../schemas/tei.ts';
 import { nearMiss } from './near-miss.ts';
@@ -60,6 +60,7 @@ export function fromEmbeddingError(error: unknown): ApiError | undefined {
   if (error instanceof TooManyTokensError) return errors.tooManyTokens(error.tokens, error.limit, error.atLeast);
   if (error instanceof OverloadedError) return errors.overloaded();
   if (error instanceof UnknownPromptError) return errors.unknownPrompt(error.promptName, error.available);
+  if (error instanceof LateChunkingError) return errors.lateChunking(error.message);
   return undefined;
 }
 
