@@ -80,6 +80,7 @@ describe('/embed', () => {
       [{ inputs: 'x', model: 'ranker' }, 400, 'Validation', /'ranker' is a reranker/],
       [{ inputs: 'x', prompt_name: 'nope' }, 400, 'Validation', /no prompt named 'nope'. Its prompts: query, passage/],
       [{ inputs: 'x', dimensions: 33 }, 400, 'Validation', /'dimensions': must be at most 32/],
+      [{ inputs: 'x', truncation_direction: 'Left' }, 400, 'Validation', /'truncation_direction': 'left' is not served for embeddings/],
     ];
     for (const [payload, status, errorType, message] of cases) {
       const response = await post('/embed', payload);

@@ -67,6 +67,9 @@ export function teiEmbedRequestSchema(registry: Registry) {
       dimensions: z.number().int().min(1).nullish().meta({ description: 'Keep the first N dimensions (normalised after the cut when `normalize`).' }),
     })
     .superRefine((body, ctx) => {
+      if (body.truncation_direction?.toLowerCase() === 'left') {
+        ctx.addIssue({ code: 'custom', path: ['truncation_direction'], message: "'left' is not served for embeddings: texts are cut at their end ('right')" });
+      }
       const entry = resolveOfKind(registry, body.model, 'embedding', ctx);
       if (entry && body.dimensions != null && body.dimensions > entry.description.dimensions) {
         ctx.addIssue({ code: 'custom', path: ['dimensions'], message: `must be at most ${entry.description.dimensions} for model '${entry.spec.id}'` });
