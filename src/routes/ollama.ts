@@ -4,6 +4,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { checkInputShape } from '../http/input-shape.ts';
 import { callModel } from '../http/model-call.ts';
+import { pooledHeadOf } from '../inference/heads/head-spec.ts';
 import { VERSION } from '../version.ts';
 import { withVectors } from '../http/vector-list.ts';
 import type { ModelEntry } from '../registry.ts';
@@ -25,13 +26,29 @@ const OLLAMA = { errorShape: 'ollama' as const };
 const ollamaErrors = { 400: ollamaErrorSchema, 404: ollamaErrorSchema, 413: ollamaErrorSchema, 429: ollamaErrorSchema, 503: ollamaErrorSchema };
 const ARCHITECTURE = 'onnx';
 
-/** The model's vectors for texts, as the OpenAI route computes them; `dimensions` as Ollama reads it (≤ 0 or the width or more: all). */
-async function embedTexts(request: FastifyRequest, reply: FastifyReply, entry: ModelEntry, texts: string[], options: { truncate?: boolean | null; dimensions?: number | null } = {}) {
+/**
+ * The model's vectors for texts, as the OpenAI route computes them; `dimensions` as Ollama reads it (≤ 0 or the width
+ * or more: all); `normalize`: always (/api/embed, as Ollama), else as the model does.
+ */
+async function embedTexts(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  entry: ModelEntry,
+  texts: string[],
+  options: { truncate?: boolean | null; dimensions?: number | null; normalize?: boolean } = {},
+) {
   const { limits } = request.server;
   const { dimensions } = options;
-  const kept = dimensions != null && dimensions > 0 && dimensions < entry.description.dimensions ? dimensions : undefined;
+  const kept = dimensions != null && dimensions > 0 && dimensions < pooledHeadOf(entry.description.heads).dimensions ? dimensions : undefined;
   return callModel(request, reply, entry.spec.id, async (signal) =>
-    (await entry.loaded).embed({ texts }, { dimensions: kept, encoding: 'float', truncate: options.truncate ?? true, maxRequestTokens: limits.maxRequestTokens, signal }),
+    (await entry.loaded).embedder!.embed({ texts }, {
+      dimensions: kept,
+      encoding: 'float',
+      normalize: options.normalize,
+      truncate: options.truncate ?? true,
+      maxRequestTokens: limits.maxRequestTokens,
+      signal,
+    }),
   );
 }
 
@@ -69,7 +86,7 @@ export const ollamaRoutes: FastifyPluginAsyncZod = async (app) => {
       const { body } = request;
       const entry = resolveOllamaName(registry, body.model)!;
       const texts = body.input == null || body.input === '' ? [] : typeof body.input === 'string' ? [body.input] : body.input;
-      const { embeddings, tokenCounts } = texts.length === 0 ? { embeddings: [], tokenCounts: [] } : await embedTexts(request, reply, entry, texts, body);
+      const { embeddings, tokenCounts } = texts.length === 0 ? { embeddings: [], tokenCounts: [] } : await embedTexts(request, reply, entry, texts, { ...body, normalize: true });
       const tokens = tokenCounts.reduce((sum, count) => sum + count, 0);
       request.embedding = { model: entry.spec.id, inputs: embeddings.length, tokens };
       const totalDuration = Number(process.hrtime.bigint() - started);
@@ -140,7 +157,7 @@ export const ollamaRoutes: FastifyPluginAsyncZod = async (app) => {
           'general.architecture': ARCHITECTURE,
           'general.basename': entry.spec.repo.split('/')[1]!,
           [`${ARCHITECTURE}.context_length`]: entry.description.maxTokens,
-          [`${ARCHITECTURE}.embedding_length`]: entry.description.dimensions,
+          [`${ARCHITECTURE}.embedding_length`]: pooledHeadOf(entry.description.heads).dimensions,
         },
         capabilities: ['embedding'],
         modified_at,

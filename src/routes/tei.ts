@@ -5,6 +5,7 @@ import { errors } from '../errors.ts';
 import { MAX_INPUTS } from '../schemas/embeddings.ts';
 import { checkInputShape } from '../http/input-shape.ts';
 import { callModel } from '../http/model-call.ts';
+import { pooledHeadOf } from '../inference/heads/head-spec.ts';
 import { VERSION } from '../version.ts';
 import { withVectors } from '../http/vector-list.ts';
 import { rerankRequestSchema } from '../schemas/rerank.ts';
@@ -37,11 +38,12 @@ function embedRoute(app: FastifyInstance) {
     const entry = modelOfKind(registry, body.model, 'embedding')!;
     const texts = typeof body.inputs === 'string' ? [body.inputs] : body.inputs;
     const { embeddings, tokenCounts } = await callModel(request, reply, entry.spec.id, async (signal) =>
-      (await entry.loaded).embed(
+      (await entry.loaded).embedder!.embed(
         { texts },
         {
           dimensions: body.dimensions ?? undefined,
           encoding: 'float',
+          normalize: body.normalize,
           truncate: body.truncate ?? app.limits.truncate,
           maxRequestTokens: app.limits.maxRequestTokens,
           signal,
@@ -118,7 +120,7 @@ export const teiRoutes: FastifyPluginAsyncZod = async (app) => {
     },
     async (request) => {
       const { ids, skip_special_tokens: skip } = request.body;
-      const model = await modelOfKind(registry, request.body.model, 'embedding')!.loaded;
+      const model = (await modelOfKind(registry, request.body.model, 'embedding')!.loaded).embedder!;
       return model.decode(Array.isArray(ids[0]) ? (ids as number[][]) : [ids as number[]], skip);
     },
   );
@@ -142,7 +144,7 @@ export const teiRoutes: FastifyPluginAsyncZod = async (app) => {
         model_type:
           description.kind === 'reranker'
             ? { reranker: { id2label: { '0': 'LABEL_0' }, label2id: { LABEL_0: 0 } } }
-            : { embedding: { pooling: description.poolingModes.join('+') } },
+            : { embedding: { pooling: pooledHeadOf(description.heads).poolingModes.join('+') } },
         // Inputs, not requests, here: what may wait in the model's queue.
         max_concurrent_requests: registry.batching.maxQueued ?? Number.MAX_SAFE_INTEGER,
         max_input_length: description.maxTokens,

@@ -50,7 +50,7 @@ export const tokenizeRoutes: FastifyPluginAsyncZod = async (app) => {
       if (isTeiBody(request.body)) {
         const body = request.body as unknown as TeiRequest;
         const entry = modelOfKind(registry, body.model, 'embedding')!;
-        const model = await entry.loaded;
+        const model = (await entry.loaded).embedder!;
         const tokens = await callModel(request as FastifyRequest, reply, entry.spec.id, (signal) =>
           model.tokenSpans(typeof body.inputs === 'string' ? [body.inputs] : body.inputs, {
             prompt: { promptName: body.prompt_name ?? undefined },
@@ -64,7 +64,8 @@ export const tokenizeRoutes: FastifyPluginAsyncZod = async (app) => {
       }
       const { body } = request;
       const entry = registry.resolve(body.model)!;
-      const model = await entry.loaded;
+      // The schema took only embedding models' names.
+      const model = (await entry.loaded).embedder!;
       const texts = typeof body.input === 'string' ? [body.input] : body.input;
       // Counting is stopped by the deadline and by the client leaving, as embedding is.
       const { encoded } = await callModel(request, reply, entry.spec.id, (signal) =>

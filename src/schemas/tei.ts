@@ -5,6 +5,7 @@
  * and without it the first model of the kind in models.txt answers.
  */
 import { z } from 'zod';
+import { pooledHeadOf } from '../inference/heads/head-spec.ts';
 import type { ModelEntry, Registry } from '../registry.ts';
 import { MAX_INPUTS, MODEL_KIND_MISMATCH, MODEL_NOT_FOUND } from './embeddings.ts';
 import { servedIds, type ModelKind } from './models.ts';
@@ -71,8 +72,9 @@ export function teiEmbedRequestSchema(registry: Registry) {
         ctx.addIssue({ code: 'custom', path: ['truncation_direction'], message: "'left' is not served for embeddings: texts are cut at their end ('right')" });
       }
       const entry = resolveOfKind(registry, body.model, 'embedding', ctx);
-      if (entry && body.dimensions != null && body.dimensions > entry.description.dimensions) {
-        ctx.addIssue({ code: 'custom', path: ['dimensions'], message: `must be at most ${entry.description.dimensions} for model '${entry.spec.id}'` });
+      const dimensions = entry && pooledHeadOf(entry.description.heads).dimensions;
+      if (dimensions !== undefined && body.dimensions != null && body.dimensions > dimensions) {
+        ctx.addIssue({ code: 'custom', path: ['dimensions'], message: `must be at most ${dimensions} for model '${entry!.spec.id}'` });
       }
     })
     .meta({ description: "Text Embeddings Inference's /embed request.", examples: [{ inputs: ['What is Deep Learning?'] }] });

@@ -1,3 +1,4 @@
+import { BlobWriter } from './blob-writer.ts';
 import { MAX_FLOAT_TEXT_BYTES, writeFloatText } from './float-text.ts';
 
 /** How a vector leaves the service: a JSON array of numbers, or (what the OpenAI SDKs ask for) a base64 string. */
@@ -9,20 +10,26 @@ const COMMA = 44;
 const QUOTE = 34;
 
 /**
- * JSON texts of vectors (ASCII: numbers or base64), written back to back. `take` hands them over in
- * one buffer of their own with where each ends: transferred to another thread, they cost it no copy
- * and no garbage, and reach the socket as bytes. The writing goes into one reused scratch buffer.
+ * JSON texts of vectors (ASCII: numbers or base64), one blob per row (see BlobWriter): they reach the socket as
+ * bytes, never parsed back.
  */
-export class VectorJsonWriter {
-  private scratch = Buffer.allocUnsafeSlow(64 * 1024);
-  private length = 0;
-  private ends: number[] = [];
-
+export class VectorJsonWriter extends BlobWriter {
   /**
    * base64 holds the vector's little-endian float32 bytes, what the OpenAI SDKs decode: typed arrays
    * use the platform's byte order, and every platform onnxruntime-node ships binaries for is little-endian.
    */
   add(vector: Float32Array, encoding: VectorEncoding): void {
+    this.end(this.write(vector, encoding));
+  }
+
+  /** Several vectors in one blob, back to back (late chunking's vectors of one sequence; see splitVectorTexts). */
+  addAll(vectors: Float32Array[], encoding: VectorEncoding): void {
+    for (const vector of vectors) this.length = this.write(vector, encoding);
+    this.end(this.length);
+  }
+
+  /** Writes the vector's text after what is written; returns where it ends. */
+  private write(vector: Float32Array, encoding: VectorEncoding): number {
     this.reserve(encoding === 'base64' ? Math.ceil(vector.byteLength / 3) * 4 + 2 : vector.length * (MAX_FLOAT_TEXT_BYTES + 1) + 2);
     const out = this.scratch;
     let at = this.length;
@@ -38,24 +45,22 @@ export class VectorJsonWriter {
       }
       out[at++] = CLOSE_BRACKET;
     }
-    this.length = at;
-    this.ends.push(at);
+    return at;
   }
+}
 
-  /** What was added since the last take, and where each text ends. */
-  take(): { json: Uint8Array; ends: Int32Array } {
-    const json = Buffer.allocUnsafeSlow(this.length);
-    this.scratch.copy(json, 0, 0, this.length);
-    const ends = Int32Array.from(this.ends);
-    this.length = 0;
-    this.ends = [];
-    return { json, ends };
+/** The vector texts of a blob written by addAll, each on its own: an array ends at its `]`, a base64 string at its second `"`. */
+export function splitVectorTexts(blob: Uint8Array): Uint8Array[] {
+  const texts: Uint8Array[] = [];
+  let start = 0;
+  let quotes = 0;
+  for (let at = 0; at < blob.length; at++) {
+    const byte = blob[at];
+    if (byte === QUOTE) quotes++;
+    if (byte === CLOSE_BRACKET || (byte === QUOTE && quotes % 2 === 0)) {
+      texts.push(blob.subarray(start, at + 1));
+      start = at + 1;
+    }
   }
-
-  private reserve(bytes: number) {
-    if (this.length + bytes <= this.scratch.length) return;
-    const larger = Buffer.allocUnsafeSlow(Math.max(2 * this.scratch.length, this.length + bytes));
-    this.scratch.copy(larger, 0, 0, this.length);
-    this.scratch = larger;
-  }
+  return texts;
 }
