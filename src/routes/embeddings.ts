@@ -41,19 +41,16 @@ export const embeddingRoutes: FastifyPluginAsyncZod = async (app) => {
       },
     },
     async (request, reply) => {
-      const { model: name, input, encoding_format: encoding, dimensions, truncate } = request.body;
+      const { model: name, input, encoding_format: encoding, dimensions, truncate, late_chunking: lateChunking } = request.body;
       const entry = registry.resolve(name)!;
-      const result = await callModel(request, reply, entry.spec.id, async (signal) =>
-        // The schema took only embedding models' names.
-        (await entry.loaded).embedder!.embed(inputList(input), {
-          dimensions,
-          encoding,
-          truncate: truncate ?? app.limits.truncate,
-          maxRequestTokens: app.limits.maxRequestTokens,
-          signal,
-          prompt: promptChoice(request.body),
-        }),
-      );
+      const inputs = inputList(input);
+      const result = await callModel(request, reply, entry.spec.id, async (signal) => {
+        // The schema took only embedding models' names, and texts for late chunking.
+        const embedder = (await entry.loaded).embedder!;
+        const options = { dimensions, encoding, signal, prompt: promptChoice(request.body) };
+        if (lateChunking) return embedder.embedLateChunked((inputs as { texts: string[] }).texts, options);
+        return embedder.embed(inputs, { ...options, truncate: truncate ?? app.limits.truncate, maxRequestTokens: app.limits.maxRequestTokens });
+      });
       const { embeddings, tokenCounts } = result;
       const totalTokens = tokenCounts.reduce((sum, count) => sum + count, 0);
       request.embedding = { model: entry.spec.id, inputs: embeddings.length, tokens: totalTokens };
