@@ -137,7 +137,7 @@ test("each text gets the heads it asks for, from one run that fetches what they 
     const runs: { head: number; rows: number[]; vectors: number[][] }[][] = [];
     const lengths = Int32Array.from(texts, (ids) => ids.length);
     // Text 0 wants the mean head, text 1 the cls head, text 2 both.
-    const wanted = { heads: Uint8Array.of(0b01, 0b10, 0b11), options: { dimensions: new Int32Array(3), base64: new Uint8Array(3) } };
+    const wanted = { ...rowsOf(3), heads: Uint8Array.of(0b01, 0b10, 0b11) };
     await backend.run({ ids: Int32Array.from(texts.flat()), lengths, ...wanted }, ({ outputs }) => {
       runs.push(outputs.map(({ head, rows, bytes, ends }) => ({
         head,
