@@ -11,13 +11,13 @@ import {
   ollamaShowResponseSchema,
   ollamaTagsResponseSchema,
 } from '../src/schemas/ollama.ts';
-import { startTestApp, type TestServer } from './helpers/app.ts';
+import { cosine, startTestApp, type TestServer } from './helpers/app.ts';
 
 const LIMIT = 24;
 let server: TestServer;
 before(async () => {
   server = await startTestApp(
-    { 'test/mean': { modelMaxLength: LIMIT, maxSeqLength: LIMIT }, 'ce/mini': { crossEncoder: {} }, 'test/cls': { pooling: ['cls'] } },
+    { 'test/mean': { modelMaxLength: LIMIT, maxSeqLength: LIMIT }, 'ce/mini': { crossEncoder: {} }, 'test/cls': { pooling: ['cls'], normalize: false } },
     'test/mean alias=mean\nce/mini alias=ranker\ntest/cls',
   );
 });
@@ -50,8 +50,16 @@ describe('/api/embed', () => {
       assert.ok(answer.total_duration > 0);
       assert.equal(answer.load_duration, 0);
     }
-    const repoName = await post('/api/embed', { model: 'test/cls:latest', input: 'hello world' });
-    assert.deepEqual(repoName.body.embeddings, await openAiVectors('test/cls', ['hello world']));
+    const repoName = await post('/api/embed', { model: 'test/mean:latest', input: 'hello world' });
+    assert.deepEqual(repoName.body.embeddings, await openAiVectors('mean', ['hello world']));
+  });
+
+  test('vectors of unit length, as Ollama normalises them, for a model that does not normalise too (the same direction)', async () => {
+    const [vector] = (await post('/api/embed', { model: 'test/cls', input: 'hello world' })).body.embeddings as number[][];
+    assert.ok(Math.abs(Math.hypot(...vector!) - 1) < 1e-6);
+    const [own] = await openAiVectors('test/cls', ['hello world']);
+    assert.ok(Math.abs(Math.hypot(...own!) - 1) > 1e-3, 'the fixture does not normalise');
+    assert.ok(cosine(vector!, own!) >= 0.99999);
   });
 
   test('dimensions as Ollama reads them: N cuts and renormalises, 0 or more than the width keeps all', async () => {

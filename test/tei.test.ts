@@ -7,7 +7,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { teiDecodeResponseSchema, teiEmbedResponseSchema, teiErrorSchema, teiInfoSchema, teiTokenizeResponseSchema } from '../src/schemas/tei.ts';
 import { teiRerankResponseSchema } from '../src/schemas/rerank.ts';
-import { startTestApp, type TestServer } from './helpers/app.ts';
+import { cosine, startTestApp, type TestServer } from './helpers/app.ts';
+import { referenceEmbedding, rustTokenizer } from './helpers/reference.ts';
 
 const LIMIT = 24;
 let server: TestServer;
@@ -51,6 +52,25 @@ describe('/embed', () => {
     assert.deepEqual((await post('/embed', { inputs: 'hello world' })).body, await openAiVectors('mean', ['hello world']));
     const cls = await post('/embed', { inputs: 'hello world', model: 'cls', normalize: false });
     assert.deepEqual(cls.body, await openAiVectors('cls', ['hello world']));
+  });
+
+  test('normalize (default true) gives unit vectors whatever the model does; false gives them as computed, unnormalised', async () => {
+    const norm = (vector: number[]) => Math.sqrt(vector.reduce((sum, x) => sum + x * x, 0));
+    const reference = async (repo: string, pooling: ('mean' | 'cls')[], normalize: boolean, dimensions?: number) =>
+      referenceEmbedding(server.fixtures[repo]!.weights, await rustTokenizer(server.fixtures[repo]!.dir, LIMIT)('hello world'), { pooling, normalize, dimensions });
+    const close = (actual: number[], expected: number[]) => actual.forEach((value, d) => assert.ok(Math.abs(value - expected[d]!) < 1e-5, `dimension ${d}`));
+    // The cls model does not normalise: TEI's default does.
+    const [unit] = (await post('/embed', { inputs: 'hello world', model: 'cls' })).body as number[][];
+    assert.ok(Math.abs(norm(unit!) - 1) < 1e-6);
+    assert.ok(cosine(unit!, (await openAiVectors('cls', ['hello world']))[0]!) >= 0.99999);
+    close(unit!, await reference('test/cls', ['cls'], true));
+    const [cut] = (await post('/embed', { inputs: 'hello world', model: 'cls', dimensions: 8 })).body as number[][];
+    close(cut!, await reference('test/cls', ['cls'], true, 8));
+    // The mean model normalises: false gives its pooled vector as it is.
+    const [raw] = (await post('/embed', { inputs: 'hello world', normalize: false })).body as number[][];
+    assert.ok(Math.abs(norm(raw!) - 1) > 1e-3);
+    close(raw!, await reference('test/mean', ['mean'], false));
+    assert.ok(cosine(raw!, (await openAiVectors('mean', ['hello world']))[0]!) >= 0.99999);
   });
 
   test('prompt_name and dimensions as on the OpenAI route', async () => {
