@@ -9,7 +9,7 @@ import { after, before, describe, test } from 'node:test';
 import { featureExtraction } from '@huggingface/inference';
 import { OllamaEmbeddings } from '@langchain/ollama';
 import { Ollama } from 'ollama';
-import { cosine, listen, startTestApp, type TestServer } from './helpers/app.ts';
+import { cosine, listen, openAiVectors as ownVectors, startTestApp, type TestServer } from './helpers/app.ts';
 
 let server: TestServer;
 let base: string;
@@ -21,10 +21,7 @@ after(() => server.close());
 
 const TEXTS = ['the quick brown fox jumps over the lazy dog', 'hello world'];
 
-async function openAiVectors(input: string[]): Promise<number[][]> {
-  const response = await fetch(`${base}/v1/embeddings`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'mean', input }) });
-  return ((await response.json()) as { data: { embedding: number[] }[] }).data.map(({ embedding }) => embedding);
-}
+const openAiVectors = (input: string[]) => ownVectors(server, 'mean', input);
 
 /** Equal vectors: the same numbers, so the cosine is 1 (the issue's bar is ≥ 0.99999). */
 function assertSameVectors(actual: number[][], expected: number[][]) {

@@ -11,7 +11,7 @@ import {
   ollamaShowResponseSchema,
   ollamaTagsResponseSchema,
 } from '../src/schemas/ollama.ts';
-import { cosine, startTestApp, type TestServer } from './helpers/app.ts';
+import { cosine, openAiVectors as ownVectors, startTestApp, type TestServer } from './helpers/app.ts';
 
 const LIMIT = 24;
 let server: TestServer;
@@ -28,11 +28,7 @@ async function post(url: string, payload: unknown) {
   return { status: response.statusCode, body: response.json() as Record<string, unknown> };
 }
 
-async function openAiVectors(model: string, input: string[], extra: Record<string, unknown> = {}): Promise<number[][]> {
-  const { status, body } = await post('/v1/embeddings', { model, input, ...extra });
-  assert.equal(status, 200, JSON.stringify(body));
-  return (body as { data: { embedding: number[] }[] }).data.map(({ embedding }) => embedding);
-}
+const openAiVectors = (model: string, input: string[], extra?: Record<string, unknown>) => ownVectors(server, model, input, extra);
 
 const TEXTS = ['the quick brown fox jumps over the lazy dog', 'hello world'];
 const LONG = Array.from({ length: 40 }, () => 'fox').join(' ');

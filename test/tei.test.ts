@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { teiDecodeResponseSchema, teiEmbedResponseSchema, teiErrorSchema, teiInfoSchema, teiTokenizeResponseSchema } from '../src/schemas/tei.ts';
 import { teiRerankResponseSchema } from '../src/schemas/rerank.ts';
-import { cosine, startTestApp, type TestServer } from './helpers/app.ts';
+import { cosine, openAiVectors as ownVectors, startTestApp, type TestServer } from './helpers/app.ts';
 import { referenceEmbedding, rustTokenizer } from './helpers/reference.ts';
 
 const LIMIT = 24;
@@ -29,12 +29,7 @@ async function post(url: string, payload: unknown) {
   return { status: response.statusCode, body: response.json() as unknown, type: response.headers['content-type'] };
 }
 
-/** The OpenAI route's vectors for the same texts and options. */
-async function openAiVectors(model: string, input: string[], extra: Record<string, unknown> = {}): Promise<number[][]> {
-  const { status, body } = await post('/v1/embeddings', { model, input, ...extra });
-  assert.equal(status, 200, JSON.stringify(body));
-  return (body as { data: { embedding: number[] }[] }).data.map(({ embedding }) => embedding);
-}
+const openAiVectors = (model: string, input: string[], extra?: Record<string, unknown>) => ownVectors(server, model, input, extra);
 
 const TEXTS = ['the quick brown fox jumps over the lazy dog', 'hello world'];
 const LONG = Array.from({ length: 40 }, () => 'fox').join(' ');

@@ -5,7 +5,7 @@ import { errors } from '../errors.ts';
 import { MAX_INPUTS } from '../schemas/embeddings.ts';
 import { checkInputShape } from '../http/input-shape.ts';
 import { callModel } from '../http/model-call.ts';
-import { pooledHeadOf } from '../inference/heads/head-spec.ts';
+import { logitsHeadOf, pooledHeadOf } from '../inference/heads/head-spec.ts';
 import { VERSION } from '../version.ts';
 import { withVectors } from '../http/vector-list.ts';
 import { rerankRequestSchema } from '../schemas/rerank.ts';
@@ -25,6 +25,12 @@ const teiErrors = { 400: teiErrorSchema, 404: teiErrorSchema, 413: teiErrorSchem
 const TEI = { errorShape: 'tei' as const };
 
 type TeiEmbedRequest = z.infer<ReturnType<typeof teiEmbedRequestSchema>>;
+
+/** TEI's label maps of a classifier head: config.json's default names (LABEL_i), as this server does not read the names. */
+function teiLabels(count: number) {
+  const names = Array.from({ length: count }, (_, index) => `LABEL_${index}`);
+  return { id2label: Object.fromEntries(names.map((name, index) => [String(index), name])), label2id: Object.fromEntries(names.map((name, index) => [name, index])) };
+}
 
 /** /embed: `[[float]]`, one vector per input, as the OpenAI route computes them. */
 function embedRoute(app: FastifyInstance) {
@@ -143,7 +149,7 @@ export const teiRoutes: FastifyPluginAsyncZod = async (app) => {
         served_model_name: entry.spec.id,
         model_type:
           description.kind === 'reranker'
-            ? { reranker: { id2label: { '0': 'LABEL_0' }, label2id: { LABEL_0: 0 } } }
+            ? { reranker: teiLabels(logitsHeadOf(description.heads).labels) }
             : { embedding: { pooling: pooledHeadOf(description.heads).poolingModes.join('+') } },
         // Inputs, not requests, here: what may wait in the model's queue.
         max_concurrent_requests: registry.batching.maxQueued ?? Number.MAX_SAFE_INTEGER,
