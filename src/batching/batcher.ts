@@ -1,6 +1,6 @@
 import type { CancelSignal } from '../cancellation.ts';
 import { OverloadedError } from '../embedding-errors.ts';
-import type { BatchTexts, RunRows } from '../inference/onnx/protocol.ts';
+import { NORMALIZE_AS_MODEL, NORMALIZE_OFF, NORMALIZE_ON, type BatchTexts, type RunRows } from '../inference/onnx/protocol.ts';
 import type { VectorEncoding } from '../inference/output/vector-text.ts';
 import type { RunMemory } from './run-memory.ts';
 
@@ -311,7 +311,7 @@ export class Batcher {
     const heads = Uint8Array.from(batch, (item) => item.job.headMask);
     const dimensions = Int32Array.from(batch, (item) => item.job.options.dimensions ?? 0);
     const base64 = Uint8Array.from(batch, (item) => (item.job.options.encoding === 'base64' ? 1 : 0));
-    const normalize = Uint8Array.from(batch, ({ job }) => (job.options.normalize === undefined ? 0 : job.options.normalize ? 1 : 2));
+    const normalize = Uint8Array.from(batch, ({ job: { options } }) => (options.normalize === undefined ? NORMALIZE_AS_MODEL : options.normalize ? NORMALIZE_ON : NORMALIZE_OFF));
     const spanCounts = Int32Array.from(batch, (item) => (item.spans?.length ?? 0) / 2);
     const spanBounds = Int32Array.from(batch.flatMap((item) => (item.spans ? Array.from(item.spans) : [])));
     const ids = new Int32Array(lengths.reduce((a, b) => a + b, 0));

@@ -11,7 +11,7 @@ const FAKE = new URL('./crashing-worker.ts', import.meta.url).href;
 const meanHead = { kind: 'pooled' as const, poolingModes: ['mean' as const], dense: [], normalize: false, unrunnable: undefined, dimensions: 32 };
 const setup = { onnxPath: 'unused', intraOpThreads: 1, heads: [meanHead], memoryArena: true, padId: 0 };
 /** Per text: the one head, default options. */
-const rowsOf = (count: number) => ({ heads: new Uint8Array(count).fill(1), options: { dimensions: new Int32Array(count), base64: new Uint8Array(count), normalize: new Uint8Array(count), spanCounts: new Int32Array(count), spanBounds: new Int32Array(0) } });
+const rowsOf = (count: number) => ({ heads: new Uint8Array(count).fill(1), options: { dimensions: new Int32Array(count), base64: new Uint8Array(count) } });
 
 /** Embeds a batch and gathers what the worker sent, run by run: each text's vector, and the rows of each run in order. */
 async function embed(backend: OnnxBackend, ids: Int32Array, lengths: Int32Array) {
@@ -137,7 +137,7 @@ test("each text gets the heads it asks for, from one run that fetches what they 
     const runs: { head: number; rows: number[]; vectors: number[][] }[][] = [];
     const lengths = Int32Array.from(texts, (ids) => ids.length);
     // Text 0 wants the mean head, text 1 the cls head, text 2 both.
-    const wanted = { ...rowsOf(3), heads: Uint8Array.of(0b01, 0b10, 0b11) };
+    const wanted = { heads: Uint8Array.of(0b01, 0b10, 0b11), options: { dimensions: new Int32Array(3), base64: new Uint8Array(3) } };
     await backend.run({ ids: Int32Array.from(texts.flat()), lengths, ...wanted }, ({ outputs }) => {
       runs.push(outputs.map(({ head, rows, bytes, ends }) => ({
         head,

@@ -11,6 +11,7 @@ import type { PooledHeadSpec } from './head-spec.ts';
 import { floats, type Head, type RunOutputs } from './head.ts';
 import { normalizeInPlace, poolText } from './pooling.ts';
 import { VectorJsonWriter } from '../output/vector-text.ts';
+import { NORMALIZE_AS_MODEL, NORMALIZE_ON } from '../onnx/protocol.ts';
 
 const TOKEN_OUTPUTS = ['last_hidden_state', 'token_embeddings'];
 const SENTENCE_OUTPUT = 'sentence_embedding';
@@ -63,19 +64,20 @@ export async function pooledHead(session: ort.InferenceSession, spec: PooledHead
     outputNames: [outputName],
     writer,
     write(outputs, r, row, length, skip, { dimensions, base64, normalize, spanCounts, spanBounds }) {
-      const normalizes = normalize[row] === 0 ? spec.normalize : normalize[row] === 1;
+      const asked = normalize?.[row] ?? NORMALIZE_AS_MODEL;
+      const normalizes = asked === NORMALIZE_AS_MODEL ? spec.normalize : asked === NORMALIZE_ON;
       const finish = (full: Float32Array) => {
         const kept = full.subarray(0, dimensions[row] || full.length);
         return normalizes ? normalizeInPlace(kept) : kept;
       };
       const encoding = base64[row] === 1 ? 'base64' : 'float';
-      const spans = spanCounts[row]!;
+      const spans = spanCounts?.[row] ?? 0;
       if (spans === 0) return writer.add(finish(vector(outputs, r, length, skip)), encoding);
       if (outputName === SENTENCE_OUTPUT) throw new Error(`late chunking pools token vectors; this graph gives only ${SENTENCE_OUTPUT}`);
       // Late chunking: each span of the row's token vectors pooled on its own (the tokens after `skip` up to `length`).
       let first = 0;
-      for (let before = 0; before < row; before++) first += 2 * spanCounts[before]!;
-      const vectors = Array.from({ length: spans }, (_, k) => finish(vector(outputs, r, spanBounds[first + 2 * k + 1]!, spanBounds[first + 2 * k]!)));
+      for (let before = 0; before < row; before++) first += 2 * spanCounts![before]!;
+      const vectors = Array.from({ length: spans }, (_, k) => finish(vector(outputs, r, spanBounds![first + 2 * k + 1]!, spanBounds![first + 2 * k]!)));
       writer.addAll(vectors, encoding);
     },
   };
