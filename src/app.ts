@@ -22,6 +22,9 @@ import { modelRoutes } from './routes/models.ts';
 import { rerankRoutes } from './routes/rerank.ts';
 import { rootRoute } from './routes/root.ts';
 import { teiSparseRoutes } from './routes/tei-sparse.ts';
+import { teiRoutes } from './routes/tei.ts';
+import { ollamaRoutes } from './routes/ollama.ts';
+import { VERSION } from './version.ts';
 import { tokenizeRoutes } from './routes/tokenize.ts';
 
 declare module 'fastify' {
@@ -148,7 +151,7 @@ export async function buildApp(options: AppOptions) {
 
   await app.register(fastifySwagger, {
     openapi: {
-      info: { title: 'Embeddings server', description: API_DESCRIPTION, version: '0.1.0' },
+      info: { title: 'Embeddings server', description: API_DESCRIPTION, version: VERSION },
       tags: API_TAGS,
     },
     transform: listOnce(jsonSchemaTransform),
@@ -171,6 +174,8 @@ export async function buildApp(options: AppOptions) {
   await app.register(rerankRoutes(['/v2/rerank']));
   await app.register(teiSparseRoutes);
   await app.register(rootRoute);
+  await app.register(teiRoutes);
+  await app.register(ollamaRoutes);
   return app;
 }
 

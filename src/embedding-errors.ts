@@ -40,3 +40,8 @@ export class UnknownPromptError extends Error {
     super(`unknown prompt name ${promptName}`);
   }
 }
+
+/** Late chunking cannot apply to the request (its inputs together over the model's limit, a pooling that reads one token, an input with no tokens). */
+export class LateChunkingError extends Error {
+  override name = 'LateChunkingError';
+}

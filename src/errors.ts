@@ -5,6 +5,21 @@
  */
 export type ErrorType = 'invalid_request_error' | 'not_found_error' | 'server_error';
 
+/**
+ * How an error body is written: OpenAI's (every route's by default); Text Embeddings Inference's
+ * `{"error","error_type"}` on its routes (its clients read those fields); Ollama's `{"error"}` on its routes.
+ */
+export type ErrorShape = 'openai' | 'tei' | 'ollama';
+
+/** TEI's error_type (its serde names, capitalised as it sends them) for a status. */
+function teiErrorType(error: ApiError): string {
+  if (error.status === 429) return 'Overloaded';
+  if (error.code === 'not_ready') return 'Unhealthy';
+  if (error.status >= 500) return 'Backend';
+  if (error.code === 'empty_input') return 'Empty';
+  return 'Validation';
+}
+
 export class ApiError extends Error {
   override name = 'ApiError';
 
@@ -18,7 +33,9 @@ export class ApiError extends Error {
     super(message);
   }
 
-  toBody() {
+  toBody(shape: ErrorShape = 'openai') {
+    if (shape === 'tei') return { error: this.message, error_type: teiErrorType(this) };
+    if (shape === 'ollama') return { error: this.message };
     return { error: { message: this.message, type: this.type, param: this.param, code: this.code } };
   }
 }
@@ -57,6 +74,14 @@ export const errors = {
         HOW_TO_ADD_A_MODEL('a SPLADE model (e.g. naver/splade-cocondenser-ensembledistil)'),
       'model',
       model === undefined ? 'model_not_found' : 'model_kind_mismatch',
+    ),
+  noEmbedder: (available: string[]) =>
+    new ApiError(
+      404,
+      'invalid_request_error',
+      `This server serves no embedding model (its models, ${available.join(', ') || 'none'}, rerank). ` + HOW_TO_ADD_A_MODEL('a sentence-transformers model (e.g. sentence-transformers/all-MiniLM-L6-v2)'),
+      'model',
+      'model_not_found',
     ),
   routeNotFound: (method: string, url: string) =>
     new ApiError(404, 'invalid_request_error', `Invalid URL (${method} ${url}). The API is described at /docs.`, null, 'unknown_url'),
@@ -107,6 +132,8 @@ export const errors = {
       'model',
       'model_kind_mismatch',
     ),
+  lateChunking: (reason: string) =>
+    new ApiError(400, 'invalid_request_error', `late_chunking cannot apply: ${reason}. Send the inputs without it, or in smaller groups.`, 'late_chunking', 'late_chunking_unavailable'),
   tooManyTokens: (tokens: number, limit: number, atLeast = false) =>
     new ApiError(
       400,

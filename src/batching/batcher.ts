@@ -1,6 +1,6 @@
 import type { CancelSignal } from '../cancellation.ts';
 import { OverloadedError } from '../embedding-errors.ts';
-import type { BatchTexts, RunRows } from '../inference/onnx/protocol.ts';
+import { NORMALIZE_AS_MODEL, NORMALIZE_OFF, NORMALIZE_ON, type BatchTexts, type RunRows } from '../inference/onnx/protocol.ts';
 import type { VectorEncoding } from '../inference/output/vector-text.ts';
 import type { RunMemory } from './run-memory.ts';
 
@@ -43,6 +43,8 @@ export interface HeadOptions {
   encoding?: VectorEncoding;
   /** sparse: keep the k largest weights (all when absent). */
   maxActiveDims?: number;
+  /** pooled: normalise (true) or not (false) whatever the model does; as the model does when absent. */
+  normalize?: boolean;
 }
 
 interface Item {
@@ -53,6 +55,8 @@ interface Item {
   skip: number;
   /** Token types (a cross-encoder's pair: 0 for the query, 1 for the document); all 0 when absent. */
   typeIds: Int32Array | undefined;
+  /** Spans of the sequence pooled each on its own (late chunking), as [start, end) pairs; none when absent. */
+  spans: Int32Array | undefined;
 }
 
 /** One request's share of the queue: its sequences not yet dispatched, shortest first. */
@@ -74,6 +78,7 @@ class Job {
     sequences: Int32Array[],
     skips: readonly number[] | undefined,
     typeIds: readonly Int32Array[] | undefined,
+    spans: readonly Int32Array[] | undefined,
     private readonly heads: readonly number[],
     readonly options: HeadOptions,
     private readonly resolve: (blobs: Uint8Array[][]) => void,
@@ -84,7 +89,7 @@ class Job {
     this.remaining = sequences.length * heads.length;
     this.small = sequences.length <= SMALL_REQUEST_INPUTS;
     this.pending = sequences
-      .map((ids, index) => ({ job: this, index, ids, skip: skips?.[index] ?? 0, typeIds: typeIds?.[index] }))
+      .map((ids, index) => ({ job: this, index, ids, skip: skips?.[index] ?? 0, typeIds: typeIds?.[index], spans: spans?.[index] }))
       .sort((a, b) => a.ids.length - b.ids.length);
   }
 
@@ -195,13 +200,20 @@ export class Batcher {
    */
   submit(
     sequences: Int32Array[],
-    options: { signal?: CancelSignal; skips?: readonly number[]; typeIds?: readonly Int32Array[]; heads?: readonly number[]; headOptions?: HeadOptions } = {},
+    options: {
+      signal?: CancelSignal;
+      skips?: readonly number[];
+      typeIds?: readonly Int32Array[];
+      spans?: readonly Int32Array[];
+      heads?: readonly number[];
+      headOptions?: HeadOptions;
+    } = {},
   ): Promise<Uint8Array[][]> {
-    const { signal, skips, typeIds, heads = [0], headOptions = {} } = options;
+    const { signal, skips, typeIds, spans, heads = [0], headOptions = {} } = options;
     if (sequences.length === 0) return Promise.resolve(heads.map(() => []));
     if (signal?.aborted) return Promise.reject(signal.reason);
     return new Promise((resolve, reject) => {
-      const job = new Job(sequences, skips, typeIds, heads, headOptions, resolve, reject);
+      const job = new Job(sequences, skips, typeIds, spans, heads, headOptions, resolve, reject);
       if (job.small) this.lastSmallAt = job.queuedAt;
       signal?.addEventListener('abort', () => job.fail(signal.reason instanceof Error ? signal.reason : new Error('aborted')), { once: true });
       this.jobs.push(job);
@@ -302,6 +314,9 @@ export class Batcher {
     const dimensions = Int32Array.from(batch, (item) => item.job.options.dimensions ?? 0);
     const base64 = Uint8Array.from(batch, (item) => (item.job.options.encoding === 'base64' ? 1 : 0));
     const maxActiveDims = Int32Array.from(batch, (item) => item.job.options.maxActiveDims ?? 0);
+    const normalize = Uint8Array.from(batch, ({ job: { options } }) => (options.normalize === undefined ? NORMALIZE_AS_MODEL : options.normalize ? NORMALIZE_ON : NORMALIZE_OFF));
+    const spanCounts = Int32Array.from(batch, (item) => (item.spans?.length ?? 0) / 2);
+    const spanBounds = Int32Array.from(batch.flatMap((item) => (item.spans ? Array.from(item.spans) : [])));
     const ids = new Int32Array(lengths.reduce((a, b) => a + b, 0));
     const typeIds = batch.some((item) => item.typeIds) ? new Int32Array(ids.length) : undefined;
     let offset = 0;
@@ -332,7 +347,7 @@ export class Batcher {
     };
     // Settles with the last rows (see OnnxBackend); this runs before the requests they complete are answered,
     // so the freed executor gets its next batch first.
-    this.backend.run({ ids, typeIds, lengths, skips, heads, options: { dimensions, base64, maxActiveDims } }, deliver, () => this.pump()).then(
+    this.backend.run({ ids, typeIds, lengths, skips, heads, options: { dimensions, base64, maxActiveDims, normalize, spanCounts, spanBounds } }, deliver, () => this.pump()).then(
       () => {
         settled();
         this.pump();

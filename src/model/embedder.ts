@@ -1,7 +1,10 @@
 import type { CancelSignal } from '../cancellation.ts';
 import type { HeadOptions } from '../batching/batcher.ts';
-import type { PromptChoice } from '../prompts.ts';
-import type { EncodedText } from '../inference/tokenizing/tokenizer.ts';
+import { LateChunkingError } from '../embedding-errors.ts';
+import type { PooledHeadSpec } from '../inference/heads/head-spec.ts';
+import { splitVectorTexts } from '../inference/output/vector-text.ts';
+import { choosePrompt, type PromptChoice } from '../prompts.ts';
+import type { EncodedText, TokenSpan } from '../inference/tokenizing/tokenizer.ts';
 import { inputCount, type EmbeddingInputs, type IdDefaults, type ModelRuntime } from './model-runtime.ts';
 
 export interface EmbeddingResult {
@@ -36,7 +39,12 @@ export class Embedder {
       const { encoded, promptTokens } = await this.encode(inputs, options);
       sequences = this.runtime.checkLengths(encoded, options);
       const skips = promptTokens > 0 ? sequences.map(() => promptTokens) : undefined;
-      blobs = this.runtime.submit(sequences, { heads: [this.head], signal: options.signal, skips, headOptions: { dimensions: options.dimensions, encoding: options.encoding } });
+      blobs = this.runtime.submit(sequences, {
+        heads: [this.head],
+        signal: options.signal,
+        skips,
+        headOptions: { dimensions: options.dimensions, encoding: options.encoding, normalize: options.normalize },
+      });
     } finally {
       release(); // the queue counts the sequences from here on, or the request failed
     }
@@ -54,5 +62,56 @@ export class Embedder {
 
   tokenStrings(ids: ArrayLike<number>): string[] {
     return this.runtime.tokenStrings(ids);
+  }
+
+  /**
+   * Late chunking (Jina's): the texts embedded as one sequence (special tokens once, the prompt once at its start),
+   * each text's span of its token vectors pooled on its own. Refused (LateChunkingError) where it cannot apply: the
+   * sequence over the model's limit, a pooling that reads one token (cls, lasttoken) or a graph's own sentence
+   * vector, a text with no tokens. Tokens per text: its own, the first and last also the shared special ones.
+   */
+  async embedLateChunked(texts: string[], options: HeadOptions & { signal?: CancelSignal; prompt?: PromptChoice } = {}): Promise<EmbeddingResult> {
+    const { description } = this.runtime;
+    const spec = description.heads[this.head] as PooledHeadSpec;
+    const oneToken = spec.poolingModes.filter((mode) => mode === 'cls' || mode === 'lasttoken');
+    if (oneToken.length > 0) throw new LateChunkingError(`the model pools by ${oneToken.join(' and ')} (one token of the sequence), not over each input's tokens`);
+    if (spec.unrunnable) throw new LateChunkingError(`the model's vectors come from its graph's sentence_embedding (${spec.unrunnable}), not from token vectors`);
+    const release = this.runtime.admit(1);
+    let joined: Awaited<ReturnType<ModelRuntime['encodeJoined']>>;
+    let blobs: Promise<Uint8Array[][]>;
+    try {
+      const prompt = choosePrompt(description, options.prompt ?? {}, this.defaults.promptName) ?? '';
+      joined = await this.runtime.encodeJoined(texts, prompt, options.signal);
+      const limit = description.maxTokens;
+      if (joined.length > limit) {
+        throw new LateChunkingError(`the inputs together have ${joined.lengthIsLowerBound ? 'more than ' : ''}${joined.length} tokens, more than the model's limit of ${limit}`);
+      }
+      const empty = texts.findIndex((_, index) => joined.spans[2 * index] === joined.spans[2 * index + 1]);
+      if (empty >= 0) throw new LateChunkingError(`input ${empty} has no tokens`);
+      blobs = this.runtime.submit([joined.ids], { heads: [this.head], signal: options.signal, spans: [joined.spans], headOptions: { dimensions: options.dimensions, encoding: options.encoding, normalize: options.normalize } });
+    } finally {
+      release();
+    }
+    const [[blob]] = (await blobs) as [[Uint8Array]];
+    const { spans, ids } = joined;
+    const tokenCounts = texts.map((_, index) => spans[2 * index + 1]! - spans[2 * index]!);
+    tokenCounts[0]! += spans[0]!;
+    tokenCounts[texts.length - 1]! += ids.length - spans[2 * texts.length - 1]!;
+    return { embeddings: splitVectorTexts(blob), tokenCounts };
+  }
+
+  /**
+   * Each text's every token with the characters it stands for, prompt included (TEI's /tokenize). The texts are first
+   * counted whole, so a request over `maxRequestTokens` is refused before its spans are made.
+   */
+  async tokenSpans(texts: string[], options: { prompt?: PromptChoice; addSpecialTokens: boolean; maxRequestTokens: number; signal?: CancelSignal }): Promise<TokenSpan[][]> {
+    await this.encode({ texts }, { prompt: options.prompt, whole: true, maxRequestTokens: options.maxRequestTokens, signal: options.signal });
+    const prompt = choosePrompt(this.runtime.description, options.prompt ?? {}, this.defaults.promptName) ?? '';
+    return this.runtime.tokenSpans(prompt ? texts.map((text) => prompt + text) : texts, options.addSpecialTokens);
+  }
+
+  /** Each sequence of the model's token ids as text. */
+  decode(sequences: number[][], skipSpecialTokens: boolean): Promise<string[]> {
+    return this.runtime.decode(sequences, skipSpecialTokens);
   }
 }

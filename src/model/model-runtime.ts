@@ -10,7 +10,7 @@ import type { ModelDescription } from '../inference/files/model-files.ts';
 import { OnnxBackend } from '../inference/onnx/onnx-backend.ts';
 import { runPeakBytes } from '../batching/run-peak.ts';
 import { MAX_RUN_TOKENS } from '../inference/onnx/sub-batches.ts';
-import { loadTokenizer, type EncodedPair, type EncodedText, type TextTokenizer } from '../inference/tokenizing/tokenizer.ts';
+import { loadTokenizer, type EncodedPair, type EncodedText, type JoinedTexts, type TextTokenizer, type TokenSpan } from '../inference/tokenizing/tokenizer.ts';
 import { TokenizerThread } from '../inference/tokenizing/tokenizer-thread.ts';
 import { checkWarmUp } from './head-output.ts';
 
@@ -128,7 +128,15 @@ export class ModelRuntime {
    */
   submit(
     sequences: Int32Array[],
-    options: { heads: readonly number[]; signal?: CancelSignal; skips?: readonly number[]; typeIds?: readonly Int32Array[]; headOptions?: HeadOptions },
+    options: {
+      heads: readonly number[];
+      signal?: CancelSignal;
+      skips?: readonly number[];
+      typeIds?: readonly Int32Array[];
+      /** Per sequence, spans a pooled head pools each on its own (late chunking). */
+      spans?: readonly Int32Array[];
+      headOptions?: HeadOptions;
+    },
   ): Promise<Uint8Array[][]> {
     return this.batcher.submit(sequences, options);
   }
@@ -195,6 +203,21 @@ export class ModelRuntime {
   /** How many special tokens `encode` frames each text with, before it and after it. */
   get frame(): { before: number; after: number } {
     return this.tokenizer.frame;
+  }
+
+  /** Each text's every token with the characters it stands for (TEI's /tokenize). */
+  tokenSpans(texts: string[], addSpecialTokens: boolean): Promise<TokenSpan[][]> {
+    return this.tokenizer.tokenSpans(texts, addSpecialTokens);
+  }
+
+  /** Each sequence of the model's token ids as text. */
+  decode(sequences: number[][], skipSpecialTokens: boolean): Promise<string[]> {
+    return this.tokenizer.decode(sequences, skipSpecialTokens);
+  }
+
+  /** The texts as one sequence, with each one's span (late chunking). */
+  encodeJoined(texts: string[], prompt: string, signal?: CancelSignal): Promise<JoinedTexts> {
+    return this.tokenizer.encodeJoined(texts, prompt, signal);
   }
 
   /**

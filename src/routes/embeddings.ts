@@ -41,14 +41,17 @@ export const embeddingRoutes: FastifyPluginAsyncZod = async (app) => {
       },
     },
     async (request, reply) => {
-      const { model: name, input, encoding_format: encoding, dimensions, truncate, max_active_dims: maxActiveDims } = request.body;
+      const { model: name, input, encoding_format: encoding, dimensions, truncate, max_active_dims: maxActiveDims, late_chunking: lateChunking } = request.body;
       const entry = registry.resolve(name)!;
+      const inputs = inputList(input);
       const result = await callModel(request, reply, entry.spec.id, async (signal) => {
-        // The schema took only embedding models' names: a model with a pooled head, or a sparse one.
+        // The schema took only embedding models' names (a model with a pooled head, or a sparse one), and texts for late chunking.
         const { embedder, sparseEncoder } = await entry.loaded;
-        const common = { truncate: truncate ?? app.limits.truncate, maxRequestTokens: app.limits.maxRequestTokens, signal, prompt: promptChoice(request.body) };
-        if (!embedder) return sparseJson(await sparseEncoder!.embed(inputList(input), { ...common, maxActiveDims }));
-        return embedder.embed(inputList(input), { ...common, dimensions, encoding });
+        const prompt = promptChoice(request.body);
+        const common = { truncate: truncate ?? app.limits.truncate, maxRequestTokens: app.limits.maxRequestTokens, signal, prompt };
+        if (!embedder) return sparseJson(await sparseEncoder!.embed(inputs, { ...common, maxActiveDims }));
+        if (lateChunking) return embedder.embedLateChunked((inputs as { texts: string[] }).texts, { dimensions, encoding, signal, prompt });
+        return embedder.embed(inputs, { ...common, dimensions, encoding });
       });
       const { embeddings, tokenCounts } = result;
       const totalTokens = tokenCounts.reduce((sum, count) => sum + count, 0);

@@ -65,7 +65,7 @@ export function inputList(input: Input): { texts: string[] } | { tokenIds: numbe
 
 /** Checks the request against the model it names: inputs, token ids and dimensions. */
 function checkAgainstModel(
-  body: SparseFields & { model: string; input: Input; dimensions?: number | undefined },
+  body: SparseFields & { model: string; input: Input; dimensions?: number | undefined; late_chunking?: boolean | undefined },
   registry: Registry,
   ctx: z.RefinementCtx,
 ) {
@@ -76,6 +76,7 @@ function checkAgainstModel(
   const list = 'texts' in inputs ? inputs.texts : inputs.tokenIds;
   if (Array.isArray(body.input) && body.input.length === 0) return issue(['input'], 'must not be an empty array');
   if (list.length > MAX_INPUTS) return issue(['input'], `has ${list.length} items; at most ${MAX_INPUTS} are allowed`);
+  if (body.late_chunking && !('texts' in inputs)) return issue(['late_chunking'], 'takes texts: token ids cannot be joined into one sequence');
   const nested = Array.isArray(body.input) && list.length > 0 && typeof body.input[0] !== 'number';
   const where = (index: number) => (nested ? ['input', index] : ['input']);
   for (const [index, item] of list.entries()) {
@@ -141,6 +142,14 @@ export function embeddingsRequestSchema(registry: Registry) {
         .boolean()
         .optional()
         .meta({ description: "Cut inputs longer than the model's limit (sentence-transformers' behaviour); false refuses them with a 400. Default: the server's TRUNCATE." }),
+      late_chunking: z
+        .boolean()
+        .optional()
+        .meta({
+          description:
+            "Jina's late chunking: the inputs are embedded as one sequence (special tokens once, the prompt once at its start) and each input's tokens pooled on their own, so each vector sees the others' context. " +
+            "Refused (400 late_chunking_unavailable) over the model's limit, or for a model pooling by cls or last token. Not with `truncate`: nothing is cut.",
+        }),
     })
     .superRefine((body, ctx) => checkAgainstModel(body, registry, ctx))
     .meta({ description: 'OpenAI embeddings request.', examples: [workingExample(registry)] });

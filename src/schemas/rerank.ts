@@ -64,6 +64,8 @@ export function rerankRequestSchema(registry: Registry) {
     });
 }
 
+export type RerankRequest = z.infer<ReturnType<typeof rerankRequestSchema>>;
+
 export const cohereRerankResponseSchema = z
   .object({
     id: z.string(),

@@ -60,6 +60,13 @@ export async function startTestApp(
   return { app, registry, artifactsDir, fixtures, close };
 }
 
+/** The OpenAI route's vectors for texts: what the other APIs' vectors are checked against. */
+export async function openAiVectors(server: TestServer, model: string, input: string[], extra: Record<string, unknown> = {}): Promise<number[][]> {
+  const response = await server.app.inject({ method: 'POST', url: '/v1/embeddings', payload: { model, input, ...extra } });
+  if (response.statusCode !== 200) throw new Error(`/v1/embeddings answered ${response.statusCode}: ${response.body}`);
+  return (response.json() as { data: { embedding: number[] }[] }).data.map(({ embedding }) => embedding);
+}
+
 export function cosine(a: ArrayLike<number>, b: ArrayLike<number>): number {
   let dot = 0;
   let na = 0;

@@ -26,7 +26,18 @@ export interface RowOptions {
   base64: Uint8Array;
   /** sparse: the non-zeros kept, the largest (SparseEncoder's max_active_dims); 0 keeps all. */
   maxActiveDims?: Int32Array;
+  /** pooled: whether to L2-normalise (NORMALIZE_*; absent: as the model does). */
+  normalize?: Uint8Array;
+  /** pooled: how many spans of the row are pooled each on its own (late chunking), one vector each; 0 (or absent) pools the row whole. */
+  spanCounts?: Int32Array;
+  /** pooled: the spans' [start, end) token pairs, the rows' in row order (row i's from 2 × the spans of the rows before it). */
+  spanBounds?: Int32Array;
 }
+
+/** RowOptions.normalize: as the model's Normalize module says, or as the request asks. */
+export const NORMALIZE_AS_MODEL = 0;
+export const NORMALIZE_ON = 1;
+export const NORMALIZE_OFF = 2;
 
 /**
  * A batch of token sequences, concatenated; `lengths[i]` tokens belong to text i, and text i gets a blob from each

@@ -19,6 +19,17 @@ export class VectorJsonWriter extends BlobWriter {
    * use the platform's byte order, and every platform onnxruntime-node ships binaries for is little-endian.
    */
   add(vector: Float32Array, encoding: VectorEncoding): void {
+    this.end(this.write(vector, encoding));
+  }
+
+  /** Several vectors in one blob, back to back (late chunking's vectors of one sequence; see splitVectorTexts). */
+  addAll(vectors: Float32Array[], encoding: VectorEncoding): void {
+    for (const vector of vectors) this.length = this.write(vector, encoding);
+    this.end(this.length);
+  }
+
+  /** Writes the vector's text after what is written; returns where it ends. */
+  private write(vector: Float32Array, encoding: VectorEncoding): number {
     this.reserve(encoding === 'base64' ? Math.ceil(vector.byteLength / 3) * 4 + 2 : vector.length * (MAX_FLOAT_TEXT_BYTES + 1) + 2);
     const out = this.scratch;
     let at = this.length;
@@ -34,6 +45,22 @@ export class VectorJsonWriter extends BlobWriter {
       }
       out[at++] = CLOSE_BRACKET;
     }
-    this.end(at);
+    return at;
   }
+}
+
+/** The vector texts of a blob written by addAll, each on its own: an array ends at its `]`, a base64 string at its second `"`. */
+export function splitVectorTexts(blob: Uint8Array): Uint8Array[] {
+  const texts: Uint8Array[] = [];
+  let start = 0;
+  let quotes = 0;
+  for (let at = 0; at < blob.length; at++) {
+    const byte = blob[at];
+    if (byte === QUOTE) quotes++;
+    if (byte === CLOSE_BRACKET || (byte === QUOTE && quotes % 2 === 0)) {
+      texts.push(blob.subarray(start, at + 1));
+      start = at + 1;
+    }
+  }
+  return texts;
 }

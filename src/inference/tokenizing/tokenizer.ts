@@ -41,9 +41,39 @@ export interface TextTokenizer {
   firstTokens(texts: string[], tokens: number, signal?: CancelSignal): Promise<string[]>;
   /** The token strings of ids. */
   tokenStrings(ids: ArrayLike<number>): string[];
+  /** Each text's every token (none cut), with the characters it stands for: prepared as `encode` prepares them, offsets into the text as given. */
+  tokenSpans(texts: string[], addSpecialTokens: boolean): Promise<TokenSpan[][]>;
+  /** Each id sequence's text, as the tokenizer's decoder writes it. */
+  decode(sequences: number[][], skipSpecialTokens: boolean): Promise<string[]>;
+  /**
+   * The texts as one sequence (late chunking): the special tokens once around them all, the prompt's own tokens after
+   * the leading ones, then each text's own tokens in order; with each text's span in it. Counting stops past the
+   * model's limit (`length` is then a lower bound, for the caller to refuse).
+   */
+  encodeJoined(texts: string[], prompt: string, signal?: CancelSignal): Promise<JoinedTexts>;
   readonly padId: number;
   /** How many special tokens `encode` frames each text with, before it and after it. */
   readonly frame: { before: number; after: number };
+}
+
+/** Texts joined into one sequence, and where each is in it. */
+export interface JoinedTexts {
+  ids: Int32Array;
+  /** Per text, its tokens' [start, end) in `ids`: start at [2i], end at [2i + 1]. */
+  spans: Int32Array;
+  /** The sequence's tokens, special ones included; a lower bound when `lengthIsLowerBound`. */
+  length: number;
+  lengthIsLowerBound: boolean;
+}
+
+/** A token and where it is in its text (code points); a special token has no place there. */
+export interface TokenSpan {
+  id: number;
+  /** The characters the token stands for; a special token's own string. */
+  text: string;
+  special: boolean;
+  start: number | null;
+  stop: number | null;
 }
 
 export interface EncodedPair {
@@ -550,5 +580,42 @@ export async function loadTokenizer(dir: string, options: { maxTokens: number; l
       return cut;
     },
     tokenStrings: (ids) => Array.from(ids, (id) => tokenizer.idToToken(id) ?? ''),
+    async tokenSpans(texts, addSpecialTokens) {
+      const encodings = await tokenizer.encodeBatch(
+        texts.map((text) => (lowercase ? pythonStrip(text).toLowerCase() : pythonStrip(text))),
+        { addSpecialTokens },
+      );
+      return encodings.map((encoding, index) => {
+        const text = texts[index]!;
+        // The offsets count the code points of the stripped text; stripping only takes BMP spaces from the start.
+        let lead = 0;
+        while (lead < text.length && isPythonSpace(text.charCodeAt(lead))) lead++;
+        const points = Array.from(text);
+        const offsets = encoding.getOffsets();
+        const special = encoding.getSpecialTokensMask();
+        const strings = encoding.getTokens();
+        return encoding.getIds().map((id, k) => {
+          if (special[k] === 1) return { id, text: strings[k]!, special: true, start: null, stop: null };
+          const [start, stop] = [offsets[k]![0]! + lead, offsets[k]![1]! + lead];
+          return { id, text: points.slice(start, stop).join(''), special: false, start, stop };
+        });
+      });
+    },
+    decode: (sequences, skipSpecialTokens) => tokenizer.decodeBatch(sequences, skipSpecialTokens),
+    async encodeJoined(texts, prompt, signal) {
+      const prepared = [prompt, ...texts].map((text) => (lowercase ? pythonStrip(text).toLowerCase() : pythonStrip(text)));
+      const [promptTokens, ...textTokens] = await manyTextTokens(prepared, undefined, 'start', signal, maxTokens - before - after);
+      const ids = [...frame.before, ...promptTokens!.ids];
+      const spans = new Int32Array(2 * texts.length);
+      textTokens.forEach((tokens, index) => {
+        spans[2 * index] = ids.length;
+        ids.push(...tokens.ids);
+        spans[2 * index + 1] = ids.length;
+      });
+      ids.push(...frame.after);
+      const counted = [promptTokens!, ...textTokens];
+      const length = counted.reduce((sum, tokens) => sum + tokens.length, before + after);
+      return { ids: Int32Array.from(ids), spans, length, lengthIsLowerBound: counted.some((tokens) => tokens.lengthIsLowerBound) };
+    },
   };
 }
