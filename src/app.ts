@@ -16,6 +16,7 @@ import { jsonBodyParser } from './http/json-body.ts';
 import { JsonParseThread } from './http/json-parse-thread.ts';
 import { createMetrics, type Metrics } from './http/metrics.ts';
 import type { Registry } from './registry.ts';
+import { cohereRoutes } from './routes/cohere.ts';
 import { embeddingRoutes } from './routes/embeddings.ts';
 import { healthRoutes } from './routes/health.ts';
 import { modelRoutes } from './routes/models.ts';
@@ -168,6 +169,7 @@ export async function buildApp(options: AppOptions) {
     await app.register(rerankRoutes(['/rerank']), { prefix });
   }
   await app.register(rerankRoutes(['/v2/rerank']));
+  await app.register(cohereRoutes);
   await app.register(rootRoute);
   return app;
 }

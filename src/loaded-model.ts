@@ -10,7 +10,8 @@ import type { ModelDescription } from './inference/files/model-files.ts';
 import { OnnxBackend } from './inference/onnx/onnx-backend.ts';
 import { runPeakBytes } from './batching/run-peak.ts';
 import { MAX_RUN_TOKENS } from './inference/onnx/sub-batches.ts';
-import { loadTokenizer, type EncodedPair, type EncodedText, type TextTokenizer } from './inference/tokenizing/tokenizer.ts';
+import { loadTokenizer, type EncodedPair, type EncodedText, type TextTokenizer, type Truncation } from './inference/tokenizing/tokenizer.ts';
+import type { VectorFormat } from './inference/output/quantize.ts';
 import { TokenizerThread } from './inference/tokenizing/tokenizer-thread.ts';
 
 /** Texts, or sequences of token ids (OpenAI's cl100k_base ids, or the model's own, per the model's TOKEN_IDS). */
@@ -149,20 +150,35 @@ export class LoadedModel {
    */
   async embed(
     inputs: EmbeddingInputs,
-    options: VectorOutput & { signal?: CancelSignal; truncate?: boolean; maxRequestTokens?: number; prompt?: PromptChoice } = {},
+    options: VectorOutput & { signal?: CancelSignal; truncate?: boolean; truncation?: Truncation; maxRequestTokens?: number; prompt?: PromptChoice } = {},
   ): Promise<EmbeddingResult> {
     const release = this.batcher.admit(inputCount(inputs));
     let sequences: Int32Array[];
     let embeddings: Promise<Uint8Array[]>;
     try {
       const { encoded, promptTokens } = await this.encode(inputs, options);
-      sequences = this.checkLengths(encoded, options);
+      sequences = this.checkLengths(encoded, { ...options, maxTokens: options.truncation?.maxTokens });
       const skips = promptTokens > 0 ? sequences.map(() => promptTokens) : undefined;
       embeddings = this.batcher.submit(sequences, { signal: options.signal, skips, output: { dimensions: options.dimensions, encoding: options.encoding } });
     } finally {
       release(); // the queue counts the sequences from here on, or the request failed
     }
     return { embeddings: await embeddings, tokenCounts: sequences.map((ids) => ids.length) };
+  }
+
+  async embedFormats(
+    inputs: EmbeddingInputs,
+    formats: VectorFormat[],
+    options: { dimensions?: number; signal?: CancelSignal; truncate?: boolean; truncation?: Truncation; maxRequestTokens?: number; prompt?: PromptChoice } = {},
+  ): Promise<{ vectors: Uint8Array[][]; tokenCounts: number[] }> {
+    const vectors: Uint8Array[][] = [];
+    let tokenCounts: number[] = [];
+    for (const format of formats) {
+      const result = await this.embed(inputs, { ...options, encoding: format.base64 ? 'base64' : 'float' });
+      vectors.push(result.embeddings);
+      tokenCounts = result.tokenCounts;
+    }
+    return { vectors, tokenCounts };
   }
 
   /**
@@ -212,7 +228,7 @@ export class LoadedModel {
    */
   async encode(
     inputs: EmbeddingInputs,
-    options: { signal?: CancelSignal; prompt?: PromptChoice; whole?: boolean; maxRequestTokens?: number } = {},
+    options: { signal?: CancelSignal; prompt?: PromptChoice; whole?: boolean; maxRequestTokens?: number; truncation?: Truncation } = {},
   ): Promise<{ encoded: EncodedText[]; promptTokens: number }> {
     if ('tokenIds' in inputs && this.defaults.tokenIds === 'model') return { encoded: this.truncateIds(inputs.tokenIds), promptTokens: 0 };
     const prompt = choosePrompt(this.description, options.prompt ?? {}, this.defaults.promptName) ?? '';
@@ -222,7 +238,7 @@ export class LoadedModel {
     // OpenAI's meaning of token ids: its cl100k_base encoding, embedded exactly as the text they stand for.
     const texts = 'texts' in inputs ? inputs.texts : inputs.tokenIds.map(decodeOpenAiTokens);
     const countUpTo = options.whole ? options.maxRequestTokens : undefined;
-    const encoded = await this.tokenize(prompt ? texts.map((text) => prompt + text) : texts, { signal: options.signal, whole: options.whole, countUpTo });
+    const encoded = await this.tokenize(prompt ? texts.map((text) => prompt + text) : texts, { signal: options.signal, whole: options.whole, countUpTo, ...options.truncation });
     if (countUpTo !== undefined) {
       const total = encoded.reduce((sum, { length }) => sum + length, 0);
       if (total > countUpTo) throw new TooManyTokensError(total, countUpTo, encoded.length < texts.length || encoded.some(({ lengthIsLowerBound }) => lengthIsLowerBound));
@@ -244,8 +260,8 @@ export class LoadedModel {
   }
 
   /** The ids to embed, after the length checks. */
-  private checkLengths(encoded: EncodedText[], options: { truncate?: boolean; maxRequestTokens?: number }): Int32Array[] {
-    const limit = this.description.maxTokens;
+  private checkLengths(encoded: EncodedText[], options: { truncate?: boolean; maxRequestTokens?: number; maxTokens?: number }): Int32Array[] {
+    const limit = Math.min(this.description.maxTokens, options.maxTokens ?? Infinity);
     if (options.truncate === false) {
       const index = encoded.findIndex(({ length }) => length > limit);
       if (index >= 0) throw new InputTooLongError(index, encoded[index]!.length, limit, encoded[index]!.lengthIsLowerBound);
@@ -257,11 +273,11 @@ export class LoadedModel {
   }
 
   /** The texts' tokens; with `whole` and `countUpTo`, the texts after the part where the total passes it are left out. */
-  private async tokenize(texts: string[], options: { signal?: CancelSignal; whole?: boolean; countUpTo?: number }): Promise<EncodedText[]> {
-    const { signal, whole, countUpTo = Infinity } = options;
+  private async tokenize(texts: string[], options: { signal?: CancelSignal; whole?: boolean; countUpTo?: number } & Truncation): Promise<EncodedText[]> {
+    const { signal, whole, countUpTo = Infinity, direction, maxTokens } = options;
     let chars = 0;
     for (const text of texts) chars += text.length;
-    if (chars <= INLINE_CHARS) return this.tokenizer.encode(texts, { whole, signal, countUpTo });
+    if (chars <= INLINE_CHARS) return this.tokenizer.encode(texts, { whole, signal, countUpTo, direction, maxTokens });
     // Handed over in parts: copying ~18 MB of texts to the thread in one message held the HTTP thread ~40 ms. One part
     // at a time, so a request has one job on the thread pool at a time (tokenizer.ts) and a cancelled one stops.
     const encoded: EncodedText[] = [];
@@ -271,7 +287,7 @@ export class LoadedModel {
         // A turn of its own for each message (the texts may have just been copied onto this thread, in the turn before).
         await yieldToEventLoop();
         signal?.throwIfAborted();
-        for (const tokens of await this.tokenizerThread.encode(texts.slice(start, index), { whole, signal, countUpTo: countUpTo - counted })) {
+        for (const tokens of await this.tokenizerThread.encode(texts.slice(start, index), { whole, signal, countUpTo: countUpTo - counted, direction, maxTokens })) {
           encoded.push(tokens);
           counted += tokens.length;
         }

@@ -17,6 +17,12 @@ export type CompactDtype = (typeof COMPACT_DTYPES)[number];
 /** What a vector leaves as: its float32 values, or one of the compact types. */
 export type VectorDtype = 'float' | CompactDtype;
 
+/** How a vector leaves: its dtype, as JSON numbers or as base64 of its bytes (float32 little-endian for float). */
+export interface VectorFormat {
+  dtype: VectorDtype;
+  base64: boolean;
+}
+
 /** Per-dimension quantisation ranges: np.min/np.max over calibration vectors, and step = (max − min) / 255 in float32. */
 export interface Int8Ranges {
   starts: Float32Array;
