@@ -151,7 +151,7 @@ export async function buildApp(options: AppOptions) {
       info: { title: 'Embeddings server', description: API_DESCRIPTION, version: '0.1.0' },
       tags: API_TAGS,
     },
-    transform: listOnce(jsonSchemaTransform),
+    transform: listOnce(jsonSchemaTransform, (url) => methodsByPath.has(url)),
     transformObject: (document) =>
       polishOpenApi(jsonSchemaTransformObject(document) as Record<string, unknown>, {
         apiKeys: apiKeys.length > 0,

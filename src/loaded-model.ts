@@ -150,8 +150,9 @@ export class LoadedModel {
    */
   async embed(
     inputs: EmbeddingInputs,
-    options: VectorOutput & { signal?: CancelSignal; truncate?: boolean; truncation?: Truncation; maxRequestTokens?: number; prompt?: PromptChoice } = {},
+    options: VectorOutput & { formats?: VectorFormat[]; normalize?: boolean; signal?: CancelSignal; truncate?: boolean; truncation?: Truncation; maxRequestTokens?: number; prompt?: PromptChoice } = {},
   ): Promise<EmbeddingResult> {
+    if (options.formats) return this.embed(inputs, { ...options, formats: undefined, encoding: options.formats[0]!.base64 ? 'base64' : 'float' });
     const release = this.batcher.admit(inputCount(inputs));
     let sequences: Int32Array[];
     let embeddings: Promise<Uint8Array[]>;

@@ -10,6 +10,7 @@ import {
   cohereFormat,
   cohereInputTypePrompt,
   cohereTexts,
+  cohereTruncateHint,
   cohereV1ResponseSchema,
   cohereV2ResponseSchema,
   type CohereEmbedRequest,
@@ -31,7 +32,10 @@ export const cohereRoutes: FastifyPluginAsyncZod = async (app) => {
       `/v${version}/embed`,
       {
         schema: {
-          summary: `Creates embeddings (Cohere's embed API v${version}).`,
+          summary: "Creates embeddings (Cohere's embed API).",
+          description:
+            "Cohere's v2 SDK (CohereClientV2) calls `/v2/embed`: the same fields with `model` required, answered as `embeddings_by_type` always. " +
+            'Every embedding type asked comes from one run of the model.',
           tags: ['embeddings'],
           body: cohereEmbedRequestSchema(registry, version),
           response: { 200: version === 1 ? cohereV1ResponseSchema : cohereV2ResponseSchema, ...errorResponses },
@@ -58,7 +62,7 @@ export const cohereRoutes: FastifyPluginAsyncZod = async (app) => {
             }),
           (error) =>
             error instanceof InputTooLongError
-              ? errors.inputTooLong(error.index, error.tokens, error.limit, error.atLeast, param, `send "truncate": "END" (or "START") to embed its first (or last) ${error.limit} tokens${body.max_tokens === undefined ? '' : ' (max_tokens counts as the limit)'}`)
+              ? errors.inputTooLong(error.index, error.tokens, error.limit, error.atLeast, param, cohereTruncateHint(error.limit, body.max_tokens !== undefined))
               : undefined,
         );
         const totalTokens = tokenCounts.reduce((sum, count) => sum + count, 0);

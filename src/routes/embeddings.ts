@@ -5,7 +5,7 @@ import { embeddingsBody } from '../http/embeddings-body.ts';
 import { checkInputShape } from '../http/input-shape.ts';
 import { callModel } from '../http/model-call.ts';
 import { errorResponseSchema } from '../schemas/error.ts';
-import { embeddingsRequestSchema, embeddingsResponseSchema, inputList, promptChoice } from '../schemas/embeddings.ts';
+import { embeddingsRequestSchema, embeddingsResponseSchema, inputList, promptChoice, requestFormats } from '../schemas/embeddings.ts';
 
 /** A body larger than this is taken for a large request when the queue has no room for one. */
 const LARGE_BODY_BYTES = 64 * 1024;
@@ -41,16 +41,17 @@ export const embeddingRoutes: FastifyPluginAsyncZod = async (app) => {
       },
     },
     async (request, reply) => {
-      const { model: name, input, encoding_format: encoding, dimensions, truncate } = request.body;
-      const entry = registry.resolve(name)!;
+      const { body } = request;
+      const entry = registry.resolve(body.model)!;
       const result = await callModel(request, reply, entry.spec.id, async (signal) =>
-        (await entry.loaded).embed(inputList(input), {
-          dimensions,
-          encoding,
-          truncate: truncate ?? app.limits.truncate,
+        (await entry.loaded).embed(inputList(body.input), {
+          dimensions: body.dimensions ?? body.output_dimension ?? undefined,
+          formats: requestFormats(body),
+          normalize: body.normalized,
+          truncate: body.truncate ?? body.truncation ?? app.limits.truncate,
           maxRequestTokens: app.limits.maxRequestTokens,
           signal,
-          prompt: promptChoice(request.body),
+          prompt: promptChoice(body, entry),
         }),
       );
       const { embeddings, tokenCounts } = result;

@@ -22,6 +22,10 @@ export function cohereInputTypePrompt(description: ModelDescription, inputType: 
   return promptName === undefined ? {} : { promptName };
 }
 
+/** How a Cohere request over the limit can be fixed: its `truncate` values (for errors.inputTooLong). */
+export const cohereTruncateHint = (limit: number, maxTokensGiven = false) =>
+  `send "truncate": "END" (or "START") to embed its first (or last) ${limit} tokens${maxTokensGiven ? ' (max_tokens counts as the limit)' : ''}`;
+
 const textPart = z.object({ type: z.literal('text'), text: z.string() });
 const imagePart = z.object({ type: z.literal('image_url'), image_url: z.unknown() });
 
@@ -84,7 +88,7 @@ export function cohereEmbedRequestSchema(registry: Registry, version: 1 | 2) {
     })
     .meta({
       description: `Cohere's embed request (v${version}), as the cohere-ai SDKs send it.`,
-      examples: [{ model: ids[0], texts: ['The quick brown fox jumps over the lazy dog.'], input_type: 'search_document', embedding_types: ['float'] }],
+      examples: [{ model: ids[0], texts: ['The quick brown fox jumps over the lazy dog.'], input_type: 'search_document' }],
     });
 }
 

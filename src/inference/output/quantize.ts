@@ -86,3 +86,45 @@ function packBits(vector: Float32Array, signed: boolean, out: Uint8Array): Uint8
 export function quantizedValues(bytes: Uint8Array, dtype: CompactDtype): Int8Array | Uint8Array {
   return dtype === 'int8' || dtype === 'binary' ? new Int8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength) : bytes;
 }
+
+/** Ranges kept per (dimensions, normalised) asked: at most this many (a 1024-dimension model's ranges are 8 kB). */
+const MAX_CACHED_RANGES = 64;
+
+/**
+ * A model's int8/uint8 ranges for whatever a request asks: computed from its calibration vectors (pooled, before
+ * truncation and normalisation) truncated and normalised as the request's own vectors are, so that a request for 256
+ * dimensions quantises against the ranges of 256-dimension vectors.
+ */
+export class CalibratedRanges {
+  private readonly cache = new Map<number, Int8Ranges>();
+
+  constructor(
+    private readonly vectors: Float32Array[],
+    private readonly normalize: (vector: Float32Array) => Float32Array,
+  ) {}
+
+  get(dimensions: number, normalized: boolean): Int8Ranges {
+    const key = normalized ? dimensions : -dimensions;
+    let ranges = this.cache.get(key);
+    if (!ranges) {
+      const vectors = this.vectors.map((vector) => (normalized ? this.normalize(vector.slice(0, dimensions)) : vector.subarray(0, dimensions)));
+      ranges = calibrationRanges(vectors, dimensions);
+      if (this.cache.size === MAX_CACHED_RANGES) this.cache.delete(this.cache.keys().next().value!);
+      this.cache.set(key, ranges);
+    }
+    return ranges;
+  }
+}
+
+const DTYPES: readonly VectorDtype[] = ['float', ...COMPACT_DTYPES];
+
+/** Formats as one number (a bit per dtype and encoding), how a batch row carries them; 0: none asked. */
+export const formatBits = (formats: readonly VectorFormat[]): number =>
+  formats.reduce((bits, { dtype, base64 }) => bits | (1 << (DTYPES.indexOf(dtype) * 2 + (base64 ? 1 : 0))), 0);
+
+/** The formats of formatBits, in the order a row's blob holds them (ascending bits). */
+export function formatsOfBits(bits: number): VectorFormat[] {
+  const formats: VectorFormat[] = [];
+  for (let bit = 0; bit < DTYPES.length * 2; bit++) if (bits & (1 << bit)) formats.push({ dtype: DTYPES[bit >> 1]!, base64: (bit & 1) === 1 });
+  return formats;
+}
