@@ -52,7 +52,8 @@ export const cohereRoutes: FastifyPluginAsyncZod = async (app) => {
           reply,
           entry.spec.id,
           async (signal) =>
-            (await entry.loaded).embedFormats({ texts }, types.map(cohereFormat), {
+            // The schema took only embedding models' names.
+            (await entry.loaded).embedder!.embedFormats({ texts }, types.map(cohereFormat), {
               dimensions: body.output_dimension,
               truncate: body.truncate !== 'NONE',
               truncation: { direction: body.truncate === 'START' ? 'left' : 'right', maxTokens: body.max_tokens },

@@ -36,7 +36,7 @@ export const embeddingRoutes: FastifyPluginAsyncZod = async (app) => {
         const problem = checkInputShape(body?.input, app.limits.maxRequestTokens);
         if (problem) return done(problem);
         const model = typeof body?.model === 'string' ? registry.loadedModel(body.model) : undefined;
-        if (model && !model.wouldAdmit(Array.isArray(body!.input) && typeof body!.input[0] !== 'number' ? body!.input.length : 1)) return done(errors.overloaded());
+        if (model && !model.runtime.wouldAdmit(Array.isArray(body!.input) && typeof body!.input[0] !== 'number' ? body!.input.length : 1)) return done(errors.overloaded());
         done();
       },
     },
@@ -44,7 +44,8 @@ export const embeddingRoutes: FastifyPluginAsyncZod = async (app) => {
       const { body } = request;
       const entry = registry.resolve(body.model)!;
       const result = await callModel(request, reply, entry.spec.id, async (signal) =>
-        (await entry.loaded).embed(inputList(body.input), {
+        // The schema took only embedding models' names.
+        (await entry.loaded).embedder!.embed(inputList(body.input), {
           dimensions: body.dimensions ?? body.output_dimension ?? undefined,
           formats: requestFormats(body),
           normalize: body.normalized,

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { COHERE_INPUT_TYPE_PROMPT_NAMES, firstPromptName, type PromptChoice } from '../prompts.ts';
 import type { ModelDescription } from '../inference/files/model-files.ts';
+import { pooledHeadOf } from '../inference/heads/head-spec.ts';
 import type { VectorFormat } from '../inference/output/quantize.ts';
 import type { Registry } from '../registry.ts';
 import { MAX_INPUTS, resolveModel } from './embeddings.ts';
@@ -68,8 +69,9 @@ export function cohereEmbedRequestSchema(registry: Registry, version: 1 | 2) {
       const issue = (path: (string | number)[], message: string) => ctx.addIssue({ code: 'custom', path, message });
       if (body.model !== undefined) {
         const entry = resolveModel(registry, body.model, ctx);
-        if (entry && body.output_dimension !== undefined && body.output_dimension > entry.description.dimensions) {
-          issue(['output_dimension'], `must be at most ${entry.description.dimensions} for model '${entry.spec.id}'`);
+        const width = entry && pooledHeadOf(entry.description.heads).dimensions;
+        if (width !== undefined && body.output_dimension !== undefined && body.output_dimension > width) {
+          issue(['output_dimension'], `must be at most ${width} for model '${entry!.spec.id}'`);
         }
       } else if (ids.length === 0) issue(['model'], 'no embedding model is served');
       if (body.images !== undefined || body.input_type === 'image') return issue([body.images ? 'images' : 'input_type'], 'images cannot be embedded: the served models read text');

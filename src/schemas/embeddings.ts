@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { pooledHeadOf } from '../inference/heads/head-spec.ts';
 import { isOpenAiTokenId } from '../inference/tokenizing/openai-encoding.ts';
 import { COMPACT_DTYPES, type VectorFormat } from '../inference/output/quantize.ts';
 import { firstPromptName, INPUT_TYPE_PROMPT_NAMES, TASK_PROMPT_NAMES, type InputType, type PromptChoice, type Task } from '../prompts.ts';
@@ -120,9 +121,10 @@ function checkAgainstModel(
       if (bad >= 0) return issue([...where(index), bad], `token id ${item[bad]} is outside the model's vocabulary (0 to ${entry.description.vocabSize - 1})`);
     }
   }
+  const { dimensions: width } = pooledHeadOf(entry.description.heads);
   const dimensions = body.dimensions ?? body.output_dimension;
-  if (dimensions != null && dimensions > entry.description.dimensions) {
-    issue([body.dimensions === undefined ? 'output_dimension' : 'dimensions'], `must be at most ${entry.description.dimensions} for model '${entry.spec.id}'`);
+  if (dimensions != null && dimensions > width) {
+    issue([body.dimensions === undefined ? 'output_dimension' : 'dimensions'], `must be at most ${width} for model '${entry.spec.id}'`);
   }
   if (body.task !== undefined && firstPromptName(entry.description, TASK_PROMPT_NAMES[body.task]) === undefined) {
     const prompts = Object.keys(entry.description.prompts);

@@ -103,6 +103,11 @@ export class CalibratedRanges {
     private readonly normalize: (vector: Float32Array) => Float32Array,
   ) {}
 
+  /** Another calibration vector (before any ranges are asked). */
+  add(vector: Float32Array) {
+    this.vectors.push(vector);
+  }
+
   get(dimensions: number, normalized: boolean): Int8Ranges {
     const key = normalized ? dimensions : -dimensions;
     let ranges = this.cache.get(key);
@@ -128,3 +133,6 @@ export function formatsOfBits(bits: number): VectorFormat[] {
   for (let bit = 0; bit < DTYPES.length * 2; bit++) if (bits & (1 << bit)) formats.push({ dtype: DTYPES[bit >> 1]!, base64: (bit & 1) === 1 });
   return formats;
 }
+
+/** A format's name in a response (Cohere's and Jina's embedding types): base64 for float's bytes, else its dtype. */
+export const formatName = ({ dtype, base64 }: VectorFormat): string => (dtype === 'float' && base64 ? 'base64' : dtype);
