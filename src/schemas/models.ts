@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { Int8Ranges } from '../inference/output/quantize.ts';
 import { logitsHeadOf, pooledHeadOf } from '../inference/heads/head-spec.ts';
 import { POOLING_MODES } from '../inference/heads/pooling.ts';
 import type { ModelEntry, Registry } from '../registry.ts';
@@ -30,6 +31,14 @@ export const embeddingModelSchema = z
     normalized: z.boolean().meta({ description: 'Whether embeddings have unit length.' }),
     prompts: z.record(z.string(), z.string()).meta({ description: 'The prompts the model knows (name → prefix), for prompt_name and input_type.' }),
     default_prompt_name: z.string().nullable().meta({ description: "The prompt applied when a request names none: this id's models.txt prompt=, else the model's default." }),
+    int8_ranges: z
+      .object({ starts: z.array(z.number()), steps: z.array(z.number()) })
+      .optional()
+      .meta({
+        description:
+          'GET /models/{model} of a loaded model: the per-dimension ranges int8 and uint8 vectors use (uint8 = trunc((value − start) / step), clamped to 0–255; int8 = trunc((value − start) / step − 128), clamped to −128–127, as quantize_embeddings), ' +
+          'the minimum over the vectors of the server\'s fixed calibration texts, and (maximum − minimum) / 255, in float32. These are the full vector\'s, as the model normalises it; a request for fewer dimensions, or with `normalized` other than the model\'s, gets ranges computed the same way from the calibration vectors truncated and normalised as its own.',
+      }),
   })
   .meta({ id: 'EmbeddingModel', description: 'An embedding model.' });
 
@@ -61,7 +70,7 @@ export const modelParamsSchema = z.object({
 });
 
 /** What GET /models says about one model: the fields of its kind. */
-export function describeModel(entry: ModelEntry, ready: boolean): ModelDescriptionBody {
+export function describeModel(entry: ModelEntry, ready: boolean, int8Ranges?: Int8Ranges): ModelDescriptionBody {
   const { description, spec } = entry;
   const fields = <Kind extends ModelKind>(kind: Kind) => ({
     id: spec.id,
@@ -83,5 +92,6 @@ export function describeModel(entry: ModelEntry, ready: boolean): ModelDescripti
     normalized: pooled.normalize,
     prompts: description.prompts,
     default_prompt_name: spec.promptName ?? description.defaultPromptName ?? null,
+    ...(int8Ranges ? { int8_ranges: { starts: Array.from(int8Ranges.starts), steps: Array.from(int8Ranges.steps) } } : {}),
   };
 }
