@@ -11,7 +11,7 @@ const FAKE = new URL('./crashing-worker.ts', import.meta.url).href;
 const meanHead = { kind: 'pooled' as const, poolingModes: ['mean' as const], dense: [], normalize: false, unrunnable: undefined, dimensions: 32 };
 const setup = { onnxPath: 'unused', intraOpThreads: 1, heads: [meanHead], memoryArena: true, padId: 0 };
 /** Per text: the one head, default options. */
-const rowsOf = (count: number) => ({ heads: new Uint8Array(count).fill(1), options: { dimensions: new Int32Array(count), base64: new Uint8Array(count), formats: new Uint16Array(count), normalize: new Uint8Array(count) } });
+const rowsOf = (count: number) => ({ heads: new Uint8Array(count).fill(1), options: { dimensions: new Int32Array(count), base64: new Uint8Array(count) } });
 
 /** Embeds a batch and gathers what the worker sent, run by run: each text's vector, and the rows of each run in order. */
 async function embed(backend: OnnxBackend, ids: Int32Array, lengths: Int32Array) {

@@ -67,10 +67,12 @@ export async function pooledHead(session: ort.InferenceSession, spec: PooledHead
     write(outputs, r, row, length, skip, { dimensions, base64, formats, normalize }) {
       const full = vector(outputs, r, length, skip);
       const kept = full.subarray(0, dimensions[row] || full.length);
-      const normalized = normalize[row] === NORMALIZE_AS_MODEL ? spec.normalize : normalize[row] === NORMALIZE_ON;
+      const asked = normalize?.[row] ?? NORMALIZE_AS_MODEL;
+      const normalized = asked === NORMALIZE_AS_MODEL ? spec.normalize : asked === NORMALIZE_ON;
       const final = normalized ? normalizeInPlace(kept) : kept;
-      if (formats[row] === 0) return writer.add(final, base64[row] === 1 ? 'base64' : 'float');
-      writer.addFormats(final, formats[row]!, () => {
+      const bits = formats?.[row] ?? 0;
+      if (bits === 0) return writer.add(final, base64[row] === 1 ? 'base64' : 'float');
+      writer.addFormats(final, bits, () => {
         if (!calibrated) throw new Error('int8/uint8 vectors need the ranges of a calibration run, which this worker did not make');
         return calibrated.get(final.length, normalized);
       });

@@ -27,10 +27,10 @@ export interface RowOptions {
   dimensions: Int32Array;
   /** pooled: 1 for a base64 vector, 0 for an array of numbers (see vector-text.ts). */
   base64: Uint8Array;
-  /** pooled: the formats of the vector (quantize.ts' formatBits), all in its one blob; 0: one float vector, as `base64` says. */
-  formats: Uint16Array;
-  /** pooled: whether to L2-normalise (NORMALIZE_*). */
-  normalize: Uint8Array;
+  /** pooled: the formats of the vector (quantize.ts' formatBits), all in its one blob; 0 (or absent): one float vector, as `base64` says. */
+  formats?: Uint16Array;
+  /** pooled: whether to L2-normalise (NORMALIZE_*; absent: as the model does). */
+  normalize?: Uint8Array;
 }
 
 /** RowOptions.normalize: as the model's Normalize module says, or as the request asks. */
