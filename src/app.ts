@@ -16,6 +16,7 @@ import { jsonBodyParser } from './http/json-body.ts';
 import { JsonParseThread } from './http/json-parse-thread.ts';
 import { createMetrics, type Metrics } from './http/metrics.ts';
 import type { Registry } from './registry.ts';
+import { cohereRoutes } from './routes/cohere.ts';
 import { embeddingRoutes } from './routes/embeddings.ts';
 import { healthRoutes } from './routes/health.ts';
 import { modelRoutes } from './routes/models.ts';
@@ -154,7 +155,7 @@ export async function buildApp(options: AppOptions) {
       info: { title: 'Embeddings server', description: API_DESCRIPTION, version: VERSION },
       tags: API_TAGS,
     },
-    transform: listOnce(jsonSchemaTransform),
+    transform: listOnce(jsonSchemaTransform, (url) => methodsByPath.has(url)),
     transformObject: (document) =>
       polishOpenApi(jsonSchemaTransformObject(document) as Record<string, unknown>, {
         apiKeys: apiKeys.length > 0,
@@ -173,6 +174,7 @@ export async function buildApp(options: AppOptions) {
   }
   await app.register(rerankRoutes(['/v2/rerank']));
   await app.register(teiSparseRoutes);
+  await app.register(cohereRoutes);
   await app.register(rootRoute);
   await app.register(teiRoutes);
   await app.register(ollamaRoutes);

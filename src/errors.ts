@@ -103,13 +103,12 @@ export const errors = {
   unsupportedContentEncoding: (encoding: string) =>
     new ApiError(415, 'invalid_request_error', `Content-Encoding '${encoding}' is not supported; send identity, gzip, deflate or br.`, null, 'unsupported_content_encoding'),
   clientError: (status: number, message: string, code: string | null) => new ApiError(status, 'invalid_request_error', message, null, code),
-  inputTooLong: (index: number, tokens: number, limit: number, atLeast: boolean) =>
+  inputTooLong: (index: number, tokens: number, limit: number, atLeast: boolean, param = 'input', fix = `send "truncate": true to embed its first ${limit} tokens`) =>
     new ApiError(
       400,
       'invalid_request_error',
-      `Input ${index} has ${atLeast ? `more than ${tokens} tokens; the model's limit is ${limit}` : `${tokens} tokens, more than the model's limit of ${limit}`}. ` +
-        `Shorten it, or send "truncate": true to embed its first ${limit} tokens.`,
-      'input',
+      `Input ${index} has ${atLeast ? `more than ${tokens} tokens; the model's limit is ${limit}` : `${tokens} tokens, more than the model's limit of ${limit}`}. Shorten it, or ${fix}.`,
+      param,
       'context_length_exceeded',
     ),
   documentTooLong: (index: number, tokens: number, limit: number, param: string, atLeast = false) =>

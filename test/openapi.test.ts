@@ -40,10 +40,13 @@ const requestExampleOf = (path: string) => document.paths[path].post.requestBody
 test('each endpoint is listed once (the API under /v1, the probes at the root), naming the path it also answers at; those answer', async () => {
   assert.deepEqual(
     operations().map(({ method, path }) => `${method} ${path}`).sort(),
-    ['get /health', 'get /ready', 'get /v1/models', 'get /v1/models/{model}', 'post /v1/embeddings', 'post /v1/rerank', 'post /v1/tokenize'],
+    ['get /health', 'get /ready', 'get /v1/models', 'get /v1/models/{model}', 'post /v1/embed', 'post /v1/embeddings', 'post /v1/rerank', 'post /v1/tokenize'],
   );
   assert.match(document.paths['/v1/embeddings'].post.description, /Also at `\/embeddings`/);
   assert.match(document.paths['/v1/rerank'].post.description, /`\/v2\/rerank`.*Also at `\/rerank`/);
+  // Cohere's embed has no twin without /v1 (/embed is TEI's), and names its v2 path.
+  assert.doesNotMatch(document.paths['/v1/embed'].post.description, /Also at/);
+  assert.match(document.paths['/v1/embed'].post.description, /`\/v2\/embed`/);
   assert.match(document.paths['/health'].get.description, /Also at `\/v1\/health`/);
   for (const url of ['/embeddings', '/v1/embeddings']) {
     assert.equal((await server.app.inject({ method: 'POST', url, headers: auth, payload: requestExampleOf('/v1/embeddings') })).statusCode, 200, url);
@@ -89,14 +92,14 @@ test('every request body, response and path parameter has an example, with no "s
       }
     }
   }
-  assert.equal(examples, 29);
+  assert.equal(examples, 36);
   // Numbers that mean something: the model's own limit in its context-length error, real token counts.
   assert.match(exampleOf('/v1/embeddings', 'post', 400).error.message, /limit of 24\./);
   assert.equal(exampleOf('/v1/tokenize', 'post', 200).data[0].num_tokens, 12);
 });
 
 test('the examples are what the server answers: requests work as they stand, responses have the real shape, errors the real words', async () => {
-  for (const path of ['/v1/embeddings', '/v1/rerank', '/v1/tokenize']) {
+  for (const path of ['/v1/embeddings', '/v1/embed', '/v1/rerank', '/v1/tokenize']) {
     const response = await server.app.inject({ method: 'POST', url: path, headers: auth, payload: requestExampleOf(path) });
     assert.equal(response.statusCode, 200, `${path}: ${response.body}`);
     assert.deepEqual(shape(exampleOf(path, 'post', 200)), shape(response.json()), path);

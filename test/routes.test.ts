@@ -69,7 +69,7 @@ test('Swagger UI at /docs and the OpenAPI document at /docs/json, generated from
   const operation = spec.paths['/v1/embeddings'].post;
   const request = operation.requestBody.content['application/json'].schema;
   assert.deepEqual(request.required.sort(), ['input', 'model']);
-  assert.deepEqual(request.properties.encoding_format.enum, ['float', 'base64']);
+  assert.deepEqual(request.properties.encoding_format.enum, ['float', 'base64', 'int8', 'uint8', 'binary', 'ubinary']);
   assert.equal(request.properties.model.example, 'tiny');
   assert.match(request.properties.model.description, /tiny, test\/cls \(/);
   assert.doesNotMatch(request.properties.model.description, /marco/, 'a reranker does not embed');

@@ -1,6 +1,7 @@
 import type { CancelSignal } from '../cancellation.ts';
 import { OverloadedError } from '../embedding-errors.ts';
 import { NORMALIZE_AS_MODEL, NORMALIZE_OFF, NORMALIZE_ON, type BatchTexts, type RunRows } from '../inference/onnx/protocol.ts';
+import { formatBits, type VectorFormat } from '../inference/output/quantize.ts';
 import type { VectorEncoding } from '../inference/output/vector-text.ts';
 import type { RunMemory } from './run-memory.ts';
 
@@ -43,6 +44,8 @@ export interface HeadOptions {
   encoding?: VectorEncoding;
   /** sparse: keep the k largest weights (all when absent). */
   maxActiveDims?: number;
+  /** pooled: several formats, or compact ones, of each vector from the one run (a blob holds them all, see vector-text.ts). */
+  formats?: readonly VectorFormat[];
   /** pooled: normalise (true) or not (false) whatever the model does; as the model does when absent. */
   normalize?: boolean;
 }
@@ -314,6 +317,7 @@ export class Batcher {
     const dimensions = Int32Array.from(batch, (item) => item.job.options.dimensions ?? 0);
     const base64 = Uint8Array.from(batch, (item) => (item.job.options.encoding === 'base64' ? 1 : 0));
     const maxActiveDims = Int32Array.from(batch, (item) => item.job.options.maxActiveDims ?? 0);
+    const formats = Uint16Array.from(batch, (item) => formatBits(item.job.options.formats ?? []));
     const normalize = Uint8Array.from(batch, ({ job: { options } }) => (options.normalize === undefined ? NORMALIZE_AS_MODEL : options.normalize ? NORMALIZE_ON : NORMALIZE_OFF));
     const spanCounts = Int32Array.from(batch, (item) => (item.spans?.length ?? 0) / 2);
     const spanBounds = Int32Array.from(batch.flatMap((item) => (item.spans ? Array.from(item.spans) : [])));
@@ -347,7 +351,7 @@ export class Batcher {
     };
     // Settles with the last rows (see OnnxBackend); this runs before the requests they complete are answered,
     // so the freed executor gets its next batch first.
-    this.backend.run({ ids, typeIds, lengths, skips, heads, options: { dimensions, base64, maxActiveDims, normalize, spanCounts, spanBounds } }, deliver, () => this.pump()).then(
+    this.backend.run({ ids, typeIds, lengths, skips, heads, options: { dimensions, base64, maxActiveDims, formats, normalize, spanCounts, spanBounds } }, deliver, () => this.pump()).then(
       () => {
         settled();
         this.pump();

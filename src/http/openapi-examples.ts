@@ -8,6 +8,7 @@ import { logitsHeadOf } from '../inference/heads/head-spec.ts';
 import { activate } from '../inference/heads/score-activation.ts';
 import type { Registry } from '../registry.ts';
 import { workingExample } from '../schemas/embeddings.ts';
+import { cohereTruncateHint } from '../schemas/cohere.ts';
 import { rerankExample } from '../schemas/rerank.ts';
 import { describeModel } from '../schemas/models.ts';
 
@@ -59,6 +60,16 @@ export function openApiExamples(registry: Registry, limits: { bodyLimit: number;
           created: CREATED,
         },
         400: errors.inputTooLong(0, maxTokens + 300, maxTokens, false).toBody(),
+      },
+      '/v1/embed': {
+        200: {
+          id: EXAMPLE_ID,
+          response_type: 'embeddings_floats',
+          embeddings: [VECTOR],
+          texts: [workingExample(registry).input],
+          meta: { api_version: { version: '1' }, billed_units: { input_tokens: TOKENS.length } },
+        },
+        400: errors.inputTooLong(0, maxTokens + 300, maxTokens, false, 'texts', cohereTruncateHint(maxTokens)).toBody(),
       },
       '/v1/rerank': {
         200: {

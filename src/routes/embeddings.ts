@@ -5,7 +5,7 @@ import { embeddingsBody, sparseJson } from '../http/embeddings-body.ts';
 import { checkInputShape } from '../http/input-shape.ts';
 import { callModel } from '../http/model-call.ts';
 import { errorResponseSchema } from '../schemas/error.ts';
-import { embeddingsRequestSchema, embeddingsResponseSchema, inputList, promptChoice } from '../schemas/embeddings.ts';
+import { embeddingsRequestSchema, embeddingsResponseSchema, inputList, promptChoice, requestFormats } from '../schemas/embeddings.ts';
 
 /** A body larger than this is taken for a large request when the queue has no room for one. */
 const LARGE_BODY_BYTES = 64 * 1024;
@@ -41,17 +41,18 @@ export const embeddingRoutes: FastifyPluginAsyncZod = async (app) => {
       },
     },
     async (request, reply) => {
-      const { model: name, input, encoding_format: encoding, dimensions, truncate, max_active_dims: maxActiveDims, late_chunking: lateChunking } = request.body;
-      const entry = registry.resolve(name)!;
-      const inputs = inputList(input);
+      const { body } = request;
+      const entry = registry.resolve(body.model)!;
+      const inputs = inputList(body.input);
       const result = await callModel(request, reply, entry.spec.id, async (signal) => {
         // The schema took only embedding models' names (a model with a pooled head, or a sparse one), and texts for late chunking.
         const { embedder, sparseEncoder } = await entry.loaded;
-        const prompt = promptChoice(request.body);
-        const common = { truncate: truncate ?? app.limits.truncate, maxRequestTokens: app.limits.maxRequestTokens, signal, prompt };
-        if (!embedder) return sparseJson(await sparseEncoder!.embed(inputs, { ...common, maxActiveDims }));
-        if (lateChunking) return embedder.embedLateChunked((inputs as { texts: string[] }).texts, { dimensions, encoding, signal, prompt });
-        return embedder.embed(inputs, { ...common, dimensions, encoding });
+        const prompt = promptChoice(body, entry);
+        const common = { truncate: body.truncate ?? body.truncation ?? app.limits.truncate, maxRequestTokens: app.limits.maxRequestTokens, signal, prompt };
+        if (!embedder) return sparseJson(await sparseEncoder!.embed(inputs, { ...common, maxActiveDims: body.max_active_dims }));
+        const vectorOptions = { dimensions: body.dimensions ?? body.output_dimension ?? undefined, formats: requestFormats(body), normalize: body.normalized, signal, prompt };
+        if (body.late_chunking) return embedder.embedLateChunked((inputs as { texts: string[] }).texts, vectorOptions);
+        return embedder.embed(inputs, { ...common, ...vectorOptions });
       });
       const { embeddings, tokenCounts } = result;
       const totalTokens = tokenCounts.reduce((sum, count) => sum + count, 0);

@@ -29,7 +29,7 @@ export const teiSparseRoutes: FastifyPluginAsyncZod = async (app) => {
       const { embeddings, tokenCounts } = await callModel(request, reply, entry.spec.id, async (signal) =>
         (await entry.loaded).sparseEncoder!.embed(
           { texts },
-          { maxActiveDims, truncate: truncate ?? app.limits.truncate, maxRequestTokens: app.limits.maxRequestTokens, signal, prompt: { promptName: promptName ?? undefined, inputType } },
+          { maxActiveDims, truncate: truncate ?? app.limits.truncate, maxRequestTokens: app.limits.maxRequestTokens, signal, prompt: { promptName: promptName ?? undefined, inputType: inputType ?? undefined } },
         ),
       );
       request.embedding = { model: entry.spec.id, inputs: embeddings.length, tokens: tokenCounts.reduce((sum, count) => sum + count, 0) };

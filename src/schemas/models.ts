@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { findHead, logitsHeadOf, type HeadKind } from '../inference/heads/head-spec.ts';
 import { SPLADE_ACTIVATIONS, SPLADE_POOLING } from '../inference/heads/splade.ts';
+import type { Int8Ranges } from '../inference/output/quantize.ts';
 import { POOLING_MODES } from '../inference/heads/pooling.ts';
 import type { ModelEntry, Registry } from '../registry.ts';
 
@@ -47,6 +48,14 @@ export const embeddingModelSchema = z
       })
       .optional()
       .meta({ description: "A sparse (SPLADE) model's SpladePooling and sides; its `dimensions` is the vocabulary's size." }),
+    int8_ranges: z
+      .object({ starts: z.array(z.number()), steps: z.array(z.number()) })
+      .optional()
+      .meta({
+        description:
+          'GET /models/{model} of a loaded model: the per-dimension ranges int8 and uint8 vectors use (uint8 = trunc((value − start) / step), clamped to 0–255; int8 = trunc((value − start) / step − 128), clamped to −128–127, as quantize_embeddings), ' +
+          'the minimum over the vectors of the server\'s fixed calibration texts, and (maximum − minimum) / 255, in float32. These are the full vector\'s, as the model normalises it; a request for fewer dimensions, or with `normalized` other than the model\'s, gets ranges computed the same way from the calibration vectors truncated and normalised as its own.',
+      }),
   })
   .meta({ id: 'EmbeddingModel', description: 'An embedding model.' });
 
@@ -78,7 +87,7 @@ export const modelParamsSchema = z.object({
 });
 
 /** What GET /models says about one model: the fields of its kind. */
-export function describeModel(entry: ModelEntry, ready: boolean): ModelDescriptionBody {
+export function describeModel(entry: ModelEntry, ready: boolean, int8Ranges?: Int8Ranges): ModelDescriptionBody {
   const { description, spec } = entry;
   const fields = <Kind extends ModelKind>(kind: Kind) => ({
     id: spec.id,
@@ -108,5 +117,12 @@ export function describeModel(entry: ModelEntry, ready: boolean): ModelDescripti
       sparse: { ...splade, query: sides.query, document: sides.document, default_input_type: sides.defaultSide },
     };
   }
-  return { ...fields('embedding'), dimensions: pooled!.dimensions, pooling: pooled!.poolingModes.join('+'), normalized: pooled!.normalize, ...prompts };
+  return {
+    ...fields('embedding'),
+    dimensions: pooled!.dimensions,
+    pooling: pooled!.poolingModes.join('+'),
+    normalized: pooled!.normalize,
+    ...prompts,
+    ...(int8Ranges ? { int8_ranges: { starts: Array.from(int8Ranges.starts), steps: Array.from(int8Ranges.steps) } } : {}),
+  };
 }

@@ -19,12 +19,14 @@ export const maxActiveDimsField = z
 export interface SparseFields {
   max_active_dims?: number | undefined;
   dimensions?: number | undefined;
-  encoding_format?: 'float' | 'base64' | undefined;
+  encoding_format?: string | null | undefined;
 }
 
 /** What a request to a sparse model may not ask: dense vectors' dimensions and base64. */
 export function checkSparseRequest(body: SparseFields, entry: ModelEntry, issue: (path: string[], message: string) => void): void {
   const name = entry.spec.id;
   if (body.dimensions !== undefined) issue(['dimensions'], `'${name}' is a sparse model: it has no leading dimensions to keep (max_active_dims keeps its largest weights)`);
-  else if (body.encoding_format === 'base64') issue(['encoding_format'], `'${name}' is a sparse model: its vectors come as {indices, values}, not base64`);
+  else if (body.encoding_format != null && body.encoding_format !== 'float') {
+    issue(['encoding_format'], `'${name}' is a sparse model: its vectors come as {indices, values}, not ${body.encoding_format}`);
+  }
 }

@@ -2,6 +2,7 @@ import type ort from 'onnxruntime-node';
 import { float16ToFloat32 } from '../files/half-float.ts';
 import type { RowOptions } from '../onnx/protocol.ts';
 import type { BlobWriter } from '../output/blob-writer.ts';
+import type { Int8Ranges } from '../output/quantize.ts';
 
 /** A run's fetched outputs, by name. */
 export type RunOutputs = Record<string, ort.Tensor>;
@@ -17,6 +18,10 @@ export interface Head {
    * any pooling, `options` the batch's per-row options.
    */
   write(outputs: RunOutputs, r: number, row: number, length: number, skip: number, options: RowOptions): void;
+  /** pooled: takes a calibration run's rows (`lengths[r]` real tokens each) into its int8/uint8 ranges. */
+  calibrate?(outputs: RunOutputs, lengths: number[]): void;
+  /** pooled, once calibrated: the ranges of its full vector as the model normalises it. */
+  int8Ranges?(): Int8Ranges | undefined;
 }
 
 /** A float output's values as float32 (fp16 graphs give float16). */

@@ -11,6 +11,7 @@ import type { PooledHeadSpec } from './head-spec.ts';
 import { floats, type Head, type RunOutputs } from './head.ts';
 import { normalizeInPlace, poolText } from './pooling.ts';
 import { VectorJsonWriter } from '../output/vector-text.ts';
+import { CalibratedRanges } from '../output/quantize.ts';
 import { NORMALIZE_AS_MODEL, NORMALIZE_ON } from '../onnx/protocol.ts';
 
 const TOKEN_OUTPUTS = ['last_hidden_state', 'token_embeddings'];
@@ -60,10 +61,11 @@ async function vectorOf(session: ort.InferenceSession, spec: PooledHeadSpec): Pr
 export async function pooledHead(session: ort.InferenceSession, spec: PooledHeadSpec): Promise<Head> {
   const { outputName, vector } = await vectorOf(session, spec);
   const writer = new VectorJsonWriter();
+  let calibrated: CalibratedRanges | undefined;
   return {
     outputNames: [outputName],
     writer,
-    write(outputs, r, row, length, skip, { dimensions, base64, normalize, spanCounts, spanBounds }) {
+    write(outputs, r, row, length, skip, { dimensions, base64, formats, normalize, spanCounts, spanBounds }) {
       const asked = normalize?.[row] ?? NORMALIZE_AS_MODEL;
       const normalizes = asked === NORMALIZE_AS_MODEL ? spec.normalize : asked === NORMALIZE_ON;
       const finish = (full: Float32Array) => {
@@ -72,7 +74,15 @@ export async function pooledHead(session: ort.InferenceSession, spec: PooledHead
       };
       const encoding = base64[row] === 1 ? 'base64' : 'float';
       const spans = spanCounts?.[row] ?? 0;
-      if (spans === 0) return writer.add(finish(vector(outputs, r, length, skip)), encoding);
+      if (spans === 0) {
+        const final = finish(vector(outputs, r, length, skip));
+        const bits = formats?.[row] ?? 0;
+        if (bits === 0) return writer.add(final, encoding);
+        return writer.addFormats(final, bits, () => {
+          if (!calibrated) throw new Error('int8/uint8 vectors need the ranges of a calibration run, which this worker did not make');
+          return calibrated.get(final.length, normalizes);
+        });
+      }
       if (outputName === SENTENCE_OUTPUT) throw new Error(`late chunking pools token vectors; this graph gives only ${SENTENCE_OUTPUT}`);
       // Late chunking: each span of the row's token vectors pooled on its own (the tokens after `skip` up to `length`).
       let first = 0;
@@ -80,5 +90,10 @@ export async function pooledHead(session: ort.InferenceSession, spec: PooledHead
       const vectors = Array.from({ length: spans }, (_, k) => finish(vector(outputs, r, spanBounds![first + 2 * k + 1]!, spanBounds![first + 2 * k]!)));
       writer.addAll(vectors, encoding);
     },
+    calibrate(outputs, lengths) {
+      calibrated ??= new CalibratedRanges([], normalizeInPlace);
+      lengths.forEach((length, r) => calibrated!.add(vector(outputs, r, length, 0).slice()));
+    },
+    int8Ranges: () => calibrated?.get(spec.dimensions, spec.normalize),
   };
 }

@@ -26,6 +26,8 @@ const MAX_OVERHEAD_TOKENS = 256;
  * leave time for more texts to join the next batch.
  */
 const EARLY_FREE_MS = 2;
+/** Calibration texts per run: fixed (not planned from measured costs), so every worker and start computes the same vectors. */
+const CALIBRATION_RUN_TEXTS = 16;
 
 async function start() {
   const session = await ort.InferenceSession.create(setup.onnxPath, sessionOptions(setup.intraOpThreads, setup.memoryArena));
@@ -88,6 +90,22 @@ async function start() {
     return { overheadTokens, msPerToken: msPerToken || small / 8 };
   }
 
+  /** Runs the calibration texts through the heads that calibrate (the pooled head: its int8/uint8 ranges). */
+  async function calibrate({ ids, lengths }: NonNullable<WorkerSetup['calibration']>) {
+    let mask = 0;
+    heads.forEach((head, h) => (mask |= head.calibrate ? 1 << h : 0));
+    if (mask === 0) return;
+    const offsets: number[] = [];
+    for (let row = 0, offset = 0; row < lengths.length; offset += lengths[row]!, row++) offsets.push(offset);
+    for (let first = 0; first < lengths.length; first += CALIBRATION_RUN_TEXTS) {
+      const rows = offsets.slice(first, first + CALIBRATION_RUN_TEXTS).map((_, r) => first + r);
+      const { outputs } = await run(ids, offsets, lengths, rows, mask);
+      for (const head of heads) head.calibrate?.(outputs, rows.map((row) => lengths[row]!));
+      dispose(outputs);
+    }
+  }
+
+  if (setup.calibration) await calibrate(setup.calibration);
   const measured = await measureRunCost();
   const overheadTokens = setup.overheadTokens ?? measured.overheadTokens;
   const expectedMs = (texts: number, longest: number) => (overheadTokens + texts * longest) * measured.msPerToken;
@@ -148,7 +166,7 @@ async function start() {
       post({ kind: 'failed', id: request.id, message: (error as Error).message });
     }
   }
-  post({ kind: 'ready' });
+  post({ kind: 'ready', int8Ranges: heads.find((head) => head.int8Ranges)?.int8Ranges?.() });
 }
 
 start().catch((error: Error) => post({ kind: 'fatal', message: error.message }));

@@ -1,4 +1,5 @@
 import type { HeadSpec } from '../heads/head-spec.ts';
+import type { Int8Ranges } from '../output/quantize.ts';
 
 /** What the main thread hands an inference worker at start: the graph, and the heads after it (heads/create-head.ts). */
 export interface WorkerSetup {
@@ -11,6 +12,8 @@ export interface WorkerSetup {
   heads: HeadSpec[];
   /** The fixed cost of one model run in token-times (see sub-batches.ts); measured at start when absent. */
   overheadTokens?: number;
+  /** Texts (calibration-texts.ts) whose pooled vectors set the int8/uint8 ranges, run at start in fixed runs: every worker gets the same ranges. */
+  calibration?: { ids: Int32Array; lengths: Int32Array };
 }
 
 /** Asks the worker to release its session and exit. */
@@ -26,6 +29,8 @@ export interface RowOptions {
   base64: Uint8Array;
   /** sparse: the non-zeros kept, the largest (SparseEncoder's max_active_dims); 0 keeps all. */
   maxActiveDims?: Int32Array;
+  /** pooled: the formats of the vector (quantize.ts' formatBits), all in its one blob; 0 (or absent): one float vector, as `base64` says. */
+  formats?: Uint16Array;
   /** pooled: whether to L2-normalise (NORMALIZE_*; absent: as the model does). */
   normalize?: Uint8Array;
   /** pooled: how many spans of the row are pooled each on its own (late chunking), one vector each; 0 (or absent) pools the row whole. */
@@ -82,7 +87,8 @@ export interface RunRows {
 }
 
 export type WorkerMessage =
-  | { kind: 'ready' }
+  /** `int8Ranges`: the pooled head's, for the full vector as the model normalises it (shown in GET /models/{id}). */
+  | { kind: 'ready'; int8Ranges?: Int8Ranges }
   | { kind: 'fatal'; message: string }
   /** The batch's last run is starting and is short: the worker can be sent its next batch now (it waits in its queue). */
   | { kind: 'finishing'; id: number }

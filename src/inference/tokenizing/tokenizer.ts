@@ -27,7 +27,7 @@ export interface TextTokenizer {
    * until the texts' total (special tokens included) passes `countUpTo`: then counting stops, the text it stopped in
    * has a lower bound, and those after it are not tokenised (no ids of their own, a lower bound of 0).
    */
-  encode(texts: string[], options?: { whole?: boolean; countUpTo?: number; signal?: CancelSignal }): Promise<EncodedText[]>;
+  encode(texts: string[], options?: { whole?: boolean; countUpTo?: number; signal?: CancelSignal } & Truncation): Promise<EncodedText[]>;
   /**
    * (query, document) pairs as a cross-encoder reads them: the tokenizer's pair template
    * ([CLS] q [SEP] d [SEP] with token types 0/1; <s> q </s></s> d </s>), cut longest-first to
@@ -82,6 +82,15 @@ export interface EncodedPair {
   /** The pair's tokens before the cut; with `truncate: false` and a long text, a lower bound (`lengthIsLowerBound`). */
   length: number;
   lengthIsLowerBound: boolean;
+}
+
+/**
+ * How a request truncates its texts: which end goes (`right`, the default, keeps the start; `left` keeps the end, the
+ * special tokens framing either way), and a limit below the model's (`maxTokens`, special tokens included).
+ */
+export interface Truncation {
+  direction?: 'right' | 'left';
+  maxTokens?: number;
 }
 
 export interface EncodedText {
@@ -481,7 +490,7 @@ export async function loadTokenizer(dir: string, options: { maxTokens: number; l
    * Each text's tokens (textTokens), in calls of at most JOB_CHARS characters, one at a time, the signal checked
    * between them. `keep` undefined: every text whole (piecewiseTokens), until the count passes `countUpTo`.
    */
-  const manyTextTokens = async (texts: string[], keep: number | undefined, kept: KeptEnd, signal?: CancelSignal, countUpTo = Infinity): Promise<TextTokens[]> => {
+  const manyTextTokens = async (texts: string[], keep: number | undefined, kept: KeptEnd, signal?: CancelSignal, countUpTo = Infinity, room = textLimit): Promise<TextTokens[]> => {
     const tokens: TextTokens[] = new Array(texts.length);
     let counted = 0;
     for (const [from, to] of jobs(texts, keep === undefined ? Infinity : firstBudget)) {
@@ -489,7 +498,7 @@ export async function loadTokenizer(dir: string, options: { maxTokens: number; l
       if (counted > countUpTo) return tokens.fill(NOT_COUNTED, from);
       const alone = to - from === 1 ? texts[from]! : undefined;
       if (alone !== undefined && alone.length > firstBudget && keep !== undefined) tokens[from] = await textTokens(alone, keep, kept, signal);
-      else if (alone !== undefined && alone.length > JOB_CHARS && keep === undefined) tokens[from] = await piecewiseTokens(alone, { countUpTo: countUpTo - counted, signal });
+      else if (alone !== undefined && alone.length > JOB_CHARS && keep === undefined) tokens[from] = await piecewiseTokens(alone, { countUpTo: countUpTo - counted, keep: room, kept, signal });
       else (await plainIds(texts.slice(from, to))).forEach((ids, k) => (tokens[from + k] = { ids, length: ids.length, lengthIsLowerBound: false }));
       for (let index = from; index < to; index++) counted += tokens[index]!.length;
     }
@@ -497,20 +506,16 @@ export async function loadTokenizer(dir: string, options: { maxTokens: number; l
   };
 
   const textLimit = Math.max(0, maxTokens - before - after);
-  /** A text's tokens framed by the special ones and truncated to the limit, as sentence-transformers embeds them. */
-  const framed = ({ ids, length, lengthIsLowerBound }: TextTokens): EncodedText => {
-    const kept = ids.length > textLimit ? ids.slice(0, textLimit) : ids;
-    return { ids: Int32Array.from([...frame.before, ...kept, ...frame.after]), length: length + before + after, lengthIsLowerBound };
+  /** A text's tokens framed by the special ones, its own cut to `room` at the kept end, as sentence-transformers embeds them. */
+  const framed = ({ ids, length, lengthIsLowerBound }: TextTokens, room: number, kept: KeptEnd): EncodedText => {
+    const own = ids.length > room ? keptTokens(ids, room, kept) : ids;
+    return { ids: Int32Array.from([...frame.before, ...own, ...frame.after]), length: length + before + after, lengthIsLowerBound };
   };
 
-  /** Ids with the special tokens, cut to the limit with the closing ones kept. */
-  const truncate = (ids: number[]): EncodedText => {
-    const length = ids.length;
-    if (ids.length <= maxTokens) return { ids: Int32Array.from(ids), length, lengthIsLowerBound: false };
-    const truncated = new Int32Array(maxTokens);
-    truncated.set(ids.slice(0, maxTokens - after));
-    truncated.set(ids.slice(ids.length - after), maxTokens - after);
-    return { ids: truncated, length, lengthIsLowerBound: false };
+  /** Ids with the special tokens, cut to `limit` at the kept end with the special ones kept. */
+  const truncate = (ids: number[], limit: number, kept: KeptEnd): EncodedText => {
+    if (ids.length <= limit) return { ids: Int32Array.from(ids), length: ids.length, lengthIsLowerBound: false };
+    return framed({ ids: ids.slice(before, ids.length - after), length: ids.length - before - after, lengthIsLowerBound: false }, limit - before - after, kept);
   };
 
   let pairTemplate: Promise<PairTemplate> | undefined;
@@ -518,24 +523,28 @@ export async function loadTokenizer(dir: string, options: { maxTokens: number; l
   return {
     padId,
     frame: { before, after },
-    async encode(texts, { whole = false, countUpTo = Infinity, signal } = {}) {
+    async encode(texts, { whole = false, countUpTo = Infinity, signal, direction = 'right', maxTokens: cap = maxTokens } = {}) {
+      const kept: KeptEnd = direction === 'right' ? 'start' : 'end';
+      const limit = Math.min(cap, maxTokens);
+      const room = Math.max(0, limit - before - after);
+      const frameEach = (tokens: TextTokens[]) => tokens.map((each) => framed(each, room, kept));
       const prepared = texts.map((text) => (lowercase ? pythonStrip(text).toLowerCase() : pythonStrip(text)));
       let chars = 0;
       for (const text of prepared) chars += text.length;
-      if (whole) return (await manyTextTokens(prepared, undefined, 'start', signal, countUpTo - (before + after) * texts.length)).map(framed);
-      if (chars > JOB_CHARS) return (await manyTextTokens(prepared, textLimit, 'start', signal)).map(framed);
+      if (whole) return frameEach(await manyTextTokens(prepared, undefined, kept, signal, countUpTo - (before + after) * texts.length, room));
+      if (chars > JOB_CHARS) return frameEach(await manyTextTokens(prepared, room, kept, signal));
       // A small request: short texts from requests of the same event-loop turn share one call.
       const encoded: EncodedText[] = new Array(texts.length);
       const rest: number[] = [];
       for (const [index, text] of prepared.entries()) {
-        if (text.length > firstBudget) encoded[index] = framed(await textTokens(text, textLimit, 'start'));
+        if (text.length > firstBudget) encoded[index] = framed(await textTokens(text, room, kept), room, kept);
         else {
           const fast = fastEncode?.(text);
-          if (fast) encoded[index] = truncate(fast);
+          if (fast) encoded[index] = truncate(fast, limit, kept);
           else rest.push(index);
         }
       }
-      if (rest.length > 0) (await rustIds(rest.map((index) => prepared[index]!))).forEach((ids, k) => (encoded[rest[k]!] = truncate(ids)));
+      if (rest.length > 0) (await rustIds(rest.map((index) => prepared[index]!))).forEach((ids, k) => (encoded[rest[k]!] = truncate(ids, limit, kept)));
       return encoded;
     },
     async encodePairs(query, documents, { truncate, direction = 'right', signal }) {
