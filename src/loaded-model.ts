@@ -82,7 +82,7 @@ export class LoadedModel {
     const memoryArena = description.maxTokens <= MAX_RUN_TOKENS || options.keepArena === true;
     const starting = OnnxBackend.start(
       {
-        kind: description.kind,
+        kind: description.kind === 'embedding' ? 'embedding' : 'reranker',
         onnxPath: description.onnxFile,
         intraOpThreads: options.intraOpThreads,
         memoryArena,

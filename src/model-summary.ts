@@ -8,6 +8,12 @@ export function summarizeModel(description: ModelDescription): { fields: Record<
       text: `reranker (cross-encoder), ${description.maxTokens} max tokens per query–document pair, ${description.scoreActivation} scores`,
     };
   }
+  if (description.kind === 'classifier') {
+    return {
+      fields: { kind: 'classifier', labels: description.labels.length, maxTokens: description.maxTokens, activation: description.labelActivation },
+      text: `classifier, ${description.labels.length} labels (${description.labels.slice(0, 5).join(', ')}${description.labels.length > 5 ? ', …' : ''}), ${description.maxTokens} max tokens per text or pair, ${description.labelActivation === 'none' ? 'raw' : description.labelActivation} scores`,
+    };
+  }
   const pooling = description.poolingModes.join('+');
   return {
     fields: { kind: 'embedding', dimensions: description.dimensions, maxTokens: description.maxTokens, pooling, normalized: description.normalized },
