@@ -21,6 +21,8 @@ import { healthRoutes } from './routes/health.ts';
 import { modelRoutes } from './routes/models.ts';
 import { rerankRoutes } from './routes/rerank.ts';
 import { rootRoute } from './routes/root.ts';
+import { classifyRoutes } from './routes/classify.ts';
+import { similarityRoutes } from './routes/similarity.ts';
 import { tokenizeRoutes } from './routes/tokenize.ts';
 
 declare module 'fastify' {
@@ -166,6 +168,8 @@ export async function buildApp(options: AppOptions) {
     await app.register(embeddingRoutes, { prefix });
     await app.register(tokenizeRoutes, { prefix });
     await app.register(rerankRoutes(['/rerank']), { prefix });
+    await app.register(classifyRoutes, { prefix });
+    await app.register(similarityRoutes, { prefix });
   }
   await app.register(rerankRoutes(['/v2/rerank']));
   await app.register(rootRoute);

@@ -74,7 +74,7 @@ export class LoadedModel {
     let counting = false;
     const onBatch = (stats: BatchStats) => counting && options.onBatch?.(stats);
     const onRun = (worker: number, seconds: number) => counting && options.onRun?.(worker, seconds);
-    const tokenizerSetup = { dir: description.dir, maxTokens: description.maxTokens, lowercase: description.lowercase };
+    const tokenizerSetup = { dir: description.dir, maxTokens: description.maxTokens, lowercase: description.lowercase, asGiven: description.kind === 'classifier' };
     const tokenizer = await loadTokenizer(description.dir, tokenizerSetup);
     // A text longer than a run's token cap runs alone, as long as it is; the arena would keep that run's memory for
     // good, so it stays only where the plan has room for every worker keeping its longest run's (faster long runs:
@@ -83,6 +83,7 @@ export class LoadedModel {
     const starting = OnnxBackend.start(
       {
         kind: description.kind === 'embedding' ? 'embedding' : 'reranker',
+        labels: description.kind === 'classifier' ? description.labels.length : 1,
         onnxPath: description.onnxFile,
         intraOpThreads: options.intraOpThreads,
         memoryArena,
@@ -194,6 +195,38 @@ export class LoadedModel {
     }
     // Each pair's result is its one logit, as JSON text ("[x]").
     const logits = (await scored).map((bytes) => (JSON.parse(Buffer.from(bytes).toString('latin1')) as number[])[0]!);
+    return { logits, tokenCounts: encoded.map(({ ids }) => ids.length) };
+  }
+
+  /**
+   * A classifier's logits per item (a text, or a text and its pair, framed by the tokenizer's pair
+   * template), in the items' order, and each item's tokens. Texts are tokenised as given; items
+   * over the model's limit are cut (pairs longest first, `direction` choosing their end) or with
+   * `truncate: false` refused (InputTooLongError).
+   */
+  async classify(
+    items: ([string] | [string, string])[],
+    options: { truncate: boolean; direction?: 'right' | 'left'; signal?: CancelSignal },
+  ): Promise<{ logits: number[][]; tokenCounts: number[] }> {
+    const { truncate, direction, signal } = options;
+    const release = this.batcher.admit(items.length);
+    let encoded: EncodedPair[];
+    let scored: Promise<Uint8Array[]>;
+    try {
+      const singles = items.flatMap((item, index) => (item.length === 1 ? [index] : []));
+      encoded = new Array(items.length);
+      const texts = await this.tokenizer.encode(singles.map((index) => items[index]![0]), { signal });
+      singles.forEach((index, k) => (encoded[index] = { ...texts[k]!, typeIds: new Int32Array(texts[k]!.ids.length) }));
+      for (const [index, item] of items.entries()) {
+        if (item.length === 2) [encoded[index]] = await this.tokenizer.encodePairs(item[0], [item[1]], { truncate, direction, signal });
+      }
+      signal?.throwIfAborted();
+      this.checkLengths(encoded, { truncate });
+      scored = this.batcher.submit(encoded.map(({ ids }) => ids), { signal, typeIds: encoded.map(({ typeIds }) => typeIds) });
+    } finally {
+      release();
+    }
+    const logits = (await scored).map((bytes) => JSON.parse(Buffer.from(bytes).toString('latin1')) as number[]);
     return { logits, tokenCounts: encoded.map(({ ids }) => ids.length) };
   }
 

@@ -14,8 +14,10 @@ const TOKEN_OUTPUTS = ['last_hidden_state', 'token_embeddings'];
 const SENTENCE_OUTPUT = 'sentence_embedding';
 
 export interface HeadSetup {
-  /** A cross-encoder's head is its graph's one logit per pair. */
+  /** A cross-encoder's head is its graph's one logit per pair; a classifier's, its logits per text. */
   kind: 'embedding' | 'reranker';
+  /** With kind reranker: logits per row (1 for a cross-encoder). */
+  labels?: number;
   poolingModes: PoolingMode[];
   dense: DenseLayer[];
   /** Why the module pipeline cannot run here, if it cannot. */
@@ -36,21 +38,21 @@ function floats(output: ort.Tensor): Float32Array {
   throw new Error(`the graph's output is ${output.type}, not float32 or float16`);
 }
 
-/** A sequence classifier's `logits` [batch, 1]: each pair's raw score (the activation is applied by the caller). */
-function scoreHead(session: ort.InferenceSession): EmbeddingHead {
+/** A sequence classifier's `logits` [batch, labels]: each row's raw scores (the activation is applied by the caller). */
+function scoreHead(session: ort.InferenceSession, expected: number): EmbeddingHead {
   const outputName = session.outputNames.includes('logits') ? 'logits' : session.outputNames[0]!;
   return {
     outputName,
     vector(output, row) {
       const [, labels] = output.dims as [number, number];
-      if (labels !== 1) throw new Error(`the graph's ${outputName} has ${labels} labels per pair; a reranker has one`);
-      return floats(output).slice(row, row + 1);
+      if (labels !== expected) throw new Error(`the graph's ${outputName} has ${labels} labels per row; config.json says ${expected}`);
+      return floats(output).slice(row * labels, (row + 1) * labels);
     },
   };
 }
 
 export async function embeddingHead(session: ort.InferenceSession, setup: HeadSetup): Promise<EmbeddingHead> {
-  if (setup.kind === 'reranker') return scoreHead(session);
+  if (setup.kind === 'reranker') return scoreHead(session, setup.labels ?? 1);
   const outputs = session.outputNames;
   const tokenOutput =
     TOKEN_OUTPUTS.find((name) => outputs.includes(name)) ??
