@@ -86,7 +86,7 @@ export const classifyRoutes: FastifyPluginAsyncZod = async (app) => {
         created: Math.floor(Date.now() / 1000),
         model: entry.spec.id,
         data: scores.map((probs, index) => ({ index, label: labels[probs.indexOf(Math.max(...probs))]!, probs, num_classes: labels.length })),
-        usage: { prompt_tokens: totalTokens, total_tokens: totalTokens, completion_tokens: 0 },
+        usage: { prompt_tokens: totalTokens, total_tokens: totalTokens },
       };
     },
   );

@@ -114,7 +114,7 @@ export const similarityRoutes: FastifyPluginAsyncZod = async (app) => {
         created: Math.floor(Date.now() / 1000),
         model: entry.spec.id,
         data: scores.map((score, index) => ({ index, object: 'score' as const, score })),
-        usage: { prompt_tokens: totalTokens, total_tokens: totalTokens, completion_tokens: 0 },
+        usage: { prompt_tokens: totalTokens, total_tokens: totalTokens },
       };
     },
   );

@@ -50,7 +50,7 @@ export function predictRequestSchema(registry: Registry) {
     .superRefine((body, ctx) => void resolveModelOfKind(registry, body.model, ['classifier'], ctx))
     .meta({
       description: "Text Embeddings Inference's predict request.",
-      examples: [{ inputs: 'I like you. I love you' }, { inputs: [['I like you.'], ['A man is eating.', 'Someone eats.']] }],
+      examples: [{ inputs: [['I like you. I love you'], ['A man is eating food.', 'Someone is eating.']] }],
     });
 }
 
@@ -93,6 +93,6 @@ export const classifyResponseSchema = z
         num_classes: z.number().int(),
       }),
     ),
-    usage: z.object({ prompt_tokens: z.number().int(), total_tokens: z.number().int(), completion_tokens: z.number().int() }),
+    usage: z.object({ prompt_tokens: z.number().int(), total_tokens: z.number().int() }),
   })
   .meta({ id: 'ClassifyResponse' });

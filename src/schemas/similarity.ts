@@ -92,6 +92,6 @@ export const scoreResponseSchema = z
     created: z.number().int(),
     model: z.string(),
     data: z.array(z.object({ index: z.number().int(), object: z.literal('score'), score: z.number() })),
-    usage: z.object({ prompt_tokens: z.number().int(), total_tokens: z.number().int(), completion_tokens: z.number().int() }),
+    usage: z.object({ prompt_tokens: z.number().int(), total_tokens: z.number().int() }),
   })
   .meta({ id: 'ScoreResponse' });
