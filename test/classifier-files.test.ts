@@ -36,7 +36,7 @@ describe('a sequence classifier is described by its labels and the pipeline\'s a
       assert.deepEqual(description.labels, fixture.labels);
       assert.equal(description.labelActivation, fixture.activation);
       assert.equal(description.maxTokens, CLASSIFIER_LIMIT);
-      assert.equal(description.dimensions, fixture.labels.length);
+      assert.deepEqual(description.heads, [{ kind: 'logits', labels: fixture.labels.length, activation: 'identity' }]);
     });
   }
 });

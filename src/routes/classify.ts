@@ -2,8 +2,9 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { v4 as uuidv4 } from 'uuid';
 import { callModel } from '../http/model-call.ts';
 import { labelScores, rankedLabels } from '../inference/heads/label-scores.ts';
+import type { ClassifierItem } from '../model/classifier.ts';
 import type { ModelEntry } from '../registry.ts';
-import { classifyRequestSchema, classifyResponseSchema, predictItems, predictRequestSchema, predictResponseSchema, type ClassifyInput } from '../schemas/classify.ts';
+import { classifyRequestSchema, classifyResponseSchema, predictItems, predictRequestSchema, predictResponseSchema } from '../schemas/classify.ts';
 import { errorResponseSchema } from '../schemas/error.ts';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 
@@ -14,11 +15,12 @@ async function classifyItems(
   request: FastifyRequest,
   reply: FastifyReply,
   entry: ModelEntry,
-  items: ClassifyInput[],
+  items: ClassifierItem[],
   options: { raw: boolean; truncate: boolean; direction?: 'right' | 'left' },
 ): Promise<{ scores: number[][]; totalTokens: number }> {
   const { logits, tokenCounts } = await callModel(request, reply, entry.spec.id, async (signal) =>
-    (await entry.loaded).classify(items, { truncate: options.truncate, direction: options.direction, signal }),
+    // The schema took only classifiers' names.
+    (await entry.loaded).classifier!.classify(items, { truncate: options.truncate, direction: options.direction, signal }),
   );
   const totalTokens = tokenCounts.reduce((sum, count) => sum + count, 0);
   request.embedding = { model: entry.spec.id, inputs: items.length, tokens: totalTokens };
@@ -75,7 +77,7 @@ export const classifyRoutes: FastifyPluginAsyncZod = async (app) => {
       const { body } = request;
       const entry = classifier(body.model);
       const texts = typeof body.input === 'string' ? [body.input] : body.input;
-      const { scores, totalTokens } = await classifyItems(request, reply, entry, texts.map((text): ClassifyInput => [text]), {
+      const { scores, totalTokens } = await classifyItems(request, reply, entry, texts.map((text): ClassifierItem => [text]), {
         raw: body.use_activation === false || body.raw_scores === true,
         truncate: body.truncate ?? app.limits.truncate,
       });

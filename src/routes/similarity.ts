@@ -2,6 +2,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { v4 as uuidv4 } from 'uuid';
 import { callModel } from '../http/model-call.ts';
+import { logitsHeadOf } from '../inference/heads/head-spec.ts';
 import { activate } from '../inference/heads/score-activation.ts';
 import type { ModelEntry } from '../registry.ts';
 import { errorResponseSchema } from '../schemas/error.ts';
@@ -39,8 +40,10 @@ async function comparePairs(
   const { truncate } = options;
   const maxRequestTokens = request.server.limits.maxRequestTokens;
   const result = await callModel(request, reply, entry.spec.id, async (signal) => {
-    const model = await entry.loaded;
-    if (entry.description.kind === 'reranker') {
+    // The schema took only embedding models' and rerankers' names.
+    const { embedder, reranker } = await entry.loaded;
+    if (reranker) {
+      const activation = options.raw ? 'identity' : logitsHeadOf(entry.description.heads).activation;
       // Pairs of one first text are scored in one call, as /rerank scores a query's documents.
       const byFirst = new Map<string, number[]>();
       pairs.forEach(([first], index) => byFirst.set(first, [...(byFirst.get(first) ?? []), index]));
@@ -48,8 +51,8 @@ async function comparePairs(
       let totalTokens = 0;
       await Promise.all(
         [...byFirst].map(async ([first, indexes]) => {
-          const { logits, tokenCounts } = await model.score(first, indexes.map((index) => pairs[index]![1]), { truncate, signal });
-          indexes.forEach((index, k) => (scores[index] = activate(logits[k]!, options.raw ? 'identity' : entry.description.scoreActivation)));
+          const { logits, tokenCounts } = await reranker.score(first, indexes.map((index) => pairs[index]![1]), { truncate, signal });
+          indexes.forEach((index, k) => (scores[index] = activate(logits[k]!, activation)));
           totalTokens += tokenCounts.reduce((sum, count) => sum + count, 0);
         }),
       );
@@ -57,7 +60,7 @@ async function comparePairs(
     }
     // Each distinct text embedded once.
     const texts = [...new Set(pairs.flat())];
-    const { embeddings, tokenCounts } = await model.embed({ texts }, { truncate, maxRequestTokens, signal, prompt: { promptName: options.promptName } });
+    const { embeddings, tokenCounts } = await embedder!.embed({ texts }, { truncate, maxRequestTokens, signal, prompt: { promptName: options.promptName } });
     const at = new Map(texts.map((text, index) => [text, embeddings[index]!]));
     return { scores: pairs.map(([first, second]) => cosineOf(at.get(first)!, at.get(second)!)), totalTokens: tokenCounts.reduce((sum, count) => sum + count, 0) };
   });

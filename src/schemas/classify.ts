@@ -1,11 +1,9 @@
 import { z } from 'zod';
+import type { ClassifierItem } from '../model/classifier.ts';
 import type { Registry } from '../registry.ts';
 import { MAX_INPUTS } from './embeddings.ts';
 import { resolveModelOfKind } from './model-of-kind.ts';
 import { servedIds } from './models.ts';
-
-/** One text, or a (text, text pair) to classify together (NLI: premise and hypothesis). */
-export type ClassifyInput = [text: string] | [text: string, pair: string];
 
 const modelField = (registry: Registry) => {
   const ids = servedIds(registry, 'classifier');
@@ -32,10 +30,10 @@ const predictInputs = z
   .meta({ description: 'What to classify, as Text Embeddings Inference reads it: "a", ["a"] and ["a", "b"] are one item (a text, a text, a pair); [["a"], ["a", "b"]] is a batch.' });
 
 /** TEI's `inputs` as a list of items, and whether it was a batch (answered as a list of lists). */
-export function predictItems(inputs: z.infer<typeof predictInputs>): { items: ClassifyInput[]; batch: boolean } {
+export function predictItems(inputs: z.infer<typeof predictInputs>): { items: ClassifierItem[]; batch: boolean } {
   if (typeof inputs === 'string') return { items: [[inputs]], batch: false };
-  if (inputs.every((item) => typeof item === 'string')) return { items: [inputs as ClassifyInput], batch: false };
-  return { items: inputs as ClassifyInput[], batch: true };
+  if (inputs.every((item) => typeof item === 'string')) return { items: [inputs as ClassifierItem], batch: false };
+  return { items: inputs as ClassifierItem[], batch: true };
 }
 
 export function predictRequestSchema(registry: Registry) {

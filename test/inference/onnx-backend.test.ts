@@ -8,15 +8,18 @@ import { referenceForward } from '../helpers/bert-reference.ts';
 import { writeFixtureModel } from '../helpers/fixture-model.ts';
 
 const FAKE = new URL('./crashing-worker.ts', import.meta.url).href;
-const setup = { onnxPath: 'unused', intraOpThreads: 1, kind: 'embedding' as const, poolingModes: ['mean' as const], dense: [], memoryArena: true, padId: 0, normalize: false };
+const meanHead = { kind: 'pooled' as const, poolingModes: ['mean' as const], dense: [], normalize: false, unrunnable: undefined, dimensions: 32 };
+const setup = { onnxPath: 'unused', intraOpThreads: 1, heads: [meanHead], memoryArena: true, padId: 0 };
+/** Per text: the one head, default options. */
+const rowsOf = (count: number) => ({ heads: new Uint8Array(count).fill(1), options: { dimensions: new Int32Array(count), base64: new Uint8Array(count) } });
 
 /** Embeds a batch and gathers what the worker sent, run by run: each text's vector, and the rows of each run in order. */
 async function embed(backend: OnnxBackend, ids: Int32Array, lengths: Int32Array) {
   const vectors: number[][] = [];
   const runs: number[][] = [];
   let paddedTokens = 0;
-  const texts = { ids, lengths, dimensions: new Int32Array(lengths.length), base64: new Uint8Array(lengths.length) };
-  await backend.embed(texts, ({ rows, json, ends, paddedTokens: computed }) => {
+  const texts = { ids, lengths, ...rowsOf(lengths.length) };
+  await backend.run(texts, ({ outputs: [{ rows, bytes: json, ends }], paddedTokens: computed }) => {
     rows.forEach((row, r) => (vectors[row] = JSON.parse(Buffer.from(json.subarray(r === 0 ? 0 : ends[r - 1], ends[r])).toString())));
     runs.push(Array.from(rows));
     paddedTokens += computed;
@@ -46,10 +49,10 @@ test('a worker that dies fails the batches it held at once, and is replaced', as
 test('a worker on its last short run is free for the next batch before the batch settles', async () => {
   const backend = await OnnxBackend.start(setup, 1, { entry: FAKE });
   try {
-    const texts = { ids: new Int32Array(777).fill(4), lengths: Int32Array.of(777), dimensions: new Int32Array(1), base64: new Uint8Array(1) };
+    const texts = { ids: new Int32Array(777).fill(4), lengths: Int32Array.of(777), ...rowsOf(1) };
     let freed = false;
     let settled = false;
-    const batch = backend.embed(texts, () => undefined, () => (freed = true)).then(() => (settled = true));
+    const batch = backend.run(texts, () => undefined, () => (freed = true)).then(() => (settled = true));
     assert.equal(backend.inFlight, 1);
     while (!freed) await new Promise((resolve) => setTimeout(resolve, 5));
     assert.equal(settled, false, 'freed while its batch is still running');
@@ -116,4 +119,41 @@ test('closing during a long batch ends after the run in progress: the rest fails
   assert.ok(performance.now() - started < 2000, `close took ${performance.now() - started} ms`);
   await running;
   await queued;
+});
+
+test("each text gets the heads it asks for, from one run that fetches what they all read", async (t) => {
+  const artifacts = await tempDir('backend-heads');
+  t.after(() => rm(artifacts, { recursive: true, force: true }));
+  const { dir, weights } = await writeFixtureModel(artifacts, 'test/heads');
+  const texts = [[2, 9, 3], [2, 17, 18, 3], [2, 40, 41, 42, 43, 3]];
+  const reference = texts.map((ids) => {
+    const rows = referenceForward(weights, ids);
+    return { mean: rows[0]!.map((_, d) => rows.reduce((sum, row) => sum + row[d]!, 0) / rows.length), cls: rows[0]! };
+  });
+  const clsHead = { ...meanHead, poolingModes: ['cls' as const] };
+  // A huge overhead: the three texts run together.
+  const backend = await OnnxBackend.start({ ...setup, heads: [meanHead, clsHead], onnxPath: join(dir, 'onnx/model.onnx'), overheadTokens: 1e9 }, 1);
+  try {
+    const runs: { head: number; rows: number[]; vectors: number[][] }[][] = [];
+    const lengths = Int32Array.from(texts, (ids) => ids.length);
+    // Text 0 wants the mean head, text 1 the cls head, text 2 both.
+    const wanted = { heads: Uint8Array.of(0b01, 0b10, 0b11), options: { dimensions: new Int32Array(3), base64: new Uint8Array(3) } };
+    await backend.run({ ids: Int32Array.from(texts.flat()), lengths, ...wanted }, ({ outputs }) => {
+      runs.push(outputs.map(({ head, rows, bytes, ends }) => ({
+        head,
+        rows: Array.from(rows),
+        vectors: Array.from(rows, (_, r) => JSON.parse(Buffer.from(bytes.subarray(r === 0 ? 0 : ends[r - 1], ends[r])).toString()) as number[]),
+      })));
+    });
+    assert.equal(runs.length, 1, 'one run');
+    assert.deepEqual(runs[0]!.map(({ head, rows }) => [head, rows]), [[0, [0, 2]], [1, [1, 2]]]);
+    const close = (actual: number[], expected: ArrayLike<number>, what: string) => assert.ok(Math.max(...Array.from(expected, (value, d) => Math.abs(value - actual[d]!))) < 1e-4, what);
+    const [mean, cls] = runs[0]!;
+    close(mean!.vectors[0]!, reference[0]!.mean, 'text 0, mean');
+    close(mean!.vectors[1]!, reference[2]!.mean, 'text 2, mean');
+    close(cls!.vectors[0]!, reference[1]!.cls, 'text 1, cls');
+    close(cls!.vectors[1]!, reference[2]!.cls, 'text 2, cls');
+  } finally {
+    await backend.close();
+  }
 });

@@ -2,32 +2,26 @@ import { access } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ModelSpec } from '../../models-file.ts';
 import { positive, readJson, type Json } from './config-json.ts';
-import { readModulePipeline, type DenseLayer } from './modules.ts';
+import { readModulePipeline } from './modules.ts';
 import { isSequenceClassifier, readSequenceClassifier, type LabelActivation } from './sequence-classifier.ts';
-import type { PoolingMode } from '../heads/pooling.ts';
+import type { HeadSpec, ScoreActivation } from '../heads/head-spec.ts';
 import { runShapeOf, type RunShape } from '../../batching/run-peak.ts';
 
-/** How a cross-encoder's logit becomes its score, as sentence-transformers' CrossEncoder picks it for one label. */
-export type ScoreActivation = 'sigmoid' | 'identity' | 'tanh';
-
-/** What a sentence-transformers repo's config files say about serving it. */
+/** What a sentence-transformers repo's config files say about serving it: a tokenizer, a graph, and heads after it. */
 export interface ModelDescription {
-  /** An embedding model, a cross-encoder that scores (query, document) pairs, or a sequence classifier that labels texts and pairs. */
+  /**
+   * What it serves: an embedding model (a pooled head: vectors), a cross-encoder (a one-label logits head) that
+   * scores (query, document) pairs, or a sequence classifier (a logits head, a label each) that labels texts and pairs.
+   */
   kind: 'embedding' | 'reranker' | 'classifier';
-  /** For a reranker: the activation its CrossEncoder applies to the logit. */
-  scoreActivation: ScoreActivation;
+  /** What the model computes from its graph's outputs; a request names those it wants by their index here. */
+  heads: HeadSpec[];
   /** For a classifier: config.json's id2label names, in the logits' order (empty for other kinds). */
   labels: string[];
   /** For a classifier: what transformers' text-classification pipeline applies to its logits by default. */
   labelActivation: LabelActivation;
   dir: string;
   onnxFile: string;
-  poolingModes: PoolingMode[];
-  /** Dense modules after the pooling, in order. */
-  dense: DenseLayer[];
-  normalized: boolean;
-  /** Why the server cannot run the module pipeline itself; then the graph must output `sentence_embedding`. */
-  unrunnable: string | undefined;
   /** sentence_bert_config.json's do_lower_case: lowercase texts before tokenising. */
   lowercase: boolean;
   /** Token limit per input, special tokens included. */
@@ -36,8 +30,6 @@ export interface ModelDescription {
   tokenWidth: number;
   /** Layers, attention heads, widths and causal attention (config.json; estimated from the width where it does not say): what a run holds at its peak. */
   runShape: RunShape;
-  /** The embedding's width: the last Dense layer's output, else token width × pooling modes. */
-  dimensions: number;
   vocabSize: number;
   /** config_sentence_transformers.json's prompts (name → text prepended to each input). */
   prompts: Record<string, string>;
@@ -95,14 +87,14 @@ function crossEncoderActivation(config: Json): ScoreActivation {
  * What a model is: a sequence classifier with more than one label, or declared `kind=classifier`, is a
  * classifier; one with one label a reranker (a cross-encoder); anything else an embedding model.
  */
-function modelKind(spec: ModelSpec, config: Json): Pick<ModelDescription, 'kind' | 'scoreActivation' | 'labels' | 'labelActivation'> {
+function modelKind(spec: ModelSpec, config: Json): Pick<ModelDescription, 'kind' | 'labels' | 'labelActivation'> & { scoreActivation?: ScoreActivation } {
   if (!isSequenceClassifier(config)) {
     if (spec.kind === 'classifier') throw new Error("kind=classifier, but config.json's architectures name no …ForSequenceClassification");
-    return { kind: 'embedding', scoreActivation: 'identity', labels: [], labelActivation: 'none' };
+    return { kind: 'embedding', labels: [], labelActivation: 'none' };
   }
   const { labels, activation } = readSequenceClassifier(config);
-  if (labels.length > 1 || spec.kind === 'classifier') return { kind: 'classifier', scoreActivation: 'identity', labels, labelActivation: activation };
-  return { kind: 'reranker', scoreActivation: crossEncoderActivation(config), labels: [], labelActivation: 'none' };
+  if (labels.length > 1 || spec.kind === 'classifier') return { kind: 'classifier', labels, labelActivation: activation };
+  return { kind: 'reranker', labels: [], labelActivation: 'none', scoreActivation: crossEncoderActivation(config) };
 }
 
 async function describe(spec: ModelSpec, dir: string): Promise<ModelDescription> {
@@ -141,20 +133,30 @@ async function describe(spec: ModelSpec, dir: string): Promise<ModelDescription>
   if (!vocabSize) throw new Error('config.json has no vocab_size');
   // A cross-encoder or classifier: its limit is the tokenizer's and the positions', as CrossEncoder and the pipeline's tokenizer set it.
   const rerankLimit = positionLimit && tokenizerLimit ? Math.min(positionLimit, tokenizerLimit) : (tokenizerLimit ?? positionLimit);
+  // A cross-encoder's or classifier's scores are its logits: no sentence-transformers module applies to them.
+  const heads: HeadSpec[] = scoring
+    ? [{ kind: 'logits', labels: kind.kind === 'classifier' ? kind.labels.length : 1, activation: kind.scoreActivation ?? 'identity' }]
+    : [
+        {
+          kind: 'pooled',
+          poolingModes: pipeline.poolingModes,
+          dense: pipeline.dense,
+          normalize: pipeline.normalize,
+          unrunnable: pipeline.unrunnable,
+          dimensions: pipeline.dense.at(-1)?.outFeatures ?? tokenWidth * pipeline.poolingModes.length,
+        },
+      ];
   return {
-    ...kind,
+    kind: kind.kind,
+    heads,
+    labels: kind.labels,
+    labelActivation: kind.labelActivation,
     dir,
     onnxFile: join(dir, spec.onnxPath),
-    poolingModes: pipeline.poolingModes,
-    dense: pipeline.dense,
-    // A cross-encoder's score is its logit: no sentence-transformers module applies to it.
-    normalized: !scoring && pipeline.normalize,
-    unrunnable: pipeline.unrunnable,
     lowercase: sentenceBertConfig?.do_lower_case === true,
     maxTokens: scoring && rerankLimit ? rerankLimit : maxTokens,
     tokenWidth,
     runShape,
-    dimensions: kind.kind === 'classifier' ? kind.labels.length : kind.kind === 'reranker' ? 1 : (pipeline.dense.at(-1)?.outFeatures ?? tokenWidth * pipeline.poolingModes.length),
     vocabSize,
     prompts,
     defaultPromptName,
