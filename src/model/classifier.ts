@@ -32,9 +32,12 @@ export class Classifier {
         const text = texts.encoded[k]!;
         encoded[index] = { ...text, typeIds: new Int32Array(text.ids.length) };
       });
-      for (const [index, item] of items.entries()) {
-        if (item.length === 2) [encoded[index]] = await this.runtime.encodePairs(item[0], [item[1]], options);
-      }
+      // Pairs asked for together reach the tokenizer in one turn (it joins them into one call).
+      await Promise.all(
+        items.map(async (item, index) => {
+          if (item.length === 2) [encoded[index]] = await this.runtime.encodePairs(item[0], [item[1]], options);
+        }),
+      );
       this.runtime.checkLengths(encoded, { truncate });
       scored = this.runtime.submit(
         encoded.map(({ ids }) => ids),
