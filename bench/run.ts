@@ -313,7 +313,8 @@ async function rerankSuite(artifactsDir: string, cpus: number): Promise<RerankSu
 /**
  * Classification: a MiniLM-L6-shaped sequence classifier (WordPiece, token types, 3 labels, softmax),
  * single texts of 8–32 tokens at 64 connections on /v1/classify, against one ONNX Runtime session
- * with every core's threads running the same texts (the single-session limit), and N single-thread sessions.
+ * with every core's threads running the same texts (the single-session limit), and N single-thread sessions,
+ * each measured just before and just after the load.
  */
 async function classifySuite(artifactsDir: string, cpus: number): Promise<ClassifySuite> {
   const spec = await generatedModel(artifactsDir, 'bench/classifier', { crossEncoder: { labelNames: ['negative', 'neutral', 'positive'] } }, realTokenizer);
@@ -324,9 +325,16 @@ async function classifySuite(artifactsDir: string, cpus: number): Promise<Classi
   return withServer(artifactsDir, spec, async (server) => {
     const plan = planOf(server);
     await runLoad(server, { model: spec.id, texts, textsPerRequest: 1, connections: 16, seconds: 2, classify: true });
-    const oneSession = await measureLimit(description.onnxFile, sequences, cpus, [1, 8, 32], limitSeconds);
-    const limit = await measureParallelLimit(description.onnxFile, sequences, cpus, [1, 8, 32], limitSeconds);
+    // The machine's speed drifts over minutes: the limits are measured just before and just after the load, and averaged.
+    const limits = async () => ({
+      oneSession: await measureLimit(description.onnxFile, sequences, cpus, [1, 8, 32], limitSeconds),
+      parallel: await measureParallelLimit(description.onnxFile, sequences, cpus, [1, 8, 32], limitSeconds),
+    });
+    const before = await limits();
     const load = await runLoad(server, { model: spec.id, texts, textsPerRequest: 1, connections: 64, seconds, classify: true });
+    const after = await limits();
+    const oneSession = meanLimit(before.oneSession, after.oneSession);
+    const limit = meanLimit(before.parallel, after.parallel);
     console.log(`\nclassify (single texts of 8–32 tokens, 64 connections): ${plan}`);
     console.log(`ONNX Runtime: one ${cpus}-thread session ${round(oneSession.textsPerSecond)} texts/s (batch ${oneSession.batchSize}); ${cpus} single-thread sessions ${round(limit.textsPerSecond)} texts/s`);
     console.table([row('classify', load, limit, oneSession)]);

@@ -210,5 +210,9 @@ describe('similarity equals what the embedding and rerank routes give', () => {
     close(scoreResponseSchema.parse(pairwise.json()).data.map(({ score }) => score), [cosine(vectors[0]!, vectors[2]!), cosine(vectors[1]!, vectors[3]!)], 'score N:N');
     const reranked = await post('/v1/score', { model: 'ce/bge', text_1: firsts, text_2: seconds });
     close(scoreResponseSchema.parse(reranked.json()).data.map(({ score }) => score), [(await rerankScores(firsts[0]!, [seconds[0]!]))[0]!, (await rerankScores(firsts[1]!, [seconds[1]!]))[0]!], 'reranker N:N');
+    // use_activation false: the logits, as /rerank's raw_scores.
+    const raw = await post('/v1/score', { model: 'ce/bge', text_1: SOURCE, text_2: SENTENCES, use_activation: false });
+    const logits = (await post('/rerank', { model: 'ce/bge', query: SOURCE, texts: SENTENCES, raw_scores: true })).json() as { index: number; score: number }[];
+    close(scoreResponseSchema.parse(raw.json()).data.map(({ score }) => score), SENTENCES.map((_, i) => logits.find(({ index }) => index === i)!.score), 'raw logits');
   });
 });

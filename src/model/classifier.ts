@@ -24,7 +24,7 @@ export class Classifier {
     const { truncate, signal } = options;
     const release = this.runtime.admit(items.length);
     const encoded: EncodedPair[] = new Array(items.length);
-    let scored: Promise<Uint8Array[][]>;
+    let scored: Promise<Uint8Array[]>;
     try {
       const singles = items.flatMap((item, index) => (item.length === 1 ? [index] : []));
       const texts = await this.runtime.encode({ texts: singles.map((index) => items[index]![0]) }, { signal }, { tokenIds: 'model', promptName: undefined });
@@ -38,15 +38,10 @@ export class Classifier {
           if (item.length === 2) [encoded[index]] = await this.runtime.encodePairs(item[0], [item[1]], options);
         }),
       );
-      this.runtime.checkLengths(encoded, { truncate });
-      scored = this.runtime.submit(
-        encoded.map(({ ids }) => ids),
-        { heads: [this.head], signal, typeIds: encoded.map(({ typeIds }) => typeIds) },
-      );
+      scored = this.runtime.submitPairs(encoded, this.head, { truncate, signal });
     } finally {
       release();
     }
-    const [blobs] = await scored;
-    return { logits: blobs!.map(decodeLogits), tokenCounts: encoded.map(({ ids }) => ids.length) };
+    return { logits: (await scored).map(decodeLogits), tokenCounts: encoded.map(({ ids }) => ids.length) };
   }
 }

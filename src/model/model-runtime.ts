@@ -135,6 +135,19 @@ export class ModelRuntime {
   }
 
   /**
+   * Encoded pairs (or texts with their token types) through one head, after the length checks: per pair, its blob.
+   * The caller has admitted them and releases its places once this returns (the queue counts them from here on).
+   */
+  async submitPairs(encoded: EncodedPair[], head: number, options: { truncate: boolean; signal?: CancelSignal }): Promise<Uint8Array[]> {
+    this.checkLengths(encoded, options);
+    const blobs = this.submit(
+      encoded.map(({ ids }) => ids),
+      { heads: [head], signal: options.signal, typeIds: encoded.map(({ typeIds }) => typeIds) },
+    );
+    return (await blobs)[0]!;
+  }
+
+  /**
    * What would be run: per input its ids (prompt included, truncated) and untruncated count,
    * and how many leading tokens the pooling leaves out (the prompt, with include_prompt false).
    * `whole` tokenises every text whole, so the counts are exact (else long texts only as far as needed),
