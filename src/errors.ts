@@ -85,6 +85,14 @@ export const errors = {
       param,
       'context_length_exceeded',
     ),
+  itemTooLong: (index: number, tokens: number, limit: number, param: string, atLeast = false) =>
+    new ApiError(
+      400,
+      'invalid_request_error',
+      `Item ${index} has ${atLeast ? 'more than ' : ''}${tokens} tokens, more than the model's limit of ${limit}. Shorten it, or let it be truncated ("truncate": true).`,
+      param,
+      'context_length_exceeded',
+    ),
   tooManyDocuments: (count: number, limit: number, param: string) =>
     new ApiError(400, 'invalid_request_error', `The request has ${count} documents; at most ${limit} are allowed (MAX_RERANK_DOCUMENTS). Split it.`, param, 'too_many_documents'),
   wrongModelKind: (model: string, kind: 'embedding' | 'reranker' | 'classifier') =>

@@ -153,6 +153,7 @@ test('errors: the wrong kind, an unknown model, three strings as one item, an ov
     ['/predict', { model: 'cls/bert-nli', inputs: ['a', 'b', 'c'] }, 400, 'invalid_request_error'],
     ['/predict', { model: 'cls/bert-nli', inputs: [] }, 400, 'invalid_request_error'],
     ['/predict', { model: 'cls/bert-nli', inputs: LONG, truncate: false }, 400, 'context_length_exceeded'],
+    ['/v1/classify', { model: 'cls/bert-nli', input: ['a', LONG], truncate: false }, 400, 'context_length_exceeded'],
     ['/v1/score', { model: 'emb/mini', text_1: ['a', 'b'], text_2: ['a', 'b', 'c'] }, 400, 'invalid_request_error'],
     ['/v1/score', { model: 'cls/bert-nli', text_1: 'a', text_2: 'b' }, 400, 'model_kind_mismatch'],
     ['/similarity', { model: 'emb/mini', inputs: { source_sentence: 'a', sentences: [] } }, 400, 'invalid_request_error'],
@@ -164,6 +165,9 @@ test('errors: the wrong kind, an unknown model, three strings as one item, an ov
     // TEI-shaped routes answer in TEI's shape once its error shape is merged; until then, OpenAI's.
     if (typeof body.error === 'object') assert.ok(body.error.code === code || body.error.type === code, `${url}: ${response.body}`);
   }
+  const tooLong = errorResponseSchema.parse((await post('/v1/classify', { model: 'cls/bert-nli', input: ['a', LONG], truncate: false })).json());
+  assert.equal(tooLong.error.param, 'input');
+  assert.match(tooLong.error.message, /^Item 1 has 16\d tokens, more than the model's limit of 32\./);
 });
 
 describe('similarity equals what the embedding and rerank routes give', () => {

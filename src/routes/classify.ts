@@ -1,5 +1,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { v4 as uuidv4 } from 'uuid';
+import { InputTooLongError } from '../embedding-errors.ts';
+import { errors } from '../errors.ts';
 import { callModel } from '../http/model-call.ts';
 import { labelScores, rankedLabels } from '../inference/heads/label-scores.ts';
 import type { ClassifierItem } from '../model/classifier.ts';
@@ -16,11 +18,15 @@ async function classifyItems(
   reply: FastifyReply,
   entry: ModelEntry,
   items: ClassifierItem[],
-  options: { raw: boolean; truncate: boolean; direction?: 'right' | 'left' },
+  options: { raw: boolean; truncate: boolean; direction?: 'right' | 'left'; param: string },
 ): Promise<{ scores: number[][]; totalTokens: number }> {
-  const { logits, tokenCounts } = await callModel(request, reply, entry.spec.id, async (signal) =>
+  const { logits, tokenCounts } = await callModel(
+    request,
+    reply,
+    entry.spec.id,
     // The schema took only classifiers' names.
-    (await entry.loaded).classifier!.classify(items, { truncate: options.truncate, direction: options.direction, signal }),
+    async (signal) => (await entry.loaded).classifier!.classify(items, { truncate: options.truncate, direction: options.direction, signal }),
+    (error) => (error instanceof InputTooLongError ? errors.itemTooLong(error.index, error.tokens, error.limit, options.param, error.atLeast) : undefined),
   );
   const totalTokens = tokenCounts.reduce((sum, count) => sum + count, 0);
   request.embedding = { model: entry.spec.id, inputs: items.length, tokens: totalTokens };
@@ -57,6 +63,7 @@ export const classifyRoutes: FastifyPluginAsyncZod = async (app) => {
         raw: body.raw_scores === true,
         truncate: body.truncate ?? app.limits.truncate,
         direction: body.truncation_direction?.toLowerCase() as 'right' | 'left' | undefined,
+        param: 'inputs',
       });
       const predictions = scores.map((row) => rankedLabels(row, entry.description.labels).map(({ label, score }) => ({ score, label })));
       return batch ? predictions : predictions[0]!;
@@ -80,6 +87,7 @@ export const classifyRoutes: FastifyPluginAsyncZod = async (app) => {
       const { scores, totalTokens } = await classifyItems(request, reply, entry, texts.map((text): ClassifierItem => [text]), {
         raw: body.use_activation === false || body.raw_scores === true,
         truncate: body.truncate ?? app.limits.truncate,
+        param: 'input',
       });
       const { labels } = entry.description;
       return {
