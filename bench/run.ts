@@ -51,6 +51,14 @@ export interface RerankSuite {
   loads: LoadResult[];
 }
 
+export interface ClassifySuite {
+  plan: string;
+  /** What one session with every core's threads does with the same texts (the single-session limit), and N single-thread sessions. */
+  oneSession: LimitResult;
+  limit: LimitResult;
+  load: LoadResult;
+}
+
 export interface LongSuite {
   plan: string;
   limit: LimitResult;
@@ -67,11 +75,11 @@ export interface BenchReport {
   date: string;
   cpus: number;
   tokenizer: string;
-  suites: { fp32?: ModelSuite; int8?: ModelSuite; serving?: ServingSuite; long?: LongSuite; rerank?: RerankSuite; sparse?: SparseSuite };
+  suites: { fp32?: ModelSuite; int8?: ModelSuite; serving?: ServingSuite; long?: LongSuite; rerank?: RerankSuite; sparse?: SparseSuite; classify?: ClassifySuite };
 }
 
 const USAGE = `usage: npm run bench -- [options]
-  --suites LIST         fp32, int8, serving, long, rerank, sparse (comma-separated; default fp32,int8,serving)
+  --suites LIST         fp32, int8, serving, long, rerank, sparse, classify (comma-separated; default fp32,int8,serving)
   --seconds N           length of each load scenario (default 20)
   --limit-seconds N     length of each ONNX Runtime limit measurement (default 4)
   --index-requests N    64-text requests in the index scenario (default 24)
@@ -332,6 +340,38 @@ async function sparseSuite(artifactsDir: string, cpus: number): Promise<SparseSu
   return { sparse, dense };
 }
 
+/**
+ * Classification: a MiniLM-L6-shaped sequence classifier (WordPiece, token types, 3 labels, softmax),
+ * single texts of 8–32 tokens at 64 connections on /v1/classify, against one ONNX Runtime session
+ * with every core's threads running the same texts (the single-session limit), and N single-thread sessions,
+ * each measured just before and just after the load.
+ */
+async function classifySuite(artifactsDir: string, cpus: number): Promise<ClassifySuite> {
+  const spec = await generatedModel(artifactsDir, 'bench/classifier', { crossEncoder: { labelNames: ['negative', 'neutral', 'positive'] } }, realTokenizer);
+  const description = await describeModel(spec, artifactsDir);
+  const tokenizer = await loadTokenizer(description.dir, { maxTokens: description.maxTokens, lowercase: false, asGiven: true });
+  const texts = await makeTexts(tokenizer, 2048, 8, 32, 1);
+  const sequences = (await tokenizer.encode(texts.map(({ text }) => text))).map(({ ids }) => ids);
+  return withServer(artifactsDir, spec, async (server) => {
+    const plan = planOf(server);
+    await runLoad(server, { model: spec.id, texts, textsPerRequest: 1, connections: 16, seconds: 2, classify: true });
+    // The machine's speed drifts over minutes: the limits are measured just before and just after the load, and averaged.
+    const limits = async () => ({
+      oneSession: await measureLimit(description.onnxFile, sequences, cpus, [1, 8, 32], limitSeconds),
+      parallel: await measureParallelLimit(description.onnxFile, sequences, cpus, [1, 8, 32], limitSeconds),
+    });
+    const before = await limits();
+    const load = await runLoad(server, { model: spec.id, texts, textsPerRequest: 1, connections: 64, seconds, classify: true });
+    const after = await limits();
+    const oneSession = meanLimit(before.oneSession, after.oneSession);
+    const limit = meanLimit(before.parallel, after.parallel);
+    console.log(`\nclassify (single texts of 8–32 tokens, 64 connections): ${plan}`);
+    console.log(`ONNX Runtime: one ${cpus}-thread session ${round(oneSession.textsPerSecond)} texts/s (batch ${oneSession.batchSize}); ${cpus} single-thread sessions ${round(limit.textsPerSecond)} texts/s`);
+    console.table([row('classify', load, limit, oneSession)]);
+    return { plan, oneSession, limit, load };
+  });
+}
+
 async function main() {
   const { cpus } = await detectCapacity();
   const artifactsDir = await mkdtemp(join(tmpdir(), 'bench-'));
@@ -350,6 +390,7 @@ async function main() {
       if (suites.has('long')) report.suites.long = await longSuite(artifactsDir, cpus);
       if (suites.has('rerank')) report.suites.rerank = await rerankSuite(artifactsDir, cpus);
       if (suites.has('sparse')) report.suites.sparse = await sparseSuite(artifactsDir, cpus);
+      if (suites.has('classify')) report.suites.classify = await classifySuite(artifactsDir, cpus);
     }
     // Only a whole run replaces the committed results; a part of one goes beside them.
     const whole = !modelArgument && ['fp32', 'int8', 'serving'].every((suite) => suites.has(suite));

@@ -26,6 +26,8 @@ import { teiSparseRoutes } from './routes/tei-sparse.ts';
 import { teiRoutes } from './routes/tei.ts';
 import { ollamaRoutes } from './routes/ollama.ts';
 import { VERSION } from './version.ts';
+import { classifyRoutes } from './routes/classify.ts';
+import { similarityRoutes } from './routes/similarity.ts';
 import { tokenizeRoutes } from './routes/tokenize.ts';
 
 declare module 'fastify' {
@@ -171,6 +173,8 @@ export async function buildApp(options: AppOptions) {
     await app.register(embeddingRoutes, { prefix });
     await app.register(tokenizeRoutes, { prefix });
     await app.register(rerankRoutes(['/rerank']), { prefix });
+    await app.register(classifyRoutes, { prefix });
+    await app.register(similarityRoutes, { prefix });
   }
   await app.register(rerankRoutes(['/v2/rerank']));
   await app.register(teiSparseRoutes);

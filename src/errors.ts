@@ -119,15 +119,25 @@ export const errors = {
       param,
       'context_length_exceeded',
     ),
+  itemTooLong: (index: number, tokens: number, limit: number, param: string, atLeast = false) =>
+    new ApiError(
+      400,
+      'invalid_request_error',
+      `Item ${index} has ${atLeast ? 'more than ' : ''}${tokens} tokens, more than the model's limit of ${limit}. Shorten it, or let it be truncated ("truncate": true).`,
+      param,
+      'context_length_exceeded',
+    ),
   tooManyDocuments: (count: number, limit: number, param: string) =>
     new ApiError(400, 'invalid_request_error', `The request has ${count} documents; at most ${limit} are allowed (MAX_RERANK_DOCUMENTS). Split it.`, param, 'too_many_documents'),
-  wrongModelKind: (model: string, kind: 'embedding' | 'reranker') =>
+  wrongModelKind: (model: string, kind: 'embedding' | 'reranker' | 'classifier') =>
     new ApiError(
       400,
       'invalid_request_error',
       kind === 'reranker'
         ? `The model '${model}' is a reranker (a cross-encoder): it scores query–document pairs at /rerank, it does not embed.`
-        : `The model '${model}' is an embedding model: it embeds at /embeddings, it does not rerank. Use a reranker (GET /models lists each model's kind).`,
+        : kind === 'classifier'
+          ? `The model '${model}' is a classifier: it labels texts and text pairs at /predict and /classify. GET /models lists each model's kind.`
+          : `The model '${model}' is an embedding model: it embeds at /embeddings, it does not rerank. Use a reranker (GET /models lists each model's kind).`,
       'model',
       'model_kind_mismatch',
     ),

@@ -20,6 +20,12 @@ export function summarizeModel(description: ModelDescription): { fields: Record<
         `query side ${query}, document side ${document}, ${defaultSide} by default`,
     };
   }
+  if (description.kind === 'classifier') {
+    return {
+      fields: { kind: 'classifier', labels: description.labels.length, maxTokens: description.maxTokens, activation: description.labelActivation },
+      text: `classifier, ${description.labels.length} labels (${description.labels.slice(0, 5).join(', ')}${description.labels.length > 5 ? ', …' : ''}), ${description.maxTokens} max tokens per text or pair, ${description.labelActivation === 'none' ? 'raw' : description.labelActivation} scores`,
+    };
+  }
   const { poolingModes, dimensions, normalize } = pooledHeadOf(description.heads);
   const pooling = poolingModes.join('+');
   return {

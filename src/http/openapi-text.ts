@@ -15,6 +15,8 @@ export const API_DESCRIPTION = [
 export const API_TAGS = [
   { name: 'embeddings', description: 'Vectors for texts or token ids, from the embedding models.' },
   { name: 'rerank', description: 'Relevance scores of documents for a query, from the rerankers (cross-encoders).' },
+  { name: 'classify', description: "Labels for texts and text pairs, from the classifiers (TEI's /predict, vLLM's /classify)." },
+  { name: 'similarity', description: "How alike texts are: cosine of an embedding model's vectors, or a reranker's score (TEI's /similarity, vLLM's /score)." },
   { name: 'tokenize', description: 'The tokens an embedding model embeds, to chunk documents to its real limit.' },
   { name: 'models', description: 'The served models and what each one is.' },
   { name: 'health', description: 'Liveness and readiness probes (no API key needed).' },

@@ -71,7 +71,8 @@ export class ModelRuntime {
     let counting = false;
     const onBatch = (stats: BatchStats) => counting && options.onBatch?.(stats);
     const onRun = (worker: number, seconds: number) => counting && options.onRun?.(worker, seconds);
-    const tokenizerSetup = { dir: description.dir, maxTokens: description.maxTokens, lowercase: description.lowercase };
+    // A classifier's texts are tokenised as given, as transformers' pipeline and TEI read them (not stripped, as sentence-transformers does).
+    const tokenizerSetup = { dir: description.dir, maxTokens: description.maxTokens, lowercase: description.lowercase, asGiven: description.kind === 'classifier' };
     const tokenizer = await loadTokenizer(description.dir, tokenizerSetup);
     // A text longer than a run's token cap runs alone, as long as it is; the arena would keep that run's memory for
     // good, so it stays only where the plan has room for every worker keeping its longest run's (faster long runs:
@@ -156,6 +157,19 @@ export class ModelRuntime {
     },
   ): Promise<Uint8Array[][]> {
     return this.batcher.submit(sequences, options);
+  }
+
+  /**
+   * Encoded pairs (or texts with their token types) through one head, after the length checks: per pair, its blob.
+   * The caller has admitted them and releases its places once this returns (the queue counts them from here on).
+   */
+  async submitPairs(encoded: EncodedPair[], head: number, options: { truncate: boolean; signal?: CancelSignal }): Promise<Uint8Array[]> {
+    this.checkLengths(encoded, options);
+    const blobs = this.submit(
+      encoded.map(({ ids }) => ids),
+      { heads: [head], signal: options.signal, typeIds: encoded.map(({ typeIds }) => typeIds) },
+    );
+    return (await blobs)[0]!;
   }
 
   /**

@@ -26,18 +26,13 @@ export class Reranker {
     const { truncate, signal } = options;
     const release = this.runtime.admit(documents.length);
     let encoded: EncodedPair[];
-    let scored: Promise<Uint8Array[][]>;
+    let scored: Promise<Uint8Array[]>;
     try {
       encoded = await this.runtime.encodePairs(query, documents, options);
-      this.runtime.checkLengths(encoded, { truncate });
-      scored = this.runtime.submit(
-        encoded.map(({ ids }) => ids),
-        { heads: [this.head], signal, typeIds: encoded.map(({ typeIds }) => typeIds) },
-      );
+      scored = this.runtime.submitPairs(encoded, this.head, { truncate, signal });
     } finally {
       release();
     }
-    const [blobs] = await scored;
-    return { logits: blobs!.map((blob) => decodeLogits(blob)[0]!), tokenCounts: encoded.map(({ ids }) => ids.length) };
+    return { logits: (await scored).map((blob) => decodeLogits(blob)[0]!), tokenCounts: encoded.map(({ ids }) => ids.length) };
   }
 }

@@ -1,4 +1,5 @@
 import { findHead } from '../inference/heads/head-spec.ts';
+import { Classifier } from './classifier.ts';
 import { Embedder } from './embedder.ts';
 import type { IdDefaults, ModelRuntime } from './model-runtime.ts';
 import { Reranker } from './reranker.ts';
@@ -13,6 +14,8 @@ export interface ServedModel {
   reranker?: Reranker;
   /** A sparse (SPLADE) model: token-id → weight vectors (the embeddings routes, TEI's /embed_sparse). */
   sparseEncoder?: SparseEncoder;
+  /** A classifier's logits head, a label each (the classify routes). */
+  classifier?: Classifier;
 }
 
 export function serveModel(runtime: ModelRuntime, defaults: IdDefaults): ServedModel {
@@ -23,7 +26,8 @@ export function serveModel(runtime: ModelRuntime, defaults: IdDefaults): ServedM
   return {
     runtime,
     embedder: pooled && new Embedder(runtime, pooled.index, defaults),
-    reranker: logits?.spec.labels === 1 ? new Reranker(runtime, logits.index) : undefined,
+    reranker: logits && runtime.description.kind === 'reranker' ? new Reranker(runtime, logits.index) : undefined,
+    classifier: logits && runtime.description.kind === 'classifier' ? new Classifier(runtime, logits.index) : undefined,
     sparseEncoder: sparse && runtime.description.sparse && new SparseEncoder(runtime, sparse.index, defaults),
   };
 }

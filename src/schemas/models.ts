@@ -70,12 +70,24 @@ export const rerankerModelSchema = z
   })
   .meta({ id: 'RerankerModel', description: 'A reranker (a cross-encoder): scores (query, document) pairs.' });
 
+export const classifierModelSchema = z
+  .object({
+    ...commonFields,
+    kind: z.literal('classifier').meta({ description: 'A sequence classifier, served at /predict and /v1/classify.' }),
+    max_input_tokens: commonFields.max_input_tokens.meta({ description: 'Longer texts and text pairs are cut to this many tokens (pairs longest first), special tokens included.' }),
+    labels: z.array(z.string()).meta({ description: "The model's labels (config.json's id2label), in the order of its logits." }),
+    activation: z
+      .enum(['softmax', 'sigmoid', 'none'])
+      .meta({ description: "What turns the logits into scores, as transformers' text-classification pipeline picks it: softmax; sigmoid for multi-label models and one label; none for regression (raw_scores skips it)." }),
+  })
+  .meta({ id: 'ClassifierModel', description: 'A sequence classifier: labels texts and text pairs.' });
+
 export const modelSchema = z
-  .discriminatedUnion('kind', [embeddingModelSchema, rerankerModelSchema])
+  .discriminatedUnion('kind', [embeddingModelSchema, rerankerModelSchema, classifierModelSchema])
   .meta({
     id: 'Model',
     description: 'A served model, described by its kind.',
-    discriminator: { propertyName: 'kind', mapping: { embedding: '#/components/schemas/EmbeddingModel', reranker: '#/components/schemas/RerankerModel' } },
+    discriminator: { propertyName: 'kind', mapping: { embedding: '#/components/schemas/EmbeddingModel', reranker: '#/components/schemas/RerankerModel', classifier: '#/components/schemas/ClassifierModel' } },
   });
 
 export type ModelDescriptionBody = z.infer<typeof modelSchema>;
@@ -102,6 +114,7 @@ export function describeModel(entry: ModelEntry, ready: boolean, int8Ranges?: In
     outputs: description.heads.map((head) => OUTPUT_NAMES[head.kind]),
   });
   if (description.kind === 'reranker') return { ...fields('reranker'), activation: logitsHeadOf(description.heads).activation };
+  if (description.kind === 'classifier') return { ...fields('classifier'), labels: description.labels, activation: description.labelActivation };
   const prompts = { prompts: description.prompts, default_prompt_name: spec.promptName ?? description.defaultPromptName ?? null };
   const sparse = findHead(description.heads, 'sparse')?.spec;
   const pooled = findHead(description.heads, 'pooled')?.spec;

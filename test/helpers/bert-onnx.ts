@@ -284,7 +284,7 @@ export interface GraphOptions {
   externalData?: string;
   /** Also outputs `sentence_embedding`: masked mean pooling, then these Dense layers (no activation), then L2 normalisation, as onnx-community's exports put inside. */
   sentenceEmbedding?: { dense: Matrix[] };
-  /** A sequence classifier's head (BERT's pooler and classifier; XLM-R's classification head): `logits` [batch, 1]. */
+  /** A sequence classifier's head (BERT's pooler and classifier; XLM-R's classification head): `logits` [batch, labels]. */
   classifier?: ClassifierWeights;
   /** A masked-language model's head instead of `last_hidden_state`: `logits` [batch, seq, vocab], as a fill-mask export outputs. */
   mlmHead?: MlmHeadWeights;
@@ -411,7 +411,7 @@ export function bertOnnxFiles(weights: BertWeights, options: GraphOptions = {}):
     const first = g.op('Gather', [x, g.ints([0], [])], { axis: 1 });
     const pooled = g.op('Tanh', [g.linear(first, dense, denseBias)]);
     g.nodes.push(onnx.NodeProto.create({ opType: 'Identity', input: [g.linear(pooled, out, outBias)], output: ['logits'] }));
-    outputs.push(valueInfo('logits', DataType.FLOAT, ['batch_size', 1]));
+    outputs.push(valueInfo('logits', DataType.FLOAT, ['batch_size', out.cols]));
   }
   if (options.sentenceEmbedding) {
     const weightsMask = g.op('Unsqueeze', [maskFloat(), g.ints([2])]);

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import type { ModelSpec } from '../../models-file.ts';
 import { positive, readJson, type Json } from './config-json.ts';
 import { readModulePipeline, type ModulePipeline } from './modules.ts';
+import { isSequenceClassifier, readSequenceClassifier, type LabelActivation } from './sequence-classifier.ts';
 import { classicSparseLayout, readSparseLayout, sparseParts, type SparseLayout, type SparseSides } from './sparse-modules.ts';
 
 /** What a model without sentence-transformers' dense modules pools with: nothing (a sparse model's head is its own). */
@@ -13,12 +14,16 @@ import { runShapeOf, type RunShape } from '../../batching/run-peak.ts';
 /** What a sentence-transformers repo's config files say about serving it: a tokenizer, a graph, and heads after it. */
 export interface ModelDescription {
   /**
-   * What it serves: an embedding model (a pooled head: vectors), or a cross-encoder (a one-label logits head) that
-   * scores (query, document) pairs.
+   * What it serves: an embedding model (a pooled head: vectors), a cross-encoder (a one-label logits head) that
+   * scores (query, document) pairs, or a sequence classifier (a logits head, a label each) that labels texts and pairs.
    */
-  kind: 'embedding' | 'reranker';
+  kind: 'embedding' | 'reranker' | 'classifier';
   /** What the model computes from its graph's outputs; a request names those it wants by their index here. */
   heads: HeadSpec[];
+  /** For a classifier: config.json's id2label names, in the logits' order (empty for other kinds). */
+  labels: string[];
+  /** For a classifier: what transformers' text-classification pipeline applies to its logits by default. */
+  labelActivation: LabelActivation;
   dir: string;
   onnxFile: string;
   /** sentence_bert_config.json's do_lower_case: lowercase texts before tokenising. */
@@ -76,15 +81,10 @@ export async function describeModel(spec: ModelSpec, artifactsDir: string): Prom
 const SCORE_ACTIVATIONS: Record<string, ScoreActivation> = { Sigmoid: 'sigmoid', Identity: 'identity', Tanh: 'tanh' };
 
 /**
- * Whether config.json describes a sequence classifier, and for one with a single label the
- * activation CrossEncoder.predict applies: `sentence_transformers.activation_fn`, else the legacy
- * `sbert_ce_default_activation_function`, else sigmoid. One with more labels is refused.
+ * For a one-label sequence classifier served as a reranker, the activation CrossEncoder.predict
+ * applies: `sentence_transformers.activation_fn`, else the legacy `sbert_ce_default_activation_function`, else sigmoid.
  */
-function crossEncoder(config: Json): ScoreActivation | undefined {
-  const architectures = Array.isArray(config.architectures) ? (config.architectures as unknown[]) : [];
-  if (!architectures.some((name) => typeof name === 'string' && name.endsWith('ForSequenceClassification'))) return undefined;
-  const labels = typeof config.num_labels === 'number' ? config.num_labels : config.id2label ? Object.keys(config.id2label as object).length : 1;
-  if (labels !== 1) throw new Error(`it is a sequence classifier with ${labels} labels; only one-label cross-encoders are served (for rerank)`);
+function crossEncoderActivation(config: Json): ScoreActivation {
   const named = ((config.sentence_transformers as Json | undefined)?.activation_fn ?? config.sbert_ce_default_activation_function) as unknown;
   if (named === undefined || named === null) return 'sigmoid';
   const activation = typeof named === 'string' ? SCORE_ACTIVATIONS[named.split('.').at(-1)!] : undefined;
@@ -92,21 +92,37 @@ function crossEncoder(config: Json): ScoreActivation | undefined {
   return activation;
 }
 
+/**
+ * What a model is: a sequence classifier with more than one label, or declared `kind=classifier`, is a
+ * classifier; one with one label a reranker (a cross-encoder); anything else an embedding model.
+ */
+function modelKind(spec: ModelSpec, config: Json): Pick<ModelDescription, 'kind' | 'labels' | 'labelActivation'> & { scoreActivation?: ScoreActivation } {
+  if (!isSequenceClassifier(config)) {
+    if (spec.kind === 'classifier') throw new Error("kind=classifier, but config.json's architectures name no …ForSequenceClassification");
+    return { kind: 'embedding', labels: [], labelActivation: 'none' };
+  }
+  const { labels, activation } = readSequenceClassifier(config);
+  if (labels.length > 1 || spec.kind === 'classifier') return { kind: 'classifier', labels, labelActivation: activation };
+  return { kind: 'reranker', labels: [], labelActivation: 'none', scoreActivation: crossEncoderActivation(config) };
+}
+
 async function describe(spec: ModelSpec, root: string, dir: string, sparseLayout: SparseLayout | undefined): Promise<ModelDescription> {
   const config = (await readJson(join(dir, 'config.json')))!;
   const tokenizerConfig = (await readJson(join(dir, 'tokenizer_config.json'))) ?? {};
-  const scoreActivation = crossEncoder(config);
-  const sparse = sparseLayout ?? (await classicSparseLayout(root, config, join(root, spec.onnxPath)));
+  const kind = modelKind(spec, config);
+  // Both score with the graph's logits; neither has sentence-transformers modules.
+  const scoring = kind.kind !== 'embedding';
+  const sparse = scoring ? undefined : (sparseLayout ?? (await classicSparseLayout(root, config, join(root, spec.onnxPath))));
   // A sparse model's modules are no dense pipeline: no Pooling, no Dense.
   const pipeline = sparse ? NO_PIPELINE : await readModulePipeline(root);
   const sentenceBertConfig = await readJson(join(dir, 'sentence_bert_config.json'));
-  const tokenWidth = pipeline.tokenWidth ?? positive(config.hidden_size) ?? positive(config.d_model);
+  const tokenWidth = pipeline.tokenWidth ?? positive(config.hidden_size) ?? positive(config.d_model) ?? positive(config.dim);
   if (!tokenWidth) throw new Error('neither the Pooling config nor config.json gives the hidden size');
   for (const [index, layer] of pipeline.dense.entries()) {
     const input = index === 0 ? tokenWidth * pipeline.poolingModes.length : pipeline.dense[index - 1]!.outFeatures;
     if (layer.inFeatures !== input) throw new Error(`${layer.path} takes ${layer.inFeatures} features, but what comes before it gives ${input}`);
   }
-  const hidden = positive(config.hidden_size) ?? positive(config.d_model) ?? tokenWidth;
+  const hidden = positive(config.hidden_size) ?? positive(config.d_model) ?? positive(config.dim) ?? tokenWidth;
   const plainRunShape = runShapeOf(config, hidden);
   const positionLimit = positive(config.max_position_embeddings);
   const tokenizerLimit = positive(tokenizerConfig.model_max_length);
@@ -126,7 +142,7 @@ async function describe(spec: ModelSpec, root: string, dir: string, sparseLayout
   }
   const vocabSize = positive(config.vocab_size);
   if (!vocabSize) throw new Error('config.json has no vocab_size');
-  // A cross-encoder: its limit is the tokenizer's and the positions', as CrossEncoder sets max_length; it gives one score.
+  // A cross-encoder or classifier: its limit is the tokenizer's and the positions', as CrossEncoder and the pipeline's tokenizer set it.
   const rerankLimit = positionLimit && tokenizerLimit ? Math.min(positionLimit, tokenizerLimit) : (tokenizerLimit ?? positionLimit);
   const sparseModel = sparse && (await sparseParts(root, sparse, vocabSize));
   // An MLM's run holds its vocabulary-wide logits too.
@@ -139,15 +155,19 @@ async function describe(spec: ModelSpec, root: string, dir: string, sparseLayout
     unrunnable: pipeline.unrunnable,
     dimensions: pipeline.dense.at(-1)?.outFeatures ?? tokenWidth * pipeline.poolingModes.length,
   };
-  // A cross-encoder's score is its logit: no sentence-transformers module applies to it.
-  const heads: HeadSpec[] = scoreActivation ? [{ kind: 'logits', labels: 1, activation: scoreActivation }] : [sparseModel ? sparseModel.head : pooled];
+  // A cross-encoder's or classifier's scores are its logits: no sentence-transformers module applies to them.
+  const heads: HeadSpec[] = scoring
+    ? [{ kind: 'logits', labels: kind.kind === 'classifier' ? kind.labels.length : 1, activation: kind.scoreActivation ?? 'identity' }]
+    : [sparseModel ? sparseModel.head : pooled];
   return {
-    kind: scoreActivation ? 'reranker' : 'embedding',
+    kind: kind.kind,
     heads,
+    labels: kind.labels,
+    labelActivation: kind.labelActivation,
     dir,
     onnxFile: join(root, spec.onnxPath),
     lowercase: sentenceBertConfig?.do_lower_case === true,
-    maxTokens: scoreActivation && rerankLimit ? rerankLimit : maxTokens,
+    maxTokens: scoring && rerankLimit ? rerankLimit : maxTokens,
     tokenWidth,
     runShape,
     vocabSize,

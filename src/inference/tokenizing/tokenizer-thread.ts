@@ -8,6 +8,8 @@ export interface TokenizerSetup {
   dir: string;
   maxTokens: number;
   lowercase: boolean;
+  /** Texts are tokenised as given, not stripped (a classifier's, as transformers' pipeline reads them). */
+  asGiven?: boolean;
 }
 
 export interface TokenizerRequest extends Truncation {

@@ -10,7 +10,8 @@ import { wordPieceFastPath } from './wordpiece.ts';
  * (Hugging Face's Node binding of it), which is what sentence-transformers runs, so every
  * tokenizer.json — WordPiece, Unigram with its `Precompiled` normaliser, byte-level BPE,
  * SentencePiece-style BPE with byte fallback — and every post-processor gives the same ids by
- * construction. The text is stripped (and lowercased if sentence_bert_config says so), special
+ * construction. The text is stripped (and lowercased if sentence_bert_config says so; with `asGiven`, as
+ * transformers' pipelines and TEI read a classifier's texts, neither), special
  * tokens are added, and it is truncated to `maxTokens` with the closing special tokens kept.
  * Settings stored in tokenizer.json's own `truncation`/`padding` are ignored, as
  * sentence-transformers overrides them. Plain BERT WordPiece tokenizers take a faster path for
@@ -312,10 +313,10 @@ function* jobs(texts: string[], alone = Infinity): Generator<[number, number]> {
 }
 
 /** Loads `<dir>/tokenizer.json` (and tokenizer_config.json for the padding token); never downloads. */
-export async function loadTokenizer(dir: string, options: { maxTokens: number; lowercase: boolean }): Promise<TextTokenizer> {
+export async function loadTokenizer(dir: string, options: { maxTokens: number; lowercase: boolean; asGiven?: boolean }): Promise<TextTokenizer> {
   // The Rust library would otherwise spread each batch over every core, busy-waiting beside the inference workers.
   process.env.TOKENIZERS_PARALLELISM ??= 'false';
-  const { maxTokens, lowercase } = options;
+  const { maxTokens, lowercase, asGiven = false } = options;
   const path = join(dir, 'tokenizer.json');
   const text = await readFile(path, 'utf8');
   let tokenizer: Tokenizer;
@@ -528,7 +529,7 @@ export async function loadTokenizer(dir: string, options: { maxTokens: number; l
       const limit = Math.min(cap, maxTokens);
       const room = Math.max(0, limit - before - after);
       const frameEach = (tokens: TextTokens[]) => tokens.map((each) => framed(each, room, kept));
-      const prepared = texts.map((text) => (lowercase ? pythonStrip(text).toLowerCase() : pythonStrip(text)));
+      const prepared = asGiven ? texts : texts.map((text) => (lowercase ? pythonStrip(text).toLowerCase() : pythonStrip(text)));
       let chars = 0;
       for (const text of prepared) chars += text.length;
       if (whole) return frameEach(await manyTextTokens(prepared, undefined, kept, signal, countUpTo - (before + after) * texts.length, room));
