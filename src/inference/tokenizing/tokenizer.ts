@@ -41,7 +41,11 @@ export interface TextTokenizer {
   firstTokens(texts: string[], tokens: number, signal?: CancelSignal): Promise<string[]>;
   /** The token strings of ids. */
   tokenStrings(ids: ArrayLike<number>): string[];
+  /** A token's id in the vocabulary (added tokens included), looked up whole. */
+  tokenId(token: string): number | undefined;
   readonly padId: number;
+  /** How many special tokens the post-processor puts after a text (truncation keeps them). */
+  readonly closingTokens: number;
 }
 
 export interface EncodedPair {
@@ -485,6 +489,7 @@ export async function loadTokenizer(dir: string, options: { maxTokens: number; l
 
   return {
     padId,
+    closingTokens: after,
     async encode(texts, { whole = false, countUpTo = Infinity, signal } = {}) {
       const prepared = texts.map((text) => (lowercase ? pythonStrip(text).toLowerCase() : pythonStrip(text)));
       let chars = 0;
@@ -547,5 +552,6 @@ export async function loadTokenizer(dir: string, options: { maxTokens: number; l
       return cut;
     },
     tokenStrings: (ids) => Array.from(ids, (id) => tokenizer.idToToken(id) ?? ''),
+    tokenId: (token) => tokenizer.tokenToId(token) ?? undefined,
   };
 }
