@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PUNCTUATION, readColbertSettings, type ColbertSettings } from '../src/inference/files/colbert-config.ts';
+import { PUNCTUATION, readColbertSettings, stanfordProjection, type ColbertSettings } from '../src/inference/files/colbert-config.ts';
 import { readJson } from '../src/inference/files/config-json.ts';
 import { readModulePipeline } from '../src/inference/files/modules.ts';
 import { loadDense, type LoadedDense } from '../src/inference/heads/dense.ts';
@@ -17,7 +17,7 @@ import { colbertInput, colbertTokenIds, cutKeepingClose, sideTextLimit, type Col
 import { loadTokenizer, type TextTokenizer } from '../src/inference/tokenizing/tokenizer.ts';
 import { maxSim } from '../src/model/maxsim.ts';
 import { referenceForward } from './helpers/bert-reference.ts';
-import { writeColbertFixture, type ColbertFixture, type ColbertFixtureOptions } from './helpers/colbert-fixture.ts';
+import { asStanfordCheckpoint, writeColbertFixture, type ColbertFixture, type ColbertFixtureOptions } from './helpers/colbert-fixture.ts';
 import { referenceColbert, referenceColbertIds, referenceMaxSim } from './helpers/colbert-reference.ts';
 
 const TEXTS = [
@@ -121,6 +121,23 @@ for (const [name, options] of VARIANTS) {
     });
   });
 }
+
+describe('ColBERT: a Stanford checkpoint (colbert-ir/colbertv2.0)', () => {
+  it("reads artifact.metadata and the checkpoint's linear.weight, and gives PyLate's vectors", async () => {
+    const pylate = await load('stanford-checkpoint', {});
+    const model = await asStanfordCheckpoint(pylate.model, { query_maxlen: 10, doc_maxlen: 14 });
+    const settings = await readColbertSettings(model.dir, {}, (await readJson(join(model.dir, 'tokenizer_config.json')))!);
+    assert.equal(settings.queryLength, 10);
+    assert.equal(settings.documentLength, 14);
+    assert.deepEqual(settings.skiplistWords, PUNCTUATION);
+    const projection = await stanfordProjection(model.dir);
+    assert.deepEqual([projection.inFeatures, projection.outFeatures, projection.bias, projection.activation], [32, 16, false, 'Identity']);
+    const loaded: Loaded = { ...pylate, model, settings, ids: colbertTokenIds(settings, pylate.tokenizer.tokenId), dense: [await loadDense(projection)] };
+    for (const side of ['query', 'document'] as const) {
+      for (const text of TEXTS) assertClose(await headRows(loaded, text, side), await referenceColbert(model, text, side));
+    }
+  });
+});
 
 describe('ColBERT settings', () => {
   it('a query keeps query_length vectors, expansion included; a document drops its skiplist tokens', async () => {

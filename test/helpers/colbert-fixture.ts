@@ -9,7 +9,7 @@
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { familyTokenizer } from './tokenizer-families.ts';
-import { writeFixtureModel, type FixtureModel } from './fixture-model.ts';
+import { safetensorsFile, writeFixtureModel, type FixtureModel } from './fixture-model.ts';
 
 export interface ColbertFixtureOptions {
   family?: 'wordpiece' | 'modernbert-bpe';
@@ -68,4 +68,34 @@ export async function writeColbertFixture(artifactsDir: string, repo: string, op
     await writeFile(join(dir, 'tokenizer.json'), JSON.stringify(tokenizer));
   }
   return { ...model, config, width };
+}
+
+/**
+ * The snapshot rewritten as a Stanford ColBERT checkpoint (colbert-ir/colbertv2.0): config.json's
+ * architecture HF_ColBERT, artifact.metadata, the projection as `linear.weight` inside the
+ * checkpoint's own model.safetensors (beside an encoder tensor), no modules.json or PyLate config;
+ * `config` then holds the settings PyLate derives from them (its default skiplist).
+ */
+export async function asStanfordCheckpoint(model: ColbertFixture, metadata: { query_maxlen: number; doc_maxlen: number }): Promise<ColbertFixture> {
+  const { dir } = model;
+  const config = JSON.parse(await readFile(join(dir, 'config.json'), 'utf8')) as Record<string, unknown>;
+  await writeFile(join(dir, 'config.json'), JSON.stringify({ ...config, architectures: ['HF_ColBERT'] }));
+  for (const file of ['modules.json', 'config_sentence_transformers.json']) await rm(join(dir, file));
+  await rm(join(dir, '1_Dense'), { recursive: true });
+  const [prefixQuery, prefixDocument] = [model.config.query_prefix, model.config.document_prefix];
+  await writeFile(join(dir, 'artifact.metadata'), JSON.stringify({ query_token_id: prefixQuery, doc_token_id: prefixDocument, ...metadata, attend_to_mask_tokens: false, mask_punctuation: true }));
+  const { weight } = model.dense[0]!;
+  const projection = new Float32Array(weight.data.length);
+  for (let i = 0; i < weight.rows; i++) for (let j = 0; j < weight.cols; j++) projection[j * weight.rows + i] = weight.data[i * weight.cols + j]!;
+  const encoder = model.weights.embeddingNormScale;
+  const header = {
+    'bert.embeddings.LayerNorm.weight': { dtype: 'F32', shape: [encoder.length], data_offsets: [0, encoder.byteLength] },
+    'linear.weight': { dtype: 'F32', shape: [weight.cols, weight.rows], data_offsets: [encoder.byteLength, encoder.byteLength + projection.byteLength] },
+  };
+  await writeFile(join(dir, 'model.safetensors'), safetensorsFile(header, Buffer.concat([Buffer.from(encoder.buffer, encoder.byteOffset, encoder.byteLength), Buffer.from(projection.buffer)])));
+  const settings = {
+    ...model.config, query_length: metadata.query_maxlen, document_length: metadata.doc_maxlen, attend_to_expansion_tokens: false, do_query_expansion: true,
+    skiplist_words: [...'!"#$%&\'()*+,-./:;<=>?@[\\]^_`{|}~'],
+  };
+  return { ...model, config: settings };
 }

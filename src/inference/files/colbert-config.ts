@@ -6,8 +6,11 @@
  * (query_token_id, doc_token_id, query_maxlen, doc_maxlen, attend_to_mask_tokens); what neither
  * gives takes PyLate's defaults.
  */
+import { access } from 'node:fs/promises';
 import { join } from 'node:path';
 import { positive, readJson, type Json } from './config-json.ts';
+import type { DenseLayer } from './modules.ts';
+import { readSafetensorsLayout } from './safetensors.ts';
 
 /** Python's string.punctuation, PyLate's default skiplist. */
 export const PUNCTUATION = [...'!"#$%&\'()*+,-./:;<=>?@[\\]^_`{|}~'];
@@ -99,4 +102,24 @@ export async function readColbertSettings(dir: string, stConfig: Json, tokenizer
     expansionToken: tokenContent(tokenizerConfig.mask_token) ?? tokenContent(tokenizerConfig.eos_token) ?? tokenContent(tokenizerConfig.pad_token),
     unknownToken: tokenContent(tokenizerConfig.unk_token),
   };
+}
+
+/** The tensor of a Stanford checkpoint's model.safetensors that projects token states (`[out, in]`, no bias). */
+const STANFORD_PROJECTION = 'linear.weight';
+
+/**
+ * A Stanford ColBERT checkpoint's projection, as PyLate's Dense.from_stanford_weights takes it: the
+ * `linear.weight` of the checkpoint's own model.safetensors, no bias, no activation.
+ */
+export async function stanfordProjection(dir: string): Promise<DenseLayer> {
+  const weightsFile = join(dir, 'model.safetensors');
+  try {
+    await access(weightsFile);
+  } catch {
+    throw new Error(`a Stanford ColBERT checkpoint's projection (${STANFORD_PROJECTION}) is read from ${weightsFile}, which is missing (this server does not read pytorch_model.bin)`);
+  }
+  const shape = (await readSafetensorsLayout(weightsFile)).get(STANFORD_PROJECTION)?.shape;
+  if (!shape || shape.length !== 2) throw new Error(`${weightsFile} has no ${STANFORD_PROJECTION} [out, in], the checkpoint's projection`);
+  const [outFeatures, inFeatures] = shape as [number, number];
+  return { path: '.', inFeatures, outFeatures, bias: false, activation: 'Identity', residual: false, weightsFile };
 }
