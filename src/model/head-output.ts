@@ -3,11 +3,22 @@
  * and the warm-up's checks of it.
  */
 import type { ModelDescription } from '../inference/files/model-files.ts';
-import type { HeadSpec, PooledHeadSpec } from '../inference/heads/head-spec.ts';
+import type { HeadSpec, PooledHeadSpec, TokenVectorsHeadSpec } from '../inference/heads/head-spec.ts';
 
 /** A logits blob: the row's float32 logits (each head's blobs sit in a buffer of their own, each a whole number of floats). */
 export function decodeLogits(blob: Uint8Array): Float32Array {
   return blob.byteOffset % 4 === 0 ? new Float32Array(blob.buffer, blob.byteOffset, blob.byteLength / 4) : new Float32Array(blob.slice().buffer);
+}
+
+/** A token-vectors blob: the row's vectors, float32 rows of the head's width back to back. */
+export function decodeTokenVectors(blob: Uint8Array): Float32Array {
+  return decodeLogits(blob);
+}
+
+function checkTokenVectors(description: ModelDescription, head: TokenVectorsHeadSpec, blob: Uint8Array) {
+  const values = decodeTokenVectors(blob);
+  if (values.length === 0 || values.length % head.width !== 0) throw new Error(`the warm-up's token vectors hold ${values.length} values, not rows of ${head.width}`);
+  if (!values.every(Number.isFinite)) throw new Error(`the warm-up's token vectors hold NaN or infinite values, ${computedBy(description, head)}`);
 }
 
 /** A pooled blob (the vector's JSON text, sent to clients as it is) read back: non-finite values are written as null. */
@@ -16,7 +27,7 @@ function pooledValues(blob: Uint8Array): (number | null)[] {
 }
 
 function computedBy(description: ModelDescription, head: HeadSpec): string {
-  const dense = head.kind === 'pooled' && head.dense.length > 0 ? `, then ${head.dense.map((layer) => layer.weightsFile).join(', ')}` : '';
+  const dense = (head.kind === 'pooled' || head.kind === 'token-vectors') && head.dense.length > 0 ? `, then ${head.dense.map((layer) => layer.weightsFile).join(', ')}` : '';
   return `as computed by ${description.onnxFile}${dense}`;
 }
 
@@ -38,6 +49,9 @@ export function checkWarmUp(description: ModelDescription, head: HeadSpec, blob:
     case 'logits': {
       // The worker checks the graph's label count.
       if (!decodeLogits(blob).every(Number.isFinite)) throw new Error(`the warm-up's score is NaN or infinite, ${computedBy(description, head)}`);
+      return;
     }
+    case 'token-vectors':
+      return checkTokenVectors(description, head, blob);
   }
 }

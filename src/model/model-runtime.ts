@@ -128,7 +128,7 @@ export class ModelRuntime {
    */
   submit(
     sequences: Int32Array[],
-    options: { heads: readonly number[]; signal?: CancelSignal; skips?: readonly number[]; typeIds?: readonly Int32Array[]; options?: HeadOptions },
+    options: { heads: readonly number[]; signal?: CancelSignal; skips?: readonly number[]; attended?: readonly number[]; typeIds?: readonly Int32Array[]; options?: HeadOptions },
   ): Promise<Uint8Array[][]> {
     return this.batcher.submit(sequences, options);
   }
@@ -190,6 +190,11 @@ export class ModelRuntime {
 
   tokenStrings(ids: ArrayLike<number>): string[] {
     return this.tokenizer.tokenStrings(ids);
+  }
+
+  /** How many special tokens the tokenizer puts after a text (a cut keeps them). */
+  get closingTokens(): number {
+    return this.tokenizer.closingTokens;
   }
 
   /**

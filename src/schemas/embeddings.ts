@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { pooledHeadOf } from '../inference/heads/head-spec.ts';
+import { findHead } from '../inference/heads/head-spec.ts';
 import { isOpenAiTokenId } from '../inference/tokenizing/openai-encoding.ts';
 import { INPUT_TYPE_PROMPT_NAMES, type InputType, type PromptChoice } from '../prompts.ts';
 import type { ModelEntry, Registry } from '../registry.ts';
@@ -87,9 +87,10 @@ function checkAgainstModel(
       if (bad >= 0) return issue([...where(index), bad], `token id ${item[bad]} is outside the model's vocabulary (0 to ${entry.description.vocabSize - 1})`);
     }
   }
-  const { dimensions } = pooledHeadOf(entry.description.heads);
-  if (body.dimensions !== undefined && body.dimensions > dimensions) {
-    issue(['dimensions'], `must be at most ${dimensions} for model '${entry.spec.id}'`);
+  const pooled = findHead(entry.description.heads, 'pooled')?.spec;
+  if (body.dimensions !== undefined && !pooled) return issue(['dimensions'], `is not taken by model '${entry.spec.id}', which gives a vector per token`);
+  if (body.dimensions !== undefined && body.dimensions > pooled!.dimensions) {
+    issue(['dimensions'], `must be at most ${pooled!.dimensions} for model '${entry.spec.id}'`);
   }
 }
 

@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { logitsHeadOf, pooledHeadOf } from '../inference/heads/head-spec.ts';
+import type { ColbertSettings } from '../inference/files/colbert-config.ts';
+import { findHead, logitsHeadOf } from '../inference/heads/head-spec.ts';
 import { POOLING_MODES } from '../inference/heads/pooling.ts';
 import type { ModelEntry, Registry } from '../registry.ts';
 
@@ -26,10 +27,22 @@ export const embeddingModelSchema = z
     kind: z.literal('embedding').meta({ description: 'An embedding model, served at /v1/embeddings and /v1/tokenize.' }),
     max_input_tokens: commonFields.max_input_tokens.meta({ description: 'Longer inputs are truncated to this many tokens, special tokens included.' }),
     dimensions: z.number().int().meta({ description: 'Length of an embedding (unless `dimensions` asks for fewer).' }),
-    pooling: z.string().meta({ description: `How token vectors become one vector: ${POOLING_MODES.join(', ')} (joined by "+" when several).` }),
+    pooling: z.string().meta({ description: `How token vectors become one vector: ${POOLING_MODES.join(', ')} (joined by "+" when several); none for a multi-vector (ColBERT) model.` }),
     normalized: z.boolean().meta({ description: 'Whether embeddings have unit length.' }),
     prompts: z.record(z.string(), z.string()).meta({ description: 'The prompts the model knows (name → prefix), for prompt_name and input_type.' }),
     default_prompt_name: z.string().nullable().meta({ description: "The prompt applied when a request names none: this id's models.txt prompt=, else the model's default." }),
+    multi_vector: z
+      .object({
+        similarity: z.literal('MaxSim'),
+        query_length: z.number().int(),
+        document_length: z.number().int(),
+      })
+      .optional()
+      .meta({
+        description:
+          'A late-interaction (ColBERT) model: /v1/embeddings gives a vector per token (`dimensions` wide; input_type query or document), and the rerank routes score by MaxSim. ' +
+          'Queries give query_length vectors (padded with expansion tokens); documents at most document_length, less punctuation.',
+      }),
   })
   .meta({ id: 'EmbeddingModel', description: 'An embedding model.' });
 
@@ -75,13 +88,21 @@ export function describeModel(entry: ModelEntry, ready: boolean): ModelDescripti
     ready,
   });
   if (description.kind === 'reranker') return { ...fields('reranker'), activation: logitsHeadOf(description.heads).activation };
-  const pooled = pooledHeadOf(description.heads);
+  const pooled = findHead(description.heads, 'pooled')?.spec;
+  const perToken = findHead(description.heads, 'token-vectors')?.spec;
   return {
     ...fields('embedding'),
-    dimensions: pooled.dimensions,
-    pooling: pooled.poolingModes.join('+'),
-    normalized: pooled.normalize,
+    // A ColBERT model: a vector per token, none pooled.
+    dimensions: pooled?.dimensions ?? perToken!.width,
+    pooling: pooled ? pooled.poolingModes.join('+') : 'none',
+    normalized: pooled?.normalize ?? perToken!.normalize,
+    ...(description.colbert ? { multi_vector: multiVectorFields(description.colbert.settings) } : {}),
     prompts: description.prompts,
     default_prompt_name: spec.promptName ?? description.defaultPromptName ?? null,
   };
+}
+
+/** What GET /models says of a ColBERT model's encoding. */
+function multiVectorFields(settings: ColbertSettings) {
+  return { similarity: 'MaxSim' as const, query_length: settings.queryLength, document_length: settings.documentLength };
 }

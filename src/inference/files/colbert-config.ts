@@ -6,11 +6,13 @@
  * (query_token_id, doc_token_id, query_maxlen, doc_maxlen, attend_to_mask_tokens); what neither
  * gives takes PyLate's defaults.
  */
-import { access } from 'node:fs/promises';
+import { access, readFile } from 'node:fs/promises';
+import { Tokenizer } from 'tokenizers';
 import { join } from 'node:path';
 import { positive, readJson, type Json } from './config-json.ts';
 import type { DenseLayer } from './modules.ts';
 import { readSafetensorsLayout } from './safetensors.ts';
+import { colbertTokenIds, sideTextLimit, type ColbertTokenIds } from '../tokenizing/colbert-input.ts';
 
 /** Python's string.punctuation, PyLate's default skiplist. */
 export const PUNCTUATION = [...'!"#$%&\'()*+,-./:;<=>?@[\\]^_`{|}~'];
@@ -122,4 +124,22 @@ export async function stanfordProjection(dir: string): Promise<DenseLayer> {
   if (!shape || shape.length !== 2) throw new Error(`${weightsFile} has no ${STANFORD_PROJECTION} [out, in], the checkpoint's projection`);
   const [outFeatures, inFeatures] = shape as [number, number];
   return { path: '.', inFeatures, outFeatures, bias: false, activation: 'Identity', residual: false, weightsFile };
+}
+
+/** A ColBERT model as the main thread encodes for it: its settings, and their tokens as ids of its tokenizer. */
+export interface ColbertModel {
+  settings: ColbertSettings;
+  tokens: ColbertTokenIds;
+}
+
+/**
+ * A ColBERT repo's settings and projection (`dense`: modules.json's, else a Stanford checkpoint's own), and the
+ * tokenizer's limit: the longer side's text limit (the other side's texts are cut further, colbert-input.ts).
+ */
+export async function describeColbert(dir: string, stConfig: Json, tokenizerConfig: Json, dense: DenseLayer[]): Promise<{ colbert: ColbertModel; dense: DenseLayer[]; maxTokens: number }> {
+  const settings = await readColbertSettings(dir, stConfig, tokenizerConfig);
+  const projection = dense.length > 0 || stConfig.similarity_fn_name === 'MaxSim' ? dense : [await stanfordProjection(dir)];
+  const vocabulary = Tokenizer.fromString(await readFile(join(dir, 'tokenizer.json'), 'utf8'));
+  const tokens = colbertTokenIds(settings, (token) => vocabulary.tokenToId(token) ?? undefined);
+  return { colbert: { settings, tokens }, dense: projection, maxTokens: Math.max(sideTextLimit(settings, 'query'), sideTextLimit(settings, 'document')) };
 }

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import type { ModelSpec } from '../../models-file.ts';
 import { positive, readJson, type Json } from './config-json.ts';
 import { readModulePipeline } from './modules.ts';
+import { describeColbert, isColbert, type ColbertModel } from './colbert-config.ts';
 import type { HeadSpec, ScoreActivation } from '../heads/head-spec.ts';
 import { runShapeOf, type RunShape } from '../../batching/run-peak.ts';
 
@@ -15,6 +16,8 @@ export interface ModelDescription {
   kind: 'embedding' | 'reranker';
   /** What the model computes from its graph's outputs; a request names those it wants by their index here. */
   heads: HeadSpec[];
+  /** A late-interaction (ColBERT) model: how its queries and documents are encoded (its one head: token vectors). */
+  colbert?: ColbertModel;
   dir: string;
   onnxFile: string;
   /** sentence_bert_config.json's do_lower_case: lowercase texts before tokenising. */
@@ -117,26 +120,33 @@ async function describe(spec: ModelSpec, dir: string): Promise<ModelDescription>
   if (!vocabSize) throw new Error('config.json has no vocab_size');
   // A cross-encoder: its limit is the tokenizer's and the positions', as CrossEncoder sets max_length; it gives one score.
   const rerankLimit = positionLimit && tokenizerLimit ? Math.min(positionLimit, tokenizerLimit) : (tokenizerLimit ?? positionLimit);
+  const late = !scoreActivation && isColbert(config, stConfig) ? await describeColbert(dir, stConfig, tokenizerConfig, pipeline.dense) : undefined;
+  // The token states as they are (TEI's /embed_all), where the graph's token output is what serves the model.
+  const tokenStates: HeadSpec[] = pipeline.unrunnable ? [] : [{ kind: 'token-vectors', dense: [], normalize: false, skiplist: new Int32Array(0), width: tokenWidth }];
   // A cross-encoder's score is its logit: no sentence-transformers module applies to it.
   const heads: HeadSpec[] = scoreActivation
     ? [{ kind: 'logits', labels: 1, activation: scoreActivation }]
-    : [
-        {
-          kind: 'pooled',
-          poolingModes: pipeline.poolingModes,
-          dense: pipeline.dense,
-          normalize: pipeline.normalize,
-          unrunnable: pipeline.unrunnable,
-          dimensions: pipeline.dense.at(-1)?.outFeatures ?? tokenWidth * pipeline.poolingModes.length,
-        },
-      ];
+    : late
+      ? [{ kind: 'token-vectors', dense: late.dense, normalize: true, skiplist: late.colbert.tokens.skiplist, width: late.dense.at(-1)?.outFeatures ?? tokenWidth }]
+      : [
+          {
+            kind: 'pooled',
+            poolingModes: pipeline.poolingModes,
+            dense: pipeline.dense,
+            normalize: pipeline.normalize,
+            unrunnable: pipeline.unrunnable,
+            dimensions: pipeline.dense.at(-1)?.outFeatures ?? tokenWidth * pipeline.poolingModes.length,
+          },
+          ...tokenStates,
+        ];
   return {
     kind: scoreActivation ? 'reranker' : 'embedding',
     heads,
+    ...(late ? { colbert: late.colbert } : {}),
     dir,
     onnxFile: join(dir, spec.onnxPath),
     lowercase: sentenceBertConfig?.do_lower_case === true,
-    maxTokens: scoreActivation && rerankLimit ? rerankLimit : maxTokens,
+    maxTokens: scoreActivation && rerankLimit ? rerankLimit : (late?.maxTokens ?? maxTokens),
     tokenWidth,
     runShape,
     vocabSize,

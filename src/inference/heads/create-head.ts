@@ -3,6 +3,7 @@ import type { HeadSpec } from './head-spec.ts';
 import type { Head } from './head.ts';
 import { logitsHead } from './logits-head.ts';
 import { pooledHead } from './pooled-head.ts';
+import { tokenVectorsHead } from './token-vectors.ts';
 
 /** The worker's head for a spec of the model's description. */
 export function createHead(session: ort.InferenceSession, spec: HeadSpec): Promise<Head> | Head {
@@ -11,5 +12,7 @@ export function createHead(session: ort.InferenceSession, spec: HeadSpec): Promi
       return pooledHead(session, spec);
     case 'logits':
       return logitsHead(session, spec);
+    case 'token-vectors':
+      return tokenVectorsHead(session, spec);
   }
 }

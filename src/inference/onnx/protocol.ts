@@ -24,6 +24,8 @@ export interface RowOptions {
   dimensions: Int32Array;
   /** pooled: 1 for a base64 vector, 0 for an array of numbers (see vector-text.ts). */
   base64: Uint8Array;
+  /** token-vectors: 1 leaves out the tokens of the head's skiplist (a ColBERT document); none when absent. */
+  dropSkiplist?: Uint8Array;
 }
 
 /**
@@ -37,6 +39,8 @@ export interface BatchTexts {
   lengths: Int32Array;
   /** Per text, leading tokens (a prompt) the pooling leaves out; none when absent. */
   skips?: Int32Array;
+  /** Per text, leading tokens the attention sees (a ColBERT query's expansion tokens after them are computed, unseen); all when absent. */
+  attended?: Int32Array;
   /** Per text, the heads it wants: bit h for the setup's heads[h]. */
   heads: Uint8Array;
   options: RowOptions;

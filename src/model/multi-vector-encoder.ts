@@ -1,0 +1,120 @@
+/**
+ * A model's token-vectors head as one id of models.txt serves it: a vector per token of each input. For a ColBERT
+ * model (PyLate), as its encode(is_query) gives them: the side's prefix, a query padded with expansion tokens to
+ * query_length (all its vectors returned), a document cut to document_length without its skiplist tokens, each
+ * vector projected and normalised; it also scores (query, document) pairs by MaxSim. For other embedding models, the
+ * graph's token states as TEI's /embed_all returns them (every token, special ones included, as computed).
+ */
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
+import type { CancelSignal } from '../cancellation.ts';
+import { InputTooLongError, MultiVectorTooLargeError, TooManyTokensError } from '../embedding-errors.ts';
+import type { ColbertModel } from '../inference/files/colbert-config.ts';
+import type { TokenVectorsHeadSpec } from '../inference/heads/head-spec.ts';
+import { colbertInput, cutKeepingClose, sideTextLimit, type ColbertSide } from '../inference/tokenizing/colbert-input.ts';
+import type { PromptChoice } from '../prompts.ts';
+import { decodeTokenVectors } from './head-output.ts';
+import { maxSim } from './maxsim.ts';
+import { inputCount, type EmbeddingInputs, type IdDefaults, type ModelRuntime } from './model-runtime.ts';
+
+/** Which side a ColBERT model encodes when a request does not say: PyLate's encode default (is_query=True). */
+export const DEFAULT_SIDE: ColbertSide = 'query';
+/** Documents scored by MaxSim per turn of the event loop (a 32 × 300 × 128 pair is ~1.2 M multiply-adds). */
+const DOCUMENTS_PER_TURN = 8;
+
+export interface MultiVectorOptions {
+  /** A ColBERT model's side (DEFAULT_SIDE when absent); other models have none. */
+  side?: ColbertSide;
+  truncate?: boolean;
+  maxRequestTokens?: number;
+  /** The most values (vectors × width) the answer may hold: refused before any run when it could hold more. */
+  maxValues?: number;
+  prompt?: PromptChoice;
+  signal?: CancelSignal;
+}
+
+export interface MultiVectorResult {
+  /** Per input, its vectors: float32 rows of `width` back to back. */
+  vectors: Float32Array[];
+  width: number;
+  /** Tokens run per input (after truncation, prefix and expansion, special tokens included). */
+  tokenCounts: number[];
+}
+
+export class MultiVectorEncoder {
+  constructor(
+    private readonly runtime: ModelRuntime,
+    /** The token-vectors head's index among the model's heads. */
+    private readonly head: number,
+    private readonly spec: TokenVectorsHeadSpec,
+    private readonly defaults: IdDefaults,
+    /** A ColBERT model's settings; none: the token states as they are. */
+    readonly colbert: ColbertModel | undefined,
+  ) {}
+
+  get width(): number {
+    return this.spec.width;
+  }
+
+  /**
+   * The inputs' vectors. Over-long inputs are cut (to the side's length, for ColBERT), or with `truncate: false`
+   * refused (InputTooLongError); more than `maxRequestTokens` in all is refused (TooManyTokensError), and so is an
+   * answer that could hold more than `maxValues` values (MultiVectorTooLargeError), before any run.
+   */
+  async encode(inputs: EmbeddingInputs, options: MultiVectorOptions = {}): Promise<MultiVectorResult> {
+    const { signal } = options;
+    const release = this.runtime.admit(inputCount(inputs));
+    let sequences: Int32Array[];
+    let blobs: Promise<Uint8Array[][]>;
+    try {
+      const { encoded, promptTokens } = await this.runtime.encode(inputs, { signal, prompt: options.prompt }, this.defaults);
+      let attended: number[] | undefined;
+      if (this.colbert) {
+        const side = options.side ?? DEFAULT_SIDE;
+        const limit = sideTextLimit(this.colbert.settings, side);
+        if (options.truncate === false) {
+          const index = encoded.findIndex(({ length }) => length > limit);
+          if (index >= 0) throw new InputTooLongError(index, encoded[index]!.length, limit, encoded[index]!.lengthIsLowerBound);
+        }
+        const prepared = encoded.map(({ ids }) => colbertInput(cutKeepingClose(ids, limit, this.runtime.closingTokens), side, this.colbert!.settings, this.colbert!.tokens));
+        sequences = prepared.map(({ ids }) => ids);
+        attended = prepared.map((input) => input.attended);
+      } else {
+        sequences = this.runtime.checkLengths(encoded, options);
+      }
+      const total = sequences.reduce((sum, ids) => sum + ids.length, 0);
+      if (options.maxRequestTokens !== undefined && total > options.maxRequestTokens) throw new TooManyTokensError(total, options.maxRequestTokens);
+      // At most a vector per token: the bound is known before the run.
+      if (options.maxValues !== undefined && total * this.width > options.maxValues) throw new MultiVectorTooLargeError(total * this.width, options.maxValues);
+      const skips = promptTokens > 0 ? sequences.map(() => promptTokens) : undefined;
+      blobs = this.runtime.submit(sequences, { heads: [this.head], signal, skips, attended, options: { dropSkiplist: this.colbert !== undefined && (options.side ?? DEFAULT_SIDE) === 'document' } });
+    } finally {
+      release();
+    }
+    const [rows] = await blobs;
+    return { vectors: rows!.map(decodeTokenVectors), width: this.width, tokenCounts: sequences.map((ids) => ids.length) };
+  }
+
+  /**
+   * A ColBERT model's scores for (query, document) pairs, in the documents' order: PyLate's colbert_scores, the sum
+   * over the query's vectors of the best dot product with the document's (not divided by the query's length), with
+   * the tokens run per document (the query's counted once, with the first). The query is always cut to query_length,
+   * as PyLate cuts it; `truncate: false` refuses over-long documents.
+   */
+  async score(query: string, documents: string[], options: { truncate: boolean; signal?: CancelSignal; maxRequestTokens?: number }): Promise<{ logits: number[]; tokenCounts: number[] }> {
+    const { truncate, signal } = options;
+    const [queryVectors, documentVectors] = await Promise.all([
+      this.encode({ texts: [query] }, { side: 'query', signal }),
+      this.encode({ texts: documents }, { side: 'document', truncate, signal, maxRequestTokens: options.maxRequestTokens }),
+    ]);
+    const logits: number[] = [];
+    for (const [index, document] of documentVectors.vectors.entries()) {
+      if (index > 0 && index % DOCUMENTS_PER_TURN === 0) {
+        await yieldToEventLoop();
+        signal?.throwIfAborted();
+      }
+      logits.push(maxSim(queryVectors.vectors[0]!, document, this.width));
+    }
+    const tokenCounts = documentVectors.tokenCounts.map((count, index) => (index === 0 ? count + queryVectors.tokenCounts[0]! : count));
+    return { logits, tokenCounts };
+  }
+}
