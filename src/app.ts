@@ -20,6 +20,7 @@ import { embeddingRoutes } from './routes/embeddings.ts';
 import { healthRoutes } from './routes/health.ts';
 import { modelRoutes } from './routes/models.ts';
 import { rerankRoutes } from './routes/rerank.ts';
+import { teiEmbedAllRoute } from './routes/tei-embed-all.ts';
 import { rootRoute } from './routes/root.ts';
 import { tokenizeRoutes } from './routes/tokenize.ts';
 
@@ -170,6 +171,7 @@ export async function buildApp(options: AppOptions) {
     await app.register(rerankRoutes(['/rerank']), { prefix });
   }
   await app.register(rerankRoutes(['/v2/rerank']));
+  await app.register(teiEmbedAllRoute);
   await app.register(rootRoute);
   return app;
 }

@@ -21,6 +21,7 @@ import { asStanfordCheckpoint, writeColbertFixture, type ColbertFixture, type Co
 import { referenceColbert, referenceColbertIds, referenceMaxSim } from './helpers/colbert-reference.ts';
 
 const TEXTS = [
+  'fox',
   'hello world',
   'the cat sat on the mat, and the dog? it sat, too!',
   'search query: what is an embedding (a vector)?',

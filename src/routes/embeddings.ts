@@ -1,9 +1,12 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { v4 as uuidv4 } from 'uuid';
+import { DEFAULT_MAX_MULTI_VECTOR_VALUES } from '../config.ts';
+import { MultiVectorTooLargeError } from '../embedding-errors.ts';
 import { errors } from '../errors.ts';
 import { embeddingsBody } from '../http/embeddings-body.ts';
 import { checkInputShape } from '../http/input-shape.ts';
 import { callModel } from '../http/model-call.ts';
+import { tokenVectorsJson } from '../http/token-vectors-json.ts';
 import { errorResponseSchema } from '../schemas/error.ts';
 import { embeddingsRequestSchema, embeddingsResponseSchema, inputList, promptChoice } from '../schemas/embeddings.ts';
 
@@ -43,7 +46,28 @@ export const embeddingRoutes: FastifyPluginAsyncZod = async (app) => {
     async (request, reply) => {
       const { model: name, input, encoding_format: encoding, dimensions, truncate } = request.body;
       const entry = registry.resolve(name)!;
-      const result = await callModel(request, reply, entry.spec.id, async (signal) =>
+      // A ColBERT model: a vector per token of each input, for the side input_type names.
+      const result: { embeddings: Uint8Array[]; tokenCounts: number[]; rows?: number[] } = entry.description.colbert
+        ? await callModel(
+            request,
+            reply,
+            entry.spec.id,
+            async (signal) => {
+              const { vectors, width, tokenCounts } = await (await entry.loaded).multiVector!.encode(inputList(input), {
+                side: request.body.input_type,
+                truncate: truncate ?? app.limits.truncate,
+                maxRequestTokens: app.limits.maxRequestTokens,
+                maxValues: app.limits.maxMultiVectorValues ?? DEFAULT_MAX_MULTI_VECTOR_VALUES,
+                prompt: promptChoice(request.body),
+                signal,
+              });
+              const embeddings: Uint8Array[] = [];
+              for (const rows of vectors) embeddings.push(await tokenVectorsJson(rows, width, encoding, signal));
+              return { embeddings, tokenCounts, rows: vectors.map((rows) => rows.length / width) };
+            },
+            (error) => (error instanceof MultiVectorTooLargeError ? errors.multiVectorAnswerTooLarge(error.values, error.limit, 'input') : undefined),
+          )
+        : await callModel(request, reply, entry.spec.id, async (signal) =>
         // The schema took only embedding models' names.
         (await entry.loaded).embedder!.embed(inputList(input), {
           dimensions,
@@ -54,12 +78,12 @@ export const embeddingRoutes: FastifyPluginAsyncZod = async (app) => {
           prompt: promptChoice(request.body),
         }),
       );
-      const { embeddings, tokenCounts } = result;
+      const { embeddings, tokenCounts, rows } = result;
       const totalTokens = tokenCounts.reduce((sum, count) => sum + count, 0);
       request.embedding = { model: entry.spec.id, inputs: embeddings.length, tokens: totalTokens };
       reply.type('application/json; charset=utf-8');
       // Already JSON (the schema above documents it): bytes with a JSON content type are sent as they are.
-      return reply.send(embeddingsBody({ embeddings, tokenCounts, model: entry.spec.id, totalTokens, id: uuidv4(), created: Math.floor(Date.now() / 1000) }) as never);
+      return reply.send(embeddingsBody({ embeddings, tokenCounts, rows, model: entry.spec.id, totalTokens, id: uuidv4(), created: Math.floor(Date.now() / 1000) }) as never);
     },
   );
 };

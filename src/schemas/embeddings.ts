@@ -150,7 +150,13 @@ export const embeddingsResponseSchema = z
       z.object({
         object: z.literal('embedding'),
         index: z.number().int(),
-        embedding: z.union([z.array(z.number()), z.string()]).meta({ description: 'Numbers, or base64 when encoding_format is "base64".' }),
+        embedding: z
+          .union([z.array(z.number()), z.string()])
+          .meta({
+            description:
+              'Numbers, or base64 when encoding_format is "base64". A multi-vector (ColBERT) model gives a vector per token: an array of `rows` arrays of numbers, or base64 of their float32 values back to back.',
+          }),
+        rows: z.number().int().optional().meta({ description: "A multi-vector model's vector count for this input." }),
         num_tokens: z.number().int().meta({ description: 'Tokens embedded for this input (after truncation, special tokens included).' }),
       }),
     ),
