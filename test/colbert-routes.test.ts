@@ -123,6 +123,31 @@ describe('ColBERT requests', () => {
   });
 });
 
+describe('ColBERT lengths and tokens', () => {
+  test("/v1/tokenize shows the ids a side runs: the prefix after [CLS], a query's [MASK] expansion", async () => {
+    const model = models.colbert!;
+    const response = await app.inject({ method: 'POST', url: '/v1/tokenize', payload: { model: 'colbert', input: 'hello world', input_type: 'query' } });
+    const [item] = (response.json() as { data: { ids: number[]; tokens: string[]; num_tokens: number; total_tokens: number; truncated: boolean }[] }).data;
+    const prefix = model.config.query_prefix as string;
+    assert.deepEqual(item!.tokens, ['[CLS]', prefix, 'hello', 'world', '[SEP]', ...Array(7).fill('[MASK]')]);
+    assert.deepEqual([item!.num_tokens, item!.total_tokens, item!.truncated], [12, 5, false]);
+    const document = await app.inject({ method: 'POST', url: '/v1/tokenize', payload: { model: 'colbert', input: 'hello world', input_type: 'document' } });
+    assert.deepEqual((document.json() as { data: { tokens: string[] }[] }).data[0]!.tokens, ['[CLS]', model.config.document_prefix, 'hello', 'world', '[SEP]']);
+  });
+
+  test("with truncate: false, a document over document_length is refused (its count includes the prefix); cut otherwise", async () => {
+    const long = TEXTS.at(-1)!;
+    const refused = await embed({ model: 'colbert', input: ['fox', long], input_type: 'document', truncate: false });
+    assert.equal(refused.status, 400);
+    assert.equal(refused.json.error!.code, 'context_length_exceeded');
+    const cut = await embed({ model: 'colbert', input: [long], input_type: 'document' });
+    assert.equal(cut.json.data[0]!.num_tokens, models.colbert!.config.document_length);
+    const rerank = await app.inject({ method: 'POST', url: '/v1/rerank', payload: { model: 'colbert', query: 'fox', documents: ['fox', long], truncate: false } });
+    assert.equal(rerank.statusCode, 400);
+    assert.equal((rerank.json() as { error: { param: string } }).error.param, 'documents');
+  });
+});
+
 describe('rerank by MaxSim on a ColBERT model', () => {
   const query = 'what does the quick brown fox do';
   test("scores are PyLate's colbert_scores (no division by the query length), best first, in Cohere's and TEI's shapes", async () => {

@@ -10,7 +10,8 @@ import type { CancelSignal } from '../cancellation.ts';
 import { InputTooLongError, MultiVectorTooLargeError, TooManyTokensError } from '../embedding-errors.ts';
 import type { ColbertModel } from '../inference/files/colbert-config.ts';
 import type { TokenVectorsHeadSpec } from '../inference/heads/head-spec.ts';
-import { colbertInput, cutKeepingClose, sideTextLimit, type ColbertSide } from '../inference/tokenizing/colbert-input.ts';
+import { colbertInput, cutKeepingClose, sideLength, sideTextLimit, type ColbertSide } from '../inference/tokenizing/colbert-input.ts';
+import type { EncodedText } from '../inference/tokenizing/tokenizer.ts';
 import type { PromptChoice } from '../prompts.ts';
 import { decodeTokenVectors } from './head-output.ts';
 import { maxSim } from './maxsim.ts';
@@ -60,32 +61,28 @@ export class MultiVectorEncoder {
    * refused (InputTooLongError); more than `maxRequestTokens` in all is refused (TooManyTokensError), and so is an
    * answer that could hold more than `maxValues` values (MultiVectorTooLargeError), before any run.
    */
-  async encode(inputs: EmbeddingInputs, options: MultiVectorOptions = {}): Promise<MultiVectorResult> {
+  async embed(inputs: EmbeddingInputs, options: MultiVectorOptions = {}): Promise<MultiVectorResult> {
     const { signal } = options;
     const release = this.runtime.admit(inputCount(inputs));
     let sequences: Int32Array[];
     let blobs: Promise<Uint8Array[][]>;
     try {
-      const { encoded, promptTokens } = await this.runtime.encode(inputs, { signal, prompt: options.prompt }, this.defaults);
-      let attended: number[] | undefined;
+      const { encoded, promptTokens } = await this.encode(inputs, options);
       if (this.colbert) {
-        const side = options.side ?? DEFAULT_SIDE;
-        const limit = sideTextLimit(this.colbert.settings, side);
-        if (options.truncate === false) {
-          const index = encoded.findIndex(({ length }) => length > limit);
-          if (index >= 0) throw new InputTooLongError(index, encoded[index]!.length, limit, encoded[index]!.lengthIsLowerBound);
-        }
-        const prepared = encoded.map(({ ids }) => colbertInput(cutKeepingClose(ids, limit, this.runtime.closingTokens), side, this.colbert!.settings, this.colbert!.tokens));
-        sequences = prepared.map(({ ids }) => ids);
-        attended = prepared.map((input) => input.attended);
+        // The side's length, not the model's: ModelRuntime.checkLengths would check the longer side's.
+        const limit = sideLength(this.colbert.settings, options.side ?? DEFAULT_SIDE);
+        const index = options.truncate === false ? encoded.findIndex(({ length }) => length > limit) : -1;
+        if (index >= 0) throw new InputTooLongError(index, encoded[index]!.length, limit, encoded[index]!.lengthIsLowerBound);
+        sequences = encoded.map(({ ids }) => ids);
       } else {
-        sequences = this.runtime.checkLengths(encoded, options);
+        sequences = this.runtime.checkLengths(encoded, { truncate: options.truncate });
       }
       const total = sequences.reduce((sum, ids) => sum + ids.length, 0);
       if (options.maxRequestTokens !== undefined && total > options.maxRequestTokens) throw new TooManyTokensError(total, options.maxRequestTokens);
       // At most a vector per token: the bound is known before the run.
       if (options.maxValues !== undefined && total * this.width > options.maxValues) throw new MultiVectorTooLargeError(total * this.width, options.maxValues);
       const skips = promptTokens > 0 ? sequences.map(() => promptTokens) : undefined;
+      const attended = this.colbert ? encoded.map((text) => text.attended ?? text.ids.length) : undefined;
       blobs = this.runtime.submit(sequences, { heads: [this.head], signal, skips, attended, options: { dropSkiplist: this.colbert !== undefined && (options.side ?? DEFAULT_SIDE) === 'document' } });
     } finally {
       release();
@@ -95,16 +92,44 @@ export class MultiVectorEncoder {
   }
 
   /**
+   * What would be run: per input its ids and its text's whole count (ModelRuntime.encode). A ColBERT model's ids are
+   * its input for the side: the prefix after the first token, cut to the side's length, a query padded with
+   * expansion tokens (`attended`: the tokens before them); its count includes the prefix.
+   */
+  async encode(
+    inputs: EmbeddingInputs,
+    options: { side?: ColbertSide; signal?: CancelSignal; prompt?: PromptChoice; whole?: boolean; maxRequestTokens?: number } = {},
+  ): Promise<{ encoded: (EncodedText & { attended?: number })[]; promptTokens: number }> {
+    const { encoded, promptTokens } = await this.runtime.encode(inputs, options, this.defaults);
+    const colbert = this.colbert;
+    if (!colbert) return { encoded, promptTokens };
+    const side = options.side ?? DEFAULT_SIDE;
+    const limit = sideTextLimit(colbert.settings, side);
+    const prefixed = sideLength(colbert.settings, side) - limit;
+    return {
+      encoded: encoded.map(({ ids, length, lengthIsLowerBound }) => {
+        const input = colbertInput(cutKeepingClose(ids, limit, this.runtime.closingTokens), side, colbert.settings, colbert.tokens);
+        return { ids: input.ids, attended: input.attended, length: length + prefixed, lengthIsLowerBound };
+      }),
+      promptTokens,
+    };
+  }
+
+  tokenStrings(ids: ArrayLike<number>): string[] {
+    return this.runtime.tokenStrings(ids);
+  }
+
+  /**
    * A ColBERT model's scores for (query, document) pairs, in the documents' order: PyLate's colbert_scores, the sum
    * over the query's vectors of the best dot product with the document's (not divided by the query's length), with
    * the tokens run per document (the query's counted once, with the first). The query is always cut to query_length,
    * as PyLate cuts it; `truncate: false` refuses over-long documents.
    */
-  async score(query: string, documents: string[], options: { truncate: boolean; signal?: CancelSignal; maxRequestTokens?: number }): Promise<{ logits: number[]; tokenCounts: number[] }> {
+  async score(query: string, documents: string[], options: { truncate: boolean; signal?: CancelSignal }): Promise<{ logits: number[]; tokenCounts: number[] }> {
     const { truncate, signal } = options;
     const [queryVectors, documentVectors] = await Promise.all([
-      this.encode({ texts: [query] }, { side: 'query', signal }),
-      this.encode({ texts: documents }, { side: 'document', truncate, signal, maxRequestTokens: options.maxRequestTokens }),
+      this.embed({ texts: [query] }, { side: 'query', signal }),
+      this.embed({ texts: documents }, { side: 'document', truncate, signal }),
     ]);
     const logits: number[] = [];
     for (const [index, document] of documentVectors.vectors.entries()) {

@@ -53,7 +53,7 @@ export const embeddingRoutes: FastifyPluginAsyncZod = async (app) => {
             reply,
             entry.spec.id,
             async (signal) => {
-              const { vectors, width, tokenCounts } = await (await entry.loaded).multiVector!.encode(inputList(input), {
+              const { vectors, width, tokenCounts } = await (await entry.loaded).multiVector!.embed(inputList(input), {
                 side: request.body.input_type,
                 truncate: truncate ?? app.limits.truncate,
                 maxRequestTokens: app.limits.maxRequestTokens,

@@ -77,7 +77,7 @@ export const teiEmbedAllRoute: FastifyPluginAsyncZod = async (app) => {
         reply,
         entry.spec.id,
         async (signal) => {
-          const { vectors, width, tokenCounts } = await (await entry.loaded).multiVector!.encode(
+          const { vectors, width, tokenCounts } = await (await entry.loaded).multiVector!.embed(
             { texts },
             {
               side: body.input_type,

@@ -24,12 +24,13 @@ export const tokenizeRoutes: FastifyPluginAsyncZod = async (app) => {
     },
     async (request, reply) => {
       const entry = registry.resolve(request.body.model)!;
-      // The schema took only embedding models' names.
-      const model = (await entry.loaded).embedder!;
+      // The schema took only embedding models' names; a ColBERT model shows the ids its side runs (prefix, expansion).
+      const served = await entry.loaded;
+      const model = served.embedder ?? served.multiVector!;
       const texts = typeof request.body.input === 'string' ? [request.body.input] : request.body.input;
       // Counting is stopped by the deadline and by the client leaving, as embedding is.
       const { encoded } = await callModel(request, reply, entry.spec.id, (signal) =>
-        model.encode({ texts }, { prompt: promptChoice(request.body), whole: true, maxRequestTokens: app.limits.maxRequestTokens, signal }),
+        model.encode({ texts }, { side: request.body.input_type, prompt: promptChoice(request.body), whole: true, maxRequestTokens: app.limits.maxRequestTokens, signal }),
       );
       const embedded = encoded.reduce((sum, { ids }) => sum + ids.length, 0);
       return {

@@ -27,11 +27,13 @@ export interface ColbertInput {
 
 const prefixOf = (tokens: ColbertTokenIds, side: ColbertSide) => (side === 'query' ? tokens.queryPrefix : tokens.documentPrefix);
 
+/** A side's length: its tokens at most, prefix and special tokens included (a query's, expansion included, exactly). */
+export const sideLength = (settings: ColbertSettings, side: ColbertSide): number => (side === 'query' ? settings.queryLength : settings.documentLength);
+
 /** The tokens a side's text is cut to, special tokens included, before its prefix goes in. */
 export function sideTextLimit(settings: ColbertSettings, side: ColbertSide): number {
-  const length = side === 'query' ? settings.queryLength : settings.documentLength;
   const prefixed = side === 'query' ? settings.queryPrefix : settings.documentPrefix;
-  return prefixed === undefined ? length : length - 1;
+  return prefixed === undefined ? sideLength(settings, side) : sideLength(settings, side) - 1;
 }
 
 /**
