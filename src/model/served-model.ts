@@ -24,6 +24,6 @@ export function serveModel(runtime: ModelRuntime, defaults: IdDefaults): ServedM
     runtime,
     embedder: pooled && new Embedder(runtime, pooled.index, defaults),
     reranker: logits?.spec.labels === 1 ? new Reranker(runtime, logits.index) : undefined,
-    multiVector: tokenVectors && new MultiVectorEncoder(runtime, tokenVectors.index, tokenVectors.spec, defaults, runtime.description.colbert),
+    multiVector: tokenVectors?.spec.method === 'states' ? new MultiVectorEncoder(runtime, tokenVectors.index, tokenVectors.spec, defaults, runtime.description.colbert) : undefined,
   };
 }

@@ -122,12 +122,12 @@ async function describe(spec: ModelSpec, dir: string): Promise<ModelDescription>
   const rerankLimit = positionLimit && tokenizerLimit ? Math.min(positionLimit, tokenizerLimit) : (tokenizerLimit ?? positionLimit);
   const late = !scoreActivation && isColbert(config, stConfig) ? await describeColbert(dir, stConfig, tokenizerConfig, pipeline.dense) : undefined;
   // The token states as they are (TEI's /embed_all), where the graph's token output is what serves the model.
-  const tokenStates: HeadSpec[] = pipeline.unrunnable ? [] : [{ kind: 'token-vectors', dense: [], normalize: false, skiplist: new Int32Array(0), width: tokenWidth }];
+  const tokenStates: HeadSpec[] = pipeline.unrunnable ? [] : [{ kind: 'token-vectors', method: 'states', dense: [], normalize: false, skiplist: new Int32Array(0), width: tokenWidth }];
   // A cross-encoder's score is its logit: no sentence-transformers module applies to it.
   const heads: HeadSpec[] = scoreActivation
     ? [{ kind: 'logits', labels: 1, activation: scoreActivation }]
     : late
-      ? [{ kind: 'token-vectors', dense: late.dense, normalize: true, skiplist: late.colbert.tokens.skiplist, width: late.dense.at(-1)?.outFeatures ?? tokenWidth }]
+      ? [{ kind: 'token-vectors', method: 'states', dense: late.dense, normalize: true, skiplist: late.colbert.tokens.skiplist, width: late.dense.at(-1)?.outFeatures ?? tokenWidth }]
       : [
           {
             kind: 'pooled',

@@ -42,6 +42,8 @@ export interface LogitsHeadSpec {
  */
 export interface TokenVectorsHeadSpec {
   kind: 'token-vectors';
+  /** The graph's token states through the modules here (bge-m3's colbert head is another method of the same kind). */
+  method: 'states';
   dense: DenseLayer[];
   normalize: boolean;
   /** Token ids, ascending. */
