@@ -21,6 +21,7 @@ import { embeddingRoutes } from './routes/embeddings.ts';
 import { healthRoutes } from './routes/health.ts';
 import { modelRoutes } from './routes/models.ts';
 import { rerankRoutes } from './routes/rerank.ts';
+import { teiEmbedAllRoute } from './routes/tei-embed-all.ts';
 import { rootRoute } from './routes/root.ts';
 import { teiSparseRoutes } from './routes/tei-sparse.ts';
 import { teiRoutes } from './routes/tei.ts';
@@ -55,6 +56,8 @@ export interface RequestLimits {
   requestTimeoutMs: number;
   /** Documents one rerank request may hold. */
   maxRerankDocuments: number;
+  /** Values (vectors × width) one multi-vector answer may hold; DEFAULT_MAX_MULTI_VECTOR_VALUES when absent. */
+  maxMultiVectorValues?: number;
 }
 
 const DEFAULT_LIMITS: RequestLimits = { truncate: true, maxRequestTokens: 300_000, requestTimeoutMs: 60_000, maxRerankDocuments: 1000 };
@@ -179,6 +182,7 @@ export async function buildApp(options: AppOptions) {
   await app.register(rerankRoutes(['/v2/rerank']));
   await app.register(teiSparseRoutes);
   await app.register(cohereRoutes);
+  await app.register(teiEmbedAllRoute);
   await app.register(rootRoute);
   await app.register(teiRoutes);
   await app.register(ollamaRoutes);

@@ -26,6 +26,14 @@ export function summarizeModel(description: ModelDescription): { fields: Record<
       text: `classifier, ${description.labels.length} labels (${description.labels.slice(0, 5).join(', ')}${description.labels.length > 5 ? ', …' : ''}), ${description.maxTokens} max tokens per text or pair, ${description.labelActivation === 'none' ? 'raw' : description.labelActivation} scores`,
     };
   }
+  if (description.colbert) {
+    const { queryLength, documentLength } = description.colbert.settings;
+    const { width } = findHead(description.heads, 'token-vectors')!.spec;
+    return {
+      fields: { kind: 'embedding', multiVector: 'MaxSim', dimensions: width, queryLength, documentLength },
+      text: `multi-vector (ColBERT) model, a ${width}-dimension vector per token, queries of ${queryLength} tokens, documents of up to ${documentLength}`,
+    };
+  }
   const { poolingModes, dimensions, normalize } = pooledHeadOf(description.heads);
   const pooling = poolingModes.join('+');
   return {

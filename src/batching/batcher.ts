@@ -48,6 +48,8 @@ export interface HeadOptions {
   formats?: readonly VectorFormat[];
   /** pooled: normalise (true) or not (false) whatever the model does; as the model does when absent. */
   normalize?: boolean;
+  /** token-vectors: leave out the tokens of the head's skiplist (a ColBERT document). */
+  dropSkiplist?: boolean;
 }
 
 interface Item {
@@ -56,6 +58,8 @@ interface Item {
   ids: Int32Array;
   /** Leading tokens (a prompt) the pooling leaves out. */
   skip: number;
+  /** Leading tokens the attention sees: all when undefined. */
+  attended: number | undefined;
   /** Token types (a cross-encoder's pair: 0 for the query, 1 for the document); all 0 when absent. */
   typeIds: Int32Array | undefined;
   /** Spans of the sequence pooled each on its own (late chunking), as [start, end) pairs; none when absent. */
@@ -80,6 +84,7 @@ class Job {
   constructor(
     sequences: Int32Array[],
     skips: readonly number[] | undefined,
+    attended: readonly number[] | undefined,
     typeIds: readonly Int32Array[] | undefined,
     spans: readonly Int32Array[] | undefined,
     private readonly heads: readonly number[],
@@ -92,7 +97,7 @@ class Job {
     this.remaining = sequences.length * heads.length;
     this.small = sequences.length <= SMALL_REQUEST_INPUTS;
     this.pending = sequences
-      .map((ids, index) => ({ job: this, index, ids, skip: skips?.[index] ?? 0, typeIds: typeIds?.[index], spans: spans?.[index] }))
+      .map((ids, index) => ({ job: this, index, ids, skip: skips?.[index] ?? 0, attended: attended?.[index], typeIds: typeIds?.[index], spans: spans?.[index] }))
       .sort((a, b) => a.ids.length - b.ids.length);
   }
 
@@ -199,24 +204,26 @@ export class Batcher {
   /**
    * Runs the sequences of one request through the model's `heads` (indexes among its heads; the first alone when
    * absent), asked `headOptions`; per head wanted, in that order, the blobs of the sequences, in their order.
-   * `skips`: per sequence, leading tokens pooling leaves out; `typeIds`: per sequence, its token types.
+   * `skips`: per sequence, leading tokens pooling leaves out; `attended`: per sequence, leading tokens the attention
+   * sees (all when absent); `typeIds`: per sequence, its token types.
    */
   submit(
     sequences: Int32Array[],
     options: {
       signal?: CancelSignal;
       skips?: readonly number[];
+      attended?: readonly number[];
       typeIds?: readonly Int32Array[];
       spans?: readonly Int32Array[];
       heads?: readonly number[];
       headOptions?: HeadOptions;
     } = {},
   ): Promise<Uint8Array[][]> {
-    const { signal, skips, typeIds, spans, heads = [0], headOptions = {} } = options;
+    const { signal, skips, attended, typeIds, spans, heads = [0], headOptions = {} } = options;
     if (sequences.length === 0) return Promise.resolve(heads.map(() => []));
     if (signal?.aborted) return Promise.reject(signal.reason);
     return new Promise((resolve, reject) => {
-      const job = new Job(sequences, skips, typeIds, spans, heads, headOptions, resolve, reject);
+      const job = new Job(sequences, skips, attended, typeIds, spans, heads, headOptions, resolve, reject);
       if (job.small) this.lastSmallAt = job.queuedAt;
       signal?.addEventListener('abort', () => job.fail(signal.reason instanceof Error ? signal.reason : new Error('aborted')), { once: true });
       this.jobs.push(job);
@@ -313,6 +320,8 @@ export class Batcher {
   private dispatch(batch: Item[]) {
     const lengths = Int32Array.from(batch, (item) => item.ids.length);
     const skips = batch.some((item) => item.skip > 0) ? Int32Array.from(batch, (item) => item.skip) : undefined;
+    const attended = batch.some((item) => item.attended !== undefined) ? Int32Array.from(batch, (item) => item.attended ?? item.ids.length) : undefined;
+    const dropSkiplist = batch.some((item) => item.job.options.dropSkiplist) ? Uint8Array.from(batch, (item) => (item.job.options.dropSkiplist ? 1 : 0)) : undefined;
     const heads = Uint8Array.from(batch, (item) => item.job.headMask);
     const dimensions = Int32Array.from(batch, (item) => item.job.options.dimensions ?? 0);
     const base64 = Uint8Array.from(batch, (item) => (item.job.options.encoding === 'base64' ? 1 : 0));
@@ -351,7 +360,11 @@ export class Batcher {
     };
     // Settles with the last rows (see OnnxBackend); this runs before the requests they complete are answered,
     // so the freed executor gets its next batch first.
-    this.backend.run({ ids, typeIds, lengths, skips, heads, options: { dimensions, base64, maxActiveDims, formats, normalize, spanCounts, spanBounds } }, deliver, () => this.pump()).then(
+    this.backend.run(
+      { ids, typeIds, lengths, skips, attended, heads, options: { dimensions, base64, maxActiveDims, formats, normalize, spanCounts, spanBounds, dropSkiplist } },
+      deliver,
+      () => this.pump(),
+    ).then(
       () => {
         settled();
         this.pump();

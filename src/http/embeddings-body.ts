@@ -4,6 +4,8 @@ export interface EmbeddingsAnswer {
   /** Each input's vector, already JSON text as bytes (see vector-text.ts). */
   embeddings: Uint8Array[];
   tokenCounts: number[];
+  /** A multi-vector answer: each input's vector count (its `embedding` holds that many rows). */
+  rows?: number[];
   model: string;
   totalTokens: number;
   id: string;
@@ -12,11 +14,11 @@ export interface EmbeddingsAnswer {
 
 /** The embeddings response as JSON bytes: what JSON.stringify gives for the response object, written into one buffer. */
 export function embeddingsBody(answer: EmbeddingsAnswer): Buffer {
-  const { embeddings, tokenCounts } = answer;
+  const { embeddings, tokenCounts, rows } = answer;
   const usage = { prompt_tokens: answer.totalTokens, total_tokens: answer.totalTokens };
   const tail = `],${JSON.stringify({ model: answer.model, usage, id: answer.id, created: answer.created }).slice(1)}`;
   const opens = embeddings.map((_, index) => `${index === 0 ? '' : ','}{"object":"embedding","index":${index},"embedding":`);
-  const closes = tokenCounts.map((count) => `,"num_tokens":${count}}`);
+  const closes = tokenCounts.map((count, index) => `${rows ? `,"rows":${rows[index]}` : ''},"num_tokens":${count}}`);
   const head = '{"object":"list","data":[';
   // Every piece but the tail is ASCII, so its length is its byte count.
   let size = head.length + Buffer.byteLength(tail);

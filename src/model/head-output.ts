@@ -3,7 +3,7 @@
  * and the warm-up's checks of it.
  */
 import type { ModelDescription } from '../inference/files/model-files.ts';
-import type { HeadSpec, PooledHeadSpec } from '../inference/heads/head-spec.ts';
+import type { HeadSpec, PooledHeadSpec, TokenVectorsHeadSpec } from '../inference/heads/head-spec.ts';
 
 /** A logits blob: the row's float32 logits (each head's blobs sit in a buffer of their own, each a whole number of floats). */
 export function decodeLogits(blob: Uint8Array): Float32Array {
@@ -19,13 +19,24 @@ export function decodeSparse(blob: Uint8Array): { indices: number[]; values: num
   return { indices: Array.from(indices), values: Array.from(values) };
 }
 
+/** A token-vectors blob: the row's vectors, float32 rows of the head's width back to back. */
+export function decodeTokenVectors(blob: Uint8Array): Float32Array {
+  return decodeLogits(blob);
+}
+
+function checkTokenVectors(description: ModelDescription, head: TokenVectorsHeadSpec, blob: Uint8Array) {
+  const values = decodeTokenVectors(blob);
+  if (values.length === 0 || values.length % head.width !== 0) throw new Error(`the warm-up's token vectors hold ${values.length} values, not rows of ${head.width}`);
+  if (!values.every(Number.isFinite)) throw new Error(`the warm-up's token vectors hold NaN or infinite values, ${computedBy(description, head)}`);
+}
+
 /** A pooled blob (the vector's JSON text, sent to clients as it is) read back: non-finite values are written as null. */
 function pooledValues(blob: Uint8Array): (number | null)[] {
   return JSON.parse(Buffer.from(blob).toString('latin1')) as (number | null)[];
 }
 
 function computedBy(description: ModelDescription, head: HeadSpec): string {
-  const dense = head.kind === 'pooled' && head.dense.length > 0 ? `, then ${head.dense.map((layer) => layer.weightsFile).join(', ')}` : '';
+  const dense = (head.kind === 'pooled' || head.kind === 'token-vectors') && head.dense.length > 0 ? `, then ${head.dense.map((layer) => layer.weightsFile).join(', ')}` : '';
   return `as computed by ${description.onnxFile}${dense}`;
 }
 
@@ -52,6 +63,9 @@ export function checkWarmUp(description: ModelDescription, head: HeadSpec, blob:
     case 'sparse': {
       const { values } = decodeSparse(blob);
       if (!values.every(Number.isFinite)) throw new Error(`the warm-up's sparse vector has weights NaN or infinite, ${computedBy(description, head)}`);
+      return;
     }
+    case 'token-vectors':
+      return checkTokenVectors(description, head, blob);
   }
 }

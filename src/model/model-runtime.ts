@@ -150,6 +150,7 @@ export class ModelRuntime {
       heads: readonly number[];
       signal?: CancelSignal;
       skips?: readonly number[];
+      attended?: readonly number[];
       typeIds?: readonly Int32Array[];
       /** Per sequence, spans a pooled head pools each on its own (late chunking). */
       spans?: readonly Int32Array[];
@@ -229,6 +230,11 @@ export class ModelRuntime {
 
   tokenStrings(ids: ArrayLike<number>): string[] {
     return this.tokenizer.tokenStrings(ids);
+  }
+
+  /** How many special tokens the tokenizer puts after a text (a cut keeps them). */
+  get closingTokens(): number {
+    return this.tokenizer.closingTokens;
   }
 
   /** How many special tokens `encode` frames each text with, before it and after it. */

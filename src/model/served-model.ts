@@ -1,6 +1,7 @@
 import { findHead } from '../inference/heads/head-spec.ts';
 import { Classifier } from './classifier.ts';
 import { Embedder } from './embedder.ts';
+import { MultiVectorEncoder } from './multi-vector-encoder.ts';
 import type { IdDefaults, ModelRuntime } from './model-runtime.ts';
 import { Reranker } from './reranker.ts';
 import { SparseEncoder } from './sparse-encoder.ts';
@@ -16,6 +17,8 @@ export interface ServedModel {
   sparseEncoder?: SparseEncoder;
   /** A classifier's logits head, a label each (the classify routes). */
   classifier?: Classifier;
+  /** A model with a token-vectors head: vectors per token (a ColBERT model's; else the token states, TEI's /embed_all). */
+  multiVector?: MultiVectorEncoder;
 }
 
 export function serveModel(runtime: ModelRuntime, defaults: IdDefaults): ServedModel {
@@ -23,11 +26,13 @@ export function serveModel(runtime: ModelRuntime, defaults: IdDefaults): ServedM
   const pooled = findHead(heads, 'pooled');
   const logits = findHead(heads, 'logits');
   const sparse = findHead(heads, 'sparse');
+  const tokenVectors = findHead(heads, 'token-vectors');
   return {
     runtime,
     embedder: pooled && new Embedder(runtime, pooled.index, defaults),
     reranker: logits && runtime.description.kind === 'reranker' ? new Reranker(runtime, logits.index) : undefined,
     classifier: logits && runtime.description.kind === 'classifier' ? new Classifier(runtime, logits.index) : undefined,
     sparseEncoder: sparse && runtime.description.sparse && new SparseEncoder(runtime, sparse.index, defaults),
+    multiVector: tokenVectors?.spec.method === 'states' ? new MultiVectorEncoder(runtime, tokenVectors.index, tokenVectors.spec, defaults, runtime.description.colbert) : undefined,
   };
 }

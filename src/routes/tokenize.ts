@@ -61,16 +61,19 @@ export const tokenizeRoutes: FastifyPluginAsyncZod = async (app) => {
         return reply.send(tokens as never);
       }
       const entry = registry.resolve(request.body.model)!;
-      // The schema took only embedding models' names: a model with a pooled head, or a sparse one.
-      const { embedder, sparseEncoder, runtime } = await entry.loaded;
-      const model = (embedder ?? sparseEncoder)!;
+      // The schema took only embedding models' names: a model with a pooled head, a sparse one, or a ColBERT one.
+      const served = await entry.loaded;
+      const { runtime } = served;
       const { input } = request.body;
       const texts = typeof input === 'string' ? [input] : typeof input[0] === 'number' ? undefined : input.every((item) => typeof item === 'string') ? input : undefined;
       // Counting is stopped by the deadline and by the client leaving, as embedding is.
       const { encoded } = texts
-        ? await callModel(request, reply, entry.spec.id, (signal) =>
-            model.encode({ texts }, { prompt: promptChoice(request.body), whole: true, maxRequestTokens: app.limits.maxRequestTokens, signal }),
-          )
+        ? await callModel(request, reply, entry.spec.id, (signal) => {
+            const options = { prompt: promptChoice(request.body), whole: true, maxRequestTokens: app.limits.maxRequestTokens, signal };
+            // A ColBERT model shows the ids its side runs (prefix, expansion).
+            if (!served.embedder && served.multiVector) return served.multiVector.encode({ texts }, { ...options, side: request.body.input_type ?? undefined });
+            return (served.embedder ?? served.sparseEncoder)!.encode({ texts }, options);
+          })
         : // Vocabulary ids (a sparse vector's indices): their tokens, as they are.
           { encoded: (typeof input[0] === 'number' ? [input as number[]] : (input as number[][])).map((ids) => ({ ids: Int32Array.from(ids), length: ids.length })) };
       const embedded = encoded.reduce((sum, { ids }) => sum + ids.length, 0);

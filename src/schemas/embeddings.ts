@@ -137,6 +137,14 @@ function checkAgainstModel(
     issue(['task'], `model '${entry.spec.id}' has no prompt for the task ${body.task} (one named ${TASK_PROMPT_NAMES[body.task].join(', ')}); ${prompts.length > 0 ? `its prompts: ${prompts.join(', ')}` : 'it has no prompts'}`);
   }
   const pooled = findHead(entry.description.heads, 'pooled');
+  if (!pooled && entry.description.colbert) {
+    const perToken = `is not taken by model '${entry.spec.id}', which gives a vector per token`;
+    if (body.dimensions != null || body.output_dimension != null) return issue([body.dimensions != null ? 'dimensions' : 'output_dimension'], perToken);
+    if (body.max_active_dims !== undefined) return issue(['max_active_dims'], perToken);
+    if (body.late_chunking) return issue(['late_chunking'], perToken);
+    if (body.encoding_format != null && body.encoding_format !== 'float' && body.encoding_format !== 'base64') return issue(['encoding_format'], `${body.encoding_format} ${perToken} (float or base64)`);
+    return;
+  }
   if (!pooled) return checkSparseRequest(body, entry, issue);
   const dimensions = body.dimensions ?? body.output_dimension;
   if (dimensions != null && dimensions > pooled.spec.dimensions) {
@@ -216,12 +224,14 @@ export const embeddingsResponseSchema = z
       z.object({
         object: z.literal('embedding'),
         index: z.number().int(),
-        // The OpenAI SDKs' type; a sparse model's object is described here rather than typed, as no OpenAI client expects it.
-        embedding: z.union([z.array(z.number()), z.string()]).meta({
-          description:
-            'Numbers, or base64 when encoding_format is "base64". A sparse model (GET /v1/models: outputs ["sparse"]) answers ' +
-            '{"indices": [token ids, ascending], "values": [their weights]} instead: only its non-zero weights.',
-        }),
+        embedding: z
+          .union([z.array(z.number()), z.string()])
+          .meta({
+            description:
+              'Numbers, or base64 when encoding_format is "base64". A multi-vector (ColBERT) model gives a vector per token: an array of `rows` arrays of numbers, or base64 of their float32 values back to back. ' +
+              'A sparse model (GET /v1/models: outputs ["sparse"]) answers {"indices": [token ids, ascending], "values": [their weights]} instead: only its non-zero weights.',
+          }),
+        rows: z.number().int().optional().meta({ description: "A multi-vector model's vector count for this input." }),
         num_tokens: z.number().int().meta({ description: 'Tokens embedded for this input (after truncation, special tokens included).' }),
       }),
     ),

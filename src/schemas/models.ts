@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { ColbertSettings } from '../inference/files/colbert-config.ts';
 import { findHead, logitsHeadOf, type HeadKind } from '../inference/heads/head-spec.ts';
 import { SPLADE_ACTIVATIONS, SPLADE_POOLING } from '../inference/heads/splade.ts';
 import type { Int8Ranges } from '../inference/output/quantize.ts';
@@ -22,11 +23,11 @@ const commonFields = {
   ready: z.boolean().meta({ description: 'Whether the model is loaded.' }),
   outputs: z
     .array(z.string())
-    .meta({ description: 'What the model computes: dense (one vector per input), sparse (token id → weight: `{indices, values}`), score (a relevance score per query–document pair).' }),
+    .meta({ description: 'What the model computes: dense (one vector per input), sparse (token id → weight: `{indices, values}`), token-vectors (a vector per token: a ColBERT model\'s, or the token states of /embed_all), score (a relevance score per query–document pair, or a classifier\'s per label).' }),
 };
 
 /** Each head kind's name in `outputs`. */
-const OUTPUT_NAMES: Record<HeadKind, string> = { pooled: 'dense', sparse: 'sparse', logits: 'score' };
+const OUTPUT_NAMES: Record<HeadKind, string> = { pooled: 'dense', sparse: 'sparse', logits: 'score', 'token-vectors': 'token-vectors' };
 
 export const embeddingModelSchema = z
   .object({
@@ -34,7 +35,7 @@ export const embeddingModelSchema = z
     kind: z.literal('embedding').meta({ description: 'An embedding model, served at /v1/embeddings and /v1/tokenize.' }),
     max_input_tokens: commonFields.max_input_tokens.meta({ description: 'Longer inputs are truncated to this many tokens, special tokens included.' }),
     dimensions: z.number().int().meta({ description: 'Length of an embedding (unless `dimensions` asks for fewer).' }),
-    pooling: z.string().meta({ description: `How token vectors become one vector: ${POOLING_MODES.join(', ')} (joined by "+" when several); a sparse model's: splade max or splade sum.` }),
+    pooling: z.string().meta({ description: `How token vectors become one vector: ${POOLING_MODES.join(', ')} (joined by "+" when several); a sparse model's: splade max or splade sum; none for a multi-vector (ColBERT) model.` }),
     normalized: z.boolean().meta({ description: 'Whether embeddings have unit length.' }),
     prompts: z.record(z.string(), z.string()).meta({ description: 'The prompts the model knows (name → prefix), for prompt_name and input_type.' }),
     default_prompt_name: z.string().nullable().meta({ description: "The prompt applied when a request names none: this id's models.txt prompt=, else the model's default." }),
@@ -55,6 +56,18 @@ export const embeddingModelSchema = z
         description:
           'GET /models/{model} of a loaded model: the per-dimension ranges int8 and uint8 vectors use (uint8 = trunc((value − start) / step), clamped to 0–255; int8 = trunc((value − start) / step − 128), clamped to −128–127, as quantize_embeddings), ' +
           'the minimum over the vectors of the server\'s fixed calibration texts, and (maximum − minimum) / 255, in float32. These are the full vector\'s, as the model normalises it; a request for fewer dimensions, or with `normalized` other than the model\'s, gets ranges computed the same way from the calibration vectors truncated and normalised as its own.',
+      }),
+    multi_vector: z
+      .object({
+        similarity: z.literal('MaxSim'),
+        query_length: z.number().int(),
+        document_length: z.number().int(),
+      })
+      .optional()
+      .meta({
+        description:
+          'A late-interaction (ColBERT) model: /v1/embeddings gives a vector per token (`dimensions` wide; input_type query or document), and the rerank routes score by MaxSim. ' +
+          'Queries give query_length vectors (padded with expansion tokens); documents at most document_length, less punctuation.',
       }),
   })
   .meta({ id: 'EmbeddingModel', description: 'An embedding model.' });
@@ -118,6 +131,7 @@ export function describeModel(entry: ModelEntry, ready: boolean, int8Ranges?: In
   const prompts = { prompts: description.prompts, default_prompt_name: spec.promptName ?? description.defaultPromptName ?? null };
   const sparse = findHead(description.heads, 'sparse')?.spec;
   const pooled = findHead(description.heads, 'pooled')?.spec;
+  const perToken = findHead(description.heads, 'token-vectors')?.spec;
   if (sparse && !pooled) {
     const sides = description.sparse!;
     const splade = { pooling_strategy: sparse.splade.pooling, activation_function: sparse.splade.activation };
@@ -132,10 +146,17 @@ export function describeModel(entry: ModelEntry, ready: boolean, int8Ranges?: In
   }
   return {
     ...fields('embedding'),
-    dimensions: pooled!.dimensions,
-    pooling: pooled!.poolingModes.join('+'),
-    normalized: pooled!.normalize,
+    // A ColBERT model: a vector per token, none pooled.
+    dimensions: pooled?.dimensions ?? perToken!.width,
+    pooling: pooled ? pooled.poolingModes.join('+') : 'none',
+    normalized: pooled?.normalize ?? perToken!.normalize,
+    ...(description.colbert ? { multi_vector: multiVectorFields(description.colbert.settings) } : {}),
     ...prompts,
     ...(int8Ranges ? { int8_ranges: { starts: Array.from(int8Ranges.starts), steps: Array.from(int8Ranges.steps) } } : {}),
   };
+}
+
+/** What GET /models says of a ColBERT model's encoding. */
+function multiVectorFields(settings: ColbertSettings) {
+  return { similarity: 'MaxSim' as const, query_length: settings.queryLength, document_length: settings.documentLength };
 }

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import type { ModelSpec } from '../../models-file.ts';
 import { positive, readJson, type Json } from './config-json.ts';
 import { readModulePipeline, type ModulePipeline } from './modules.ts';
+import { describeColbert, isColbert, type ColbertModel } from './colbert-config.ts';
 import { isSequenceClassifier, readSequenceClassifier, type LabelActivation } from './sequence-classifier.ts';
 import { classicSparseLayout, readSparseLayout, sparseParts, type SparseLayout, type SparseSides } from './sparse-modules.ts';
 
@@ -24,6 +25,8 @@ export interface ModelDescription {
   labels: string[];
   /** For a classifier: what transformers' text-classification pipeline applies to its logits by default. */
   labelActivation: LabelActivation;
+  /** A late-interaction (ColBERT) model: how its queries and documents are encoded (its one head: token vectors). */
+  colbert?: ColbertModel;
   dir: string;
   onnxFile: string;
   /** sentence_bert_config.json's do_lower_case: lowercase texts before tokenising. */
@@ -147,6 +150,9 @@ async function describe(spec: ModelSpec, root: string, dir: string, sparseLayout
   const sparseModel = sparse && (await sparseParts(root, sparse, vocabSize));
   // An MLM's run holds its vocabulary-wide logits too.
   const runShape = sparseModel ? { ...plainRunShape, logitsWidth: vocabSize } : plainRunShape;
+  const late = !scoring && !sparseModel && isColbert(config, stConfig) ? await describeColbert(root, stConfig, tokenizerConfig, pipeline.dense) : undefined;
+  // The token states as they are (TEI's /embed_all), where the graph's token output is what serves the model.
+  const tokenStates: HeadSpec[] = pipeline.unrunnable ? [] : [{ kind: 'token-vectors', method: 'states', dense: [], normalize: false, skiplist: new Int32Array(0), width: tokenWidth }];
   const pooled: HeadSpec = {
     kind: 'pooled',
     poolingModes: pipeline.poolingModes,
@@ -158,16 +164,21 @@ async function describe(spec: ModelSpec, root: string, dir: string, sparseLayout
   // A cross-encoder's or classifier's scores are its logits: no sentence-transformers module applies to them.
   const heads: HeadSpec[] = scoring
     ? [{ kind: 'logits', labels: kind.kind === 'classifier' ? kind.labels.length : 1, activation: kind.scoreActivation ?? 'identity' }]
-    : [sparseModel ? sparseModel.head : pooled];
+    : sparseModel
+      ? [sparseModel.head]
+      : late
+        ? [{ kind: 'token-vectors', method: 'states', dense: late.dense, normalize: true, skiplist: late.colbert.tokens.skiplist, width: late.dense.at(-1)?.outFeatures ?? tokenWidth }]
+        : [pooled, ...tokenStates];
   return {
     kind: kind.kind,
     heads,
     labels: kind.labels,
     labelActivation: kind.labelActivation,
+    ...(late ? { colbert: late.colbert } : {}),
     dir,
     onnxFile: join(root, spec.onnxPath),
     lowercase: sentenceBertConfig?.do_lower_case === true,
-    maxTokens: scoring && rerankLimit ? rerankLimit : maxTokens,
+    maxTokens: scoring && rerankLimit ? rerankLimit : (late?.maxTokens ?? maxTokens),
     tokenWidth,
     runShape,
     vocabSize,

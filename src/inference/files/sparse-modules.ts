@@ -14,7 +14,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { readJson, type Json } from './config-json.ts';
 import { leavesFolder } from './folder-path.ts';
-import { readSafetensors } from './safetensors.ts';
+import { readSafetensorsTensors } from './safetensors.ts';
 import { SPLADE_ACTIVATIONS, SPLADE_POOLING, type SpladeOptions } from '../heads/splade.ts';
 import type { SparseHeadSpec } from '../heads/head-spec.ts';
 import { graphOutputNames } from './onnx-external-data.ts';
@@ -147,7 +147,7 @@ export async function readStaticWeights(dir: string, route: Extract<SparseRoute,
   }
   let tensors;
   try {
-    tensors = await readSafetensors(route.weightsFile);
+    tensors = await readSafetensorsTensors(route.weightsFile, ['weight']);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw new Error(`${route.weightsFile} is missing: fetch it with \`npm run download\``);
     throw error;

@@ -4,6 +4,7 @@ import type { Head } from './head.ts';
 import { logitsHead } from './logits-head.ts';
 import { pooledHead } from './pooled-head.ts';
 import { sparseHead } from './sparse-head.ts';
+import { tokenVectorsHead } from './token-vectors.ts';
 
 /** The worker's head for a spec of the model's description. */
 export function createHead(session: ort.InferenceSession, spec: HeadSpec): Promise<Head> | Head {
@@ -14,5 +15,7 @@ export function createHead(session: ort.InferenceSession, spec: HeadSpec): Promi
       return logitsHead(session, spec);
     case 'sparse':
       return sparseHead(session, spec);
+    case 'token-vectors':
+      return tokenVectorsHead(session, spec);
   }
 }

@@ -47,7 +47,25 @@ export interface SparseHeadSpec {
   splade: SpladeOptions;
 }
 
-export type HeadSpec = PooledHeadSpec | LogitsHeadSpec | SparseHeadSpec;
+/**
+ * A vector per token (late interaction: PyLate's ColBERT; the token states TEI's /embed_all returns): the states at
+ * the positions a row keeps, each through `dense` and, with `normalize`, L2-normalised. A row asked to drop the
+ * skiplist (a ColBERT document) leaves out the positions whose token is in it. Its blob: float32 rows of `width`
+ * back to back (rows = bytes / 4 / width).
+ */
+export interface TokenVectorsHeadSpec {
+  kind: 'token-vectors';
+  /** The graph's token states through the modules here (bge-m3's colbert head is another method of the same kind). */
+  method: 'states';
+  dense: DenseLayer[];
+  normalize: boolean;
+  /** Token ids, ascending. */
+  skiplist: Int32Array;
+  /** A vector's width: the last Dense layer's output, else the token width. */
+  width: number;
+}
+
+export type HeadSpec = PooledHeadSpec | LogitsHeadSpec | SparseHeadSpec | TokenVectorsHeadSpec;
 export type HeadKind = HeadSpec['kind'];
 
 /** The first head of a kind, with its index among the model's heads (the index the batch and the worker use). */

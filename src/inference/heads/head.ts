@@ -14,10 +14,10 @@ export interface Head {
   /** Its blobs are written here, then taken after each run. */
   readonly writer: BlobWriter;
   /**
-   * Writes the blob of the run's row `r`: the batch's row `row`, `length` real tokens, the first `skip` left out of
-   * any pooling, `options` the batch's per-row options.
+   * Writes the blob of the run's row `r`: the batch's row `row`, `length` real tokens (from `ids[offset]`), the first
+   * `skip` left out of any pooling, `options` the batch's per-row options.
    */
-  write(outputs: RunOutputs, r: number, row: number, length: number, skip: number, options: RowOptions): void;
+  write(outputs: RunOutputs, r: number, row: number, length: number, skip: number, options: RowOptions, ids: Int32Array, offset: number): void;
   /** pooled: takes a calibration run's rows (`lengths[r]` real tokens each) into its int8/uint8 ranges. */
   calibrate?(outputs: RunOutputs, lengths: number[]): void;
   /** pooled, once calibrated: the ranges of its full vector as the model normalises it. */

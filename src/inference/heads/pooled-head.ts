@@ -20,11 +20,17 @@ const SENTENCE_OUTPUT = 'sentence_embedding';
 /** Row `row`'s vector from a run's outputs (`length` real tokens, the first `skip` left out of the pooling), before truncation. */
 type VectorOf = (outputs: RunOutputs, row: number, length: number, skip: number) => Float32Array;
 
+/** The graph's token states output (`[batch, tokens, width]`), if it has one. */
+export function tokenOutputOf(session: ort.InferenceSession): string | undefined {
+  return (
+    TOKEN_OUTPUTS.find((name) => session.outputNames.includes(name)) ??
+    session.outputMetadata.find((meta) => meta.isTensor && meta.shape.length === 3 && !meta.name.startsWith('present'))?.name
+  );
+}
+
 async function vectorOf(session: ort.InferenceSession, spec: PooledHeadSpec): Promise<{ outputName: string; vector: VectorOf }> {
   const outputs = session.outputNames;
-  const tokenOutput =
-    TOKEN_OUTPUTS.find((name) => outputs.includes(name)) ??
-    session.outputMetadata.find((meta) => meta.isTensor && meta.shape.length === 3 && !meta.name.startsWith('present'))?.name;
+  const tokenOutput = tokenOutputOf(session);
   if (tokenOutput && !spec.unrunnable) {
     const dense = await Promise.all(spec.dense.map(loadDense));
     // One decoded copy per run, however many rows read it.

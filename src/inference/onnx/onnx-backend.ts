@@ -89,8 +89,8 @@ class InferenceWorker {
       this.pending.set(id, { onRows, onFree, resolve, reject, finishing: false });
       this.busy++;
       const request: BatchRequest = { id, ...texts };
-      const { ids, typeIds, lengths, skips, heads, options } = texts;
-      const arrays = [ids, lengths, heads, ...Object.values(options), ...(skips ? [skips] : []), ...(typeIds ? [typeIds] : [])];
+      const { ids, typeIds, lengths, skips, attended, heads, options } = texts;
+      const arrays = [ids, lengths, heads, ...Object.values(options), skips, attended, typeIds].filter((array) => array !== undefined);
       worker.postMessage(request, arrays.map((array) => array.buffer as ArrayBuffer));
     });
   }

@@ -46,7 +46,7 @@ async function start() {
    * Runs the texts `rows` of a batch (token ids back to back, text i at `offsets[i]`) padded to their longest, and
    * fetches the outputs the heads in `mask` read.
    */
-  async function run(ids: Int32Array, offsets: number[], lengths: ArrayLike<number>, rows: number[], mask: number, typeIds?: Int32Array) {
+  async function run(ids: Int32Array, offsets: number[], lengths: ArrayLike<number>, rows: number[], mask: number, typeIds?: Int32Array, attended?: Int32Array) {
     const batch = rows.length;
     const seqLen = Math.max(...rows.map((row) => lengths[row]!));
     const padded = new Int32Array(batch * seqLen).fill(setup.padId);
@@ -56,7 +56,7 @@ async function start() {
       const length = lengths[row]!;
       padded.set(ids.subarray(offsets[row]!, offsets[row]! + length), r * seqLen);
       types?.set(typeIds!.subarray(offsets[row]!, offsets[row]! + length), r * seqLen);
-      attention.fill(1, r * seqLen, r * seqLen + length);
+      attention.fill(1, r * seqLen, r * seqLen + (attended?.[row] ?? length));
     });
     return { outputs: (await session.run(feedsFor(padded, attention, batch, seqLen, types), outputNames(mask))) as RunOutputs, seqLen };
   }
@@ -111,7 +111,7 @@ async function start() {
   const expectedMs = (texts: number, longest: number) => (overheadTokens + texts * longest) * measured.msPerToken;
 
   /** Runs a batch split by length, the run holding text 0 first, and posts each run's blobs as it finishes. */
-  async function runBatch({ id, ids, typeIds, lengths, skips, heads: wanted, options }: BatchRequest, closing: () => boolean) {
+  async function runBatch({ id, ids, typeIds, lengths, skips, attended, heads: wanted, options }: BatchRequest, closing: () => boolean) {
     const offsets: number[] = [];
     for (let row = 0, offset = 0; row < lengths.length; offset += lengths[row]!, row++) offsets.push(offset);
     const runs = planSubBatches(lengths, overheadTokens);
@@ -123,7 +123,7 @@ async function start() {
       let mask = 0;
       for (const row of rows) mask |= wanted[row]!;
       const started = performance.now();
-      const { outputs, seqLen } = await run(ids, offsets, lengths, rows, mask, typeIds);
+      const { outputs, seqLen } = await run(ids, offsets, lengths, rows, mask, typeIds, attended);
       const runSeconds = (performance.now() - started) / 1000;
       const written: HeadRows[] = [];
       heads.forEach((head, h) => {
@@ -132,7 +132,7 @@ async function start() {
         const headRows: number[] = [];
         rows.forEach((row, r) => {
           if (!(wanted[row]! & bit)) return;
-          head.write(outputs, r, row, lengths[row]!, skips?.[row] ?? 0, options);
+          head.write(outputs, r, row, lengths[row]!, skips?.[row] ?? 0, options, ids, offsets[row]!);
           headRows.push(row);
         });
         written.push({ head: h, rows: Int32Array.from(headRows), ...head.writer.take() });

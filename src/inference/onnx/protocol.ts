@@ -37,6 +37,8 @@ export interface RowOptions {
   spanCounts?: Int32Array;
   /** pooled: the spans' [start, end) token pairs, the rows' in row order (row i's from 2 × the spans of the rows before it). */
   spanBounds?: Int32Array;
+  /** token-vectors: 1 leaves out the tokens of the head's skiplist (a ColBERT document); none when absent. */
+  dropSkiplist?: Uint8Array;
 }
 
 /** RowOptions.normalize: as the model's Normalize module says, or as the request asks. */
@@ -55,6 +57,8 @@ export interface BatchTexts {
   lengths: Int32Array;
   /** Per text, leading tokens (a prompt) the pooling leaves out; none when absent. */
   skips?: Int32Array;
+  /** Per text, leading tokens the attention sees (a ColBERT query's expansion tokens after them are computed, unseen); all when absent. */
+  attended?: Int32Array;
   /** Per text, the heads it wants: bit h for the setup's heads[h]. */
   heads: Uint8Array;
   options: RowOptions;

@@ -52,7 +52,11 @@ export interface TextTokenizer {
    * model's limit (`length` is then a lower bound, for the caller to refuse).
    */
   encodeJoined(texts: string[], prompt: string, signal?: CancelSignal): Promise<JoinedTexts>;
+  /** A token's id in the vocabulary (added tokens included), looked up whole. */
+  tokenId(token: string): number | undefined;
   readonly padId: number;
+  /** How many special tokens the post-processor puts after a text (truncation keeps them). */
+  readonly closingTokens: number;
   /** How many special tokens `encode` frames each text with, before it and after it. */
   readonly frame: { before: number; after: number };
 }
@@ -523,6 +527,7 @@ export async function loadTokenizer(dir: string, options: { maxTokens: number; l
 
   return {
     padId,
+    closingTokens: after,
     frame: { before, after },
     async encode(texts, { whole = false, countUpTo = Infinity, signal, direction = 'right', maxTokens: cap = maxTokens } = {}) {
       const kept: KeptEnd = direction === 'right' ? 'start' : 'end';
@@ -627,5 +632,6 @@ export async function loadTokenizer(dir: string, options: { maxTokens: number; l
       const length = counted.reduce((sum, tokens) => sum + tokens.length, before + after);
       return { ids: Int32Array.from(ids), spans, length, lengthIsLowerBound: counted.some((tokens) => tokens.lengthIsLowerBound) };
     },
+    tokenId: (token) => tokenizer.tokenToId(token) ?? undefined,
   };
 }
