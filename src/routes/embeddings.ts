@@ -76,7 +76,7 @@ export const embeddingRoutes: FastifyPluginAsyncZod = async (app) => {
             const common = { truncate, maxRequestTokens: app.limits.maxRequestTokens, signal, prompt };
             if (!embedder) return sparseJson(await sparseEncoder!.embed(inputs, { ...common, maxActiveDims: body.max_active_dims }));
             const vectorOptions = { dimensions: body.dimensions ?? body.output_dimension ?? undefined, formats: requestFormats(body), normalize: body.normalized, signal, prompt };
-            if (body.late_chunking) return embedder.embedLateChunked((inputs as { texts: string[] }).texts, vectorOptions);
+            if (body.late_chunking) return embedder.embedLateChunked((inputs as { texts: string[] }).texts, { ...vectorOptions, encoding: body.encoding_format === 'base64' ? 'base64' : 'float' });
             return embedder.embed(inputs, { ...common, ...vectorOptions });
           });
       const { embeddings, tokenCounts, rows } = result;

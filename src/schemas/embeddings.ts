@@ -108,6 +108,7 @@ function checkAgainstModel(
     task?: Task | undefined;
     encoding_format?: string | null;
     output_dtype?: string | undefined;
+    embedding_type?: unknown;
   },
   registry: Registry,
   ctx: z.RefinementCtx,
@@ -152,6 +153,8 @@ function checkAgainstModel(
   }
   if (body.max_active_dims !== undefined) issue(['max_active_dims'], `is for sparse models; '${entry.spec.id}' gives dense vectors`);
   const compact = COMPACT_DTYPES.find((dtype) => dtype === body.encoding_format);
+  const notFloat = compact ?? (body.output_dtype !== undefined && body.output_dtype !== 'float' ? body.output_dtype : undefined) ?? (body.embedding_type !== undefined && body.embedding_type !== 'float' ? String(body.embedding_type) : undefined);
+  if (body.late_chunking && notFloat) issue(['late_chunking'], `gives float vectors (as numbers or base64), not ${notFloat}`);
   if (compact && body.output_dtype !== undefined && body.output_dtype !== compact) issue(['output_dtype'], `asks for ${body.output_dtype} vectors, encoding_format for ${compact}`);
 }
 
