@@ -1,0 +1,92 @@
+/**
+ * bge-m3's sparse and ColBERT heads, as FlagEmbedding's BGEM3FlagModel.encode computes them, on
+ * one text of a run (`length` real tokens, row `row` of a [batch, seqLen, width] output):
+ * - sparse: each token's weight relu(w · h + b); per token id the largest, only those above 0, the
+ *   cls/eos/pad/unk ids left out (`_process_token_weights`);
+ * - ColBERT: W h + b for the tokens after CLS (`colbert_linear(last_hidden_state[:, 1:])`), the
+ *   text's own (`[:tokens_num - 1]`), each L2-normalised (F.normalize, eps 1e-12).
+ * The dense output is the CLS token's state, normalised: Pooling `cls` and Normalize.
+ * Sums are in float64, results float32, as the other heads here.
+ */
+import type { BgeM3Weights } from '../files/bge-m3.ts';
+
+/** A sparse vector: ascending token ids and their weights (only non-zeros). */
+export interface SparseVector {
+  ids: Int32Array;
+  weights: Float32Array;
+}
+
+const NORMALIZE_EPSILON = 1e-12;
+
+/** Per token id the largest weight above 0 of the text's tokens, the dropped ids left out. */
+export function sparseFromTokenWeights(ids: ArrayLike<number>, weightOf: (token: number) => number, length: number, dropped: ReadonlySet<number>): SparseVector {
+  const best = new Map<number, number>();
+  for (let token = 0; token < length; token++) {
+    const id = ids[token]!;
+    if (dropped.has(id)) continue;
+    const weight = weightOf(token);
+    if (weight > 0 && weight > (best.get(id) ?? 0)) best.set(id, weight);
+  }
+  const sorted = [...best.keys()].sort((a, b) => a - b);
+  return { ids: Int32Array.from(sorted), weights: Float32Array.from(sorted, (id) => best.get(id)!) };
+}
+
+/** The sparse head on token states: relu(w · h_t + b), rounded to float32 as torch computes it. */
+export function sparseFromTokenStates(
+  states: Float32Array, row: number, seqLen: number, width: number, ids: ArrayLike<number>, length: number, weights: BgeM3Weights, dropped: ReadonlySet<number>,
+): SparseVector {
+  const { sparseWeight, sparseBias } = weights;
+  return sparseFromTokenWeights(
+    ids,
+    (token) => {
+      const at = (row * seqLen + token) * width;
+      let sum = sparseBias;
+      for (let i = 0; i < width; i++) sum += sparseWeight[i]! * states[at + i]!;
+      return Math.fround(Math.max(0, sum));
+    },
+    length,
+    dropped,
+  );
+}
+
+/** Each of `rows` vectors of `width` floats, back to back, L2-normalised in place. */
+export function normalizeRows(vectors: Float32Array, width: number): Float32Array {
+  for (let at = 0; at < vectors.length; at += width) {
+    let sum = 0;
+    for (let i = at; i < at + width; i++) sum += vectors[i]! * vectors[i]!;
+    const scale = 1 / Math.max(Math.sqrt(sum), NORMALIZE_EPSILON);
+    for (let i = at; i < at + width; i++) vectors[i] = vectors[i]! * scale;
+  }
+  return vectors;
+}
+
+/** The ColBERT head on token states: `length − 1` normalised vectors of the colbert width, back to back. */
+export function colbertFromTokenStates(states: Float32Array, row: number, seqLen: number, width: number, length: number, weights: BgeM3Weights): Float32Array {
+  const { colbertWeight, colbertBias } = weights;
+  const out = colbertBias.length;
+  const vectors = new Float32Array(Math.max(0, length - 1) * out);
+  for (let token = 1; token < length; token++) {
+    const at = (row * seqLen + token) * width;
+    const target = (token - 1) * out;
+    for (let o = 0, w = 0; o < out; o++, w += width) {
+      let sum = colbertBias[o]!;
+      for (let i = 0; i < width; i++) sum += colbertWeight[w + i]! * states[at + i]!;
+      vectors[target + o] = sum;
+    }
+  }
+  return normalizeRows(vectors, out);
+}
+
+/** An all-in-one graph's ColBERT output [batch, seqLen − 1, width]: the text's `length − 1` rows, normalised. */
+export function colbertFromGraph(output: Float32Array, row: number, seqLen: number, width: number, length: number): Float32Array {
+  const start = row * (seqLen - 1) * width;
+  return normalizeRows(output.slice(start, start + Math.max(0, length - 1) * width), width);
+}
+
+/** The sparse kind's blob: `n` int32 ids (ascending), then their `n` float32 weights. */
+export function sparseBlob({ ids, weights }: SparseVector): Uint8Array {
+  const blob = new Uint8Array(ids.length * 8);
+  new Int32Array(blob.buffer, 0, ids.length).set(ids);
+  new Float32Array(blob.buffer, ids.length * 4, ids.length).set(weights);
+  return blob;
+}

@@ -1,0 +1,148 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import ort from 'onnxruntime-node';
+import { loadBgeM3Weights, readBgeM3Heads } from '../../src/inference/files/bge-m3.ts';
+import { colbertFromGraph, colbertFromTokenStates, sparseBlob, sparseFromTokenStates, sparseFromTokenWeights } from '../../src/inference/heads/bge-m3.ts';
+import { DROPPED_IDS, referenceBgeM3, writeBgeM3Fixture, type BgeM3Reference } from '../helpers/bge-m3-fixture.ts';
+import { writeFixtureModel } from '../helpers/fixture-model.ts';
+import { rustTokenizer } from '../helpers/reference.ts';
+
+const TEXTS = ['the quick brown fox jumps over the lazy dog', 'hello world, embeddings for everyone!', 'Der schnelle braune Fuchs', '', 'the the the fox fox'];
+const PAD = 1;
+
+let artifacts: string;
+before(async () => {
+  artifacts = await mkdtemp(join(tmpdir(), 'bge-m3-'));
+});
+after(() => rm(artifacts, { recursive: true }));
+
+/** Every value within 1e-5 of the reference, relative to the larger of 1 and its size. */
+function assertClose(actual: ArrayLike<number>, expected: ArrayLike<number>, what: string) {
+  assert.equal(actual.length, expected.length, `${what}: length`);
+  for (let i = 0; i < expected.length; i++) {
+    assert.ok(Math.abs(actual[i]! - expected[i]!) <= 1e-5 * Math.max(1, Math.abs(expected[i]!)), `${what}[${i}]: ${actual[i]} vs ${expected[i]}`);
+  }
+}
+
+/** Runs the texts through the graph as one padded batch; returns the outputs and each text's ids. */
+async function runBatch(dir: string, maxTokens: number, names: string[]) {
+  const tokenize = rustTokenizer(dir, maxTokens);
+  const ids = await Promise.all(TEXTS.map(tokenize));
+  const seqLen = Math.max(...ids.map((row) => row.length));
+  const padded = new BigInt64Array(ids.length * seqLen).fill(BigInt(PAD));
+  const mask = new BigInt64Array(ids.length * seqLen);
+  ids.forEach((row, r) => row.forEach((id, t) => ((padded[r * seqLen + t] = BigInt(id)), (mask[r * seqLen + t] = 1n))));
+  const session = await ort.InferenceSession.create(join(dir, 'onnx/model.onnx'));
+  try {
+    const outputs = await session.run({ input_ids: new ort.Tensor('int64', padded, [ids.length, seqLen]), attention_mask: new ort.Tensor('int64', mask, [ids.length, seqLen]) }, names);
+    return { ids, seqLen, outputs };
+  } finally {
+    await session.release();
+  }
+}
+
+function assertMatches(reference: BgeM3Reference, got: { dense: ArrayLike<number>; sparse: { ids: Int32Array; weights: Float32Array }; colbert: Float32Array }, width: number, text: string) {
+  assertClose(got.dense, reference.dense, `${text} dense`);
+  assert.deepEqual([...got.sparse.ids], reference.sparse.indices, `${text}: the same non-zero token ids`);
+  assertClose(got.sparse.weights, reference.sparse.values, `${text} sparse`);
+  assert.equal(got.colbert.length / width, reference.colbert.length, `${text}: one ColBERT vector per token after CLS`);
+  assertClose(got.colbert, reference.colbert.flat(), `${text} colbert`);
+}
+
+test('bge-m3 as published: recognised by its .pt heads, which read as the float16 values torch saved', async () => {
+  const fixture = await writeBgeM3Fixture(artifacts, 'BAAI/bge-m3', { layout: 'files', colbertWidth: 24 });
+  const heads = await readBgeM3Heads(fixture.dir, join(fixture.dir, 'onnx/model.onnx'), 32);
+  assert.deepEqual(heads, {
+    source: 'files',
+    graphOutputs: undefined,
+    sparseFile: join(fixture.dir, 'sparse_linear.pt'),
+    colbertFile: join(fixture.dir, 'colbert_linear.pt'),
+    colbertWidth: 24,
+    droppedTokenIds: DROPPED_IDS,
+  });
+  const weights = await loadBgeM3Weights(heads!, 32);
+  assert.deepEqual(weights, { sparseWeight: fixture.sparseWeight, sparseBias: fixture.sparseBias, colbertWeight: fixture.colbertWeight, colbertBias: fixture.colbertBias });
+});
+
+test("the heads on the graph's token states equal FlagEmbedding's encode (float64 reference), texts batched with padding", async () => {
+  const fixture = await writeBgeM3Fixture(artifacts, 'published', { layout: 'files' });
+  const heads = (await readBgeM3Heads(fixture.dir, join(fixture.dir, 'onnx/model.onnx'), 32))!;
+  const weights = await loadBgeM3Weights(heads, 32);
+  const { ids, seqLen, outputs } = await runBatch(fixture.dir, 24, ['last_hidden_state']);
+  const states = outputs.last_hidden_state!.data as Float32Array;
+  const dropped = new Set(heads.droppedTokenIds);
+  let withDropped = 0;
+  ids.forEach((row, r) => {
+    const dense = states.slice(r * seqLen * 32, r * seqLen * 32 + 32);
+    const norm = Math.hypot(...dense);
+    const got = {
+      dense: dense.map((x) => x / norm),
+      sparse: sparseFromTokenStates(states, r, seqLen, 32, row, row.length, weights, dropped),
+      colbert: colbertFromTokenStates(states, r, seqLen, 32, row.length, weights),
+    };
+    const reference = referenceBgeM3(fixture, row);
+    withDropped += row.filter((id) => !DROPPED_IDS.includes(id)).length - reference.sparse.indices.length;
+    assertMatches(reference, got, 32, TEXTS[r]!);
+  });
+  assert.ok(withDropped > 3, 'relu and the max per id leave tokens out, so the test sees both');
+});
+
+test('an all-in-one export is recognised by its outputs (sparse_vecs or sparse_weights), and its outputs give the same three', async () => {
+  for (const sparseName of ['sparse_vecs', 'sparse_weights']) {
+    const fixture = await writeBgeM3Fixture(artifacts, `all-in-one-${sparseName}`, { layout: 'graph', sparseName, colbertWidth: 16 });
+    const heads = (await readBgeM3Heads(fixture.dir, join(fixture.dir, 'onnx/model.onnx'), 32))!;
+    assert.deepEqual(heads, {
+      source: 'graph',
+      graphOutputs: { dense: 'dense_vecs', sparse: sparseName, colbert: 'colbert_vecs' },
+      sparseFile: undefined,
+      colbertFile: undefined,
+      colbertWidth: 16,
+      droppedTokenIds: DROPPED_IDS,
+    });
+    const { ids, seqLen, outputs } = await runBatch(fixture.dir, 24, ['dense_vecs', sparseName, 'colbert_vecs']);
+    const tokenWeights = outputs[sparseName]!.data as Float32Array;
+    assert.deepEqual(outputs.colbert_vecs!.dims, [TEXTS.length, seqLen - 1, 16]);
+    ids.forEach((row, r) => {
+      const got = {
+        dense: (outputs.dense_vecs!.data as Float32Array).slice(r * 32, (r + 1) * 32),
+        sparse: sparseFromTokenWeights(row, (token) => tokenWeights[r * seqLen + token]!, row.length, new Set(heads.droppedTokenIds)),
+        colbert: colbertFromGraph(outputs.colbert_vecs!.data as Float32Array, r, seqLen, 16, row.length),
+      };
+      assertMatches(referenceBgeM3(fixture, row), got, 16, TEXTS[r]!);
+    });
+  }
+});
+
+test('a repo without either head is not bge-m3; one with only one is refused, naming the missing file', async () => {
+  const plain = await writeFixtureModel(artifacts, 'plain', {});
+  assert.equal(await readBgeM3Heads(plain.dir, join(plain.dir, 'onnx/model.onnx'), 32), undefined);
+  const fixture = await writeBgeM3Fixture(artifacts, 'half-published', { layout: 'files' });
+  await rm(join(fixture.dir, 'colbert_linear.pt'));
+  await assert.rejects(readBgeM3Heads(fixture.dir, join(fixture.dir, 'onnx/model.onnx'), 32), {
+    message: `it has bge-m3's sparse_linear head but not ${join(fixture.dir, 'colbert_linear.pt')}: fetch it with \`npm run download\``,
+  });
+});
+
+test("a head converted to safetensors is read in the .pt's place; one of the wrong width is refused", async () => {
+  const fixture = await writeBgeM3Fixture(artifacts, 'converted', { layout: 'files' });
+  const { safetensorsFile } = await import('../helpers/fixture-model.ts');
+  const weight = Float32Array.from({ length: 32 }, (_, i) => i / 64);
+  const data = Buffer.concat([Buffer.from(weight.buffer), Buffer.from(Float32Array.of(0.5).buffer)]);
+  await writeFile(join(fixture.dir, 'sparse_linear.safetensors'), safetensorsFile({ weight: { dtype: 'F32', shape: [1, 32], data_offsets: [0, 128] }, bias: { dtype: 'F32', shape: [1], data_offsets: [128, 132] } }, data));
+  const heads = (await readBgeM3Heads(fixture.dir, join(fixture.dir, 'onnx/model.onnx'), 32))!;
+  assert.equal(heads.sparseFile, join(fixture.dir, 'sparse_linear.safetensors'));
+  const weights = await loadBgeM3Weights(heads, 32);
+  assert.deepEqual([...weights.sparseWeight], [...weight]);
+  assert.equal(weights.sparseBias, 0.5);
+  await assert.rejects(readBgeM3Heads(fixture.dir, join(fixture.dir, 'onnx/model.onnx'), 48), /colbert_linear\.pt: weight 32x32 and bias 32 are not a Linear from the token width 48/);
+});
+
+test("the sparse blob is the sparse kind's format: n int32 ids, then n float32 weights", () => {
+  const blob = sparseBlob({ ids: Int32Array.of(5, 17, 250001), weights: Float32Array.of(0.25, 0.5, 1.5) });
+  assert.deepEqual([...new Int32Array(blob.buffer, 0, 3)], [5, 17, 250001]);
+  assert.deepEqual([...new Float32Array(blob.buffer, 12, 3)], [0.25, 0.5, 1.5]);
+  assert.equal(sparseBlob({ ids: new Int32Array(0), weights: new Float32Array(0) }).length, 0);
+});
