@@ -19,9 +19,10 @@ import { loadTokenizer } from '../src/inference/tokenizing/tokenizer.ts';
 import { loadModelsFile, type ModelSpec } from '../src/models-file.ts';
 import { MINILM_SHAPE } from '../test/helpers/fixture-model.ts';
 import { startServer, type ServerProcess } from '../test/helpers/server-process.ts';
+import { bgeM3Suite, type BgeM3Suite } from './bge-m3-suite.ts';
 import { chartSvg } from './chart.ts';
 import { DEFAULT_TOKENIZER, generatedModel, tokenizerAt } from './generated-model.ts';
-import { meanLimit, measureLimit, measureParallelLimit, type LimitResult } from './limit.ts';
+import { limitsAroundScenarios, measureParallelLimit, type LimitResult } from './limit.ts';
 import { combineLoads, runLoad, type LoadResult } from './load.ts';
 import { runMixed, type MixedResult } from './mixed.ts';
 import { makeTexts, type BenchText } from './texts.ts';
@@ -61,11 +62,11 @@ export interface BenchReport {
   date: string;
   cpus: number;
   tokenizer: string;
-  suites: { fp32?: ModelSuite; int8?: ModelSuite; serving?: ServingSuite; long?: LongSuite; rerank?: RerankSuite };
+  suites: { fp32?: ModelSuite; int8?: ModelSuite; serving?: ServingSuite; long?: LongSuite; rerank?: RerankSuite; 'bge-m3'?: BgeM3Suite };
 }
 
 const USAGE = `usage: npm run bench -- [options]
-  --suites LIST         fp32, int8, serving, long, rerank (comma-separated; default fp32,int8,serving)
+  --suites LIST         fp32, int8, serving, long, rerank, bge-m3 (comma-separated; default fp32,int8,serving)
   --seconds N           length of each load scenario (default 20)
   --limit-seconds N     length of each ONNX Runtime limit measurement (default 4)
   --index-requests N    64-text requests in the index scenario (default 24)
@@ -157,18 +158,7 @@ async function modelSuite(artifactsDir: string, spec: ModelSpec, cpus: number, d
       runLoad(server, { model: spec.id, texts, textsPerRequest: 1, connections, seconds: duration });
     // Index requests take seconds each: count whole requests rather than cut some off at a deadline.
     const indexLoad = () => runLoad(server, { model: spec.id, texts: indexTexts, textsPerRequest: 64, connections: Math.max(4, cpus / 2), requests: indexRequests });
-    const limits = async (texts: BenchText[]) => ({
-      parallel: await measureParallelLimit(description.onnxFile, await encode(texts), cpus, undefined, limitSeconds),
-      oneSession: await measureLimit(description.onnxFile, await encode(texts), cpus, undefined, limitSeconds),
-    });
-    // The machine's speed drifts over minutes: each limit is measured just before its scenarios and again just after
-    // (the server idles meanwhile), and the scenarios are held to the mean of the two.
-    const limitsAround = async <T>(texts: BenchText[], scenarios: () => Promise<T>) => {
-      const before = await limits(texts);
-      const results = await scenarios();
-      const after = await limits(texts);
-      return { results, parallel: meanLimit(before.parallel, after.parallel), oneSession: meanLimit(before.oneSession, after.oneSession) };
-    };
+    const limitsAround = async <T>(texts: BenchText[], scenarios: () => Promise<T>) => limitsAroundScenarios(description.onnxFile, await encode(texts), cpus, limitSeconds, scenarios);
     await load(queryTexts, 16, 3);
     const concurrency: LoadResult[] = [];
     if (detailed) for (const connections of [1, 4, 16]) concurrency.push(await load(queryTexts, connections, Math.max(5, seconds / 2)));
@@ -319,6 +309,7 @@ async function main() {
       if (suites.has('serving')) report.suites.serving = await servingSuite(artifactsDir);
       if (suites.has('long')) report.suites.long = await longSuite(artifactsDir, cpus);
       if (suites.has('rerank')) report.suites.rerank = await rerankSuite(artifactsDir, cpus);
+      if (suites.has('bge-m3')) report.suites['bge-m3'] = await bgeM3Suite(artifactsDir, { cpus, seconds, limitSeconds, indexRequests, withServer, planOf });
     }
     // Only a whole run replaces the committed results; a part of one goes beside them.
     const whole = !modelArgument && ['fp32', 'int8', 'serving'].every((suite) => suites.has(suite));

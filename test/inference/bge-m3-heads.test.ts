@@ -44,10 +44,10 @@ async function runBatch(dir: string, maxTokens: number, names: string[]) {
   }
 }
 
-function assertMatches(reference: BgeM3Reference, got: { dense: ArrayLike<number>; sparse: { ids: Int32Array; weights: Float32Array }; colbert: Float32Array }, width: number, text: string) {
+function assertMatches(reference: BgeM3Reference, got: { dense: ArrayLike<number>; sparse: { indices: Int32Array; values: Float32Array }; colbert: Float32Array }, width: number, text: string) {
   assertClose(got.dense, reference.dense, `${text} dense`);
-  assert.deepEqual([...got.sparse.ids], reference.sparse.indices, `${text}: the same non-zero token ids`);
-  assertClose(got.sparse.weights, reference.sparse.values, `${text} sparse`);
+  assert.deepEqual([...got.sparse.indices], reference.sparse.indices, `${text}: the same non-zero token ids`);
+  assertClose(got.sparse.values, reference.sparse.values, `${text} sparse`);
   assert.equal(got.colbert.length / width, reference.colbert.length, `${text}: one ColBERT vector per token after CLS`);
   assertClose(got.colbert, reference.colbert.flat(), `${text} colbert`);
 }
@@ -141,8 +141,8 @@ test("a head converted to safetensors is read in the .pt's place; one of the wro
 });
 
 test("the sparse blob is the sparse kind's format: n int32 ids, then n float32 weights", () => {
-  const blob = sparseBlob({ ids: Int32Array.of(5, 17, 250001), weights: Float32Array.of(0.25, 0.5, 1.5) });
+  const blob = sparseBlob({ indices: Int32Array.of(5, 17, 250001), values: Float32Array.of(0.25, 0.5, 1.5) });
   assert.deepEqual([...new Int32Array(blob.buffer, 0, 3)], [5, 17, 250001]);
   assert.deepEqual([...new Float32Array(blob.buffer, 12, 3)], [0.25, 0.5, 1.5]);
-  assert.equal(sparseBlob({ ids: new Int32Array(0), weights: new Float32Array(0) }).length, 0);
+  assert.equal(sparseBlob({ indices: new Int32Array(0), values: new Float32Array(0) }).length, 0);
 });

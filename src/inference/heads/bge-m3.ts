@@ -12,8 +12,8 @@ import type { BgeM3Weights } from '../files/bge-m3.ts';
 
 /** A sparse vector: ascending token ids and their weights (only non-zeros). */
 export interface SparseVector {
-  ids: Int32Array;
-  weights: Float32Array;
+  indices: Int32Array;
+  values: Float32Array;
 }
 
 const NORMALIZE_EPSILON = 1e-12;
@@ -28,7 +28,7 @@ export function sparseFromTokenWeights(ids: ArrayLike<number>, weightOf: (token:
     if (weight > 0 && weight > (best.get(id) ?? 0)) best.set(id, weight);
   }
   const sorted = [...best.keys()].sort((a, b) => a - b);
-  return { ids: Int32Array.from(sorted), weights: Float32Array.from(sorted, (id) => best.get(id)!) };
+  return { indices: Int32Array.from(sorted), values: Float32Array.from(sorted, (id) => best.get(id)!) };
 }
 
 /** The sparse head on token states: relu(w · h_t + b), rounded to float32 as torch computes it. */
@@ -84,9 +84,9 @@ export function colbertFromGraph(output: Float32Array, row: number, seqLen: numb
 }
 
 /** The sparse kind's blob: `n` int32 ids (ascending), then their `n` float32 weights. */
-export function sparseBlob({ ids, weights }: SparseVector): Uint8Array {
-  const blob = new Uint8Array(ids.length * 8);
-  new Int32Array(blob.buffer, 0, ids.length).set(ids);
-  new Float32Array(blob.buffer, ids.length * 4, ids.length).set(weights);
+export function sparseBlob({ indices, values }: SparseVector): Uint8Array {
+  const blob = new Uint8Array(indices.length * 8);
+  new Int32Array(blob.buffer, 0, indices.length).set(indices);
+  new Float32Array(blob.buffer, indices.length * 4, indices.length).set(values);
   return blob;
 }
