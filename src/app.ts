@@ -48,6 +48,8 @@ export interface RequestLimits {
   requestTimeoutMs: number;
   /** Documents one rerank request may hold. */
   maxRerankDocuments: number;
+  /** Values (vectors × width) one multi-vector answer may hold; DEFAULT_MAX_MULTI_VECTOR_VALUES when absent. */
+  maxMultiVectorValues?: number;
 }
 
 const DEFAULT_LIMITS: RequestLimits = { truncate: true, maxRequestTokens: 300_000, requestTimeoutMs: 60_000, maxRerankDocuments: 1000 };

@@ -85,6 +85,14 @@ export const errors = {
       param,
       'context_length_exceeded',
     ),
+  multiVectorAnswerTooLarge: (values: number, limit: number, param: string) =>
+    new ApiError(
+      400,
+      'invalid_request_error',
+      `The answer would hold up to ${values} values (a vector per token of every input); at most ${limit} are allowed per request (MAX_MULTI_VECTOR_VALUES). Send fewer or shorter inputs.`,
+      param,
+      'multi_vector_answer_too_large',
+    ),
   tooManyDocuments: (count: number, limit: number, param: string) =>
     new ApiError(400, 'invalid_request_error', `The request has ${count} documents; at most ${limit} are allowed (MAX_RERANK_DOCUMENTS). Split it.`, param, 'too_many_documents'),
   wrongModelKind: (model: string, kind: 'embedding' | 'reranker') =>
