@@ -11,6 +11,8 @@ export interface EmbeddingResult {
   tokenCounts: number[];
 }
 
+export type EmbedOptions = HeadOptions & { signal?: CancelSignal; truncate?: boolean; maxRequestTokens?: number; prompt?: PromptChoice };
+
 /** A model's pooled head (one vector per text) as one id of models.txt serves it, with that id's defaults. */
 export class Embedder {
   constructor(
@@ -25,23 +27,29 @@ export class Embedder {
    * refused (InputTooLongError); more than `maxRequestTokens` in all is refused
    * (TooManyTokensError); a full queue refuses at once (OverloadedError).
    */
-  async embed(
-    inputs: EmbeddingInputs,
-    options: HeadOptions & { signal?: CancelSignal; truncate?: boolean; maxRequestTokens?: number; prompt?: PromptChoice } = {},
-  ): Promise<EmbeddingResult> {
+  async embed(inputs: EmbeddingInputs, options: EmbedOptions = {}): Promise<EmbeddingResult> {
+    const { blobs, tokenCounts } = await this.embedHeads(inputs, [this.head], options);
+    return { embeddings: blobs[0]!, tokenCounts };
+  }
+
+  /**
+   * Runs the inputs through `heads` (indexes among the model's heads) in one graph run per batch: per head, each
+   * input's blob. `check` sees the sequences before they are queued, and may refuse them (a too large answer).
+   */
+  async embedHeads(inputs: EmbeddingInputs, heads: readonly number[], options: EmbedOptions & { check?: (sequences: Int32Array[]) => void }): Promise<{ blobs: Uint8Array[][]; tokenCounts: number[] }> {
     const release = this.runtime.admit(inputCount(inputs));
     let sequences: Int32Array[];
     let blobs: Promise<Uint8Array[][]>;
     try {
       const { encoded, promptTokens } = await this.encode(inputs, options);
       sequences = this.runtime.checkLengths(encoded, options);
+      options.check?.(sequences);
       const skips = promptTokens > 0 ? sequences.map(() => promptTokens) : undefined;
-      blobs = this.runtime.submit(sequences, { heads: [this.head], signal: options.signal, skips, options: { dimensions: options.dimensions, encoding: options.encoding } });
+      blobs = this.runtime.submit(sequences, { heads, signal: options.signal, skips, options: { dimensions: options.dimensions, encoding: options.encoding } });
     } finally {
       release(); // the queue counts the sequences from here on, or the request failed
     }
-    const [embeddings] = await blobs;
-    return { embeddings: embeddings!, tokenCounts: sequences.map((ids) => ids.length) };
+    return { blobs: await blobs, tokenCounts: sequences.map((ids) => ids.length) };
   }
 
   /** What would be embedded (ModelRuntime.encode, with this id's defaults). */

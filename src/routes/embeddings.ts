@@ -1,9 +1,11 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { v4 as uuidv4 } from 'uuid';
-import { errors } from '../errors.ts';
+import { DEFAULT_MAX_MULTI_VECTOR_VALUES } from '../config.ts';
+import { ApiError, errors } from '../errors.ts';
 import { embeddingsBody } from '../http/embeddings-body.ts';
 import { checkInputShape } from '../http/input-shape.ts';
 import { callModel } from '../http/model-call.ts';
+import { colbertAnswerCheck, multiOutputItems } from '../http/multi-output-items.ts';
 import { errorResponseSchema } from '../schemas/error.ts';
 import { embeddingsRequestSchema, embeddingsResponseSchema, inputList, promptChoice } from '../schemas/embeddings.ts';
 
@@ -41,25 +43,29 @@ export const embeddingRoutes: FastifyPluginAsyncZod = async (app) => {
       },
     },
     async (request, reply) => {
-      const { model: name, input, encoding_format: encoding, dimensions, truncate } = request.body;
+      const { model: name, input, encoding_format: encoding, dimensions, truncate, outputs } = request.body;
       const entry = registry.resolve(name)!;
-      const result = await callModel(request, reply, entry.spec.id, async (signal) =>
-        // The schema took only embedding models' names.
-        (await entry.loaded).embedder!.embed(inputList(input), {
-          dimensions,
-          encoding,
-          truncate: truncate ?? app.limits.truncate,
-          maxRequestTokens: app.limits.maxRequestTokens,
-          signal,
-          prompt: promptChoice(request.body),
-        }),
+      const options = { dimensions, encoding, truncate: truncate ?? app.limits.truncate, maxRequestTokens: app.limits.maxRequestTokens, prompt: promptChoice(request.body) };
+      // Dense alone (every model's one output, the default) takes the plain path; the schema took only outputs the model has.
+      const { embeddings, tokenCounts, extras } = await callModel<{ embeddings: (Uint8Array | undefined)[]; tokenCounts: number[]; extras?: Uint8Array[] }>(
+        request,
+        reply,
+        entry.spec.id,
+        async (signal) => {
+          const served = await entry.loaded;
+          if (!outputs?.some((output) => output !== 'dense')) return served.embedder!.embed(inputList(input), { ...options, signal });
+          const multi = served.multiOutput!;
+          const check = outputs.includes('colbert') ? colbertAnswerCheck(multi.colbertWidth, app.limits.maxMultiVectorValues ?? DEFAULT_MAX_MULTI_VECTOR_VALUES) : undefined;
+          const result = await multi.embed(inputList(input), outputs, { ...options, signal, check });
+          return { ...(await multiOutputItems(result, multi.colbertWidth, encoding, signal)), tokenCounts: result.tokenCounts };
+        },
+        (error) => (error instanceof ApiError ? error : undefined),
       );
-      const { embeddings, tokenCounts } = result;
       const totalTokens = tokenCounts.reduce((sum, count) => sum + count, 0);
       request.embedding = { model: entry.spec.id, inputs: embeddings.length, tokens: totalTokens };
       reply.type('application/json; charset=utf-8');
       // Already JSON (the schema above documents it): bytes with a JSON content type are sent as they are.
-      return reply.send(embeddingsBody({ embeddings, tokenCounts, model: entry.spec.id, totalTokens, id: uuidv4(), created: Math.floor(Date.now() / 1000) }) as never);
+      return reply.send(embeddingsBody({ embeddings, extras, tokenCounts, model: entry.spec.id, totalTokens, id: uuidv4(), created: Math.floor(Date.now() / 1000) }) as never);
     },
   );
 };

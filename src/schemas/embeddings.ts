@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { pooledHeadOf } from '../inference/heads/head-spec.ts';
+import { BGE_M3_OUTPUTS } from '../inference/files/bge-m3.ts';
 import { isOpenAiTokenId } from '../inference/tokenizing/openai-encoding.ts';
 import { INPUT_TYPE_PROMPT_NAMES, type InputType, type PromptChoice } from '../prompts.ts';
 import type { ModelEntry, Registry } from '../registry.ts';
@@ -64,7 +65,7 @@ export function inputList(input: Input): { texts: string[] } | { tokenIds: numbe
 
 /** Checks the request against the model it names: inputs, token ids and dimensions. */
 function checkAgainstModel(
-  body: { model: string; input: Input; dimensions?: number | undefined },
+  body: { model: string; input: Input; dimensions?: number | undefined; outputs?: string[] | undefined },
   registry: Registry,
   ctx: z.RefinementCtx,
 ) {
@@ -87,6 +88,12 @@ function checkAgainstModel(
       if (bad >= 0) return issue([...where(index), bad], `token id ${item[bad]} is outside the model's vocabulary (0 to ${entry.description.vocabSize - 1})`);
     }
   }
+  const outputs = body.outputs ?? [];
+  const repeated = outputs.find((output, index) => outputs.indexOf(output) !== index);
+  if (repeated) return issue(['outputs'], `names ${repeated} twice`);
+  const named = entry.description.namedOutputs;
+  const missing = outputs.find((output) => output !== 'dense' && !(named && Object.hasOwn(named, output)));
+  if (missing) return issue(['outputs'], `model '${entry.spec.id}' has no ${missing} output; its outputs: ${Object.keys(named ?? { dense: 0 }).join(', ')}`);
   const { dimensions } = pooledHeadOf(entry.description.heads);
   if (body.dimensions !== undefined && body.dimensions > dimensions) {
     issue(['dimensions'], `must be at most ${dimensions} for model '${entry.spec.id}'`);
@@ -132,6 +139,15 @@ export function embeddingsRequestSchema(registry: Registry) {
         .optional()
         .meta({ description: "Keep the first N dimensions (re-normalised if the model normalises). At most the model's dimensions." }),
       user: z.string().optional().meta({ description: 'Accepted and ignored.' }),
+      outputs: z
+        .array(z.enum(BGE_M3_OUTPUTS))
+        .min(1)
+        .optional()
+        .meta({
+          description:
+            'What a multi-output model (bge-m3) returns, all from one forward pass: dense in `embedding`, sparse in `sparse_embedding` ({indices, values}), ' +
+            'colbert in `colbert_embedding` (one vector per token after the first; with encoding_format "base64" one string of the float32 rows) with `colbert_rows`. Default ["dense"]; other models have only dense.',
+        }),
       ...promptFields,
       truncate: z
         .boolean()
@@ -149,7 +165,17 @@ export const embeddingsResponseSchema = z
       z.object({
         object: z.literal('embedding'),
         index: z.number().int(),
-        embedding: z.union([z.array(z.number()), z.string()]).meta({ description: 'Numbers, or base64 when encoding_format is "base64".' }),
+        // Left out only when a multi-output request's `outputs` leave dense out (the OpenAI shape, which clients type, has it).
+        embedding: z.union([z.array(z.number()), z.string()]).meta({ description: 'Numbers, or base64 when encoding_format is "base64". Absent only when `outputs` leaves dense out.' }),
+        sparse_embedding: z
+          .object({ indices: z.array(z.number().int()), values: z.array(z.number()) })
+          .optional()
+          .meta({ description: 'With outputs "sparse": token ids (ascending) and their weights, only non-zeros.' }),
+        colbert_embedding: z
+          .union([z.array(z.array(z.number())), z.string()])
+          .optional()
+          .meta({ description: 'With outputs "colbert": a normalised vector per token after the first (numbers, or the float32 rows as one base64 string).' }),
+        colbert_rows: z.number().int().optional().meta({ description: 'With outputs "colbert": how many vectors colbert_embedding holds.' }),
         num_tokens: z.number().int().meta({ description: 'Tokens embedded for this input (after truncation, special tokens included).' }),
       }),
     ),

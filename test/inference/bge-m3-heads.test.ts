@@ -4,8 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import ort from 'onnxruntime-node';
-import { loadBgeM3Weights, readBgeM3Heads } from '../../src/inference/files/bge-m3.ts';
-import { colbertFromGraph, colbertFromTokenStates, sparseBlob, sparseFromTokenStates, sparseFromTokenWeights } from '../../src/inference/heads/bge-m3.ts';
+import { loadHeadLinear, readBgeM3Heads, type BgeM3Heads } from '../../src/inference/files/bge-m3.ts';
+import { colbertFromGraph, colbertFromTokenStates, sparseFromTokenStates, sparseFromTokenWeights } from '../../src/inference/heads/bge-m3.ts';
+import { SparseBlobWriter } from '../../src/inference/heads/bge-m3-heads.ts';
 import { DROPPED_IDS, referenceBgeM3, writeBgeM3Fixture, type BgeM3Reference } from '../helpers/bge-m3-fixture.ts';
 import { writeFixtureModel } from '../helpers/fixture-model.ts';
 import { rustTokenizer } from '../helpers/reference.ts';
@@ -26,6 +27,11 @@ function assertClose(actual: ArrayLike<number>, expected: ArrayLike<number>, wha
     assert.ok(Math.abs(actual[i]! - expected[i]!) <= 1e-5 * Math.max(1, Math.abs(expected[i]!)), `${what}[${i}]: ${actual[i]} vs ${expected[i]}`);
   }
 }
+
+const headLinears = async (heads: BgeM3Heads, hidden: number, colbertWidth: number) => ({
+  sparse: await loadHeadLinear(heads.sparseFile!, hidden, 1),
+  colbert: await loadHeadLinear(heads.colbertFile!, hidden, colbertWidth),
+});
 
 /** Runs the texts through the graph as one padded batch; returns the outputs and each text's ids. */
 async function runBatch(dir: string, maxTokens: number, names: string[]) {
@@ -63,14 +69,16 @@ test('bge-m3 as published: recognised by its .pt heads, which read as the float1
     colbertWidth: 24,
     droppedTokenIds: DROPPED_IDS,
   });
-  const weights = await loadBgeM3Weights(heads!, 32);
-  assert.deepEqual(weights, { sparseWeight: fixture.sparseWeight, sparseBias: fixture.sparseBias, colbertWeight: fixture.colbertWeight, colbertBias: fixture.colbertBias });
+  assert.deepEqual(await headLinears(heads!, 32, 24), {
+    sparse: { weight: fixture.sparseWeight, bias: Float32Array.of(fixture.sparseBias) },
+    colbert: { weight: fixture.colbertWeight, bias: fixture.colbertBias },
+  });
 });
 
 test("the heads on the graph's token states equal FlagEmbedding's encode (float64 reference), texts batched with padding", async () => {
   const fixture = await writeBgeM3Fixture(artifacts, 'published', { layout: 'files' });
   const heads = (await readBgeM3Heads(fixture.dir, join(fixture.dir, 'onnx/model.onnx'), 32))!;
-  const weights = await loadBgeM3Weights(heads, 32);
+  const weights = await headLinears(heads, 32, 32);
   const { ids, seqLen, outputs } = await runBatch(fixture.dir, 24, ['last_hidden_state']);
   const states = outputs.last_hidden_state!.data as Float32Array;
   const dropped = new Set(heads.droppedTokenIds);
@@ -80,8 +88,8 @@ test("the heads on the graph's token states equal FlagEmbedding's encode (float6
     const norm = Math.hypot(...dense);
     const got = {
       dense: dense.map((x) => x / norm),
-      sparse: sparseFromTokenStates(states, r, seqLen, 32, row, row.length, weights, dropped),
-      colbert: colbertFromTokenStates(states, r, seqLen, 32, row.length, weights),
+      sparse: sparseFromTokenStates(states, r, seqLen, 32, row, row.length, weights.sparse, dropped),
+      colbert: colbertFromTokenStates(states, r, seqLen, 32, row.length, weights.colbert),
     };
     const reference = referenceBgeM3(fixture, row);
     withDropped += row.filter((id) => !DROPPED_IDS.includes(id)).length - reference.sparse.indices.length;
@@ -134,15 +142,20 @@ test("a head converted to safetensors is read in the .pt's place; one of the wro
   await writeFile(join(fixture.dir, 'sparse_linear.safetensors'), safetensorsFile({ weight: { dtype: 'F32', shape: [1, 32], data_offsets: [0, 128] }, bias: { dtype: 'F32', shape: [1], data_offsets: [128, 132] } }, data));
   const heads = (await readBgeM3Heads(fixture.dir, join(fixture.dir, 'onnx/model.onnx'), 32))!;
   assert.equal(heads.sparseFile, join(fixture.dir, 'sparse_linear.safetensors'));
-  const weights = await loadBgeM3Weights(heads, 32);
-  assert.deepEqual([...weights.sparseWeight], [...weight]);
-  assert.equal(weights.sparseBias, 0.5);
+  const weights = await headLinears(heads, 32, 32);
+  assert.deepEqual(weights.sparse, { weight, bias: Float32Array.of(0.5) });
   await assert.rejects(readBgeM3Heads(fixture.dir, join(fixture.dir, 'onnx/model.onnx'), 48), /colbert_linear\.pt: weight 32x32 and bias 32 are not a Linear from the token width 48/);
 });
 
 test("the sparse blob is the sparse kind's format: n int32 ids, then n float32 weights", () => {
-  const blob = sparseBlob({ indices: Int32Array.of(5, 17, 250001), values: Float32Array.of(0.25, 0.5, 1.5) });
-  assert.deepEqual([...new Int32Array(blob.buffer, 0, 3)], [5, 17, 250001]);
-  assert.deepEqual([...new Float32Array(blob.buffer, 12, 3)], [0.25, 0.5, 1.5]);
-  assert.equal(sparseBlob({ indices: new Int32Array(0), values: new Float32Array(0) }).length, 0);
+  const writer = new SparseBlobWriter();
+  writer.addSparse({ indices: Int32Array.of(5, 17, 250001), values: Float32Array.of(0.25, 0.5, 1.5) });
+  writer.addSparse({ indices: new Int32Array(0), values: new Float32Array(0) });
+  writer.addSparse({ indices: Int32Array.of(9), values: Float32Array.of(2) });
+  const { bytes, ends } = writer.take();
+  assert.deepEqual([...ends], [24, 24, 32]);
+  assert.deepEqual([...new Int32Array(bytes.buffer, bytes.byteOffset, 3)], [5, 17, 250001]);
+  assert.deepEqual([...new Float32Array(bytes.buffer, bytes.byteOffset + 12, 3)], [0.25, 0.5, 1.5]);
+  assert.deepEqual([...new Int32Array(bytes.buffer, bytes.byteOffset + 24, 1)], [9]);
+  assert.deepEqual([...new Float32Array(bytes.buffer, bytes.byteOffset + 28, 1)], [2]);
 });

@@ -12,6 +12,7 @@
  */
 import { access } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { HeadSpec } from '../heads/head-spec.ts';
 import { readJson, type Json } from './config-json.ts';
 import { graphOutputsOf, type GraphOutput } from './onnx-graph-outputs.ts';
 import { readSafetensors, type Tensor } from './safetensors.ts';
@@ -19,6 +20,8 @@ import { convertedPath, readTorchStateDict } from './torch-state-dict.ts';
 
 export const BGE_M3_OUTPUTS = ['dense', 'sparse', 'colbert'] as const;
 export type BgeM3Output = (typeof BGE_M3_OUTPUTS)[number];
+/** Each output's head, by its index among the description's heads (bgeM3HeadSpecs' order). */
+export const BGE_M3_HEAD_INDEX: Record<BgeM3Output, number> = { dense: 0, sparse: 1, colbert: 2 };
 
 /** The all-in-one export's output names (the sparse one as two exporters spell it). */
 export const GRAPH_HEAD_OUTPUTS = { dense: ['dense_vecs'], sparse: ['sparse_vecs', 'sparse_weights'], colbert: ['colbert_vecs'] } as const;
@@ -36,13 +39,10 @@ export interface BgeM3Heads {
   droppedTokenIds: number[];
 }
 
-/** The loaded weights of a published bge-m3's heads: sparse w · h + b (one weight per token), ColBERT W h + b. */
-export interface BgeM3Weights {
-  sparseWeight: Float32Array;
-  sparseBias: number;
-  /** [colbertWidth, hidden], as torch's Linear stores it. */
-  colbertWeight: Float32Array;
-  colbertBias: Float32Array;
+/** A head's Linear as the worker runs it: `weight` [out, in] (torch's layout), `bias` [out]. */
+export interface Linear {
+  weight: Float32Array;
+  bias: Float32Array;
 }
 
 const exists = (path: string) => access(path).then(() => true, () => false);
@@ -57,23 +57,22 @@ async function headFile(dir: string, stem: string): Promise<string | undefined> 
 
 const readHead = (path: string): Promise<Map<string, Tensor>> => (path.endsWith('.safetensors') ? readSafetensors(path) : readTorchStateDict(path));
 
-/** A Linear's weight and bias from a head file, checked against the widths it must have. */
-async function linear(path: string, inFeatures: number, outFeatures: number | undefined): Promise<{ weight: Tensor; bias: Tensor }> {
+/** A Linear's weight and bias from a head file, checked against the widths it must have (`outFeatures`: any when undefined). */
+async function readLinear(path: string, inFeatures: number, outFeatures: number | undefined): Promise<{ linear: Linear; outFeatures: number }> {
   const tensors = await readHead(path);
   const weight = tensors.get('weight');
   const bias = tensors.get('bias');
   if (!weight || !bias) throw new Error(`${path} holds ${[...tensors.keys()].join(', ') || 'nothing'}; a Linear's state dict holds weight and bias`);
-  const out = outFeatures ?? weight.shape[0];
+  const out = outFeatures ?? weight.shape[0]!;
   if (weight.shape.length !== 2 || weight.shape[1] !== inFeatures || weight.shape[0] !== out || bias.shape.join() !== String(out)) {
     throw new Error(`${path}: weight ${weight.shape.join('x')} and bias ${bias.shape.join('x')} are not a Linear from the token width ${inFeatures}${outFeatures ? ` to ${outFeatures}` : ''}`);
   }
-  return { weight, bias };
+  return { linear: { weight: weight.data, bias: bias.data }, outFeatures: out };
 }
 
-export async function loadBgeM3Weights(heads: BgeM3Heads, hidden: number): Promise<BgeM3Weights> {
-  const sparse = await linear(heads.sparseFile!, hidden, 1);
-  const colbert = await linear(heads.colbertFile!, hidden, heads.colbertWidth);
-  return { sparseWeight: sparse.weight.data, sparseBias: sparse.bias.data[0]!, colbertWeight: colbert.weight.data, colbertBias: colbert.bias.data };
+/** A head's Linear from its file, for the inference worker (the description checked it at start). */
+export async function loadHeadLinear(path: string, inFeatures: number, outFeatures: number): Promise<Linear> {
+  return (await readLinear(path, inFeatures, outFeatures)).linear;
 }
 
 /** A special token as the tokenizer configs write it: a string, or an object with its content. */
@@ -135,8 +134,20 @@ export async function readBgeM3Heads(dir: string, onnxFile: string, hidden: numb
   }
   const heads: BgeM3Heads = { source: 'files', graphOutputs: undefined, sparseFile, colbertFile, colbertWidth: 0, droppedTokenIds: await droppedTokenIds(dir) };
   // Read once here, so that a file the workers could not read fails the start with its message.
-  const colbert = await linear(colbertFile, hidden, undefined);
-  await linear(sparseFile, hidden, 1);
-  heads.colbertWidth = colbert.weight.shape[0]!;
+  heads.colbertWidth = (await readLinear(colbertFile, hidden, undefined)).outFeatures;
+  await readLinear(sparseFile, hidden, 1);
   return heads;
+}
+
+/**
+ * The three heads, in BGE_M3_HEAD_INDEX's order. Dense is FlagEmbedding's: the CLS token's state, normalised,
+ * whatever Pooling the sentence-transformers config names (an all-in-one export has none).
+ */
+export function bgeM3HeadSpecs(heads: BgeM3Heads, hidden: number): HeadSpec[] {
+  const { graphOutputs } = heads;
+  return [
+    { kind: 'pooled', poolingModes: ['cls'], dense: [], normalize: true, unrunnable: undefined, dimensions: hidden, vectorOutput: graphOutputs?.dense },
+    { kind: 'sparse', method: 'bge-m3', weightsFile: heads.sparseFile, graphOutput: graphOutputs?.sparse, hidden, droppedTokenIds: heads.droppedTokenIds },
+    { kind: 'token-vectors', method: 'bge-m3', width: heads.colbertWidth, weightsFile: heads.colbertFile, graphOutput: graphOutputs?.colbert, hidden },
+  ];
 }

@@ -2,6 +2,7 @@ import { access } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ModelSpec } from '../../models-file.ts';
 import { positive, readJson, type Json } from './config-json.ts';
+import { BGE_M3_HEAD_INDEX, bgeM3HeadSpecs, readBgeM3Heads } from './bge-m3.ts';
 import { readModulePipeline } from './modules.ts';
 import type { HeadSpec, ScoreActivation } from '../heads/head-spec.ts';
 import { runShapeOf, type RunShape } from '../../batching/run-peak.ts';
@@ -15,6 +16,8 @@ export interface ModelDescription {
   kind: 'embedding' | 'reranker';
   /** What the model computes from its graph's outputs; a request names those it wants by their index here. */
   heads: HeadSpec[];
+  /** A multi-output model's outputs a request may name (bge-m3: dense, sparse, colbert), each its head's index; none for the others. */
+  namedOutputs: Record<string, number> | undefined;
   dir: string;
   onnxFile: string;
   /** sentence_bert_config.json's do_lower_case: lowercase texts before tokenising. */
@@ -118,9 +121,12 @@ async function describe(spec: ModelSpec, dir: string): Promise<ModelDescription>
   // A cross-encoder: its limit is the tokenizer's and the positions', as CrossEncoder sets max_length; it gives one score.
   const rerankLimit = positionLimit && tokenizerLimit ? Math.min(positionLimit, tokenizerLimit) : (tokenizerLimit ?? positionLimit);
   // A cross-encoder's score is its logit: no sentence-transformers module applies to it.
+  const bgeM3 = scoreActivation ? undefined : await readBgeM3Heads(dir, join(dir, spec.onnxPath), hidden);
   const heads: HeadSpec[] = scoreActivation
     ? [{ kind: 'logits', labels: 1, activation: scoreActivation }]
-    : [
+    : bgeM3
+      ? bgeM3HeadSpecs(bgeM3, hidden)
+      : [
         {
           kind: 'pooled',
           poolingModes: pipeline.poolingModes,
@@ -133,6 +139,7 @@ async function describe(spec: ModelSpec, dir: string): Promise<ModelDescription>
   return {
     kind: scoreActivation ? 'reranker' : 'embedding',
     heads,
+    namedOutputs: bgeM3 ? BGE_M3_HEAD_INDEX : undefined,
     dir,
     onnxFile: join(dir, spec.onnxPath),
     lowercase: sentenceBertConfig?.do_lower_case === true,

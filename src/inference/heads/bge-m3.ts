@@ -8,7 +8,7 @@
  * The dense output is the CLS token's state, normalised: Pooling `cls` and Normalize.
  * Sums are in float64, results float32, as the other heads here.
  */
-import type { BgeM3Weights } from '../files/bge-m3.ts';
+import type { Linear } from '../files/bge-m3.ts';
 
 /** A sparse vector: ascending token ids and their weights (only non-zeros). */
 export interface SparseVector {
@@ -33,15 +33,15 @@ export function sparseFromTokenWeights(ids: ArrayLike<number>, weightOf: (token:
 
 /** The sparse head on token states: relu(w · h_t + b), rounded to float32 as torch computes it. */
 export function sparseFromTokenStates(
-  states: Float32Array, row: number, seqLen: number, width: number, ids: ArrayLike<number>, length: number, weights: BgeM3Weights, dropped: ReadonlySet<number>,
+  states: Float32Array, row: number, seqLen: number, width: number, ids: ArrayLike<number>, length: number, sparse: Linear, dropped: ReadonlySet<number>,
 ): SparseVector {
-  const { sparseWeight, sparseBias } = weights;
+  const { weight, bias } = sparse;
   return sparseFromTokenWeights(
     ids,
     (token) => {
       const at = (row * seqLen + token) * width;
-      let sum = sparseBias;
-      for (let i = 0; i < width; i++) sum += sparseWeight[i]! * states[at + i]!;
+      let sum = bias[0]!;
+      for (let i = 0; i < width; i++) sum += weight[i]! * states[at + i]!;
       return Math.fround(Math.max(0, sum));
     },
     length,
@@ -61,16 +61,16 @@ export function normalizeRows(vectors: Float32Array, width: number): Float32Arra
 }
 
 /** The ColBERT head on token states: `length − 1` normalised vectors of the colbert width, back to back. */
-export function colbertFromTokenStates(states: Float32Array, row: number, seqLen: number, width: number, length: number, weights: BgeM3Weights): Float32Array {
-  const { colbertWeight, colbertBias } = weights;
-  const out = colbertBias.length;
+export function colbertFromTokenStates(states: Float32Array, row: number, seqLen: number, width: number, length: number, colbert: Linear): Float32Array {
+  const { weight, bias } = colbert;
+  const out = bias.length;
   const vectors = new Float32Array(Math.max(0, length - 1) * out);
   for (let token = 1; token < length; token++) {
     const at = (row * seqLen + token) * width;
     const target = (token - 1) * out;
     for (let o = 0, w = 0; o < out; o++, w += width) {
-      let sum = colbertBias[o]!;
-      for (let i = 0; i < width; i++) sum += colbertWeight[w + i]! * states[at + i]!;
+      let sum = bias[o]!;
+      for (let i = 0; i < width; i++) sum += weight[w + i]! * states[at + i]!;
       vectors[target + o] = sum;
     }
   }
@@ -81,12 +81,4 @@ export function colbertFromTokenStates(states: Float32Array, row: number, seqLen
 export function colbertFromGraph(output: Float32Array, row: number, seqLen: number, width: number, length: number): Float32Array {
   const start = row * (seqLen - 1) * width;
   return normalizeRows(output.slice(start, start + Math.max(0, length - 1) * width), width);
-}
-
-/** The sparse kind's blob: `n` int32 ids (ascending), then their `n` float32 weights. */
-export function sparseBlob({ indices, values }: SparseVector): Uint8Array {
-  const blob = new Uint8Array(indices.length * 8);
-  new Int32Array(blob.buffer, 0, indices.length).set(indices);
-  new Float32Array(blob.buffer, indices.length * 4, indices.length).set(values);
-  return blob;
 }

@@ -1,4 +1,5 @@
 import type ort from 'onnxruntime-node';
+import { bgeM3ColbertHead, bgeM3SparseHead } from './bge-m3-heads.ts';
 import type { HeadSpec } from './head-spec.ts';
 import type { Head } from './head.ts';
 import { logitsHead } from './logits-head.ts';
@@ -11,5 +12,9 @@ export function createHead(session: ort.InferenceSession, spec: HeadSpec): Promi
       return pooledHead(session, spec);
     case 'logits':
       return logitsHead(session, spec);
+    case 'sparse':
+      return bgeM3SparseHead(session, spec);
+    case 'token-vectors':
+      return bgeM3ColbertHead(session, spec);
   }
 }

@@ -13,10 +13,10 @@ export interface Head {
   /** Its blobs are written here, then taken after each run. */
   readonly writer: BlobWriter;
   /**
-   * Writes the blob of the run's row `r`: the batch's row `row`, `length` real tokens, the first `skip` left out of
-   * any pooling, `options` the batch's per-row options.
+   * Writes the blob of the run's row `r`: the batch's row `row`, `length` real tokens (`ids` from `offset`), the first
+   * `skip` left out of any pooling, `options` the batch's per-row options.
    */
-  write(outputs: RunOutputs, r: number, row: number, length: number, skip: number, options: RowOptions): void;
+  write(outputs: RunOutputs, r: number, row: number, length: number, skip: number, options: RowOptions, ids: Int32Array, offset: number): void;
 }
 
 /** A float output's values as float32 (fp16 graphs give float16). */

@@ -114,7 +114,7 @@ async function start() {
         const headRows: number[] = [];
         rows.forEach((row, r) => {
           if (!(wanted[row]! & bit)) return;
-          head.write(outputs, r, row, lengths[row]!, skips?.[row] ?? 0, options);
+          head.write(outputs, r, row, lengths[row]!, skips?.[row] ?? 0, options, ids, offsets[row]!);
           headRows.push(row);
         });
         written.push({ head: h, rows: Int32Array.from(headRows), ...head.writer.take() });
