@@ -3,6 +3,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
+import onnxProto from 'onnx-proto';
 import ort from 'onnxruntime-node';
 import { loadHeadLinear, readBgeM3Heads, type BgeM3Heads } from '../../src/inference/files/bge-m3.ts';
 import { colbertFromGraph, colbertFromTokenStates, sparseFromTokenStates, sparseFromTokenWeights } from '../../src/inference/heads/bge-m3.ts';
@@ -11,6 +12,7 @@ import { DROPPED_IDS, referenceBgeM3, writeBgeM3Fixture, type BgeM3Reference } f
 import { writeFixtureModel } from '../helpers/fixture-model.ts';
 import { rustTokenizer } from '../helpers/reference.ts';
 
+const { onnx } = onnxProto;
 const TEXTS = ['the quick brown fox jumps over the lazy dog', 'hello world, embeddings for everyone!', 'Der schnelle braune Fuchs', '', 'the the the fox fox'];
 const PAD = 1;
 
@@ -158,4 +160,18 @@ test("the sparse blob is the sparse kind's format: n int32 ids, then n float32 w
   assert.deepEqual([...new Float32Array(bytes.buffer, bytes.byteOffset + 12, 3)], [0.25, 0.5, 1.5]);
   assert.deepEqual([...new Int32Array(bytes.buffer, bytes.byteOffset + 24, 1)], [9]);
   assert.deepEqual([...new Float32Array(bytes.buffer, bytes.byteOffset + 28, 1)], [2]);
+});
+
+test("an export whose three outputs are not bge-m3's shapes (a vocabulary-wide sparse vector) is refused, naming them", async () => {
+  const fixture = await writeBgeM3Fixture(artifacts, 'odd-export', { layout: 'files' });
+  await rm(join(fixture.dir, 'sparse_linear.pt'));
+  await rm(join(fixture.dir, 'colbert_linear.pt'));
+  const output = (name: string, dims: (string | number)[]) =>
+    onnx.ValueInfoProto.create({ name, type: { tensorType: { elemType: 1, shape: { dim: dims.map((dim) => (typeof dim === 'string' ? { dimParam: dim } : { dimValue: dim })) } } } });
+  const graph = onnx.GraphProto.create({ name: 'odd', output: [output('dense_vecs', ['batch', 32]), output('sparse_vecs', ['batch', 320]), output('colbert_vecs', ['batch', 'tokens', 32])] });
+  const onnxFile = join(fixture.dir, 'onnx/odd.onnx');
+  await writeFile(onnxFile, onnx.ModelProto.encode(onnx.ModelProto.create({ irVersion: 8, graph })).finish());
+  await assert.rejects(readBgeM3Heads(fixture.dir, onnxFile, 32), {
+    message: 'its graph outputs dense_vecs [batch, 32], sparse_vecs [batch, 320], colbert_vecs [batch, tokens, 32]; an all-in-one bge-m3 export outputs [batch, width], [batch, tokens, 1] (each token\'s weight) and [batch, tokens - 1, width]',
+  });
 });

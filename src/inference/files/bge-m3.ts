@@ -115,10 +115,15 @@ function graphHeads(outputs: GraphOutput[]): Record<BgeM3Output, GraphOutput> | 
 export async function readBgeM3Heads(dir: string, onnxFile: string, hidden: number): Promise<BgeM3Heads | undefined> {
   const inGraph = graphHeads(graphOutputsOf(onnxFile));
   if (inGraph) {
-    const width = inGraph.colbert.dims[2];
+    const { dense, sparse, colbert } = inGraph;
+    if (dense.dims.length !== 2 || sparse.dims.length !== 3 || (sparse.dims[2] !== undefined && sparse.dims[2] !== 1) || colbert.dims.length !== 3) {
+      const shapes = [dense, sparse, colbert].map(({ name, dims }) => `${name} [${dims.map((dim) => dim ?? '?').join(', ')}]`).join(', ');
+      throw new Error(`its graph outputs ${shapes}; an all-in-one bge-m3 export outputs [batch, width], [batch, tokens, 1] (each token's weight) and [batch, tokens - 1, width]`);
+    }
+    const width = colbert.dims[2];
     return {
       source: 'graph',
-      graphOutputs: { dense: inGraph.dense.name, sparse: inGraph.sparse.name, colbert: inGraph.colbert.name },
+      graphOutputs: { dense: dense.name, sparse: sparse.name, colbert: colbert.name },
       sparseFile: undefined,
       colbertFile: undefined,
       colbertWidth: typeof width === 'number' && width > 0 ? width : hidden,
