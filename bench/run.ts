@@ -314,7 +314,7 @@ async function main() {
     // Only a whole run replaces the committed results; a part of one goes beside them.
     const whole = !modelArgument && ['fp32', 'int8', 'serving'].every((suite) => suites.has(suite));
     const name = whole ? 'latest' : `latest-${modelArgument ? modelArgument.replace(/\W/g, '_') : [...suites].join('-')}`;
-    const results = new URL('./results', import.meta.url);
+    const results = new URL('./results/', import.meta.url);
     await mkdir(results, { recursive: true });
     await writeFile(new URL(`${name}.json`, results), JSON.stringify(report, null, 2) + '\n');
     if (report.suites.fp32) await writeFile(new URL(`${name}.svg`, results), await chartSvg(report.suites.fp32, cpus));

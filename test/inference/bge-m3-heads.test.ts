@@ -6,7 +6,8 @@ import { after, before, test } from 'node:test';
 import onnxProto from 'onnx-proto';
 import ort from 'onnxruntime-node';
 import { loadHeadLinear, readBgeM3Heads, type BgeM3Heads } from '../../src/inference/files/bge-m3.ts';
-import { colbertFromGraph, colbertFromTokenStates, sparseFromTokenStates, sparseFromTokenWeights } from '../../src/inference/heads/bge-m3.ts';
+import { colbertRows, sparseFromTokenStates, sparseFromTokenWeights } from '../../src/inference/heads/bge-m3.ts';
+import { linearGraph } from '../../src/inference/onnx/linear-graph.ts';
 import { SparseBlobWriter } from '../../src/inference/heads/bge-m3-heads.ts';
 import { DROPPED_IDS, referenceBgeM3, writeBgeM3Fixture, type BgeM3Reference } from '../helpers/bge-m3-fixture.ts';
 import { writeFixtureModel } from '../helpers/fixture-model.ts';
@@ -77,12 +78,17 @@ test('bge-m3 as published: recognised by its .pt heads, which read as the float1
   });
 });
 
-test("the heads on the graph's token states equal FlagEmbedding's encode (float64 reference), texts batched with padding", async () => {
+test("the heads on the graph's token states (colbert_linear as a one-layer ONNX graph) equal FlagEmbedding's encode (float64 reference), texts batched with padding", async () => {
   const fixture = await writeBgeM3Fixture(artifacts, 'published', { layout: 'files' });
   const heads = (await readBgeM3Heads(fixture.dir, join(fixture.dir, 'onnx/model.onnx'), 32))!;
   const weights = await headLinears(heads, 32, 32);
   const { ids, seqLen, outputs } = await runBatch(fixture.dir, 24, ['last_hidden_state']);
   const states = outputs.last_hidden_state!.data as Float32Array;
+  // colbert_linear as the worker runs it: a one-layer graph in ONNX Runtime.
+  const projection = await ort.InferenceSession.create(linearGraph(weights.colbert.weight, weights.colbert.bias, 32));
+  const projected = (await projection.run({ input: outputs.last_hidden_state! })).output!;
+  assert.deepEqual(projected.dims, [TEXTS.length, seqLen, 32]);
+  await projection.release();
   const dropped = new Set(heads.droppedTokenIds);
   let withDropped = 0;
   ids.forEach((row, r) => {
@@ -91,7 +97,7 @@ test("the heads on the graph's token states equal FlagEmbedding's encode (float6
     const got = {
       dense: dense.map((x) => x / norm),
       sparse: sparseFromTokenStates(states, r, seqLen, 32, row, row.length, weights.sparse, dropped),
-      colbert: colbertFromTokenStates(states, r, seqLen, 32, row.length, weights.colbert),
+      colbert: colbertRows(projected.data as Float32Array, r, seqLen, 32, 1, row.length - 1),
     };
     const reference = referenceBgeM3(fixture, row);
     withDropped += row.filter((id) => !DROPPED_IDS.includes(id)).length - reference.sparse.indices.length;
@@ -119,7 +125,7 @@ test('an all-in-one export is recognised by its outputs (sparse_vecs or sparse_w
       const got = {
         dense: (outputs.dense_vecs!.data as Float32Array).slice(r * 32, (r + 1) * 32),
         sparse: sparseFromTokenWeights(row, (token) => tokenWeights[r * seqLen + token]!, row.length, new Set(heads.droppedTokenIds)),
-        colbert: colbertFromGraph(outputs.colbert_vecs!.data as Float32Array, r, seqLen, 16, row.length),
+        colbert: colbertRows(outputs.colbert_vecs!.data as Float32Array, r, seqLen - 1, 16, 0, row.length - 1),
       };
       assertMatches(referenceBgeM3(fixture, row), got, 16, TEXTS[r]!);
     });

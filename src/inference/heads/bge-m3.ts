@@ -3,8 +3,8 @@
  * one text of a run (`length` real tokens, row `row` of a [batch, seqLen, width] output):
  * - sparse: each token's weight relu(w · h + b); per token id the largest, only those above 0, the
  *   cls/eos/pad/unk ids left out (`_process_token_weights`);
- * - ColBERT: W h + b for the tokens after CLS (`colbert_linear(last_hidden_state[:, 1:])`), the
- *   text's own (`[:tokens_num - 1]`), each L2-normalised (F.normalize, eps 1e-12).
+ * - ColBERT: W h + b for the tokens after CLS (`colbert_linear(last_hidden_state[:, 1:])`, run by ONNX Runtime:
+ *   linear-graph.ts), the text's own (`[:tokens_num - 1]`), each L2-normalised (F.normalize, eps 1e-12).
  * The dense output is the CLS token's state, normalised: Pooling `cls` and Normalize.
  * Sums are in float64, results float32, as the other heads here.
  */
@@ -60,25 +60,12 @@ export function normalizeRows(vectors: Float32Array, width: number): Float32Arra
   return vectors;
 }
 
-/** The ColBERT head on token states: `length − 1` normalised vectors of the colbert width, back to back. */
-export function colbertFromTokenStates(states: Float32Array, row: number, seqLen: number, width: number, length: number, colbert: Linear): Float32Array {
-  const { weight, bias } = colbert;
-  const out = bias.length;
-  const vectors = new Float32Array(Math.max(0, length - 1) * out);
-  for (let token = 1; token < length; token++) {
-    const at = (row * seqLen + token) * width;
-    const target = (token - 1) * out;
-    for (let o = 0, w = 0; o < out; o++, w += width) {
-      let sum = bias[o]!;
-      for (let i = 0; i < width; i++) sum += weight[w + i]! * states[at + i]!;
-      vectors[target + o] = sum;
-    }
-  }
-  return normalizeRows(vectors, out);
-}
-
-/** An all-in-one graph's ColBERT output [batch, seqLen − 1, width]: the text's `length − 1` rows, normalised. */
-export function colbertFromGraph(output: Float32Array, row: number, seqLen: number, width: number, length: number): Float32Array {
-  const start = row * (seqLen - 1) * width;
-  return normalizeRows(output.slice(start, start + Math.max(0, length - 1) * width), width);
+/**
+ * ColBERT vectors from a [batch, perRow, width] output: row `row`'s `count` vectors from position `first`, normalised (a
+ * copy). The colbert_linear projection of token states starts at CLS (first 1); an all-in-one graph's colbert_vecs
+ * after it (first 0). A text of `length` tokens has `length − 1`.
+ */
+export function colbertRows(output: Float32Array, row: number, perRow: number, width: number, first: number, count: number): Float32Array {
+  const start = (row * perRow + first) * width;
+  return normalizeRows(output.slice(start, start + Math.max(0, count) * width), width);
 }
