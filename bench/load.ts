@@ -59,6 +59,8 @@ export async function runLoad(
     rerankQuery?: string;
     /** Classify instead: each request labels its texts at /v1/classify. */
     classify?: boolean;
+    /** More fields of each embeddings request (a multi-output model's `outputs`). */
+    fields?: Record<string, unknown>;
   },
 ): Promise<LoadResult> {
   let next = 0;
@@ -70,7 +72,7 @@ export async function runLoad(
     context.tokens = picked.reduce((sum, text) => sum + text.tokens, 0);
     if (options.rerankQuery !== undefined) return JSON.stringify({ model: options.model, query: options.rerankQuery, documents: picked.map((text) => text.text) });
     if (options.classify) return JSON.stringify({ model: options.model, input: picked.map((text) => text.text) });
-    return JSON.stringify({ model: options.model, input: picked.map((text) => text.text), ...(options.base64 ? { encoding_format: 'base64' } : {}) });
+    return JSON.stringify({ model: options.model, input: picked.map((text) => text.text), ...(options.base64 ? { encoding_format: 'base64' } : {}), ...options.fields });
   };
 
   let loading = true;

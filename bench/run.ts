@@ -19,6 +19,7 @@ import { loadTokenizer } from '../src/inference/tokenizing/tokenizer.ts';
 import { loadModelsFile, type ModelSpec } from '../src/models-file.ts';
 import { MINILM_SHAPE } from '../test/helpers/fixture-model.ts';
 import { startServer, type ServerProcess } from '../test/helpers/server-process.ts';
+import { bgeM3Suite, type BgeM3Suite } from './bge-m3-suite.ts';
 import { chartSvg } from './chart.ts';
 import { DEFAULT_TOKENIZER, generatedModel, generatedSpladeModel, tokenizerAt } from './generated-model.ts';
 import { meanLimit, measureLimit, measureParallelLimit, type LimitResult } from './limit.ts';
@@ -75,11 +76,11 @@ export interface BenchReport {
   date: string;
   cpus: number;
   tokenizer: string;
-  suites: { fp32?: ModelSuite; int8?: ModelSuite; serving?: ServingSuite; long?: LongSuite; rerank?: RerankSuite; sparse?: SparseSuite; classify?: ClassifySuite };
+  suites: { fp32?: ModelSuite; int8?: ModelSuite; serving?: ServingSuite; long?: LongSuite; rerank?: RerankSuite; sparse?: SparseSuite; classify?: ClassifySuite; 'bge-m3'?: BgeM3Suite };
 }
 
 const USAGE = `usage: npm run bench -- [options]
-  --suites LIST         fp32, int8, serving, long, rerank, sparse, classify (comma-separated; default fp32,int8,serving)
+  --suites LIST         fp32, int8, serving, long, rerank, sparse, classify, bge-m3 (comma-separated; default fp32,int8,serving)
   --seconds N           length of each load scenario (default 20)
   --limit-seconds N     length of each ONNX Runtime limit measurement (default 4)
   --index-requests N    64-text requests in the index scenario (default 24)
@@ -391,6 +392,7 @@ async function main() {
       if (suites.has('rerank')) report.suites.rerank = await rerankSuite(artifactsDir, cpus);
       if (suites.has('sparse')) report.suites.sparse = await sparseSuite(artifactsDir, cpus);
       if (suites.has('classify')) report.suites.classify = await classifySuite(artifactsDir, cpus);
+      if (suites.has('bge-m3')) report.suites['bge-m3'] = await bgeM3Suite(artifactsDir, { cpus, seconds, limitSeconds, indexRequests, withServer, planOf });
     }
     // Only a whole run replaces the committed results; a part of one goes beside them.
     const whole = !modelArgument && ['fp32', 'int8', 'serving'].every((suite) => suites.has(suite));

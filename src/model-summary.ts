@@ -11,7 +11,7 @@ export function summarizeModel(description: ModelDescription): { fields: Record<
     };
   }
   const sparse = findHead(description.heads, 'sparse')?.spec;
-  if (sparse && !findHead(description.heads, 'pooled')) {
+  if (sparse?.method === 'splade' && !findHead(description.heads, 'pooled')) {
     const { query, document, defaultSide } = description.sparse!;
     return {
       fields: { kind: 'sparse', vocabulary: sparse.vocab, maxTokens: description.maxTokens, ...sparse.splade, query, document, defaultSide },

@@ -23,6 +23,8 @@ export interface BatchStats {
   size: number;
   /** Tokens the model computed, padding included (the worker may split a batch into runs by length). */
   paddedTokens: number;
+  /** Graph runs (session.run calls) the batch took: one per length group, whatever heads its rows want. */
+  runs: number;
   seconds: number;
   /** How long each input waited in the queue before the batch was dispatched, in seconds. */
   queueWaits: Float64Array;
@@ -343,6 +345,7 @@ export class Batcher {
     const started = performance.now();
     const queueWaits = Float64Array.from(batch, (item) => (started - item.job.queuedAt) / 1000);
     let paddedTokens = 0;
+    let runs = 0;
     const jobs = new Set(batch.map((item) => item.job));
     jobs.forEach((job) => job.running++);
     const settled = () => {
@@ -351,6 +354,7 @@ export class Batcher {
     };
     const deliver = ({ outputs, paddedTokens: computed }: RunRows) => {
       paddedTokens += computed;
+      runs++;
       for (const { head, rows, bytes, ends } of outputs) {
         rows.forEach((row, r) => {
           const item = batch[row]!;
@@ -368,7 +372,7 @@ export class Batcher {
       () => {
         settled();
         this.pump();
-        this.onBatch({ size: batch.length, paddedTokens, seconds: (performance.now() - started) / 1000, queueWaits });
+        this.onBatch({ size: batch.length, paddedTokens, runs, seconds: (performance.now() - started) / 1000, queueWaits });
       },
       (error: Error) => {
         settled();

@@ -56,28 +56,37 @@ export class Embedder {
    * all from one run of the model.
    */
   async embedFormats(inputs: EmbeddingInputs, formats: readonly VectorFormat[], options: EmbedOptions = {}): Promise<{ vectors: Uint8Array[][]; tokenCounts: number[] }> {
+    // One plain float vector needs no formats: the path every OpenAI request takes.
+    const plain = formats.length === 0 || (formats.length === 1 && formats[0]!.dtype === 'float');
+    const encoding = formats.length === 1 ? (formats[0]!.base64 ? 'base64' : 'float') : options.encoding;
+    const { blobs, tokenCounts } = await this.embedHeads(inputs, [this.head], { ...options, encoding, formats: plain ? undefined : formats });
+    const rows = blobs[0]!;
+    if (plain) return { vectors: [rows], tokenCounts };
+    // A row's blob holds its formats in formatBits' order.
+    const positions = formatsOfBits(formatBits(formats)).map((format) => formatBits([format]));
+    const parts = rows.map(splitFormats);
+    return { vectors: formats.map((format) => parts.map((part) => part[positions.indexOf(formatBits([format]))]!)), tokenCounts };
+  }
+
+  /**
+   * Runs the inputs through `heads` (indexes among the model's heads) in one graph run per batch: per head, each
+   * input's blob. `check` sees the sequences before they are queued, and may refuse them (a too large answer).
+   */
+  async embedHeads(inputs: EmbeddingInputs, heads: readonly number[], options: EmbedOptions & { check?: (sequences: Int32Array[]) => void }): Promise<{ blobs: Uint8Array[][]; tokenCounts: number[] }> {
     const release = this.runtime.admit(inputCount(inputs));
     let sequences: Int32Array[];
     let blobs: Promise<Uint8Array[][]>;
-    // One plain float vector needs no formats: the path every OpenAI request takes.
-    const plain = formats.length === 0 || (formats.length === 1 && formats[0]!.dtype === 'float');
     try {
       const { encoded, promptTokens } = await this.encode(inputs, options);
       sequences = this.runtime.checkLengths(encoded, { ...options, maxTokens: options.truncation?.maxTokens });
+      options.check?.(sequences);
       const skips = promptTokens > 0 ? sequences.map(() => promptTokens) : undefined;
-      const { dimensions, normalize } = options;
-      const encoding = formats.length === 1 ? (formats[0]!.base64 ? 'base64' : 'float') : options.encoding;
-      blobs = this.runtime.submit(sequences, { heads: [this.head], signal: options.signal, skips, headOptions: { dimensions, encoding, normalize, formats: plain ? undefined : formats } });
+      const { dimensions, encoding, normalize, formats } = options;
+      blobs = this.runtime.submit(sequences, { heads, signal: options.signal, skips, headOptions: { dimensions, encoding, normalize, formats } });
     } finally {
       release(); // the queue counts the sequences from here on, or the request failed
     }
-    const [rows] = await blobs;
-    const tokenCounts = sequences.map((ids) => ids.length);
-    if (plain) return { vectors: [rows!], tokenCounts };
-    // A row's blob holds its formats in formatBits' order.
-    const positions = formatsOfBits(formatBits(formats)).map((format) => formatBits([format]));
-    const parts = rows!.map(splitFormats);
-    return { vectors: formats.map((format) => parts.map((part) => part[positions.indexOf(formatBits([format]))]!)), tokenCounts };
+    return { blobs: await blobs, tokenCounts: sequences.map((ids) => ids.length) };
   }
 
   /** What would be embedded (ModelRuntime.encode, with this id's defaults). */

@@ -10,21 +10,21 @@ export function decodeLogits(blob: Uint8Array): Float32Array {
   return blob.byteOffset % 4 === 0 ? new Float32Array(blob.buffer, blob.byteOffset, blob.byteLength / 4) : new Float32Array(blob.slice().buffer);
 }
 
-/** A sparse blob (output/sparse-blob.ts): the non-zero token ids, ascending, and their weights, as JSON-ready numbers. */
+/** A float32 blob's values, without a copy where the blob is aligned. */
+const float32s = (blob: Uint8Array, from = 0, count = (blob.byteLength - from) / 4): Float32Array =>
+  (blob.byteOffset + from) % 4 === 0 ? new Float32Array(blob.buffer, blob.byteOffset + from, count) : new Float32Array(blob.slice(from, from + count * 4).buffer);
+
+/** A sparse blob: `n` int32 token ids (ascending), then their `n` float32 weights. */
 export function decodeSparse(blob: Uint8Array): { indices: number[]; values: number[] } {
   const n = blob.byteLength / 8;
-  const aligned = blob.byteOffset % 4 === 0 ? blob : blob.slice();
-  const indices = new Int32Array(aligned.buffer, aligned.byteOffset, n);
-  const values = new Float32Array(aligned.buffer, aligned.byteOffset + n * 4, n);
-  return { indices: Array.from(indices), values: Array.from(values) };
+  const copy = blob.byteOffset % 4 === 0 ? blob : blob.slice();
+  return { indices: Array.from(new Int32Array(copy.buffer, copy.byteOffset, n)), values: Array.from(float32s(copy, n * 4, n)) };
 }
 
-/** A token-vectors blob: the row's vectors, float32 rows of the head's width back to back. */
-export function decodeTokenVectors(blob: Uint8Array): Float32Array {
-  return decodeLogits(blob);
-}
+/** A token-vectors blob: float32 rows of the head's width, back to back. */
+export const decodeTokenVectors = (blob: Uint8Array): Float32Array => float32s(blob);
 
-function checkTokenVectors(description: ModelDescription, head: TokenVectorsHeadSpec, blob: Uint8Array) {
+function checkTokenVectors(description: ModelDescription, head: Extract<HeadSpec, { kind: 'token-vectors' }>, blob: Uint8Array) {
   const values = decodeTokenVectors(blob);
   if (values.length === 0 || values.length % head.width !== 0) throw new Error(`the warm-up's token vectors hold ${values.length} values, not rows of ${head.width}`);
   if (!values.every(Number.isFinite)) throw new Error(`the warm-up's token vectors hold NaN or infinite values, ${computedBy(description, head)}`);
@@ -36,7 +36,12 @@ function pooledValues(blob: Uint8Array): (number | null)[] {
 }
 
 function computedBy(description: ModelDescription, head: HeadSpec): string {
-  const dense = (head.kind === 'pooled' || head.kind === 'token-vectors') && head.dense.length > 0 ? `, then ${head.dense.map((layer) => layer.weightsFile).join(', ')}` : '';
+  const dense =
+    (head.kind === 'pooled' || (head.kind === 'token-vectors' && head.method === 'states')) && head.dense.length > 0
+      ? `, then ${head.dense.map((layer) => layer.weightsFile).join(', ')}`
+      : 'weightsFile' in head && head.weightsFile
+        ? `, then ${head.weightsFile}`
+        : '';
   return `as computed by ${description.onnxFile}${dense}`;
 }
 

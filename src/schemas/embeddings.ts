@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { findHead } from '../inference/heads/head-spec.ts';
 import { checkSparseRequest, maxActiveDimsField, type SparseFields } from './sparse.ts';
+import { BGE_M3_OUTPUTS } from '../inference/files/bge-m3.ts';
 import { isOpenAiTokenId } from '../inference/tokenizing/openai-encoding.ts';
 import { COMPACT_DTYPES, type VectorFormat } from '../inference/output/quantize.ts';
 import { firstPromptName, INPUT_TYPE_PROMPT_NAMES, TASK_PROMPT_NAMES, type InputType, type PromptChoice, type Task } from '../prompts.ts';
@@ -109,6 +110,7 @@ function checkAgainstModel(
     encoding_format?: string | null;
     output_dtype?: string | undefined;
     embedding_type?: unknown;
+    outputs?: string[] | undefined;
   },
   registry: Registry,
   ctx: z.RefinementCtx,
@@ -133,6 +135,12 @@ function checkAgainstModel(
       if (bad >= 0) return issue([...where(index), bad], `token id ${item[bad]} is outside the model's vocabulary (0 to ${entry.description.vocabSize - 1})`);
     }
   }
+  const outputs = body.outputs ?? [];
+  const repeated = outputs.find((output, index) => outputs.indexOf(output) !== index);
+  if (repeated) return issue(['outputs'], `names ${repeated} twice`);
+  const named = entry.description.namedOutputs;
+  const missing = outputs.find((output) => output !== 'dense' && !(named && Object.hasOwn(named, output)));
+  if (missing) return issue(['outputs'], `model '${entry.spec.id}' has no ${missing} output; its outputs: ${Object.keys(named ?? { dense: 0 }).join(', ')}`);
   if (body.task !== undefined && firstPromptName(entry.description, TASK_PROMPT_NAMES[body.task]) === undefined) {
     const prompts = Object.keys(entry.description.prompts);
     issue(['task'], `model '${entry.spec.id}' has no prompt for the task ${body.task} (one named ${TASK_PROMPT_NAMES[body.task].join(', ')}); ${prompts.length > 0 ? `its prompts: ${prompts.join(', ')}` : 'it has no prompts'}`);
@@ -155,6 +163,7 @@ function checkAgainstModel(
   const compact = COMPACT_DTYPES.find((dtype) => dtype === body.encoding_format);
   const notFloat = compact ?? (body.output_dtype !== undefined && body.output_dtype !== 'float' ? body.output_dtype : undefined) ?? (body.embedding_type !== undefined && body.embedding_type !== 'float' ? String(body.embedding_type) : undefined);
   if (body.late_chunking && notFloat) issue(['late_chunking'], `gives float vectors (as numbers or base64), not ${notFloat}`);
+  if (outputs.some((output) => output !== 'dense') && (notFloat || body.late_chunking)) issue(['outputs'], 'sparse and colbert outputs come as floats, without late chunking');
   if (compact && body.output_dtype !== undefined && body.output_dtype !== compact) issue(['output_dtype'], `asks for ${body.output_dtype} vectors, encoding_format for ${compact}`);
 }
 
@@ -201,6 +210,15 @@ export function embeddingsRequestSchema(registry: Registry) {
         .meta({ description: "Keep the first N dimensions (re-normalised if the model normalises). At most the model's dimensions." }),
       user: z.string().optional().meta({ description: 'Accepted and ignored.' }),
       max_active_dims: maxActiveDimsField,
+      outputs: z
+        .array(z.enum(BGE_M3_OUTPUTS))
+        .min(1)
+        .optional()
+        .meta({
+          description:
+            'What a multi-output model (bge-m3) returns, all from one forward pass: dense in `embedding`, sparse in `sparse_embedding` ({indices, values}), ' +
+            'colbert in `colbert_embedding` (one vector per token after the first; with encoding_format "base64" one string of the float32 rows) with `colbert_rows`. Default ["dense"]; other models have only dense.',
+        }),
       ...promptFields,
       ...voyageJinaFields,
       truncate: z
@@ -232,9 +250,18 @@ export const embeddingsResponseSchema = z
           .meta({
             description:
               'Numbers, or base64 when encoding_format is "base64". A multi-vector (ColBERT) model gives a vector per token: an array of `rows` arrays of numbers, or base64 of their float32 values back to back. ' +
-              'A sparse model (GET /v1/models: outputs ["sparse"]) answers {"indices": [token ids, ascending], "values": [their weights]} instead: only its non-zero weights.',
+              'A sparse model (GET /v1/models: outputs ["sparse"]) answers {"indices": [token ids, ascending], "values": [their weights]} instead: only its non-zero weights. Absent only when a multi-output request\'s `outputs` leave dense out.',
           }),
         rows: z.number().int().optional().meta({ description: "A multi-vector model's vector count for this input." }),
+        sparse_embedding: z
+          .object({ indices: z.array(z.number().int()), values: z.array(z.number()) })
+          .optional()
+          .meta({ description: 'With outputs "sparse": token ids (ascending) and their weights, only non-zeros.' }),
+        colbert_embedding: z
+          .union([z.array(z.array(z.number())), z.string()])
+          .optional()
+          .meta({ description: 'With outputs "colbert": a normalised vector per token after the first (numbers, or the float32 rows as one base64 string).' }),
+        colbert_rows: z.number().int().optional().meta({ description: 'With outputs "colbert": how many vectors colbert_embedding holds.' }),
         num_tokens: z.number().int().meta({ description: 'Tokens embedded for this input (after truncation, special tokens included).' }),
       }),
     ),

@@ -132,7 +132,7 @@ export function describeModel(entry: ModelEntry, ready: boolean, int8Ranges?: In
   const sparse = findHead(description.heads, 'sparse')?.spec;
   const pooled = findHead(description.heads, 'pooled')?.spec;
   const perToken = findHead(description.heads, 'token-vectors')?.spec;
-  if (sparse && !pooled) {
+  if (sparse?.method === 'splade' && !pooled) {
     const sides = description.sparse!;
     const splade = { pooling_strategy: sparse.splade.pooling, activation_function: sparse.splade.activation };
     return {
@@ -149,7 +149,7 @@ export function describeModel(entry: ModelEntry, ready: boolean, int8Ranges?: In
     // A ColBERT model: a vector per token, none pooled.
     dimensions: pooled?.dimensions ?? perToken!.width,
     pooling: pooled ? pooled.poolingModes.join('+') : 'none',
-    normalized: pooled?.normalize ?? perToken!.normalize,
+    normalized: pooled?.normalize ?? (perToken!.method === 'states' ? perToken!.normalize : true),
     ...(description.colbert ? { multi_vector: multiVectorFields(description.colbert.settings) } : {}),
     ...prompts,
     ...(int8Ranges ? { int8_ranges: { starts: Array.from(int8Ranges.starts), steps: Array.from(int8Ranges.steps) } } : {}),

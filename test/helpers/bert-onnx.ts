@@ -288,6 +288,8 @@ export interface GraphOptions {
   classifier?: ClassifierWeights;
   /** A masked-language model's head instead of `last_hidden_state`: `logits` [batch, seq, vocab], as a fill-mask export outputs. */
   mlmHead?: MlmHeadWeights;
+  /** bge-m3's heads inside the graph, as all-in-one exports have them: `dense_vecs`, `sparse_vecs` (or `sparseName`), `colbert_vecs` (see bge-m3-fixture.ts). */
+  bgeM3?: BgeM3GraphHeads;
 }
 
 /**
@@ -301,6 +303,15 @@ export interface MlmHeadWeights {
   normScale: Float32Array;
   normBias: Float32Array;
   decoderBias: Float32Array;
+}
+
+/** bge-m3's heads as a graph holds them: matrices [in, out]. */
+export interface BgeM3GraphHeads {
+  sparse: Matrix;
+  sparseBias: Float32Array;
+  colbert: Matrix;
+  colbertBias: Float32Array;
+  sparseName?: string;
 }
 
 /** logit = tanh(x[first token] · dense + denseBias) · out + outBias. */
@@ -425,6 +436,24 @@ export function bertOnnxFiles(weights: BertWeights, options: GraphOptions = {}):
     const norm = g.op('Sqrt', [g.op('ReduceSum', [g.op('Mul', [sentence, sentence]), g.ints([1])], { keepdims: 1 })]);
     finish(g.op('Div', [sentence, norm]), 'sentence_embedding');
     outputs.push(valueInfo('sentence_embedding', outputType, ['batch_size', width]));
+  }
+
+  if (options.bgeM3) {
+    const heads = options.bgeM3;
+    // x / max(‖x‖, 1e-12) over the last axis, as F.normalize.
+    const normalized = (value: string) =>
+      g.op('Div', [value, g.op('Max', [g.op('Sqrt', [g.op('ReduceSum', [g.op('Mul', [value, value]), g.ints([-1])], { keepdims: 1 })]), g.scalar(1e-12)])]);
+    finish(normalized(g.op('Gather', [x, g.ints([0], [])], { axis: 1 })), 'dense_vecs');
+    const sparseName = heads.sparseName ?? 'sparse_vecs';
+    finish(g.op('Relu', [g.linear(x, heads.sparse, heads.sparseBias)]), sparseName);
+    const afterFirst = g.op('Slice', [x, g.ints([1]), g.ints([2 ** 31 - 1]), g.ints([1])]);
+    const maskAfterFirst = g.op('Unsqueeze', [g.op('Slice', [maskFloat(), g.ints([1]), g.ints([2 ** 31 - 1]), g.ints([1])]), g.ints([2])]);
+    finish(normalized(g.op('Mul', [g.linear(afterFirst, heads.colbert, heads.colbertBias), maskAfterFirst])), 'colbert_vecs');
+    outputs.push(
+      valueInfo('dense_vecs', outputType, ['batch_size', shape.hidden]),
+      valueInfo(sparseName, outputType, ['batch_size', 'sequence_length', 1]),
+      valueInfo('colbert_vecs', outputType, ['batch_size', 'colbert_length', heads.colbert.cols]),
+    );
   }
 
   const INT64 = DataType.INT64;

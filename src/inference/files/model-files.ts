@@ -2,6 +2,7 @@ import { access } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ModelSpec } from '../../models-file.ts';
 import { positive, readJson, type Json } from './config-json.ts';
+import { BGE_M3_HEAD_INDEX, bgeM3HeadSpecs, readBgeM3Heads } from './bge-m3.ts';
 import { readModulePipeline, type ModulePipeline } from './modules.ts';
 import { describeColbert, isColbert, type ColbertModel } from './colbert-config.ts';
 import { isSequenceClassifier, readSequenceClassifier, type LabelActivation } from './sequence-classifier.ts';
@@ -27,6 +28,8 @@ export interface ModelDescription {
   labelActivation: LabelActivation;
   /** A late-interaction (ColBERT) model: how its queries and documents are encoded (its one head: token vectors). */
   colbert?: ColbertModel;
+  /** A multi-output model's outputs a request may name (bge-m3: dense, sparse, colbert), each its head's index; none for the others. */
+  namedOutputs: Record<string, number> | undefined;
   dir: string;
   onnxFile: string;
   /** sentence_bert_config.json's do_lower_case: lowercase texts before tokenising. */
@@ -150,7 +153,8 @@ async function describe(spec: ModelSpec, root: string, dir: string, sparseLayout
   const sparseModel = sparse && (await sparseParts(root, sparse, vocabSize));
   // An MLM's run holds its vocabulary-wide logits too.
   const runShape = sparseModel ? { ...plainRunShape, logitsWidth: vocabSize } : plainRunShape;
-  const late = !scoring && !sparseModel && isColbert(config, stConfig) ? await describeColbert(root, stConfig, tokenizerConfig, pipeline.dense) : undefined;
+  const bgeM3 = scoring || sparseModel ? undefined : await readBgeM3Heads(root, join(root, spec.onnxPath), hidden);
+  const late = !scoring && !sparseModel && !bgeM3 && isColbert(config, stConfig) ? await describeColbert(root, stConfig, tokenizerConfig, pipeline.dense) : undefined;
   // The token states as they are (TEI's /embed_all), where the graph's token output is what serves the model.
   const tokenStates: HeadSpec[] = pipeline.unrunnable ? [] : [{ kind: 'token-vectors', method: 'states', dense: [], normalize: false, skiplist: new Int32Array(0), width: tokenWidth }];
   const pooled: HeadSpec = {
@@ -166,15 +170,18 @@ async function describe(spec: ModelSpec, root: string, dir: string, sparseLayout
     ? [{ kind: 'logits', labels: kind.kind === 'classifier' ? kind.labels.length : 1, activation: kind.scoreActivation ?? 'identity' }]
     : sparseModel
       ? [sparseModel.head]
-      : late
-        ? [{ kind: 'token-vectors', method: 'states', dense: late.dense, normalize: true, skiplist: late.colbert.tokens.skiplist, width: late.dense.at(-1)?.outFeatures ?? tokenWidth }]
-        : [pooled, ...tokenStates];
+      : bgeM3
+        ? bgeM3HeadSpecs(bgeM3, hidden)
+        : late
+          ? [{ kind: 'token-vectors', method: 'states', dense: late.dense, normalize: true, skiplist: late.colbert.tokens.skiplist, width: late.dense.at(-1)?.outFeatures ?? tokenWidth }]
+          : [pooled, ...tokenStates];
   return {
     kind: kind.kind,
     heads,
     labels: kind.labels,
     labelActivation: kind.labelActivation,
     ...(late ? { colbert: late.colbert } : {}),
+    namedOutputs: bgeM3 ? BGE_M3_HEAD_INDEX : undefined,
     dir,
     onnxFile: join(root, spec.onnxPath),
     lowercase: sentenceBertConfig?.do_lower_case === true,

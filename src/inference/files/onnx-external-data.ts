@@ -20,7 +20,7 @@ const WIRE_32BIT = 5;
 const WINDOW_BYTES = 64 * 1024;
 
 /** Positional reads of a file through one cached window. */
-class FileBytes {
+export class FileBytes {
   private window = Buffer.alloc(WINDOW_BYTES);
   private windowStart = 0;
   private windowEnd = 0;
@@ -46,15 +46,17 @@ class FileBytes {
   }
 }
 
-interface Field {
+export interface Field {
   field: number;
+  /** A varint field's value. */
+  value?: number;
   /** A length-delimited field's bytes, as [start, end) in the file; undefined for the other wire types. */
   start?: number;
   end?: number;
 }
 
 /** The fields of the message at [start, end): numbers and, for length-delimited ones, where their bytes are. */
-function* fields(file: FileBytes, start: number, end: number): Generator<Field> {
+export function* fields(file: FileBytes, start: number, end: number): Generator<Field> {
   let at = start;
   const varint = () => {
     let result = 0;
@@ -72,8 +74,7 @@ function* fields(file: FileBytes, start: number, end: number): Generator<Field> 
     const field = Math.floor(key / 8);
     const wire = key % 8;
     if (wire === WIRE_VARINT) {
-      varint();
-      yield { field };
+      yield { field, value: varint() };
     } else if (wire === WIRE_64BIT || wire === WIRE_32BIT) {
       at += wire === WIRE_64BIT ? 8 : 4;
       yield { field };

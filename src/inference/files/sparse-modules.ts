@@ -181,7 +181,7 @@ export async function sparseParts(dir: string, layout: SparseLayout, vocab: numb
   const kindOfSide = (route: SparseRoute) => (route.kind === 'static' ? 'static' : 'graph');
   const { kind: _, ...splade } = graphSide as Extract<SparseRoute, { kind: 'splade' }>;
   return {
-    head: { kind: 'sparse', vocab, splade },
+    head: { kind: 'sparse', method: 'splade', vocab, splade },
     sides: {
       query: kindOfSide(layout.query),
       document: kindOfSide(layout.document),

@@ -1,4 +1,5 @@
 import type ort from 'onnxruntime-node';
+import { bgeM3ColbertHead, bgeM3SparseHead } from './bge-m3-heads.ts';
 import type { HeadSpec } from './head-spec.ts';
 import type { Head } from './head.ts';
 import { logitsHead } from './logits-head.ts';
@@ -14,8 +15,8 @@ export function createHead(session: ort.InferenceSession, spec: HeadSpec): Promi
     case 'logits':
       return logitsHead(session, spec);
     case 'sparse':
-      return sparseHead(session, spec);
+      return spec.method === 'bge-m3' ? bgeM3SparseHead(session, spec) : sparseHead(session, spec);
     case 'token-vectors':
-      return tokenVectorsHead(session, spec);
+      return spec.method === 'bge-m3' ? bgeM3ColbertHead(session, spec) : tokenVectorsHead(session, spec);
   }
 }

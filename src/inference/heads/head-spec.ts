@@ -25,6 +25,8 @@ export interface PooledHeadSpec {
   unrunnable: string | undefined;
   /** The vector's width: the last Dense layer's output, else token width × pooling modes. */
   dimensions: number;
+  /** A graph output that already is the vector, used instead of the pipeline (an all-in-one bge-m3 export's dense_vecs). */
+  vectorOutput?: string;
 }
 
 /** A sequence classifier's logits, `labels` per row (a cross-encoder reranker: one). Its blob: `labels` float32s. */
@@ -42,6 +44,7 @@ export interface LogitsHeadSpec {
  */
 export interface SparseHeadSpec {
   kind: 'sparse';
+  method: 'splade';
   /** The vocabulary's size: the logits' width, and the bound of every id. */
   vocab: number;
   splade: SpladeOptions;
@@ -65,7 +68,38 @@ export interface TokenVectorsHeadSpec {
   width: number;
 }
 
-export type HeadSpec = PooledHeadSpec | LogitsHeadSpec | SparseHeadSpec | TokenVectorsHeadSpec;
+
+/**
+ * bge-m3's sparse head (FlagEmbedding's sparse_linear): per token relu(w · h + b), per token id the largest, the
+ * cls/eos/pad/unk ids left out. Its blob: `n` int32 token ids (ascending), then their `n` float32 weights.
+ */
+export interface BgeM3SparseHeadSpec {
+  kind: 'sparse';
+  method: 'bge-m3';
+  /** sparse_linear.pt (or its safetensors conversion), run on the graph's token states of width `hidden`… */
+  weightsFile: string | undefined;
+  /** …or the all-in-one graph's output of each token's weight [batch, tokens, 1]. */
+  graphOutput: string | undefined;
+  hidden: number;
+  droppedTokenIds: number[];
+}
+
+/**
+ * bge-m3's ColBERT head (FlagEmbedding's colbert_linear): W h + b for each token after CLS, normalised. Its blob: the
+ * text's `length − 1` vectors as float32 rows of `width` back to back.
+ */
+export interface BgeM3ColbertHeadSpec {
+  kind: 'token-vectors';
+  method: 'bge-m3';
+  width: number;
+  /** colbert_linear.pt (or its safetensors conversion), run on the graph's token states of width `hidden`… */
+  weightsFile: string | undefined;
+  /** …or the all-in-one graph's output [batch, tokens − 1, width]. */
+  graphOutput: string | undefined;
+  hidden: number;
+}
+
+export type HeadSpec = PooledHeadSpec | LogitsHeadSpec | SparseHeadSpec | BgeM3SparseHeadSpec | TokenVectorsHeadSpec | BgeM3ColbertHeadSpec;
 export type HeadKind = HeadSpec['kind'];
 
 /** The first head of a kind, with its index among the model's heads (the index the batch and the worker use). */

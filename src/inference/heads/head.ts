@@ -13,6 +13,8 @@ export interface Head {
   readonly outputNames: readonly string[];
   /** Its blobs are written here, then taken after each run. */
   readonly writer: BlobWriter;
+  /** Once per run before its rows are written: work on the whole run (a second graph), its tensors added to `outputs` (disposed with them). */
+  prepare?(outputs: RunOutputs): Promise<void>;
   /**
    * Writes the blob of the run's row `r`: the batch's row `row`, `length` real tokens (from `ids[offset]`), the first
    * `skip` left out of any pooling, `options` the batch's per-row options.

@@ -20,15 +20,25 @@ const SENTENCE_OUTPUT = 'sentence_embedding';
 /** Row `row`'s vector from a run's outputs (`length` real tokens, the first `skip` left out of the pooling), before truncation. */
 type VectorOf = (outputs: RunOutputs, row: number, length: number, skip: number) => Float32Array;
 
-/** The graph's token states output (`[batch, tokens, width]`), if it has one. */
-export function tokenOutputOf(session: ort.InferenceSession): string | undefined {
-  return (
-    TOKEN_OUTPUTS.find((name) => session.outputNames.includes(name)) ??
-    session.outputMetadata.find((meta) => meta.isTensor && meta.shape.length === 3 && !meta.name.startsWith('present'))?.name
-  );
+/** The graph's token states: a known name, else its first 3-d output (past key/values aside). */
+export const tokenOutputOf = (session: ort.InferenceSession): string | undefined =>
+  TOKEN_OUTPUTS.find((name) => session.outputNames.includes(name)) ??
+  session.outputMetadata.find((meta) => meta.isTensor && meta.shape.length === 3 && !meta.name.startsWith('present'))?.name;
+
+/** A graph output that is each row's vector, [batch, width]. */
+function graphVector(outputName: string): { outputName: string; vector: VectorOf } {
+  return {
+    outputName,
+    vector(runOutputs, row) {
+      const output = runOutputs[outputName]!;
+      const [, width] = output.dims as [number, number];
+      return floats(output).slice(row * width, (row + 1) * width);
+    },
+  };
 }
 
 async function vectorOf(session: ort.InferenceSession, spec: PooledHeadSpec): Promise<{ outputName: string; vector: VectorOf }> {
+  if (spec.vectorOutput) return graphVector(spec.vectorOutput);
   const outputs = session.outputNames;
   const tokenOutput = tokenOutputOf(session);
   if (tokenOutput && !spec.unrunnable) {
@@ -47,16 +57,7 @@ async function vectorOf(session: ort.InferenceSession, spec: PooledHeadSpec): Pr
       },
     };
   }
-  if (outputs.includes(SENTENCE_OUTPUT)) {
-    return {
-      outputName: SENTENCE_OUTPUT,
-      vector(runOutputs, row) {
-        const output = runOutputs[SENTENCE_OUTPUT]!;
-        const [, width] = output.dims as [number, number];
-        return floats(output).slice(row * width, (row + 1) * width);
-      },
-    };
-  }
+  if (outputs.includes(SENTENCE_OUTPUT)) return graphVector(SENTENCE_OUTPUT);
   throw new Error(
     spec.unrunnable
       ? `${spec.unrunnable}; or use an ONNX export whose graph outputs sentence_embedding`

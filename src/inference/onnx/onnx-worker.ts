@@ -124,6 +124,7 @@ async function start() {
       for (const row of rows) mask |= wanted[row]!;
       const started = performance.now();
       const { outputs, seqLen } = await run(ids, offsets, lengths, rows, mask, typeIds, attended);
+      for (const [h, head] of heads.entries()) if (mask & (1 << h)) await head.prepare?.(outputs);
       const runSeconds = (performance.now() - started) / 1000;
       const written: HeadRows[] = [];
       heads.forEach((head, h) => {
