@@ -3,7 +3,7 @@
  * and the warm-up's checks of it.
  */
 import type { ModelDescription } from '../inference/files/model-files.ts';
-import type { HeadSpec, PooledHeadSpec, TokenVectorsHeadSpec } from '../inference/heads/head-spec.ts';
+import type { HeadSpec, PooledHeadSpec } from '../inference/heads/head-spec.ts';
 
 /** A logits blob: the row's float32 logits (each head's blobs sit in a buffer of their own, each a whole number of floats). */
 export function decodeLogits(blob: Uint8Array): Float32Array {
