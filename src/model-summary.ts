@@ -1,18 +1,21 @@
 import type { ModelDescription } from './inference/files/model-files.ts';
+import { logitsHeadOf, pooledHeadOf } from './inference/heads/head-spec.ts';
 
 /** A model described by its kind, for the logs: an embedding model by its vectors, a reranker by the pairs it scores. */
 export function summarizeModel(description: ModelDescription): { fields: Record<string, unknown>; text: string } {
   if (description.kind === 'reranker') {
+    const { activation } = logitsHeadOf(description.heads);
     return {
-      fields: { kind: 'reranker', maxPairTokens: description.maxTokens, activation: description.scoreActivation },
-      text: `reranker (cross-encoder), ${description.maxTokens} max tokens per query–document pair, ${description.scoreActivation} scores`,
+      fields: { kind: 'reranker', maxPairTokens: description.maxTokens, activation },
+      text: `reranker (cross-encoder), ${description.maxTokens} max tokens per query–document pair, ${activation} scores`,
     };
   }
-  const pooling = description.poolingModes.join('+');
+  const { poolingModes, dimensions, normalize } = pooledHeadOf(description.heads);
+  const pooling = poolingModes.join('+');
   return {
-    fields: { kind: 'embedding', dimensions: description.dimensions, maxTokens: description.maxTokens, pooling, normalized: description.normalized },
+    fields: { kind: 'embedding', dimensions, maxTokens: description.maxTokens, pooling, normalized: normalize },
     text:
-      `embedding model, ${description.dimensions} dimensions, ${description.maxTokens} max tokens, ` +
-      `${pooling} pooling, ${description.normalized ? '' : 'not '}normalized`,
+      `embedding model, ${dimensions} dimensions, ${description.maxTokens} max tokens, ` +
+      `${pooling} pooling, ${normalize ? '' : 'not '}normalized`,
   };
 }

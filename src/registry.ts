@@ -1,7 +1,8 @@
 import { stat } from 'node:fs/promises';
 import { SMALL_REQUEST_INPUTS, type BatchLimits, type BatchStats } from './batching/batcher.ts';
 import type { RunMemory } from './batching/run-memory.ts';
-import { LoadedModel } from './loaded-model.ts';
+import { ModelRuntime } from './model/model-runtime.ts';
+import { serveModel, type ServedModel } from './model/served-model.ts';
 import { describeModel, type ModelDescription } from './inference/files/model-files.ts';
 import type { TokenIdMeaning } from './config.ts';
 import { weightSets, type ModelSpec } from './models-file.ts';
@@ -15,10 +16,10 @@ export interface ModelEntry {
   ownedBy: string;
   /** What token-id input means for this model (models.txt token_ids=, else TOKEN_IDS). */
   tokenIds: TokenIdMeaning;
-  /** Settles when the model is loaded and warmed up: the shared model as this id serves it. */
-  loaded: Promise<LoadedModel>;
-  /** The loaded model this id shares with the other ids of its repo and ONNX file. */
-  shared: Promise<LoadedModel>;
+  /** Settles when the model is loaded and warmed up: the model as this id serves it. */
+  loaded: Promise<ServedModel>;
+  /** The runtime this id shares with the other ids of its repo and ONNX file. */
+  shared: Promise<ModelRuntime>;
 }
 
 export interface RegistryOptions {
@@ -28,7 +29,7 @@ export interface RegistryOptions {
   batching: BatchLimits;
   /** What token-id input means where models.txt does not say; OpenAI's meaning by default. */
   tokenIds?: TokenIdMeaning;
-  onLoaded?: (entry: ModelEntry, model: LoadedModel, milliseconds: number) => void;
+  onLoaded?: (entry: ModelEntry, model: ServedModel, milliseconds: number) => void;
   onBatch?: (model: string, stats: BatchStats) => void;
   onRun?: (model: string, worker: number, seconds: number) => void;
   /** The process's memory for model runs, shared by every model (see batching/run-memory.ts). */
@@ -43,7 +44,7 @@ export interface RegistryOptions {
  */
 export class Registry {
   private readonly byName = new Map<string, ModelEntry>();
-  private readonly loadedModels = new Map<ModelEntry, LoadedModel>();
+  private readonly loadedModels = new Map<ModelEntry, ServedModel>();
   /** Settles when every model is loaded; rejects with the first failure. */
   readonly ready: Promise<void>;
 
@@ -63,7 +64,7 @@ export class Registry {
   /**
    * Checks every model's files and reads its configs (failing fast, before the
    * server listens), then loads the models in the background. Ids of one repo and ONNX file
-   * (aliases for prompts or token-id meanings) share one loaded model: its workers, its queue.
+   * (aliases for prompts or token-id meanings) share one runtime: its workers, its queue.
    */
   static async open(specs: ModelSpec[], options: RegistryOptions): Promise<Registry> {
     const descriptions = new Map(await Promise.all(specs.map(async (spec) => [spec, await describeModel(spec, options.artifactsDir)] as const)));
@@ -74,9 +75,7 @@ export class Registry {
       const created = Math.floor((await stat(description.onnxFile)).mtimeMs / 1000);
       const started = performance.now();
       // Labelled in metrics by the first id that uses it.
-      const shared = LoadedModel.load(description, {
-        artifactsDir: options.artifactsDir,
-        repo: first.repo,
+      const shared = ModelRuntime.load(description, {
         workers: options.workersPerModel,
         intraOpThreads: options.intraOpThreads,
         batching: options.batching,
@@ -98,10 +97,10 @@ export class Registry {
           created,
           ownedBy: spec.repo.split('/')[0]!,
           shared,
-          loaded: shared.then((model) => {
-            const view = model.forId({ tokenIds, promptName: spec.promptName });
-            options.onLoaded?.(entry, view, performance.now() - started);
-            return view;
+          loaded: shared.then((runtime) => {
+            const served = serveModel(runtime, { tokenIds, promptName: spec.promptName });
+            options.onLoaded?.(entry, served, performance.now() - started);
+            return served;
           }),
         };
         entry.loaded.catch(() => undefined); // observed by `ready`; avoid an unhandled rejection meanwhile
@@ -127,7 +126,7 @@ export class Registry {
   /** Whether every loaded model's queue would refuse a large request now (one of more than SMALL_REQUEST_INPUTS inputs). */
   refusesLargeRequests(): boolean {
     const models = [...this.loadedModels.values()];
-    return models.length > 0 && models.every((model) => !model.wouldAdmit(SMALL_REQUEST_INPUTS + 1));
+    return models.length > 0 && models.every((model) => !model.runtime.wouldAdmit(SMALL_REQUEST_INPUTS + 1));
   }
 
   /** The model a rerank request names, or when it names none the first reranker served (TEI's clients name none). */
@@ -136,19 +135,19 @@ export class Registry {
   }
 
   /** The model a name resolves to, if it is loaded. */
-  loadedModel(name: string): LoadedModel | undefined {
+  loadedModel(name: string): ServedModel | undefined {
     const entry = this.byName.get(name);
     return entry && this.loadedModels.get(entry);
   }
 
   /** Inputs waiting per loaded model (labelled by the first id that uses it). */
   queueDepths(): { model: string; queued: number }[] {
-    const seen = new Set<Promise<LoadedModel>>();
+    const seen = new Set<Promise<ModelRuntime>>();
     const depths: { model: string; queued: number }[] = [];
     for (const [entry, model] of this.loadedModels) {
       if (seen.has(entry.shared)) continue;
       seen.add(entry.shared);
-      depths.push({ model: entry.spec.id, queued: model.queuedSequences });
+      depths.push({ model: entry.spec.id, queued: model.runtime.queuedSequences });
     }
     return depths;
   }

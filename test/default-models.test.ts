@@ -47,5 +47,5 @@ test("the shipped models.txt's reranker line downloads onnx/model.onnx and is se
   assert.ok(!fetched.some((path) => /model_qint8|model_O4|pytorch_model|safetensors/.test(path)), fetched.join(', '));
   const description = await describeModel(spec!, artifacts);
   assert.equal(description.kind, 'reranker');
-  assert.equal(description.scoreActivation, 'sigmoid');
+  assert.deepEqual(description.heads, [{ kind: 'logits', labels: 1, activation: 'sigmoid' }]);
 });

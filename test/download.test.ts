@@ -90,7 +90,7 @@ describe('npm run download against a Hub stand-in', () => {
       artifactsDir: artifacts, workersPerModel: 1, intraOpThreads: 1, batching: { maxBatchTokens: 1024, maxBatchSize: 8 },
     });
     await registry.ready;
-    const model = await registry.resolve('tiny')!.loaded;
+    const model = (await registry.resolve('tiny')!.loaded).embedder!;
     assert.equal(JSON.parse(Buffer.from((await model.embed({ texts: ['hello'] })).embeddings[0]!).toString()).length, 16);
     await registry.close();
   });

@@ -42,7 +42,7 @@ test('a request over the total token cap is refused with a 400', async () => {
 
 test('past the queue bound a request gets 429 with Retry-After at once; the queued work still completes', async () => {
   const big = embed({ model: 'tiny', input: Array.from({ length: 2048 }, (_, i) => `query ${i}`) });
-  const model = await server.registry.resolve('tiny')!.loaded;
+  const model = (await server.registry.resolve('tiny')!.loaded).runtime;
   while (model.queuedSequences < 100) await new Promise((resolve) => setTimeout(resolve, 1));
   const refused = await embed({ model: 'tiny', input: Array.from({ length: 100 }, () => 'hello') });
   assert.ok(model.queuedSequences > 0, 'the refusal did not wait for the queue to empty');
@@ -55,7 +55,7 @@ test('past the queue bound a request gets 429 with Retry-After at once; the queu
 
 test('when a client disconnects, its queued inputs are dropped, not computed', async () => {
   const url = new URL(`${await listen(server)}/v1/embeddings`);
-  const model = await server.registry.resolve('tiny')!.loaded;
+  const model = (await server.registry.resolve('tiny')!.loaded).runtime;
   const body = JSON.stringify({ model: 'tiny', input: Array.from({ length: 2048 }, (_, i) => `query ${i}`) });
   const client = request(url, { method: 'POST', headers: { 'content-type': 'application/json' } });
   client.on('error', () => undefined);
@@ -78,7 +78,7 @@ test('a request that cannot finish within REQUEST_TIMEOUT_MS gets 503 timeout', 
     const response = await slow.app.inject({ method: 'POST', url: '/v1/embeddings', payload: { model: 'tiny', input: Array.from({ length: 2048 }, (_, i) => `query ${i}`) } });
     assert.equal(response.statusCode, 503);
     assert.equal(errorResponseSchema.parse(response.json()).error.code, 'timeout');
-    const model = await slow.registry.resolve('tiny')!.loaded;
+    const model = (await slow.registry.resolve('tiny')!.loaded).runtime;
     assert.equal(model.queuedSequences, 0, 'the timed-out work is dropped');
   } finally {
     await slow.close();

@@ -1,19 +1,20 @@
 import assert from 'node:assert/strict';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import { after, before, describe, test } from 'node:test';
 import ort from 'onnxruntime-node';
 import { Tokenizer } from 'tokenizers';
 import { runPeakBytes, runShapeOf } from '../src/batching/run-peak.ts';
 import type { Json } from '../src/inference/files/config-json.ts';
 import { describeModel } from '../src/inference/files/model-files.ts';
 import { graphOutputNames, hiddenStateGraph } from '../src/inference/files/lm-head-graph.ts';
-import { yesNoLogit } from '../src/inference/heads/yes-no-head.ts';
+import { yesNoLogit } from '../src/inference/heads/answer-head.ts';
 import { graphInputs } from '../src/inference/onnx/graph-inputs.ts';
 import { QWEN3_RERANK_PROMPT, RerankPrompt } from '../src/inference/tokenizing/llm-rerank-prompt.ts';
 import { loadTokenizer } from '../src/inference/tokenizing/tokenizer.ts';
 import { parseModelsFile } from '../src/models-file.ts';
-import { tempDir } from './helpers/app.ts';
+import { cohereRerankResponseSchema, teiRerankResponseSchema } from '../src/schemas/rerank.ts';
+import { startTestApp, tempDir, type TestServer } from './helpers/app.ts';
 import { referenceForward } from './helpers/bert-reference.ts';
 import { writeFixtureModel, type FixtureModel, type FixtureOptions } from './helpers/fixture-model.ts';
 import { measureRunPeak } from './helpers/run-peak.ts';
@@ -34,7 +35,6 @@ const ownIds = async (text: string) => (await reference.encode(text, null, { add
 test("Qwen3-Reranker's prompt: the card's prefix, the formatted pair, its suffix, each tokenised alone; the card's default instruction", async () => {
   const tokenizer = await loadTokenizer(QWEN3_TOKENIZER, { maxTokens: 8192, lowercase: false });
   const prompt = await RerankPrompt.load(QWEN3_RERANK_PROMPT, tokenizer, 8192);
-  assert.deepEqual(prompt.answerTokenIds(), [YES, NO]);
   const query = 'What is the capital of China?';
   const documents = ['The capital of China is Beijing.', '  Gravity is a force.  \n', 'a <|im_end|> inside'];
   const prefix = await ownIds(CARD_PREFIX);
@@ -153,9 +153,10 @@ test('a Qwen3 causal LM whose graph outputs logits, or a one-label Qwen3 seq-cls
   await writeFixtureModel(dir, 'qwen/embedding', { family: 'byte-bpe', pooling: ['lasttoken'], graph: { causal: true, past: true } });
   const models = parseModelsFile('qwen/reranker\nqwen/reranker-seq-cls\nqwen/embedding\n', 'models.txt');
   const [lmHead, seqCls, embedding] = await Promise.all(models.map((spec) => describeModel(spec, dir)));
-  assert.deepEqual([lmHead!.kind, lmHead!.llmRerank, lmHead!.scoreActivation, lmHead!.dimensions, lmHead!.maxTokens], ['reranker', 'lm-head', 'sigmoid', 1, 256]);
-  assert.deepEqual([seqCls!.kind, seqCls!.llmRerank, seqCls!.scoreActivation], ['reranker', 'seq-cls', 'sigmoid']);
-  assert.deepEqual([embedding!.kind, embedding!.llmRerank], ['embedding', undefined]);
+  // The ids of "yes" and "no" in Qwen3's vocabulary, as the card's convert_tokens_to_ids finds them.
+  assert.deepEqual([lmHead!.kind, lmHead!.rerankPrompt, lmHead!.heads, lmHead!.maxTokens], ['reranker', 'qwen3', [{ kind: 'logits', labels: 1, activation: 'sigmoid', answerTokenIds: [YES, NO] }], 256]);
+  assert.deepEqual([seqCls!.kind, seqCls!.rerankPrompt, seqCls!.heads], ['reranker', 'qwen3', [{ kind: 'logits', labels: 1, activation: 'sigmoid' }]]);
+  assert.deepEqual([embedding!.kind, embedding!.rerankPrompt, embedding!.heads.map(({ kind }) => kind)], ['embedding', undefined, ['pooled']]);
 });
 
 test("memory: an LM-head export's run holds the vocabulary-wide logits of every token; with the head taken off, a run stays within the plan's estimate", async (t) => {
@@ -177,4 +178,66 @@ test("memory: an LM-head export's run holds the vocabulary-wide logits of every 
   assert.ok(whole.peakBytes > logitsBytes, figures);
   assert.ok(cut.peakBytes <= estimate, figures);
   assert.ok(cut.peakBytes < whole.peakBytes / 4, figures);
+});
+
+describe('LLM rerankers on the rerank routes', () => {
+  const LIMIT = 160;
+  const QWEN = { ...DECODER, shape: { ...DECODER.shape, maxPositions: LIMIT }, modelMaxLength: LIMIT };
+  let server: TestServer;
+  before(async () => {
+    server = await startTestApp({ 'qwen/reranker': { ...QWEN, llmReranker: 'lm-head' }, 'qwen/reranker-seq-cls': { ...QWEN, llmReranker: 'seq-cls' }, 'ce/mini': { crossEncoder: {} } });
+  });
+  after(() => server.close());
+
+  const QUERY = 'what is a vector?';
+  const DOCUMENTS = ['a vector is a list of numbers', 'the quick brown fox', '', 'vectors and embeddings: a list of numbers for a text', Array.from({ length: 300 }, (_, i) => `w${i}`).join(' ')];
+  const post = (url: string, payload: object) => server.app.inject({ method: 'POST', url, payload });
+
+  /** The card's prompt ids, cut as the card cuts them, and the float64 reference's logit (yes − no) on them. */
+  async function expected(query: string, document: string, instruction = CARD_INSTRUCTION) {
+    const prefix = await ownIds(CARD_PREFIX);
+    const body = (await ownIds(cardText(instruction, query, document))).slice(0, LIMIT - prefix.length - SUFFIX_IDS.length);
+    const ids = [...prefix, ...body, ...SUFFIX_IDS];
+    const p = referenceScore(server.fixtures['qwen/reranker']!, ids);
+    return { score: p, logit: Math.log(p / (1 - p)), tokens: ids.length };
+  }
+
+  test("Cohere's shape: P(yes) of the card's prompt, within 1e-5 of the float64 reference, highest first; the seq-cls conversion gives the same", async () => {
+    const references = await Promise.all(DOCUMENTS.map((document) => expected(QUERY, document)));
+    for (const model of ['qwen/reranker', 'qwen/reranker-seq-cls']) {
+      for (const url of ['/rerank', '/v1/rerank', '/v2/rerank']) {
+        const response = await post(url, { model, query: QUERY, documents: DOCUMENTS });
+        assert.equal(response.statusCode, 200, response.body);
+        const body = cohereRerankResponseSchema.parse(response.json());
+        assert.deepEqual(body.results.map(({ index }) => index), references.map((_, index) => index).sort((a, b) => references[b]!.score - references[a]!.score || a - b));
+        for (const { index, relevance_score } of body.results) assert.ok(Math.abs(relevance_score - references[index]!.score) < 1e-5, `${model} ${url} document ${index}: ${relevance_score} vs ${references[index]!.score}`);
+        assert.equal(body.usage.total_tokens, references.reduce((sum, { tokens }) => sum + tokens, 0));
+      }
+    }
+    assert.equal(references[4]!.tokens, LIMIT, 'the long document is cut to the limit');
+  });
+
+  test('an instruction goes into the prompt; TEI\'s shape with raw_scores gives the logit yes − no', async () => {
+    const instruction = 'Judge whether the passage defines the term';
+    const references = await Promise.all(DOCUMENTS.map((document) => expected(QUERY, document, instruction)));
+    const defaults = await Promise.all(DOCUMENTS.map((document) => expected(QUERY, document)));
+    assert.ok(references.every(({ score }, index) => Math.abs(score - defaults[index]!.score) > 1e-4), 'the instruction changes every score');
+    for (const model of ['qwen/reranker', 'qwen/reranker-seq-cls']) {
+      const response = await post('/rerank', { model, query: QUERY, texts: DOCUMENTS, instruction, raw_scores: true });
+      assert.equal(response.statusCode, 200, response.body);
+      const body = teiRerankResponseSchema.parse(response.json());
+      for (const { index, score } of body) assert.ok(Math.abs(score - references[index]!.logit) < 1e-4, `${model} document ${index}: ${score} vs ${references[index]!.logit}`);
+    }
+  });
+
+  test('truncate: false refuses a pair whose prompt is over the limit; a cross-encoder refuses an instruction', async () => {
+    const long = await post('/rerank', { model: 'qwen/reranker', query: QUERY, documents: DOCUMENTS, truncate: false });
+    assert.equal(long.statusCode, 400, long.body);
+    assert.equal(long.json().error.code, 'context_length_exceeded');
+    const whole = (await ownIds(CARD_PREFIX)).length + (await ownIds(cardText(CARD_INSTRUCTION, QUERY, DOCUMENTS[4]!))).length + SUFFIX_IDS.length;
+    assert.ok(long.json().error.message.startsWith(`Document 4 with the query has ${whole} tokens, more than the model's limit of ${LIMIT}.`), long.json().error.message);
+    const crossEncoder = await post('/rerank', { model: 'ce/mini', query: QUERY, documents: DOCUMENTS, instruction: 'anything' });
+    assert.equal(crossEncoder.statusCode, 400, crossEncoder.body);
+    assert.equal(crossEncoder.json().error.param, 'instruction');
+  });
 });

@@ -157,7 +157,7 @@ describe('F16, BF16 and F64 weights are read as the values they hold', () => {
       await registry.ready;
       const [f32, ...others] = await Promise.all(
         repos.map(async (repo) => {
-          const { embeddings } = await registry.loadedModel(repo)!.embed({ texts: ['hello world', 'the weights, read'] }, { encoding: 'float' });
+          const { embeddings } = await registry.loadedModel(repo)!.embedder!.embed({ texts: ['hello world', 'the weights, read'] }, { encoding: 'float' });
           return embeddings.map((json) => Buffer.from(json).toString()).join('|');
         }),
       );

@@ -1,16 +1,16 @@
 import type { CancelSignal } from '../cancellation.ts';
 import { OverloadedError } from '../embedding-errors.ts';
-import type { BatchTexts, PooledRows } from '../inference/onnx/protocol.ts';
+import type { BatchTexts, RunRows } from '../inference/onnx/protocol.ts';
 import type { VectorEncoding } from '../inference/output/vector-text.ts';
 import type { RunMemory } from './run-memory.ts';
 
 /** What the batcher needs from an inference backend. */
 export interface BatchBackend {
   /**
-   * Vectors come to `onRows` as they are computed; settles once all have, rejects if the batch failed.
+   * The rows' blobs come to `onRows` as they are computed; settles once all have, rejects if the batch failed.
    * `onFree` may hear that the executor can take another batch before this one settles.
    */
-  embed(texts: BatchTexts, onRows: (rows: PooledRows) => void, onFree?: () => void): Promise<void>;
+  run(texts: BatchTexts, onRows: (rows: RunRows) => void, onFree?: () => void): Promise<void>;
   /** Batches holding an executor. */
   readonly inFlight: number;
   /** Parallel executors (worker threads). */
@@ -35,9 +35,11 @@ export interface BatchLimits {
   maxQueued?: number;
 }
 
-/** How a request wants its vectors: the leading `dimensions` (all when absent), as JSON numbers or base64. */
-export interface VectorOutput {
+/** What a request asks of the heads it wants (protocol.ts' RowOptions, for all its inputs). */
+export interface HeadOptions {
+  /** pooled: the leading dimensions (all when absent). */
   dimensions?: number;
+  /** pooled: JSON numbers or base64. */
   encoding?: VectorEncoding;
 }
 
@@ -53,7 +55,10 @@ interface Item {
 
 /** One request's share of the queue: its sequences not yet dispatched, shortest first. */
 class Job {
-  readonly embeddings: Uint8Array[];
+  /** Per head wanted (in the request's order), per input, its blob. */
+  readonly blobs: Uint8Array[][];
+  /** The heads wanted, as a batch row's bit mask. */
+  readonly headMask: number;
   pending: Item[];
   private remaining: number;
   done = false;
@@ -67,24 +72,26 @@ class Job {
     sequences: Int32Array[],
     skips: readonly number[] | undefined,
     typeIds: readonly Int32Array[] | undefined,
-    readonly output: VectorOutput,
-    private readonly resolve: (embeddings: Uint8Array[]) => void,
+    private readonly heads: readonly number[],
+    readonly options: HeadOptions,
+    private readonly resolve: (blobs: Uint8Array[][]) => void,
     private readonly reject: (error: Error) => void,
   ) {
-    this.embeddings = new Array(sequences.length);
-    this.remaining = sequences.length;
+    this.blobs = heads.map(() => new Array(sequences.length));
+    this.headMask = heads.reduce((mask, head) => mask | (1 << head), 0);
+    this.remaining = sequences.length * heads.length;
     this.small = sequences.length <= SMALL_REQUEST_INPUTS;
     this.pending = sequences
       .map((ids, index) => ({ job: this, index, ids, skip: skips?.[index] ?? 0, typeIds: typeIds?.[index] }))
       .sort((a, b) => a.ids.length - b.ids.length);
   }
 
-  deliver(index: number, embedding: Uint8Array) {
+  deliver(head: number, index: number, blob: Uint8Array) {
     if (this.done) return;
-    this.embeddings[index] = embedding;
+    this.blobs[this.heads.length === 1 ? 0 : this.heads.indexOf(head)]![index] = blob;
     if (--this.remaining === 0) {
       this.done = true;
-      this.resolve(this.embeddings);
+      this.resolve(this.blobs);
     }
   }
 
@@ -180,18 +187,19 @@ export class Batcher {
   }
 
   /**
-   * Embeds the sequences of one request; their vectors come back as JSON text (bytes), in the same order.
+   * Runs the sequences of one request through the model's `heads` (indexes among its heads; the first alone when
+   * absent), asked `options`; per head wanted, in that order, the blobs of the sequences, in their order.
    * `skips`: per sequence, leading tokens pooling leaves out; `typeIds`: per sequence, its token types.
    */
   submit(
     sequences: Int32Array[],
-    options: { signal?: CancelSignal; skips?: readonly number[]; typeIds?: readonly Int32Array[]; output?: VectorOutput } = {},
-  ): Promise<Uint8Array[]> {
-    const { signal, skips, typeIds, output = {} } = options;
-    if (sequences.length === 0) return Promise.resolve([]);
+    options: { signal?: CancelSignal; skips?: readonly number[]; typeIds?: readonly Int32Array[]; heads?: readonly number[]; options?: HeadOptions } = {},
+  ): Promise<Uint8Array[][]> {
+    const { signal, skips, typeIds, heads = [0], options: headOptions = {} } = options;
+    if (sequences.length === 0) return Promise.resolve(heads.map(() => []));
     if (signal?.aborted) return Promise.reject(signal.reason);
     return new Promise((resolve, reject) => {
-      const job = new Job(sequences, skips, typeIds, output, resolve, reject);
+      const job = new Job(sequences, skips, typeIds, heads, headOptions, resolve, reject);
       if (job.small) this.lastSmallAt = job.queuedAt;
       signal?.addEventListener('abort', () => job.fail(signal.reason instanceof Error ? signal.reason : new Error('aborted')), { once: true });
       this.jobs.push(job);
@@ -288,8 +296,9 @@ export class Batcher {
   private dispatch(batch: Item[]) {
     const lengths = Int32Array.from(batch, (item) => item.ids.length);
     const skips = batch.some((item) => item.skip > 0) ? Int32Array.from(batch, (item) => item.skip) : undefined;
-    const dimensions = Int32Array.from(batch, (item) => item.job.output.dimensions ?? 0);
-    const base64 = Uint8Array.from(batch, (item) => (item.job.output.encoding === 'base64' ? 1 : 0));
+    const heads = Uint8Array.from(batch, (item) => item.job.headMask);
+    const dimensions = Int32Array.from(batch, (item) => item.job.options.dimensions ?? 0);
+    const base64 = Uint8Array.from(batch, (item) => (item.job.options.encoding === 'base64' ? 1 : 0));
     const ids = new Int32Array(lengths.reduce((a, b) => a + b, 0));
     const typeIds = batch.some((item) => item.typeIds) ? new Int32Array(ids.length) : undefined;
     let offset = 0;
@@ -309,16 +318,18 @@ export class Batcher {
       jobs.forEach((job) => job.running--);
       this.memory?.budget.give(peakBytes);
     };
-    const deliver = ({ rows, json, ends, paddedTokens: computed }: PooledRows) => {
+    const deliver = ({ outputs, paddedTokens: computed }: RunRows) => {
       paddedTokens += computed;
-      rows.forEach((row, r) => {
-        const item = batch[row]!;
-        item.job.deliver(item.index, json.subarray(r === 0 ? 0 : ends[r - 1], ends[r]));
-      });
+      for (const { head, rows, bytes, ends } of outputs) {
+        rows.forEach((row, r) => {
+          const item = batch[row]!;
+          item.job.deliver(head, item.index, bytes.subarray(r === 0 ? 0 : ends[r - 1], ends[r]));
+        });
+      }
     };
     // Settles with the last rows (see OnnxBackend); this runs before the requests they complete are answered,
     // so the freed executor gets its next batch first.
-    this.backend.embed({ ids, typeIds, lengths, skips, dimensions, base64 }, deliver, () => this.pump()).then(
+    this.backend.run({ ids, typeIds, lengths, skips, heads, options: { dimensions, base64 } }, deliver, () => this.pump()).then(
       () => {
         settled();
         this.pump();

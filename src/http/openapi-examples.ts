@@ -4,6 +4,7 @@
  * them, and error bodies from the error catalogue, as the server words them.
  */
 import { errors } from '../errors.ts';
+import { logitsHeadOf } from '../inference/heads/head-spec.ts';
 import { activate } from '../inference/heads/score-activation.ts';
 import type { Registry } from '../registry.ts';
 import { workingExample } from '../schemas/embeddings.ts';
@@ -41,7 +42,8 @@ export function openApiExamples(registry: Registry, limits: { bodyLimit: number;
   const embedder = registry.entries.find((entry) => entry.description.kind === 'embedding');
   const embedderId = workingExample(registry).model ?? 'all-MiniLM-L6-v2';
   const reranker = rerankExample(registry);
-  const activation = registry.entries.find((entry) => entry.spec.id === reranker.model)?.description.scoreActivation ?? 'sigmoid';
+  const rerankerEntry = registry.entries.find((entry) => entry.spec.id === reranker.model);
+  const activation = rerankerEntry ? logitsHeadOf(rerankerEntry.description.heads).activation : 'sigmoid';
   const usage = { prompt_tokens: TOKENS.length, total_tokens: TOKENS.length };
   const models = registry.entries.map((entry) => ({ ...describeModel(entry, true), created: CREATED }));
   const maxTokens = embedder?.description.maxTokens ?? 512;

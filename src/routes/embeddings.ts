@@ -36,7 +36,7 @@ export const embeddingRoutes: FastifyPluginAsyncZod = async (app) => {
         const problem = checkInputShape(body?.input, app.limits.maxRequestTokens);
         if (problem) return done(problem);
         const model = typeof body?.model === 'string' ? registry.loadedModel(body.model) : undefined;
-        if (model && !model.wouldAdmit(Array.isArray(body!.input) && typeof body!.input[0] !== 'number' ? body!.input.length : 1)) return done(errors.overloaded());
+        if (model && !model.runtime.wouldAdmit(Array.isArray(body!.input) && typeof body!.input[0] !== 'number' ? body!.input.length : 1)) return done(errors.overloaded());
         done();
       },
     },
@@ -44,7 +44,8 @@ export const embeddingRoutes: FastifyPluginAsyncZod = async (app) => {
       const { model: name, input, encoding_format: encoding, dimensions, truncate } = request.body;
       const entry = registry.resolve(name)!;
       const result = await callModel(request, reply, entry.spec.id, async (signal) =>
-        (await entry.loaded).embed(inputList(input), {
+        // The schema took only embedding models' names.
+        (await entry.loaded).embedder!.embed(inputList(input), {
           dimensions,
           encoding,
           truncate: truncate ?? app.limits.truncate,

@@ -3,6 +3,7 @@ import { v4 as uuidv4 } from 'uuid';
 import { InputTooLongError } from '../embedding-errors.ts';
 import { errors } from '../errors.ts';
 import { callModel } from '../http/model-call.ts';
+import { logitsHeadOf } from '../inference/heads/head-spec.ts';
 import { activate } from '../inference/heads/score-activation.ts';
 import { errorResponseSchema } from '../schemas/error.ts';
 import { cohereRerankResponseSchema, rerankRequestSchema, teiRerankResponseSchema } from '../schemas/rerank.ts';
@@ -65,18 +66,20 @@ export const rerankRoutes = (paths: string[]): FastifyPluginAsyncZod =>
             reply,
             entry.spec.id,
             async (signal) =>
-              (await entry.loaded).score(body.query, texts, {
+              // The schema took only rerankers' names.
+              (await entry.loaded).reranker!.score(body.query, texts, {
                 // TEI (since 1.9) truncates by default too, and refuses only with `truncate: false`.
                 truncate: body.truncate ?? app.limits.truncate,
                 direction: body.truncation_direction?.toLowerCase() as 'right' | 'left' | undefined,
                 maxDocumentTokens: body.max_tokens_per_doc,
+                instruction: body.instruction,
                 signal,
               }),
             (error) => (error instanceof InputTooLongError ? errors.documentTooLong(error.index, error.tokens, error.limit, param, error.atLeast) : undefined),
           );
           const totalTokens = scored.tokenCounts.reduce((sum, count) => sum + count, 0);
           request.embedding = { model: entry.spec.id, inputs: texts.length, tokens: totalTokens };
-          const activation = body.raw_scores ? 'identity' : entry.description.scoreActivation;
+          const activation = body.raw_scores ? 'identity' : logitsHeadOf(entry.description.heads).activation;
           // Highest first; equal scores keep the request's order.
           const ranked = scored.logits.map((logit, index) => ({ index, score: activate(logit, activation) })).sort((a, b) => b.score - a.score || a.index - b.index);
           const kept = body.top_n === undefined ? ranked : ranked.slice(0, body.top_n);

@@ -24,7 +24,8 @@ export const tokenizeRoutes: FastifyPluginAsyncZod = async (app) => {
     },
     async (request, reply) => {
       const entry = registry.resolve(request.body.model)!;
-      const model = await entry.loaded;
+      // The schema took only embedding models' names.
+      const model = (await entry.loaded).embedder!;
       const texts = typeof request.body.input === 'string' ? [request.body.input] : request.body.input;
       // Counting is stopped by the deadline and by the client leaving, as embedding is.
       const { encoded } = await callModel(request, reply, entry.spec.id, (signal) =>

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { pooledHeadOf } from '../inference/heads/head-spec.ts';
 import { isOpenAiTokenId } from '../inference/tokenizing/openai-encoding.ts';
 import { INPUT_TYPE_PROMPT_NAMES, type InputType, type PromptChoice } from '../prompts.ts';
 import type { ModelEntry, Registry } from '../registry.ts';
@@ -86,8 +87,9 @@ function checkAgainstModel(
       if (bad >= 0) return issue([...where(index), bad], `token id ${item[bad]} is outside the model's vocabulary (0 to ${entry.description.vocabSize - 1})`);
     }
   }
-  if (body.dimensions !== undefined && body.dimensions > entry.description.dimensions) {
-    issue(['dimensions'], `must be at most ${entry.description.dimensions} for model '${entry.spec.id}'`);
+  const { dimensions } = pooledHeadOf(entry.description.heads);
+  if (body.dimensions !== undefined && body.dimensions > dimensions) {
+    issue(['dimensions'], `must be at most ${dimensions} for model '${entry.spec.id}'`);
   }
 }
 

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { logitsHeadOf, pooledHeadOf } from '../inference/heads/head-spec.ts';
 import { POOLING_MODES } from '../inference/heads/pooling.ts';
 import type { ModelEntry, Registry } from '../registry.ts';
 
@@ -73,12 +74,13 @@ export function describeModel(entry: ModelEntry, ready: boolean): ModelDescripti
     revision: spec.revision ?? null,
     ready,
   });
-  if (description.kind === 'reranker') return { ...fields('reranker'), activation: description.scoreActivation };
+  if (description.kind === 'reranker') return { ...fields('reranker'), activation: logitsHeadOf(description.heads).activation };
+  const pooled = pooledHeadOf(description.heads);
   return {
     ...fields('embedding'),
-    dimensions: description.dimensions,
-    pooling: description.poolingModes.join('+'),
-    normalized: description.normalized,
+    dimensions: pooled.dimensions,
+    pooling: pooled.poolingModes.join('+'),
+    normalized: pooled.normalize,
     prompts: description.prompts,
     default_prompt_name: spec.promptName ?? description.defaultPromptName ?? null,
   };

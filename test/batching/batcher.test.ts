@@ -2,10 +2,12 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Batcher, type BatchBackend } from '../../src/batching/batcher.ts';
 import { RunMemory } from '../../src/batching/run-memory.ts';
-import type { BatchTexts, PooledRows } from '../../src/inference/onnx/protocol.ts';
+import type { BatchTexts, RunRows } from '../../src/inference/onnx/protocol.ts';
 import { VectorJsonWriter } from '../../src/inference/output/vector-text.ts';
 
 const parse = (json: Uint8Array) => JSON.parse(Buffer.from(json).toString());
+/** A request's blobs of the one head it wants (the first, by default). */
+const firstHead = ([blobs]: Uint8Array[][]) => blobs!;
 
 /** A deterministic stand-in for the inference workers: each vector is [first id, length]. */
 class FakeBackend implements BatchBackend {
@@ -16,7 +18,7 @@ class FakeBackend implements BatchBackend {
   capacity = 1;
   failNext = false;
 
-  async embed({ ids, lengths }: BatchTexts, onRows: (rows: PooledRows) => void) {
+  async run({ ids, lengths }: BatchTexts, onRows: (rows: RunRows) => void) {
     this.inFlight++;
     this.batches.push(Array.from(lengths));
     const firsts: number[] = [];
@@ -30,8 +32,8 @@ class FakeBackend implements BatchBackend {
     }
     const texts = new VectorJsonWriter();
     firsts.forEach((first, row) => texts.add(Float32Array.of(first, lengths[row]!), 'float'));
-    const { json, ends } = texts.take();
-    onRows({ rows: Int32Array.from(lengths, (_, row) => row), json, ends, paddedTokens: lengths.length * Math.max(...lengths), runSeconds: 0 });
+    const { bytes, ends } = texts.take();
+    onRows({ outputs: [{ head: 0, rows: Int32Array.from(lengths, (_, row) => row), bytes, ends }], paddedTokens: lengths.length * Math.max(...lengths), runSeconds: 0 });
   }
 }
 
@@ -41,7 +43,7 @@ test('vectors come back in request order, whatever the batches were', async () =
   const backend = new FakeBackend();
   const batcher = new Batcher(backend, { maxBatchTokens: 64, maxBatchSize: 4 });
   const lengths = [9, 1, 5, 3, 8, 2, 7, 4, 6];
-  const embeddings = await batcher.submit(lengths.map((length, i) => sequence(100 + i, length)));
+  const embeddings = await batcher.submit(lengths.map((length, i) => sequence(100 + i, length))).then(firstHead);
   assert.deepEqual(embeddings.map(parse), lengths.map((length, i) => [100 + i, length]));
 });
 
@@ -49,7 +51,7 @@ test('batches respect the padded-token budget and the size cap, and group simila
   const backend = new FakeBackend();
   const batcher = new Batcher(backend, { maxBatchTokens: 40, maxBatchSize: 4 });
   const lengths = Array.from({ length: 40 }, (_, i) => 1 + ((i * 7) % 20));
-  await Promise.all([batcher.submit(lengths.slice(0, 20).map((l) => sequence(1, l))), batcher.submit(lengths.slice(20).map((l) => sequence(2, l)))]);
+  await Promise.all([batcher.submit(lengths.slice(0, 20).map((l) => sequence(1, l))).then(firstHead), batcher.submit(lengths.slice(20).map((l) => sequence(2, l))).then(firstHead)]);
   let padded = 0;
   for (const batch of backend.batches) {
     assert.ok(batch.length <= 4, `size ${batch.length}`);
@@ -63,10 +65,10 @@ test('batches respect the padded-token budget and the size cap, and group simila
 test('requests arriving while the executor is busy, or in the same turn, share the next batch', async () => {
   const backend = new FakeBackend();
   const batcher = new Batcher(backend, { maxBatchTokens: 512, maxBatchSize: 16 });
-  const first = [batcher.submit([sequence(1, 4)]), batcher.submit([sequence(2, 4)])];
+  const first = [batcher.submit([sequence(1, 4)]).then(firstHead), batcher.submit([sequence(2, 4)]).then(firstHead)];
   await new Promise((resolve) => setImmediate(resolve));
   // The executor is busy with the first two: the next three wait for it, then go together.
-  const rest = [3, 4, 5].map((id) => batcher.submit([sequence(id, 4)]));
+  const rest = [3, 4, 5].map((id) => batcher.submit([sequence(id, 4)]).then(firstHead));
   await Promise.all([...first, ...rest]);
   assert.deepEqual(backend.batches, [[4, 4], [4, 4, 4]]);
 });
@@ -74,11 +76,11 @@ test('requests arriving while the executor is busy, or in the same turn, share t
 test('single-text requests anchor batches in arrival order: one of an unusual length is not passed over', async () => {
   const backend = new FakeBackend();
   const batcher = new Batcher(backend, { maxBatchTokens: 512, maxBatchSize: 2 });
-  const busy = batcher.submit([sequence(1, 4)]);
+  const busy = batcher.submit([sequence(1, 4)]).then(firstHead);
   await new Promise((resolve) => setImmediate(resolve));
   // While the executor is busy: a long text first, then twenty short ones that pair up with each other.
-  const long = batcher.submit([sequence(2, 30)]);
-  const short = Array.from({ length: 20 }, (_, i) => batcher.submit([sequence(10 + i, 5)]));
+  const long = batcher.submit([sequence(2, 30)]).then(firstHead);
+  const short = Array.from({ length: 20 }, (_, i) => batcher.submit([sequence(10 + i, 5)]).then(firstHead));
   await Promise.all([busy, long, ...short]);
   assert.equal(backend.firstIds[1]![0], 2, `batches by first id: ${JSON.stringify(backend.firstIds)}`);
   // The short ones anchor in the order they came.
@@ -89,10 +91,10 @@ test('single-text requests anchor batches in arrival order: one of an unusual le
 test('a single-text request is not held up behind a 2048-input request', async () => {
   const backend = new FakeBackend();
   const batcher = new Batcher(backend, { maxBatchTokens: 512, maxBatchSize: 16 });
-  const big = batcher.submit(Array.from({ length: 2048 }, (_, i) => sequence(1, 8 + (i % 50))));
+  const big = batcher.submit(Array.from({ length: 2048 }, (_, i) => sequence(1, 8 + (i % 50)))).then(firstHead);
   await new Promise((resolve) => setTimeout(resolve, 5));
   const batchesBefore = backend.batches.length;
-  const [embedding] = await batcher.submit([sequence(42, 10)]);
+  const [embedding] = await batcher.submit([sequence(42, 10)]).then(firstHead);
   assert.deepEqual(parse(embedding!), [42, 10]);
   const waited = backend.batches.length - batchesBefore;
   assert.ok(waited <= 4, `the query waited for ${waited} batches`);
@@ -106,9 +108,9 @@ test('a failed batch rejects every request in it; the others still complete', as
   const batcher = new Batcher(backend, { maxBatchTokens: 1000, maxBatchSize: 2 });
   backend.failNext = true;
   const results = await Promise.allSettled([
-    batcher.submit([sequence(1, 5), sequence(1, 5)]),
-    batcher.submit([sequence(2, 5)]),
-    batcher.submit([sequence(3, 30)]),
+    batcher.submit([sequence(1, 5), sequence(1, 5)]).then(firstHead),
+    batcher.submit([sequence(2, 5)]).then(firstHead),
+    batcher.submit([sequence(3, 30)]).then(firstHead),
   ]);
   assert.equal(results[0]!.status, 'rejected');
   assert.equal(results.filter((r) => r.status === 'rejected').length, 1);
@@ -119,8 +121,8 @@ test('an aborted request is dropped from the queue, not computed', async () => {
   const backend = new FakeBackend();
   const batcher = new Batcher(backend, { maxBatchTokens: 64, maxBatchSize: 2 });
   const controller = new AbortController();
-  const blocked = batcher.submit([sequence(1, 4), sequence(1, 4)]);
-  const dropped = batcher.submit(Array.from({ length: 50 }, () => sequence(9, 4)), { signal: controller.signal });
+  const blocked = batcher.submit([sequence(1, 4), sequence(1, 4)]).then(firstHead);
+  const dropped = batcher.submit(Array.from({ length: 50 }, () => sequence(9, 4)), { signal: controller.signal }).then(firstHead);
   controller.abort(new Error('client went away'));
   await assert.rejects(dropped, /client went away/);
   await blocked;
@@ -144,9 +146,9 @@ test('admission keeps a quarter of the queue for small requests: bulk requests f
 test("a query anchors the next batch ahead of waiting bulk requests, in a batch of small requests' inputs only", async () => {
   const backend = new FakeBackend();
   const batcher = new Batcher(backend, { maxBatchTokens: 64, maxBatchSize: 4 });
-  const bulk = [1, 2, 3].map((id) => batcher.submit(Array.from({ length: 100 }, () => sequence(id, 6))));
+  const bulk = [1, 2, 3].map((id) => batcher.submit(Array.from({ length: 100 }, () => sequence(id, 6))).then(firstHead));
   await new Promise((resolve) => setTimeout(resolve, 3));
-  const queries = [batcher.submit([sequence(42, 6)]), batcher.submit([sequence(43, 6)])];
+  const queries = [batcher.submit([sequence(42, 6)]).then(firstHead), batcher.submit([sequence(43, 6)]).then(firstHead)];
   const started = backend.batches.length;
   await Promise.all(queries);
   const queryBatch = backend.firstIds.findIndex((ids) => ids.includes(42));
@@ -158,10 +160,10 @@ test("a query anchors the next batch ahead of waiting bulk requests, in a batch 
 test('while queries keep coming, bulk batches are small; a flood of queries cannot starve a bulk request', async () => {
   const backend = new FakeBackend();
   const batcher = new Batcher(backend, { maxBatchTokens: 1024, maxBatchSize: 32 });
-  const bulk = batcher.submit(Array.from({ length: 200 }, () => sequence(1, 16)));
+  const bulk = batcher.submit(Array.from({ length: 200 }, () => sequence(1, 16))).then(firstHead);
   let stop = false;
   const flood = (async () => {
-    for (let i = 0; !stop; i++) await Promise.all(Array.from({ length: 8 }, (_, k) => batcher.submit([sequence(100 + k, 16)])));
+    for (let i = 0; !stop; i++) await Promise.all(Array.from({ length: 8 }, (_, k) => batcher.submit([sequence(100 + k, 16)]).then(firstHead)));
   })();
   await bulk;
   stop = true;
@@ -178,14 +180,14 @@ test('runs wait while those in flight hold the memory for runs; shorter ones go 
   const starts: number[][] = [];
   let longInFlight = 0;
   let mostLongInFlight = 0;
-  const embed = backend.embed.bind(backend);
-  backend.embed = async (texts, onRows) => {
+  const run = backend.run.bind(backend);
+  backend.run = async (texts, onRows) => {
     const long = Math.max(...texts.lengths) >= 100;
     starts.push(Array.from(texts.lengths));
     longInFlight += long ? 1 : 0;
     mostLongInFlight = Math.max(mostLongInFlight, longInFlight);
     try {
-      await embed(texts, onRows);
+      await run(texts, onRows);
     } finally {
       longInFlight -= long ? 1 : 0;
     }
@@ -193,11 +195,11 @@ test('runs wait while those in flight hold the memory for runs; shorter ones go 
   const budget = new RunMemory(15_000);
   // A run's peak here: batch × longest²; one 100-token input takes 10 000, two would take 20 000.
   const batcher = new Batcher(backend, { maxBatchTokens: 512, maxBatchSize: 16 }, undefined, { budget, peakBytes: (batch, longest) => batch * longest * longest });
-  const answers = await Promise.all([batcher.submit([sequence(1, 100)]), batcher.submit([sequence(2, 100)]), batcher.submit([sequence(3, 4)])]);
+  const answers = await Promise.all([batcher.submit([sequence(1, 100)]).then(firstHead), batcher.submit([sequence(2, 100)]).then(firstHead), batcher.submit([sequence(3, 4)]).then(firstHead)]);
   assert.deepEqual(answers.map(([json]) => parse(json!)), [[1, 100], [2, 100], [3, 4]]);
   assert.equal(mostLongInFlight, 1, 'the two long inputs never ran at once');
   assert.deepEqual(starts, [[100], [4], [100]], 'the short one went while the first long one ran');
   // A run larger than the whole budget runs, alone, rather than never.
   const huge = new Batcher(backend, { maxBatchTokens: 512, maxBatchSize: 16 }, undefined, { budget: new RunMemory(100), peakBytes: (batch, longest) => batch * longest * longest });
-  assert.deepEqual((await huge.submit([sequence(4, 100)])).map(parse), [[4, 100]]);
+  assert.deepEqual((await huge.submit([sequence(4, 100)]).then(firstHead)).map(parse), [[4, 100]]);
 });

@@ -3,7 +3,7 @@
  * A batch whose first text has 777 tokens says it is finishing at once, and answers 300 ms later.
  */
 import { parentPort } from 'node:worker_threads';
-import type { BatchRequest, CloseRequest, WorkerMessage } from '../../src/inference/onnx/protocol.ts';
+import { transfers, type BatchRequest, type CloseRequest, type WorkerMessage } from '../../src/inference/onnx/protocol.ts';
 import { VectorJsonWriter } from '../../src/inference/output/vector-text.ts';
 
 const port = parentPort!;
@@ -18,10 +18,9 @@ port.on('message', (request: BatchRequest | CloseRequest) => {
     texts.add(Float32Array.of(request.ids[offset]!, length), 'float');
     offset += length;
   });
-  const { json, ends } = texts.take();
-  const rows = Int32Array.from(request.lengths, (_, row) => row);
+  const outputs = [{ head: 0, rows: Int32Array.from(request.lengths, (_, row) => row), ...texts.take() }];
   const paddedTokens = request.lengths.length * Math.max(...request.lengths);
-  const answer = () => port.postMessage({ kind: 'rows', id: request.id, last: true, rows, json, ends, paddedTokens, runSeconds: 0 } satisfies WorkerMessage);
+  const answer = () => port.postMessage({ kind: 'rows', id: request.id, last: true, outputs, paddedTokens, runSeconds: 0 } satisfies WorkerMessage, transfers(outputs));
   if (finishing) setTimeout(answer, 300);
   else answer();
 });

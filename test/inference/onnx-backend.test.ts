@@ -8,15 +8,18 @@ import { referenceForward } from '../helpers/bert-reference.ts';
 import { writeFixtureModel } from '../helpers/fixture-model.ts';
 
 const FAKE = new URL('./crashing-worker.ts', import.meta.url).href;
-const setup = { onnxPath: 'unused', intraOpThreads: 1, kind: 'embedding' as const, poolingModes: ['mean' as const], dense: [], memoryArena: true, padId: 0, normalize: false };
+const meanHead = { kind: 'pooled' as const, poolingModes: ['mean' as const], dense: [], normalize: false, unrunnable: undefined, dimensions: 32 };
+const setup = { onnxPath: 'unused', intraOpThreads: 1, heads: [meanHead], memoryArena: true, padId: 0 };
+/** Per text: the one head, default options. */
+const rowsOf = (count: number) => ({ heads: new Uint8Array(count).fill(1), options: { dimensions: new Int32Array(count), base64: new Uint8Array(count) } });
 
 /** Embeds a batch and gathers what the worker sent, run by run: each text's vector, and the rows of each run in order. */
 async function embed(backend: OnnxBackend, ids: Int32Array, lengths: Int32Array) {
   const vectors: number[][] = [];
   const runs: number[][] = [];
   let paddedTokens = 0;
-  const texts = { ids, lengths, dimensions: new Int32Array(lengths.length), base64: new Uint8Array(lengths.length) };
-  await backend.embed(texts, ({ rows, json, ends, paddedTokens: computed }) => {
+  const texts = { ids, lengths, ...rowsOf(lengths.length) };
+  await backend.run(texts, ({ outputs: [{ rows, bytes: json, ends }], paddedTokens: computed }) => {
     rows.forEach((row, r) => (vectors[row] = JSON.parse(Buffer.from(json.subarray(r === 0 ? 0 : ends[r - 1], ends[r])).toString())));
     runs.push(Array.from(rows));
     paddedTokens += computed;
@@ -46,10 +49,10 @@ test('a worker that dies fails the batches it held at once, and is replaced', as
 test('a worker on its last short run is free for the next batch before the batch settles', async () => {
   const backend = await OnnxBackend.start(setup, 1, { entry: FAKE });
   try {
-    const texts = { ids: new Int32Array(777).fill(4), lengths: Int32Array.of(777), dimensions: new Int32Array(1), base64: new Uint8Array(1) };
+    const texts = { ids: new Int32Array(777).fill(4), lengths: Int32Array.of(777), ...rowsOf(1) };
     let freed = false;
     let settled = false;
-    const batch = backend.embed(texts, () => undefined, () => (freed = true)).then(() => (settled = true));
+    const batch = backend.run(texts, () => undefined, () => (freed = true)).then(() => (settled = true));
     assert.equal(backend.inFlight, 1);
     while (!freed) await new Promise((resolve) => setTimeout(resolve, 5));
     assert.equal(settled, false, 'freed while its batch is still running');

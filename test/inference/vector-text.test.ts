@@ -52,7 +52,7 @@ test('vectors come out as JSON arrays or base64 strings, back to back, with wher
   writer.add(vectors[0]!, 'float');
   writer.add(vectors[1]!, 'float'); // past the first scratch buffer's size: it grows
   writer.add(vectors[2]!, 'base64');
-  const { json, ends } = writer.take();
+  const { bytes: json, ends } = writer.take();
   const texts = Array.from(ends, (end, index) => Buffer.from(json.subarray(index === 0 ? 0 : ends[index - 1], end)).toString('latin1'));
   assert.equal(texts[0], JSON.stringify(Array.from(vectors[0]!)));
   assert.equal(texts[1], JSON.stringify(Array.from(vectors[1]!)));
@@ -61,6 +61,6 @@ test('vectors come out as JSON arrays or base64 strings, back to back, with wher
 
   writer.add(Float32Array.of(0.5), 'float'); // a take starts afresh
   const next = writer.take();
-  assert.equal(Buffer.from(next.json).toString(), '[0.5]');
+  assert.equal(Buffer.from(next.bytes).toString(), '[0.5]');
   assert.deepEqual(Array.from(next.ends), [5]);
 });

@@ -1,4 +1,4 @@
-import type { Json } from './config-json.ts';
+import { readJson, type Json } from './config-json.ts';
 
 /**
  * How an LLM reranker's graph gives its score: the causal LM's own export, whose last MatMul is the
@@ -23,4 +23,20 @@ export function llmRerankScoring(config: Json, graphOutputs: () => string[]): Ll
   if (!architectures.includes('Qwen3ForCausalLM')) return undefined;
   const outputs = graphOutputs();
   return outputs.includes('logits') && !outputs.some((name) => HIDDEN_OUTPUTS.includes(name)) ? 'lm-head' : undefined;
+}
+
+/** The tokens whose logits at the last position give Qwen3-Reranker's score: P(yes) = softmax([no, yes])[1]. */
+const ANSWER_TOKENS = ['yes', 'no'] as const;
+
+/** The ids of "yes" and "no" in a tokenizer.json, as transformers' convert_tokens_to_ids finds them (the vocabulary, then added tokens). */
+export async function answerTokenIds(tokenizerFile: string): Promise<[number, number]> {
+  const tokenizer = (await readJson(tokenizerFile)) ?? {};
+  const vocab = ((tokenizer.model as Json | undefined)?.vocab ?? {}) as Record<string, unknown>;
+  const added = Array.isArray(tokenizer.added_tokens) ? (tokenizer.added_tokens as Json[]) : [];
+  const ids = ANSWER_TOKENS.map((token) => {
+    const id = Object.hasOwn(vocab, token) ? vocab[token] : added.find(({ content }) => content === token)?.id;
+    if (typeof id !== 'number') throw new Error(`its tokenizer has no token "${token}", whose logit an LLM reranker's score is made of`);
+    return id;
+  });
+  return ids as [number, number];
 }

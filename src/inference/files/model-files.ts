@@ -2,31 +2,25 @@ import { access } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ModelSpec } from '../../models-file.ts';
 import { positive, readJson, type Json } from './config-json.ts';
-import { readModulePipeline, type DenseLayer } from './modules.ts';
-import type { PoolingMode } from '../heads/pooling.ts';
+import { readModulePipeline } from './modules.ts';
+import type { HeadSpec, ScoreActivation } from '../heads/head-spec.ts';
 import { runShapeOf, type RunShape } from '../../batching/run-peak.ts';
 import { graphOutputNames } from './lm-head-graph.ts';
-import { llmRerankScoring, type LlmRerankScoring } from './llm-reranker.ts';
+import { answerTokenIds, llmRerankScoring } from './llm-reranker.ts';
 
-/** How a cross-encoder's logit becomes its score, as sentence-transformers' CrossEncoder picks it for one label. */
-export type ScoreActivation = 'sigmoid' | 'identity' | 'tanh';
-
-/** What a sentence-transformers repo's config files say about serving it. */
+/** What a sentence-transformers repo's config files say about serving it: a tokenizer, a graph, and heads after it. */
 export interface ModelDescription {
-  /** An embedding model, or a cross-encoder that scores (query, document) pairs. */
+  /**
+   * What it serves: an embedding model (a pooled head: vectors), or a cross-encoder (a one-label logits head) that
+   * scores (query, document) pairs.
+   */
   kind: 'embedding' | 'reranker';
-  /** For a reranker: the activation its CrossEncoder applies to the logit. */
-  scoreActivation: ScoreActivation;
-  /** An LLM reranker (Qwen3-Reranker): pairs are read in its prompt, and how its graph gives the score. */
-  llmRerank: LlmRerankScoring | undefined;
+  /** What the model computes from its graph's outputs; a request names those it wants by their index here. */
+  heads: HeadSpec[];
+  /** An LLM reranker (Qwen3-Reranker, its causal LM export or its seq-cls conversion) reads pairs in this prompt. */
+  rerankPrompt: 'qwen3' | undefined;
   dir: string;
   onnxFile: string;
-  poolingModes: PoolingMode[];
-  /** Dense modules after the pooling, in order. */
-  dense: DenseLayer[];
-  normalized: boolean;
-  /** Why the server cannot run the module pipeline itself; then the graph must output `sentence_embedding`. */
-  unrunnable: string | undefined;
   /** sentence_bert_config.json's do_lower_case: lowercase texts before tokenising. */
   lowercase: boolean;
   /** Token limit per input, special tokens included. */
@@ -35,8 +29,6 @@ export interface ModelDescription {
   tokenWidth: number;
   /** Layers, attention heads, widths and causal attention (config.json; estimated from the width where it does not say): what a run holds at its peak. */
   runShape: RunShape;
-  /** The embedding's width: the last Dense layer's output, else token width × pooling modes. */
-  dimensions: number;
   vocabSize: number;
   /** config_sentence_transformers.json's prompts (name → text prepended to each input). */
   prompts: Record<string, string>;
@@ -131,22 +123,29 @@ async function describe(spec: ModelSpec, dir: string): Promise<ModelDescription>
   if (!vocabSize) throw new Error('config.json has no vocab_size');
   // A cross-encoder: its limit is the tokenizer's and the positions', as CrossEncoder sets max_length; it gives one score.
   const rerankLimit = positionLimit && tokenizerLimit ? Math.min(positionLimit, tokenizerLimit) : (tokenizerLimit ?? positionLimit);
+  // A cross-encoder's score is its logit: no sentence-transformers module applies to it.
+  const heads: HeadSpec[] = scoreActivation
+    ? [{ kind: 'logits', labels: 1, activation: scoreActivation, ...(llmRerank === 'lm-head' ? { answerTokenIds: await answerTokenIds(join(dir, 'tokenizer.json')) } : {}) }]
+    : [
+        {
+          kind: 'pooled',
+          poolingModes: pipeline.poolingModes,
+          dense: pipeline.dense,
+          normalize: pipeline.normalize,
+          unrunnable: pipeline.unrunnable,
+          dimensions: pipeline.dense.at(-1)?.outFeatures ?? tokenWidth * pipeline.poolingModes.length,
+        },
+      ];
   return {
     kind: scoreActivation ? 'reranker' : 'embedding',
-    scoreActivation: scoreActivation ?? 'identity',
-    llmRerank,
+    heads,
+    rerankPrompt: llmRerank && 'qwen3',
     dir,
     onnxFile: join(dir, spec.onnxPath),
-    poolingModes: pipeline.poolingModes,
-    dense: pipeline.dense,
-    // A cross-encoder's score is its logit: no sentence-transformers module applies to it.
-    normalized: !scoreActivation && pipeline.normalize,
-    unrunnable: pipeline.unrunnable,
     lowercase: sentenceBertConfig?.do_lower_case === true,
     maxTokens: scoreActivation && rerankLimit ? rerankLimit : maxTokens,
     tokenWidth,
     runShape,
-    dimensions: scoreActivation ? 1 : (pipeline.dense.at(-1)?.outFeatures ?? tokenWidth * pipeline.poolingModes.length),
     vocabSize,
     prompts,
     defaultPromptName,

@@ -1,4 +1,4 @@
-import type { ScoreActivation } from '../files/model-files.ts';
+import type { ScoreActivation } from './head-spec.ts';
 
 /** A cross-encoder's logit as its CrossEncoder.predict returns it for one label. */
 export function activate(logit: number, activation: ScoreActivation): number {

@@ -1,9 +1,9 @@
 import { Worker } from 'node:worker_threads';
 import { siblingModule } from '../../threads/module-url.ts';
-import type { BatchRequest, BatchTexts, CloseRequest, PooledRows, WorkerMessage, WorkerSetup } from './protocol.ts';
+import type { BatchRequest, BatchTexts, CloseRequest, RunRows, WorkerMessage, WorkerSetup } from './protocol.ts';
 
 interface Pending {
-  onRows: (rows: PooledRows) => void;
+  onRows: (rows: RunRows) => void;
   onFree: () => void;
   resolve: () => void;
   reject: (error: Error) => void;
@@ -77,7 +77,7 @@ class InferenceWorker {
     return this.worker !== undefined;
   }
 
-  run(texts: BatchTexts, onRows: (rows: PooledRows) => void, onFree: () => void): Promise<void> {
+  run(texts: BatchTexts, onRows: (rows: RunRows) => void, onFree: () => void): Promise<void> {
     const worker = this.worker;
     if (!worker) return Promise.reject(new Error('inference worker is restarting'));
     const id = this.nextId++;
@@ -85,8 +85,9 @@ class InferenceWorker {
       this.pending.set(id, { onRows, onFree, resolve, reject, finishing: false });
       this.busy++;
       const request: BatchRequest = { id, ...texts };
-      const { ids, typeIds, lengths, skips, dimensions, base64 } = texts;
-      worker.postMessage(request, [ids, lengths, dimensions, base64, ...(skips ? [skips] : []), ...(typeIds ? [typeIds] : [])].map((array) => array.buffer as ArrayBuffer));
+      const { ids, typeIds, lengths, skips, heads, options } = texts;
+      const arrays = [ids, lengths, heads, ...Object.values(options), ...(skips ? [skips] : []), ...(typeIds ? [typeIds] : [])];
+      worker.postMessage(request, arrays.map((array) => array.buffer as ArrayBuffer));
     });
   }
 
@@ -143,12 +144,12 @@ export class OnnxBackend {
   }
 
   /**
-   * Embeds a batch on the least busy live worker (while one restarts, the others take its share).
-   * Transfers (empties) the arrays. The vectors come to `onRows` run by run; the promise settles
+   * Runs a batch on the least busy live worker (while one restarts, the others take its share).
+   * Transfers (empties) the arrays. The rows' blobs come to `onRows` run by run; the promise settles
    * once all have (or rejects if the batch failed). `onFree` hears when the worker can take the
    * next batch before this one settles (its last run is short; see onnx-worker.ts).
    */
-  embed(texts: BatchTexts, onRows: (rows: PooledRows) => void, onFree: () => void = () => undefined): Promise<void> {
+  run(texts: BatchTexts, onRows: (rows: RunRows) => void, onFree: () => void = () => undefined): Promise<void> {
     const live = this.workers.filter((worker) => worker.alive);
     const load = (worker: InferenceWorker) => worker.busy * 1e6 + worker.pending.size;
     const idlest = (live.length > 0 ? live : this.workers).reduce((best, worker) => (load(worker) < load(best) ? worker : best));

@@ -1,17 +1,18 @@
 /**
- * Worker thread entry: owns one ONNX Runtime session and turns batches of token
- * ids into pooled vectors. Runs off the main thread because
- * InferenceSession.run blocks the thread that calls it.
+ * Worker thread entry: owns one ONNX Runtime session and turns batches of token ids into each row's heads'
+ * blobs (heads/). Runs off the main thread because InferenceSession.run blocks the thread that calls it.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import ort from 'onnxruntime-node';
-import { embeddingHead } from '../heads/embedding-head.ts';
+import { dirname } from 'node:path';
+import { hiddenStateGraph } from '../files/lm-head-graph.ts';
+import { createHead } from '../heads/create-head.ts';
+import { findHead } from '../heads/head-spec.ts';
+import type { RunOutputs } from '../heads/head.ts';
 import { graphInputs } from './graph-inputs.ts';
-import { normalizeInPlace } from '../heads/pooling.ts';
 import { planSubBatches } from './sub-batches.ts';
 import { sessionOptions } from './session-options.ts';
-import { VectorJsonWriter } from '../output/vector-text.ts';
-import type { BatchRequest, CloseRequest, WorkerMessage, WorkerSetup } from './protocol.ts';
+import { transfers, type BatchRequest, type CloseRequest, type HeadRows, type WorkerMessage, type WorkerSetup } from './protocol.ts';
 
 const setup = workerData as WorkerSetup;
 const port = parentPort!;
@@ -30,25 +31,44 @@ const MAX_OVERHEAD_TOKENS = 256;
 const EARLY_FREE_MS = 2;
 
 async function start() {
-  const session = await ort.InferenceSession.create(setup.onnxPath, sessionOptions(setup.intraOpThreads, setup.memoryArena));
+  const answerTokenIds = findHead(setup.heads, 'logits')?.spec.answerTokenIds;
+  // An LLM reranker's graph without its LM head, loaded from memory (its external data from the graph's folder).
+  const lmHead = answerTokenIds && hiddenStateGraph(setup.onnxPath, answerTokenIds);
+  const options = sessionOptions(setup.intraOpThreads, setup.memoryArena);
+  const session = lmHead
+    ? await ort.InferenceSession.create(lmHead.model, { ...options, extra: { session: { model_external_initializers_file_folder_path: dirname(setup.onnxPath) } } })
+    : await ort.InferenceSession.create(setup.onnxPath, options);
   const feedsFor = graphInputs(session);
-  const head = await embeddingHead(session, setup);
+  const heads = await Promise.all(setup.heads.map((spec) => createHead(session, spec, lmHead)));
+  /** The graph outputs the heads of a mask of heads read, by mask. */
+  const outputNamesOf = new Map<number, string[]>();
+  const outputNames = (mask: number) => {
+    let names = outputNamesOf.get(mask);
+    if (!names) outputNamesOf.set(mask, (names = [...new Set(heads.filter((_, h) => mask & (1 << h)).flatMap((head) => head.outputNames))]));
+    return names;
+  };
+  const allHeads = (1 << heads.length) - 1;
 
-  /** Runs the texts `rows` of a batch (token ids back to back, text i at `offsets[i]`) padded to their longest. */
-  async function run(ids: Int32Array, offsets: number[], lengths: ArrayLike<number>, rows: number[], typeIds?: Int32Array) {
+  /**
+   * Runs the texts `rows` of a batch (token ids back to back, text i at `offsets[i]`) padded to their longest, and
+   * fetches the outputs the heads in `mask` read.
+   */
+  async function run(ids: Int32Array, offsets: number[], lengths: ArrayLike<number>, rows: number[], mask: number, typeIds?: Int32Array) {
     const batch = rows.length;
     const seqLen = Math.max(...rows.map((row) => lengths[row]!));
     const padded = new Int32Array(batch * seqLen).fill(setup.padId);
-    const mask = new Int32Array(batch * seqLen);
+    const attention = new Int32Array(batch * seqLen);
     const types = typeIds ? new Int32Array(batch * seqLen) : undefined;
     rows.forEach((row, r) => {
       const length = lengths[row]!;
       padded.set(ids.subarray(offsets[row]!, offsets[row]! + length), r * seqLen);
       types?.set(typeIds!.subarray(offsets[row]!, offsets[row]! + length), r * seqLen);
-      mask.fill(1, r * seqLen, r * seqLen + length);
+      attention.fill(1, r * seqLen, r * seqLen + length);
     });
-    return { output: (await session.run(feedsFor(padded, mask, batch, seqLen, types), [head.outputName]))[head.outputName]!, seqLen };
+    return { outputs: (await session.run(feedsFor(padded, attention, batch, seqLen, types), outputNames(mask))) as RunOutputs, seqLen };
   }
+
+  const dispose = (outputs: RunOutputs) => Object.values(outputs).forEach((output) => output.dispose());
 
   /** Fastest of a few runs of `count` texts of `length` tokens, in ms. */
   async function timeRun(count: number, length: number) {
@@ -58,7 +78,7 @@ async function start() {
     let fastest = Infinity;
     for (let attempt = 0; attempt < CALIBRATION_RUNS; attempt++) {
       const started = performance.now();
-      (await run(ids, offsets, lengths, offsets.map((_, row) => row))).output.dispose();
+      dispose((await run(ids, offsets, lengths, offsets.map((_, row) => row), allHeads)).outputs);
       fastest = Math.min(fastest, performance.now() - started);
     }
     return fastest;
@@ -81,10 +101,8 @@ async function start() {
   const overheadTokens = setup.overheadTokens ?? measured.overheadTokens;
   const expectedMs = (texts: number, longest: number) => (overheadTokens + texts * longest) * measured.msPerToken;
 
-  const vectorTexts = new VectorJsonWriter();
-
-  /** Runs a batch split by length, the run holding text 0 first, and posts each run's vectors as it finishes. */
-  async function embed({ id, ids, typeIds, lengths, skips, dimensions: keptDimensions, base64 }: BatchRequest, closing: () => boolean) {
+  /** Runs a batch split by length, the run holding text 0 first, and posts each run's blobs as it finishes. */
+  async function embed({ id, ids, typeIds, lengths, skips, heads: wanted, options }: BatchRequest, closing: () => boolean) {
     const offsets: number[] = [];
     for (let row = 0, offset = 0; row < lengths.length; offset += lengths[row]!, row++) offsets.push(offset);
     const runs = planSubBatches(lengths, overheadTokens);
@@ -93,19 +111,25 @@ async function start() {
       if (closing()) throw new Error('the inference worker is shutting down');
       const last = index === runs.length - 1;
       if (last && expectedMs(rows.length, Math.max(...rows.map((row) => lengths[row]!))) < EARLY_FREE_MS) post({ kind: 'finishing', id });
+      let mask = 0;
+      for (const row of rows) mask |= wanted[row]!;
       const started = performance.now();
-      const { output, seqLen } = await run(ids, offsets, lengths, rows, typeIds);
+      const { outputs, seqLen } = await run(ids, offsets, lengths, rows, mask, typeIds);
       const runSeconds = (performance.now() - started) / 1000;
-      rows.forEach((row, r) => {
-        const full = head.vector(output, r, lengths[row]!, skips?.[row] ?? 0);
-        const vector = full.subarray(0, keptDimensions[row] || full.length);
-        vectorTexts.add(setup.normalize ? normalizeInPlace(vector) : vector, base64[row] === 1 ? 'base64' : 'float');
+      const written: HeadRows[] = [];
+      heads.forEach((head, h) => {
+        const bit = 1 << h;
+        if (!(mask & bit)) return;
+        const headRows: number[] = [];
+        rows.forEach((row, r) => {
+          if (!(wanted[row]! & bit)) return;
+          head.write(outputs, r, row, lengths[row]!, skips?.[row] ?? 0, options);
+          headRows.push(row);
+        });
+        written.push({ head: h, rows: Int32Array.from(headRows), ...head.writer.take() });
       });
-      output.dispose();
-      const batchRows = Int32Array.from(rows);
-      const { json, ends } = vectorTexts.take();
-      const message: WorkerMessage = { kind: 'rows', id, last, rows: batchRows, json, ends, paddedTokens: rows.length * seqLen, runSeconds };
-      post(message, [batchRows.buffer, json.buffer, ends.buffer] as ArrayBuffer[]);
+      dispose(outputs);
+      post({ kind: 'rows', id, last, outputs: written, paddedTokens: rows.length * seqLen, runSeconds }, transfers(written));
     }
   }
 

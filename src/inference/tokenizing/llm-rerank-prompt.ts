@@ -17,9 +17,6 @@ export interface RerankPromptTemplate {
   /** The instruction when a request gives none. */
   defaultInstruction: string;
   body(instruction: string, query: string, document: string): string;
-  /** The tokens whose logits at the last position give the score: P(yes) = softmax([no, yes])[1]. */
-  yesToken: string;
-  noToken: string;
 }
 
 export const QWEN3_RERANK_PROMPT: RerankPromptTemplate = {
@@ -29,8 +26,6 @@ export const QWEN3_RERANK_PROMPT: RerankPromptTemplate = {
   suffix: '<|im_end|>\n<|im_start|>assistant\n<think>\n\n</think>\n\n',
   defaultInstruction: 'Given a web search query, retrieve relevant passages that answer the query',
   body: (instruction, query, document) => `<Instruct>: ${instruction}\n<Query>: ${query}\n<Document>: ${document}`,
-  yesToken: 'yes',
-  noToken: 'no',
 };
 
 /** A template's prompts over one tokenizer, for inputs of at most `maxTokens` tokens. */
@@ -45,29 +40,21 @@ export class RerankPrompt {
   ) {}
 
   static async load(template: RerankPromptTemplate, tokenizer: TextTokenizer, maxTokens: number): Promise<RerankPrompt> {
-    const [prefix, suffix] = await tokenizer.ownTokens([template.prefix, template.suffix], maxTokens + 1);
+    const [prefix, suffix] = await tokenizer.ownTokens([template.prefix, template.suffix], maxTokens + 1, 'start');
     const room = maxTokens - prefix!.length - suffix!.length;
     if (room <= 0) throw new Error(`its reranking prompt takes ${prefix!.length + suffix!.length} tokens, and its limit is ${maxTokens}`);
     return new RerankPrompt(template, tokenizer, prefix!.ids, suffix!.ids, room);
   }
 
-  /** The token ids whose logits give the score, [yes, no]. */
-  answerTokenIds(): [number, number] {
-    const ids = [this.template.yesToken, this.template.noToken].map((token) => {
-      const id = this.tokenizer.tokenId(token);
-      if (id === undefined) throw new Error(`its tokenizer has no token "${token}", which the reranking prompt's answer is`);
-      return id;
-    });
-    return ids as [number, number];
-  }
-
   /**
-   * Each document's prompt with the query, cut to the limit; `length` counts the whole prompt (a lower bound for a
+   * Each document's prompt with the query, cut to the limit (the formatted pair loses its end, or with `direction`
+   * left its start, TEI's truncation_direction); `length` counts the whole prompt (a lower bound for a
    * long one), for a caller refusing what is over the limit instead.
    */
-  async encode(query: string, documents: string[], options: { instruction?: string; signal?: CancelSignal } = {}): Promise<EncodedText[]> {
+  async encode(query: string, documents: string[], options: { instruction?: string; direction?: 'right' | 'left'; signal?: CancelSignal } = {}): Promise<EncodedText[]> {
     const instruction = options.instruction ?? this.template.defaultInstruction;
-    const bodies = await this.tokenizer.ownTokens(documents.map((document) => this.template.body(instruction, query, document)), this.room, options.signal);
+    const texts = documents.map((document) => this.template.body(instruction, query, document));
+    const bodies = await this.tokenizer.ownTokens(texts, this.room, options.direction === 'left' ? 'end' : 'start', options.signal);
     const frame = this.prefix.length + this.suffix.length;
     return bodies.map(({ ids, length, lengthIsLowerBound }) => {
       const prompt = new Int32Array(frame + ids.length);

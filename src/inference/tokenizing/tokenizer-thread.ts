@@ -21,7 +21,7 @@ export interface TokenizerRequest {
 /**
  * A thread that tokenises what would stall the HTTP thread: requests with many characters, whose
  * hand-over to the tokenizer (the texts' UTF-8) and whose ids cost milliseconds (see tokenizer.ts
- * and loaded-model.ts).
+ * and src/model/model-runtime.ts).
  */
 export class TokenizerThread {
   private readonly thread: RequestThread<TokenizerRequest, EncodedText[]>;

@@ -38,10 +38,11 @@ export interface TextTokenizer {
    */
   encodePairs(query: string, documents: string[], options: { truncate: boolean; direction?: 'right' | 'left'; signal?: CancelSignal }): Promise<EncodedPair[]>;
   /**
-   * Each text's own tokens (no special ones added; the text as given, not stripped), its first `keep` ones, and how many
-   * it has (a lower bound for a long text, tokenised only as far as `keep` needs), for a caller that frames them itself.
+   * Each text's own tokens (no special ones added; the text as given, not stripped), the `keep` at its `kept` end, and
+   * how many it has (a lower bound for a long text, tokenised only as far as `keep` needs), for a caller that frames
+   * them itself.
    */
-  ownTokens(texts: string[], keep: number, signal?: CancelSignal): Promise<EncodedText[]>;
+  ownTokens(texts: string[], keep: number, kept: KeptEnd, signal?: CancelSignal): Promise<EncodedText[]>;
   /** The id of a token of the vocabulary, if it is one. */
   tokenId(token: string): number | undefined;
   /** Each text cut after its first `tokens` tokens (its own, no special ones), at the end of the last one kept. */
@@ -532,8 +533,8 @@ export async function loadTokenizer(dir: string, options: { maxTokens: number; l
         return { ...pair, length, lengthIsLowerBound: !truncate && (queryTokens!.lengthIsLowerBound || document.lengthIsLowerBound) };
       });
     },
-    async ownTokens(texts, keep, signal) {
-      return (await manyTextTokens(texts, keep, 'start', signal)).map(({ ids, length, lengthIsLowerBound }) => ({ ids: Int32Array.from(ids.slice(0, keep)), length, lengthIsLowerBound }));
+    async ownTokens(texts, keep, kept, signal) {
+      return (await manyTextTokens(texts, keep, kept, signal)).map(({ ids, length, lengthIsLowerBound }) => ({ ids: Int32Array.from(keptTokens(ids, keep, kept)), length, lengthIsLowerBound }));
     },
     tokenId: (token) => tokenizer.tokenToId(token) ?? undefined,
     async firstTokens(texts, tokens, signal) {
