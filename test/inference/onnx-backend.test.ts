@@ -120,3 +120,40 @@ test('closing during a long batch ends after the run in progress: the rest fails
   await running;
   await queued;
 });
+
+test("each text gets the heads it asks for, from one run that fetches what they all read", async (t) => {
+  const artifacts = await tempDir('backend-heads');
+  t.after(() => rm(artifacts, { recursive: true, force: true }));
+  const { dir, weights } = await writeFixtureModel(artifacts, 'test/heads');
+  const texts = [[2, 9, 3], [2, 17, 18, 3], [2, 40, 41, 42, 43, 3]];
+  const reference = texts.map((ids) => {
+    const rows = referenceForward(weights, ids);
+    return { mean: rows[0]!.map((_, d) => rows.reduce((sum, row) => sum + row[d]!, 0) / rows.length), cls: rows[0]! };
+  });
+  const clsHead = { ...meanHead, poolingModes: ['cls' as const] };
+  // A huge overhead: the three texts run together.
+  const backend = await OnnxBackend.start({ ...setup, heads: [meanHead, clsHead], onnxPath: join(dir, 'onnx/model.onnx'), overheadTokens: 1e9 }, 1);
+  try {
+    const runs: { head: number; rows: number[]; vectors: number[][] }[][] = [];
+    const lengths = Int32Array.from(texts, (ids) => ids.length);
+    // Text 0 wants the mean head, text 1 the cls head, text 2 both.
+    const wanted = { heads: Uint8Array.of(0b01, 0b10, 0b11), options: { dimensions: new Int32Array(3), base64: new Uint8Array(3) } };
+    await backend.run({ ids: Int32Array.from(texts.flat()), lengths, ...wanted }, ({ outputs }) => {
+      runs.push(outputs.map(({ head, rows, bytes, ends }) => ({
+        head,
+        rows: Array.from(rows),
+        vectors: Array.from(rows, (_, r) => JSON.parse(Buffer.from(bytes.subarray(r === 0 ? 0 : ends[r - 1], ends[r])).toString()) as number[]),
+      })));
+    });
+    assert.equal(runs.length, 1, 'one run');
+    assert.deepEqual(runs[0]!.map(({ head, rows }) => [head, rows]), [[0, [0, 2]], [1, [1, 2]]]);
+    const close = (actual: number[], expected: ArrayLike<number>, what: string) => assert.ok(Math.max(...Array.from(expected, (value, d) => Math.abs(value - actual[d]!))) < 1e-4, what);
+    const [mean, cls] = runs[0]!;
+    close(mean!.vectors[0]!, reference[0]!.mean, 'text 0, mean');
+    close(mean!.vectors[1]!, reference[2]!.mean, 'text 2, mean');
+    close(cls!.vectors[0]!, reference[1]!.cls, 'text 1, cls');
+    close(cls!.vectors[1]!, reference[2]!.cls, 'text 2, cls');
+  } finally {
+    await backend.close();
+  }
+});
