@@ -5,7 +5,7 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { as4BitWeights, bertOnnxFiles, makeBertWeights, type BertShape, type BertWeights, type ClassifierWeights, type GraphOptions, type Matrix } from './bert-onnx.ts';
+import { as4BitMatrix, as4BitWeights, asHalfGrid, bertOnnxFiles, makeBertWeights, type BertShape, type BertWeights, type ClassifierWeights, type GraphOptions, type LmHeadFormat, type Matrix } from './bert-onnx.ts';
 import { familyTokenizer, templateProcessing, type TokenizerFamily } from './tokenizer-families.ts';
 import type { PoolingMode } from '../../src/inference/heads/pooling.ts';
 
@@ -66,6 +66,8 @@ export interface FixtureOptions {
    * …ForSequenceClassification with one label, the score row = the head's "yes" row less its "no" row, on the last token).
    */
   llmReranker?: 'lm-head' | 'lm-head-tied' | 'seq-cls';
+  /** How an `lm-head` LLM reranker's head holds its weight (float32 by default). */
+  lmHeadFormat?: LmHeadFormat;
 }
 
 export interface FixtureCrossEncoder {
@@ -210,7 +212,10 @@ export async function writeFixtureModel(artifactsDir: string, repo: string, opti
   const vocab = (other?.tokenizer as { model?: { vocab?: Record<string, number> } } | undefined)?.model?.vocab;
   const [yesId, noId] = [vocab?.yes, vocab?.no];
   if (llm && (yesId === undefined || noId === undefined)) throw new Error('an LLM reranker fixture needs a tokenizer with "yes" and "no" tokens');
-  const headWeight = llm && llm !== 'lm-head-tied' ? seededMatrix(shape.hidden, shape.vocab, shape.seed + 3) : undefined;
+  const seeded = llm && llm !== 'lm-head-tied' ? seededMatrix(shape.hidden, shape.vocab, shape.seed + 3) : undefined;
+  const headFormat = options.lmHeadFormat ?? 'float';
+  // What the graph holds of it, which the reference uses.
+  const headWeight = seeded && (headFormat === 'int4' ? as4BitMatrix(seeded) : headFormat === 'float16' ? asHalfGrid(seeded) : seeded);
   const yesNoRows = !llm ? undefined : headWeight
     ? { yes: column(headWeight, yesId!), no: column(headWeight, noId!) }
     : { yes: weights.wordEmbeddings.data.slice(yesId! * shape.hidden, (yesId! + 1) * shape.hidden), no: weights.wordEmbeddings.data.slice(noId! * shape.hidden, (noId! + 1) * shape.hidden) };
@@ -220,7 +225,7 @@ export async function writeFixtureModel(artifactsDir: string, repo: string, opti
     ...graph,
     sentenceEmbedding: graph.sentenceEmbedding ? { dense: dense.map(({ weight }) => weight) } : undefined,
     classifier,
-    lmHead: llm === 'lm-head' ? { weight: headWeight! } : llm === 'lm-head-tied' ? { tied: true } : undefined,
+    lmHead: llm === 'lm-head' ? { weight: headWeight!, format: headFormat } : llm === 'lm-head-tied' ? { tied: true } : undefined,
     lastTokenScore: llm === 'seq-cls' ? { weight: { rows: shape.hidden, cols: 1, data: yesNoRows!.yes.map((yes, i) => yes - yesNoRows!.no[i]!) }, padId: other!.padId } : undefined,
   });
   const crossEncoder = options.crossEncoder;

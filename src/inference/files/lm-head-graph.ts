@@ -34,6 +34,7 @@ const LOGITS = 'logits';
 const PRESENT = /^present\.\d+\.(key|value)$/;
 const TENSOR_FLOAT = 1;
 const TENSOR_FLOAT16 = 10;
+const TENSOR_UINT8 = 2;
 const ELEMENT_BYTES: Record<number, number> = { [TENSOR_FLOAT]: 4, [TENSOR_FLOAT16]: 2 };
 
 interface NodeInfo {
@@ -41,7 +42,7 @@ interface NodeInfo {
   opType: string;
   inputs: string[];
   outputs: string[];
-  /** Integer-list attributes (Transpose's perm). */
+  /** Integer and integer-list attributes (Transpose's perm; MatMulNBits' K, N, bits, block_size). */
   ints: Map<string, number[]>;
 }
 
@@ -64,6 +65,7 @@ function readNode(file: FileBytes, range: Field): NodeInfo {
       const values: number[] = [];
       for (const attribute of fields(file, part.start, part.end)) {
         if (attribute.field === 1 && attribute.start !== undefined) name = text(file, attribute);
+        if (attribute.field === 3) values.push(attribute.value!);
         if (attribute.field === 8) values.push(...(attribute.start !== undefined ? packedVarints(file, attribute.start, attribute.end) : [attribute.value!]));
       }
       node.ints.set(name, values);
@@ -115,25 +117,61 @@ function readTensor(file: FileBytes, range: Field, graphFile: string): TensorInf
   return { dims, dataType, file: graphFile, offset: inline };
 }
 
-/** Per token, its row of the LM head: a row of a [vocab, width] weight, or a column of a [width, vocab] one. */
-function headRows(tensor: TensorInfo, layout: 'rows' | 'columns', tokenIds: number[]): { rows: Float32Array[]; width: number } {
-  const size = ELEMENT_BYTES[tensor.dataType];
-  if (!size) throw new Error(`the LM head's weight has ONNX element type ${tensor.dataType}; float32 and float16 are read`);
-  if (tensor.dims.length !== 2) throw new Error(`the LM head's weight has shape [${tensor.dims.join(', ')}]; expected a matrix`);
-  const [vocab, width] = layout === 'rows' ? tensor.dims : [tensor.dims[1]!, tensor.dims[0]!];
+/** `length` bytes of a tensor's data from byte `at` of it. */
+function tensorBytes(tensor: TensorInfo, at: number, length: number): Buffer {
+  const bytes = Buffer.alloc(length);
   const fd = openSync(tensor.file, 'r');
   try {
-    const rows = tokenIds.map((id) => {
-      if (id < 0 || id >= vocab!) throw new Error(`token ${id} is outside the LM head's ${vocab} rows`);
-      const bytes = Buffer.alloc(width! * size);
-      if (layout === 'rows') readSync(fd, bytes, 0, bytes.length, tensor.offset + id * width! * size);
-      else for (let k = 0; k < width!; k++) readSync(fd, bytes, k * size, size, tensor.offset + (k * vocab! + id) * size);
-      return size === 4 ? new Float32Array(bytes.buffer, bytes.byteOffset, width!).slice() : float16ToFloat32(new Uint16Array(bytes.buffer, bytes.byteOffset, width!));
-    });
-    return { rows, width: width! };
+    if (readSync(fd, bytes, 0, length, tensor.offset + at) !== length) throw new Error("the LM head's weights end early");
   } finally {
     closeSync(fd);
   }
+  return bytes;
+}
+
+/** A float tensor's values from element `first`, `count` of them, `stride` elements apart. */
+function tensorFloats(tensor: TensorInfo, first: number, count: number, stride = 1): Float32Array {
+  const size = ELEMENT_BYTES[tensor.dataType];
+  if (!size) throw new Error(`the LM head's weights have ONNX element type ${tensor.dataType}; float32 and float16 are read`);
+  const bytes = Buffer.alloc(count * size);
+  if (stride === 1) bytes.set(tensorBytes(tensor, first * size, count * size));
+  else for (let k = 0; k < count; k++) bytes.set(tensorBytes(tensor, (first + k * stride) * size, size), k * size);
+  return size === 4 ? new Float32Array(bytes.buffer, bytes.byteOffset, count).slice() : float16ToFloat32(new Uint16Array(bytes.buffer, bytes.byteOffset, count));
+}
+
+function checkToken(id: number, vocab: number) {
+  if (!(id >= 0 && id < vocab)) throw new Error(`token ${id} is outside the LM head's ${vocab} rows`);
+}
+
+/** A row of a [vocab, width] weight, or a column of a [width, vocab] one. */
+function floatRow(tensor: TensorInfo, layout: 'rows' | 'columns', id: number): Float32Array {
+  if (tensor.dims.length !== 2) throw new Error(`the LM head's weight has shape [${tensor.dims.join(', ')}]; expected a matrix`);
+  const [vocab, width] = (layout === 'rows' ? tensor.dims : [tensor.dims[1], tensor.dims[0]]) as [number, number];
+  checkToken(id, vocab);
+  return layout === 'rows' ? tensorFloats(tensor, id * width, width) : tensorFloats(tensor, id, width, vocab);
+}
+
+/**
+ * A row of MatMulNBits' 4-bit weight (onnxruntime's MatMul4BitsQuantizer): B [N, blocks, block_size / 2], two values
+ * a byte (low nibble first); per row and block a scale, and a zero point (packed two a byte per row; 8 when absent).
+ */
+function fourBitRow(b: TensorInfo, scales: TensorInfo, zeroPoints: TensorInfo | undefined, shape: { k: number; n: number; block: number }, id: number): Float32Array {
+  checkToken(id, shape.n);
+  const blocks = Math.ceil(shape.k / shape.block);
+  const blob = shape.block / 2;
+  const packed = tensorBytes(b, id * blocks * blob, blocks * blob);
+  const scale = tensorFloats(scales, id * blocks, blocks);
+  const zeroBytes = Math.ceil(blocks / 2);
+  const zero = zeroPoints && tensorBytes(zeroPoints, id * zeroBytes, zeroBytes);
+  const row = new Float32Array(shape.k);
+  for (let k = 0; k < shape.k; k++) {
+    const block = Math.floor(k / shape.block);
+    const j = k % shape.block;
+    const q = (packed[block * blob + (j >> 1)]! >> ((j & 1) * 4)) & 15;
+    const z = zero ? (zero[block >> 1]! >> ((block & 1) * 4)) & 15 : 8;
+    row[k] = (q - z) * scale[block]!;
+  }
+  return row;
 }
 
 /** ValueInfoProto {name, type: tensor {elem_type, shape [batch_size, sequence_length, width]}}. */
@@ -168,28 +206,49 @@ export function hiddenStateGraph(onnxFile: string, tokenIds: number[]): HiddenSt
       removed.add(head);
       head = producer(head.inputs[0]!);
     }
-    if (head?.opType !== 'MatMul') {
-      throw new Error(`its ${LOGITS} come from ${head ? `a ${head.opType} node` : 'no node'}; the LM head is read where it is one MatMul from the last hidden state (as in onnx-community's fp32 and fp16 exports), not in quantised or merged exports`);
+    if (head?.opType !== 'MatMul' && head?.opType !== 'MatMulNBits') {
+      throw new Error(`its ${LOGITS} come from ${head ? `a ${head.opType} node` : 'no node'}; the LM head is read where it is one MatMul (float32, float16) or 4-bit MatMulNBits from the last hidden state, as in onnx-community's exports, not in merged or otherwise quantised ones`);
     }
     removed.add(head);
-    const [hidden, weightName] = head.inputs as [string, string];
-    let layout: 'rows' | 'columns' = 'columns';
-    let initializer = initializers.find(({ name }) => name === weightName);
-    const transpose = initializer ? undefined : producer(weightName);
-    if (transpose?.opType === 'Transpose' && [undefined, '1,0'].includes(transpose.ints.get('perm')?.join(','))) {
+    const hidden = head.inputs[0]!;
+    const tensorNamed = (name: string) => {
+      const initializer = initializers.find((entry) => entry.name === name);
+      if (!initializer) throw new Error(`the LM head's ${name} is not a weight stored in the graph`);
+      return { initializer, tensor: readTensor(file, initializer.range, onnxFile) };
+    };
+    let rows: Float32Array[];
+    let elemType: number;
+    const weights: NamedField[] = [];
+    if (head.opType === 'MatMulNBits') {
+      const [, bName, scalesName, zeroName, groupIndex, bias] = head.inputs;
+      const attribute = (name: string) => head.ints.get(name)?.[0];
+      const shape = { k: attribute('K')!, n: attribute('N')!, block: attribute('block_size')! };
+      if (attribute('bits') !== 4 || !(shape.k > 0 && shape.n > 0 && shape.block > 0) || groupIndex || bias) {
+        throw new Error(`its LM head is a MatMulNBits of ${attribute('bits')} bits${groupIndex || bias ? ' with g_idx or a bias' : ''}; 4-bit ones without are read`);
+      }
+      const [b, scales] = [tensorNamed(bName!), tensorNamed(scalesName!)];
+      const zero = zeroName ? tensorNamed(zeroName) : undefined;
+      if (zero && zero.tensor.dataType !== TENSOR_UINT8) throw new Error("its LM head's zero points are not packed 4-bit values");
+      weights.push(b.initializer, scales.initializer, ...(zero ? [zero.initializer] : []));
+      rows = tokenIds.map((id) => fourBitRow(b.tensor, scales.tensor, zero?.tensor, shape, id));
+      elemType = scales.tensor.dataType;
+    } else {
+      const weightName = head.inputs[1]!;
+      const transpose = initializers.some(({ name }) => name === weightName) ? undefined : producer(weightName);
       // Tied embeddings: the head is the embedding matrix [vocab, width], transposed.
-      initializer = initializers.find(({ name }) => name === transpose.inputs[0]);
-      layout = 'rows';
-      if (!nodes.some((node) => !removed.has(node) && node !== transpose && node.inputs.includes(weightName))) removed.add(transpose);
+      const tied = transpose?.opType === 'Transpose' && [undefined, '1,0'].includes(transpose.ints.get('perm')?.join(','));
+      if (tied && !nodes.some((node) => !removed.has(node) && node !== transpose && node.inputs.includes(weightName))) removed.add(transpose);
+      const { initializer, tensor } = tensorNamed(tied ? transpose.inputs[0]! : weightName);
+      weights.push(initializer);
+      rows = tokenIds.map((id) => floatRow(tensor, tied ? 'rows' : 'columns', id));
+      elemType = tensor.dataType;
     }
-    if (!initializer) throw new Error(`the LM head's weight ${weightName} is not a weight stored in the graph`);
-    const tensor = readTensor(file, initializer.range, onnxFile);
-    const { rows, width } = headRows(tensor, layout, tokenIds);
-    const weightUsed = nodes.some((node) => !removed.has(node) && node.inputs.includes(initializer.name));
+    const width = rows[0]!.length;
+    const unused = weights.filter(({ name }) => !nodes.some((node) => !removed.has(node) && node.inputs.includes(name)));
 
-    const dropped = new Set<Field>([...[...removed].map(({ range }) => range), ...(weightUsed ? [] : [initializer.range])]);
+    const dropped = new Set<Field>([...[...removed].map(({ range }) => range), ...unused.map(({ range }) => range)]);
     for (const { range, name } of outputs) if (name === LOGITS || PRESENT.test(name)) dropped.add(range);
-    const graphPieces: Piece[] = [...graphFields.filter((range) => !dropped.has(range)), hiddenOutput(hidden, tensor.dataType, width)];
+    const graphPieces: Piece[] = [...graphFields.filter((range) => !dropped.has(range)), hiddenOutput(hidden, elemType, width)];
     const graphBytes = graphPieces.reduce((sum, piece) => sum + pieceBytes(piece), 0);
     const pieces: Piece[] = [
       ...modelFields.filter((range) => range !== graphField),
