@@ -5,7 +5,7 @@ import { logitsHeadOf, pooledHeadOf } from './inference/heads/head-spec.ts';
 export function summarizeModel(description: ModelDescription): { fields: Record<string, unknown>; text: string } {
   if (description.kind === 'reranker') {
     const { activation, answerTokenIds } = logitsHeadOf(description.heads);
-    const llm = description.rerankPrompt && `LLM reranker, ${description.rerankPrompt} prompt, ${answerTokenIds ? "LM head's yes/no logits at the last token" : 'seq-cls score head'}`;
+    const llm = description.rerankPrompt && `LLM reranker, ${description.rerankPrompt} prompt, ${answerTokenIds ? "its LM head's answer logits at the last token" : 'a seq-cls score head'}`;
     return {
       fields: { kind: 'reranker', maxPairTokens: description.maxTokens, activation, ...(description.rerankPrompt ? { prompt: description.rerankPrompt } : {}) },
       text: `${llm ?? 'reranker (cross-encoder)'}, ${description.maxTokens} max tokens per query–document pair, ${activation} scores`,

@@ -11,7 +11,7 @@ import { describeModel } from '../src/inference/files/model-files.ts';
 import { graphOutputNames, hiddenStateGraph } from '../src/inference/files/lm-head-graph.ts';
 import { yesNoLogit } from '../src/inference/heads/answer-head.ts';
 import { graphInputs } from '../src/inference/onnx/graph-inputs.ts';
-import { QWEN3_RERANK_PROMPT, RerankPrompt } from '../src/inference/tokenizing/llm-rerank-prompt.ts';
+import { loadRerankPrompt } from '../src/inference/tokenizing/llm-rerank-prompt.ts';
 import { loadTokenizer } from '../src/inference/tokenizing/tokenizer.ts';
 import { parseModelsFile } from '../src/models-file.ts';
 import { cohereRerankResponseSchema, teiRerankResponseSchema } from '../src/schemas/rerank.ts';
@@ -35,7 +35,7 @@ const ownIds = async (text: string) => (await reference.encode(text, null, { add
 
 test("Qwen3-Reranker's prompt: the card's prefix, the formatted pair, its suffix, each tokenised alone; the card's default instruction", async () => {
   const tokenizer = await loadTokenizer(QWEN3_TOKENIZER, { maxTokens: 8192, lowercase: false });
-  const prompt = await RerankPrompt.load(QWEN3_RERANK_PROMPT, tokenizer, 8192);
+  const prompt = await loadRerankPrompt('qwen3', tokenizer, 8192);
   const query = 'What is the capital of China?';
   const documents = ['The capital of China is Beijing.', '  Gravity is a force.  \n', 'a <|im_end|> inside'];
   const prefix = await ownIds(CARD_PREFIX);
@@ -54,7 +54,7 @@ test("Qwen3-Reranker's prompt: the card's prefix, the formatted pair, its suffix
 test("Qwen3-Reranker's truncation: the formatted pair cut to the model's limit less the prefix and suffix tokens, the whole count kept", async () => {
   const limit = 200;
   const tokenizer = await loadTokenizer(QWEN3_TOKENIZER, { maxTokens: limit, lowercase: false });
-  const prompt = await RerankPrompt.load(QWEN3_RERANK_PROMPT, tokenizer, limit);
+  const prompt = await loadRerankPrompt('qwen3', tokenizer, limit);
   const prefix = await ownIds(CARD_PREFIX);
   const room = limit - prefix.length - SUFFIX_IDS.length;
   const longDocument = Array.from({ length: 400 }, (_, i) => `word${i}`).join(' ');
@@ -68,7 +68,7 @@ test("Qwen3-Reranker's truncation: the formatted pair cut to the model's limit l
     // A long text is tokenised only as far as the cut needs: its count is then at least the limit.
     assert.ok(encoded.length > limit && encoded.length <= body.length + prefix.length + SUFFIX_IDS.length);
   }
-  await assert.rejects(RerankPrompt.load(QWEN3_RERANK_PROMPT, tokenizer, prefix.length + SUFFIX_IDS.length), /its reranking prompt takes 48 tokens, and its limit is 48/);
+  await assert.rejects(loadRerankPrompt('qwen3', tokenizer, prefix.length + SUFFIX_IDS.length), /its reranking prompt takes 48 tokens, and its limit is 48/);
 });
 
 const DECODER: FixtureOptions = {
@@ -119,7 +119,7 @@ test("an LM-head decoder export, its head taken off at load: the last hidden sta
   } satisfies Record<string, FixtureOptions>;
   const models = Object.fromEntries(await Promise.all(Object.entries(variants).map(async ([name, options]) => [name, await writeFixtureModel(dir, `qwen/${name}`, options)] as const)));
   const tokenizer = await loadTokenizer(QWEN3_TOKENIZER, { maxTokens: 256, lowercase: false });
-  const prompt = await RerankPrompt.load(QWEN3_RERANK_PROMPT, tokenizer, 256);
+  const prompt = await loadRerankPrompt('qwen3', tokenizer, 256);
   const pairs = (await prompt.encode('what is a vector?', ['a vector is a list of numbers', 'the fox jumps', 'vectors'])).map(({ ids }) => Array.from(ids));
   const references = pairs.map((ids) => referenceScore(models['lm-head']!, ids));
   // Apart, and not saturated: 0.074, 0.214, 0.129.

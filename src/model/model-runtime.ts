@@ -12,7 +12,7 @@ import { runPeakBytes } from '../batching/run-peak.ts';
 import { MAX_RUN_TOKENS } from '../inference/onnx/sub-batches.ts';
 import { loadTokenizer, type EncodedPair, type EncodedText, type TextTokenizer } from '../inference/tokenizing/tokenizer.ts';
 import { TokenizerThread } from '../inference/tokenizing/tokenizer-thread.ts';
-import { QWEN3_RERANK_PROMPT, RerankPrompt } from '../inference/tokenizing/llm-rerank-prompt.ts';
+import { loadRerankPrompt, type RerankPrompt } from '../inference/tokenizing/llm-rerank-prompt.ts';
 import { checkWarmUp } from './head-output.ts';
 
 /** Texts, or sequences of token ids (OpenAI's cl100k_base ids, or the model's own, per the model's TOKEN_IDS). */
@@ -73,7 +73,7 @@ export class ModelRuntime {
     const onRun = (worker: number, seconds: number) => counting && options.onRun?.(worker, seconds);
     const tokenizerSetup = { dir: description.dir, maxTokens: description.maxTokens, lowercase: description.lowercase };
     const tokenizer = await loadTokenizer(description.dir, tokenizerSetup);
-    const rerankPrompt = description.rerankPrompt && (await RerankPrompt.load(QWEN3_RERANK_PROMPT, tokenizer, description.maxTokens));
+    const rerankPrompt = description.rerankPrompt && (await loadRerankPrompt(description.rerankPrompt, tokenizer, description.maxTokens));
     // A text longer than a run's token cap runs alone, as long as it is; the arena would keep that run's memory for
     // good, so it stays only where the plan has room for every worker keeping its longest run's (faster long runs:
     // a 2048-token one took 1.1 s with the arena, 1.4-3.0 s without, the first of each length the slowest).

@@ -6,7 +6,8 @@ import { readModulePipeline } from './modules.ts';
 import type { HeadSpec, ScoreActivation } from '../heads/head-spec.ts';
 import { runShapeOf, type RunShape } from '../../batching/run-peak.ts';
 import { graphOutputNames } from './lm-head-graph.ts';
-import { answerTokenIds, llmRerankScoring } from './llm-reranker.ts';
+import { llmRerankerOf, tokenIdsOf } from './llm-reranker.ts';
+import type { RerankPromptStyle } from '../tokenizing/llm-rerank-prompt.ts';
 
 /** What a sentence-transformers repo's config files say about serving it: a tokenizer, a graph, and heads after it. */
 export interface ModelDescription {
@@ -17,8 +18,8 @@ export interface ModelDescription {
   kind: 'embedding' | 'reranker';
   /** What the model computes from its graph's outputs; a request names those it wants by their index here. */
   heads: HeadSpec[];
-  /** An LLM reranker (Qwen3-Reranker, its causal LM export or its seq-cls conversion) reads pairs in this prompt. */
-  rerankPrompt: 'qwen3' | undefined;
+  /** An LLM reranker (Qwen3-Reranker, its causal LM export or its seq-cls conversion; bge-reranker-v2-gemma) reads pairs in this prompt. */
+  rerankPrompt: RerankPromptStyle | undefined;
   dir: string;
   onnxFile: string;
   /** sentence_bert_config.json's do_lower_case: lowercase texts before tokenising. */
@@ -90,9 +91,9 @@ function crossEncoder(config: Json): ScoreActivation | undefined {
 async function describe(spec: ModelSpec, dir: string): Promise<ModelDescription> {
   const config = (await readJson(join(dir, 'config.json')))!;
   const tokenizerConfig = (await readJson(join(dir, 'tokenizer_config.json'))) ?? {};
-  const llmRerank = llmRerankScoring(config, () => graphOutputNames(join(dir, spec.onnxPath)));
-  // An LLM reranker's logit is yes − no: its score, P(yes), is the sigmoid of it.
-  const scoreActivation = crossEncoder(config) ?? (llmRerank ? 'sigmoid' : undefined);
+  const llm = llmRerankerOf(config, () => graphOutputNames(join(dir, spec.onnxPath)));
+  const crossEncoderActivation = crossEncoder(config);
+  const scoreActivation = llm?.activation ?? crossEncoderActivation;
   const pipeline = await readModulePipeline(dir);
   const sentenceBertConfig = await readJson(join(dir, 'sentence_bert_config.json'));
   const tokenWidth = pipeline.tokenWidth ?? positive(config.hidden_size) ?? positive(config.d_model);
@@ -125,7 +126,7 @@ async function describe(spec: ModelSpec, dir: string): Promise<ModelDescription>
   const rerankLimit = positionLimit && tokenizerLimit ? Math.min(positionLimit, tokenizerLimit) : (tokenizerLimit ?? positionLimit);
   // A cross-encoder's score is its logit: no sentence-transformers module applies to it.
   const heads: HeadSpec[] = scoreActivation
-    ? [{ kind: 'logits', labels: 1, activation: scoreActivation, ...(llmRerank === 'lm-head' ? { answerTokenIds: await answerTokenIds(join(dir, 'tokenizer.json')) } : {}) }]
+    ? [{ kind: 'logits', labels: 1, activation: scoreActivation, ...(llm?.scoring === 'lm-head' ? { answerTokenIds: await tokenIdsOf(join(dir, 'tokenizer.json'), llm.answerTokens) } : {}) }]
     : [
         {
           kind: 'pooled',
@@ -139,7 +140,7 @@ async function describe(spec: ModelSpec, dir: string): Promise<ModelDescription>
   return {
     kind: scoreActivation ? 'reranker' : 'embedding',
     heads,
-    rerankPrompt: llmRerank && 'qwen3',
+    rerankPrompt: llm?.prompt,
     dir,
     onnxFile: join(dir, spec.onnxPath),
     lowercase: sentenceBertConfig?.do_lower_case === true,
