@@ -143,11 +143,11 @@ test("an LM-head decoder export, its head taken off at load: the last hidden sta
       continue;
     }
     assert.ok(graphOutputNames(onnxFile).includes('logits'));
-    const graph = hiddenStateGraph(onnxFile, [YES, NO]);
+    const { model: bytes, head: graph } = hiddenStateGraph(onnxFile, [YES, NO]);
     // −0 and 0 alike (a quantised or rounded weight's zeros may be either).
     const values = (rows: Float32Array[]) => rows.map((row) => Array.from(row, (value) => value + 0));
     assert.deepEqual(values(graph.rows), values([model.yesNoRows!.yes, model.yesNoRows!.no!]), 'the rows as the export holds them');
-    const session = await ort.InferenceSession.create(graph.model, { extra: { session: { model_external_initializers_file_folder_path: join(model.dir, 'onnx') } } });
+    const session = await ort.InferenceSession.create(bytes, { extra: { session: { model_external_initializers_file_folder_path: join(model.dir, 'onnx') } } });
     assert.deepEqual(session.outputNames, [graph.outputName], 'logits and present.N.* are gone');
     const { tensor, seqLen } = await runRows(session, pairs, model.padId, graph.outputName);
     assert.equal(tensor.type, name === 'lm-head-float16' ? 'float16' : 'float32');

@@ -20,14 +20,19 @@ import { float16ToFloat32 } from './half-float.ts';
 import { leavesFolder } from './folder-path.ts';
 import { FileBytes, fields, lengthField, lengthFieldHeader, packedVarints, varintField, type Field } from './protobuf-fields.ts';
 
-export interface HiddenStateGraph {
-  /** The model's bytes without the LM head, its output `outputName`. */
-  model: Uint8Array;
+/** What a worker multiplies the last hidden state by, and which output holds it. */
+export interface LmHeadRows {
   /** The last hidden state, [batch, tokens, width], in the weights' element type. */
   outputName: string;
   /** Per token asked for, its row of the LM head (`width` floats). */
   rows: Float32Array[];
   width: number;
+}
+
+export interface HiddenStateGraph {
+  /** The model's bytes without the LM head, its output the head's `outputName`. */
+  model: Uint8Array;
+  head: LmHeadRows;
 }
 
 const LOGITS = 'logits';
@@ -262,7 +267,7 @@ export function hiddenStateGraph(onnxFile: string, tokenIds: number[]): HiddenSt
       else readSync(fd, model, at, piece.end - piece.from, piece.from);
       at += pieceBytes(piece);
     }
-    return { model, outputName: hidden, rows, width };
+    return { model, head: { outputName: hidden, rows, width } };
   } catch (error) {
     throw new Error(`${onnxFile}: ${(error as Error).message}`);
   } finally {

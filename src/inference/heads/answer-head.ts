@@ -7,7 +7,7 @@
  * or two rows: the graph no longer computes the vocabulary-wide logits (lm-head-graph.ts).
  */
 import type ort from 'onnxruntime-node';
-import type { HiddenStateGraph } from '../files/lm-head-graph.ts';
+import type { LmHeadRows } from '../files/lm-head-graph.ts';
 import { BlobWriter } from '../output/blob-writer.ts';
 import { floats, type Head } from './head.ts';
 
@@ -24,7 +24,7 @@ export function yesNoLogit(hidden: Float32Array, offset: number, yes: Float32Arr
 }
 
 /** One float32 per row, yes − no (or yes) at its last token (right padding: token `length` − 1). */
-export function answerHead(graph: HiddenStateGraph): Head {
+export function answerHead(graph: LmHeadRows): Head {
   const [yes, no] = graph.rows as [Float32Array, Float32Array | undefined];
   const logit = new Float32Array(1);
   // One decoded copy per run (an fp16 export's hidden state), however many rows read it.

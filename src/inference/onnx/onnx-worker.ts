@@ -5,7 +5,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import ort from 'onnxruntime-node';
 import { dirname } from 'node:path';
-import { hiddenStateGraph } from '../files/lm-head-graph.ts';
+import { hiddenStateGraph, type LmHeadRows } from '../files/lm-head-graph.ts';
 import { createHead } from '../heads/create-head.ts';
 import { findHead } from '../heads/head-spec.ts';
 import type { RunOutputs } from '../heads/head.ts';
@@ -30,14 +30,22 @@ const MAX_OVERHEAD_TOKENS = 256;
  */
 const EARLY_FREE_MS = 2;
 
-async function start() {
-  const answerTokenIds = findHead(setup.heads, 'logits')?.spec.answerTokenIds;
-  // An LLM reranker's graph without its LM head, loaded from memory (its external data from the graph's folder).
-  const lmHead = answerTokenIds && hiddenStateGraph(setup.onnxPath, answerTokenIds);
+/**
+ * The session of the setup's graph; for an LLM reranker's causal LM export, of the graph without its LM head, loaded
+ * from memory (its external data from the graph's folder), and the head's rows the answer head needs. The edited
+ * graph's bytes are let go once the session holds what it needs of them.
+ */
+async function openSession(): Promise<{ session: ort.InferenceSession; lmHead?: LmHeadRows }> {
   const options = sessionOptions(setup.intraOpThreads, setup.memoryArena);
-  const session = lmHead
-    ? await ort.InferenceSession.create(lmHead.model, { ...options, extra: { session: { model_external_initializers_file_folder_path: dirname(setup.onnxPath) } } })
-    : await ort.InferenceSession.create(setup.onnxPath, options);
+  const answerTokenIds = findHead(setup.heads, 'logits')?.spec.answerTokenIds;
+  if (!answerTokenIds) return { session: await ort.InferenceSession.create(setup.onnxPath, options) };
+  const { model, head } = hiddenStateGraph(setup.onnxPath, answerTokenIds);
+  const extra = { session: { model_external_initializers_file_folder_path: dirname(setup.onnxPath) } };
+  return { session: await ort.InferenceSession.create(model, { ...options, extra }), lmHead: head };
+}
+
+async function start() {
+  const { session, lmHead } = await openSession();
   const feedsFor = graphInputs(session);
   const heads = await Promise.all(setup.heads.map((spec) => createHead(session, spec, lmHead)));
   /** The graph outputs the heads of a mask of heads read, by mask. */
