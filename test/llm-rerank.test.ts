@@ -137,6 +137,8 @@ test("an LM-head decoder export, its head taken off at load: the last hidden sta
   for (const [name, model] of Object.entries(models)) {
     const onnxFile = join(model.dir, 'onnx/model.onnx');
     if (name === 'seq-cls') {
+      // A graph whose logits are not an LM head's MatMul is refused, by what makes them.
+      assert.throws(() => hiddenStateGraph(onnxFile, [YES, NO]), /its logits come from a ReduceSum node; the LM head is read where it is one MatMul/);
       const session = await ort.InferenceSession.create(onnxFile);
       const { tensor } = await runRows(session, pairs, model.padId, 'logits');
       scored[name] = Array.from(tensor.data as Float32Array, sigmoid);

@@ -212,7 +212,7 @@ export function hiddenStateGraph(onnxFile: string, tokenIds: number[]): HiddenSt
       head = producer(head.inputs[0]!);
     }
     if (head?.opType !== 'MatMul' && head?.opType !== 'MatMulNBits') {
-      throw new Error(`its ${LOGITS} come from ${head ? `a ${head.opType} node` : 'no node'}; the LM head is read where it is one MatMul (float32, float16) or 4-bit MatMulNBits from the last hidden state, as in onnx-community's exports, not in merged or otherwise quantised ones`);
+      throw new Error(`its ${LOGITS} come from ${head ? `${/^[AEIOU]/.test(head.opType) ? 'an' : 'a'} ${head.opType} node` : 'no node'}; the LM head is read where it is one MatMul (float32, float16) or 4-bit MatMulNBits from the last hidden state, as in onnx-community's exports, not in merged or otherwise quantised ones`);
     }
     removed.add(head);
     const hidden = head.inputs[0]!;
