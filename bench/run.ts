@@ -14,10 +14,13 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { detectCapacity } from '../src/capacity.ts';
 import { loadServerConfig } from '../src/config.ts';
+import { hiddenStateGraph } from '../src/inference/files/lm-head-graph.ts';
 import { describeModel } from '../src/inference/files/model-files.ts';
+import { logitsHeadOf } from '../src/inference/heads/head-spec.ts';
+import { loadRerankPrompt } from '../src/inference/tokenizing/llm-rerank-prompt.ts';
 import { loadTokenizer } from '../src/inference/tokenizing/tokenizer.ts';
-import { loadModelsFile, type ModelSpec } from '../src/models-file.ts';
-import { MINILM_SHAPE } from '../test/helpers/fixture-model.ts';
+import { loadModelsFile, parseModelsFile, type ModelSpec } from '../src/models-file.ts';
+import { MINILM_SHAPE, writeFixtureModel } from '../test/helpers/fixture-model.ts';
 import { startServer, type ServerProcess } from '../test/helpers/server-process.ts';
 import { bgeM3Suite, type BgeM3Suite } from './bge-m3-suite.ts';
 import { chartSvg } from './chart.ts';
@@ -76,11 +79,11 @@ export interface BenchReport {
   date: string;
   cpus: number;
   tokenizer: string;
-  suites: { fp32?: ModelSuite; int8?: ModelSuite; serving?: ServingSuite; long?: LongSuite; rerank?: RerankSuite; sparse?: SparseSuite; classify?: ClassifySuite; 'bge-m3'?: BgeM3Suite };
+  suites: { fp32?: ModelSuite; int8?: ModelSuite; serving?: ServingSuite; long?: LongSuite; rerank?: RerankSuite; sparse?: SparseSuite; classify?: ClassifySuite; 'bge-m3'?: BgeM3Suite; 'llm-rerank'?: RerankSuite };
 }
 
 const USAGE = `usage: npm run bench -- [options]
-  --suites LIST         fp32, int8, serving, long, rerank, sparse, classify, bge-m3 (comma-separated; default fp32,int8,serving)
+  --suites LIST         fp32, int8, serving, long, rerank, sparse, classify, bge-m3, llm-rerank (comma-separated; default fp32,int8,serving)
   --seconds N           length of each load scenario (default 20)
   --limit-seconds N     length of each ONNX Runtime limit measurement (default 4)
   --index-requests N    64-text requests in the index scenario (default 24)
@@ -373,6 +376,41 @@ async function classifySuite(artifactsDir: string, cpus: number): Promise<Classi
   });
 }
 
+/**
+ * LLM rerank: a small Qwen3-Reranker-shaped decoder export (Qwen3's tokenizer, an LM head over its 151 669 tokens,
+ * 4 layers × 64 wide), each request 1 query × 20 documents of 32–256 tokens in the card's prompt, at several
+ * connections; pairs/s against N single-thread sessions running the same prompts through the graph the server runs
+ * (its LM head taken off: running the whole head would be a lower, flattering limit). The peak RSS is the server's.
+ */
+async function llmRerankSuite(artifactsDir: string, cpus: number): Promise<RerankSuite> {
+  const repo = 'bench/qwen3-reranker-shaped';
+  await writeFixtureModel(artifactsDir, repo, {
+    family: 'qwen3', llmReranker: 'lm-head', graph: { causal: true, past: true },
+    shape: { layers: 4, hidden: 64, heads: 4, intermediate: 256, maxPositions: 1024, seed: 7 }, modelMaxLength: 1024,
+  });
+  const spec = parseModelsFile(repo, 'bench')[0]!;
+  const description = await describeModel(spec, artifactsDir);
+  const withoutHead = join(description.dir, 'onnx/model-without-lm-head.onnx');
+  await writeFile(withoutHead, hiddenStateGraph(description.onnxFile, logitsHeadOf(description.heads).answerTokenIds!).model);
+  const tokenizer = await loadTokenizer(description.dir, { maxTokens: description.maxTokens, lowercase: false });
+  const prompt = await loadRerankPrompt('qwen3', tokenizer, description.maxTokens);
+  const query = 'what does the quick brown fox do when the lazy dog sleeps';
+  const documents = await makeTexts(tokenizer, 200, 32, 256, 6);
+  const prompts = (await prompt.encode(query, documents.map(({ text }) => text))).map(({ ids }) => ids);
+  return withServer(artifactsDir, spec, async (server) => {
+    const plan = planOf(server);
+    const limit = await measureParallelLimit(withoutHead, prompts, cpus, [1, 4, 20], limitSeconds);
+    const loads: LoadResult[] = [];
+    for (const connections of [1, cpus, 4 * cpus]) {
+      loads.push(await runLoad(server, { model: spec.id, texts: documents, textsPerRequest: 20, connections, requests: 3 * connections + 3, rerankQuery: query }));
+    }
+    console.log(`\nLLM rerank (1 query × 20 documents of 32–256 tokens, Qwen3-Reranker's prompt): ${plan}`);
+    console.log(`ONNX Runtime limit, ${cpus} single-thread sessions: ${round(limit.textsPerSecond)} pairs/s (batch ${limit.batchSize})`);
+    console.table(loads.map((load) => ({ ...row('llm-rerank', load, limit), 'RSS peak MB': Math.round(load.peakRssMb) })));
+    return { plan, limit, loads };
+  });
+}
+
 async function main() {
   const { cpus } = await detectCapacity();
   const artifactsDir = await mkdtemp(join(tmpdir(), 'bench-'));
@@ -393,6 +431,7 @@ async function main() {
       if (suites.has('sparse')) report.suites.sparse = await sparseSuite(artifactsDir, cpus);
       if (suites.has('classify')) report.suites.classify = await classifySuite(artifactsDir, cpus);
       if (suites.has('bge-m3')) report.suites['bge-m3'] = await bgeM3Suite(artifactsDir, { cpus, seconds, limitSeconds, indexRequests, withServer, planOf });
+      if (suites.has('llm-rerank')) report.suites['llm-rerank'] = await llmRerankSuite(artifactsDir, cpus);
     }
     // Only a whole run replaces the committed results; a part of one goes beside them.
     const whole = !modelArgument && ['fp32', 'int8', 'serving'].every((suite) => suites.has(suite));

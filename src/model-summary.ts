@@ -4,10 +4,11 @@ import { findHead, logitsHeadOf, pooledHeadOf } from './inference/heads/head-spe
 /** A model described by its kind, for the logs: an embedding model by its vectors, a reranker by the pairs it scores. */
 export function summarizeModel(description: ModelDescription): { fields: Record<string, unknown>; text: string } {
   if (description.kind === 'reranker') {
-    const { activation } = logitsHeadOf(description.heads);
+    const { activation, answerTokenIds } = logitsHeadOf(description.heads);
+    const llm = description.rerankPrompt && `LLM reranker, ${description.rerankPrompt} prompt, ${answerTokenIds ? "its LM head's answer logits at the last token" : 'a seq-cls score head'}`;
     return {
-      fields: { kind: 'reranker', maxPairTokens: description.maxTokens, activation },
-      text: `reranker (cross-encoder), ${description.maxTokens} max tokens per query–document pair, ${activation} scores`,
+      fields: { kind: 'reranker', maxPairTokens: description.maxTokens, activation, ...(description.rerankPrompt ? { prompt: description.rerankPrompt } : {}) },
+      text: `${llm ?? 'reranker (cross-encoder)'}, ${description.maxTokens} max tokens per query–document pair, ${activation} scores`,
     };
   }
   const sparse = findHead(description.heads, 'sparse')?.spec;

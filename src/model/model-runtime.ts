@@ -15,6 +15,7 @@ import { CALIBRATION_TEXTS } from '../inference/output/calibration-texts.ts';
 import { findHead } from '../inference/heads/head-spec.ts';
 import type { Int8Ranges } from '../inference/output/quantize.ts';
 import { TokenizerThread } from '../inference/tokenizing/tokenizer-thread.ts';
+import { loadRerankPrompt, type RerankPrompt } from '../inference/tokenizing/llm-rerank-prompt.ts';
 import { checkWarmUp } from './head-output.ts';
 
 /** Texts, or sequences of token ids (OpenAI's cl100k_base ids, or the model's own, per the model's TOKEN_IDS). */
@@ -64,6 +65,8 @@ export class ModelRuntime {
     private readonly tokenizerThread: TokenizerThread,
     private readonly backend: OnnxBackend,
     private readonly batcher: Batcher,
+    /** An LLM reranker's prompt (description.rerankPrompt). */
+    private readonly rerankPrompt: RerankPrompt | undefined,
   ) {}
 
   static async load(description: ModelDescription, options: RuntimeOptions): Promise<ModelRuntime> {
@@ -74,6 +77,7 @@ export class ModelRuntime {
     // A classifier's texts are tokenised as given, as transformers' pipeline and TEI read them (not stripped, as sentence-transformers does).
     const tokenizerSetup = { dir: description.dir, maxTokens: description.maxTokens, lowercase: description.lowercase, asGiven: description.kind === 'classifier' };
     const tokenizer = await loadTokenizer(description.dir, tokenizerSetup);
+    const rerankPrompt = description.rerankPrompt && (await loadRerankPrompt(description.rerankPrompt, tokenizer, description.maxTokens));
     // A text longer than a run's token cap runs alone, as long as it is; the arena would keep that run's memory for
     // good, so it stays only where the plan has room for every worker keeping its longest run's (faster long runs:
     // a 2048-token one took 1.1 s with the arena, 1.4-3.0 s without, the first of each length the slowest).
@@ -97,7 +101,7 @@ export class ModelRuntime {
     const backend = await starting;
     const memory = options.runMemory && { budget: options.runMemory, peakBytes: (batch: number, longest: number) => runPeakBytes(description.runShape, batch, longest, memoryArena) };
     const batcher = new Batcher(backend, options.batching, onBatch, memory);
-    const runtime = new ModelRuntime(description, tokenizer, new TokenizerThread(tokenizerSetup), backend, batcher);
+    const runtime = new ModelRuntime(description, tokenizer, new TokenizerThread(tokenizerSetup), backend, batcher, rerankPrompt);
     try {
       await runtime.warmUp();
     } catch (error) {
@@ -164,11 +168,11 @@ export class ModelRuntime {
    * Encoded pairs (or texts with their token types) through one head, after the length checks: per pair, its blob.
    * The caller has admitted them and releases its places once this returns (the queue counts them from here on).
    */
-  async submitPairs(encoded: EncodedPair[], head: number, options: { truncate: boolean; signal?: CancelSignal }): Promise<Uint8Array[]> {
+  async submitPairs(encoded: (EncodedText & { typeIds?: Int32Array })[], head: number, options: { truncate: boolean; signal?: CancelSignal }): Promise<Uint8Array[]> {
     this.checkLengths(encoded, options);
     const blobs = this.submit(
       encoded.map(({ ids }) => ids),
-      { heads: [head], signal: options.signal, typeIds: encoded.map(({ typeIds }) => typeIds) },
+      { heads: [head], signal: options.signal, typeIds: encoded.some(({ typeIds }) => typeIds) ? encoded.map(({ typeIds }) => typeIds!) : undefined },
     );
     return (await blobs)[0]!;
   }
@@ -215,6 +219,23 @@ export class ModelRuntime {
     const { truncate, direction, signal } = options;
     const cut = options.maxDocumentTokens === undefined ? documents : await this.tokenizer.firstTokens(documents, options.maxDocumentTokens, signal);
     const encoded = await this.tokenizer.encodePairs(query, cut, { truncate, direction, signal });
+    signal?.throwIfAborted();
+    return encoded;
+  }
+
+  /**
+   * An LLM reranker's (query, document) pairs in its prompt (llm-rerank-prompt.ts), `instruction` in it (absent: the
+   * prompt's default), each cut to the model's limit (for `truncate: false`, left whole for checkLengths to refuse);
+   * `maxDocumentTokens` first cuts each document to its own first tokens.
+   */
+  async encodePrompts(
+    query: string,
+    documents: string[],
+    options: { instruction?: string; direction?: 'right' | 'left'; maxDocumentTokens?: number; signal?: CancelSignal },
+  ): Promise<EncodedText[]> {
+    const { signal } = options;
+    const cut = options.maxDocumentTokens === undefined ? documents : await this.tokenizer.firstTokens(documents, options.maxDocumentTokens, signal);
+    const encoded = await this.rerankPrompt!.encode(query, cut, options);
     signal?.throwIfAborted();
     return encoded;
   }

@@ -61,6 +61,7 @@ export function rerankRoute(app: FastifyInstance) {
           truncate: body.truncate ?? app.limits.truncate,
           direction: body.truncation_direction?.toLowerCase() as 'right' | 'left' | undefined,
           maxDocumentTokens: body.max_tokens_per_doc,
+          instruction: body.instruction,
           signal,
         };
         // The schema took only rerankers' and ColBERT models' names; a ColBERT model scores by MaxSim.

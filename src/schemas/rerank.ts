@@ -56,8 +56,17 @@ export function rerankRequestSchema(registry: Registry) {
         .optional()
         .meta({ description: "Cut pairs over the model's limit, longest first (default: true, or the server's TRUNCATE, in Cohere's and TEI's shapes); false refuses them with a 400." }),
       truncation_direction: z.enum(['right', 'left', 'Right', 'Left']).optional().meta({ description: 'TEI: which end of a pair truncation cuts.' }),
+      instruction: z
+        .string()
+        .optional()
+        .meta({ description: "An LLM reranker's task instruction, in its prompt (Qwen3-Reranker's `<Instruct>`; default: its model card's). Cross-encoders take none." }),
     })
-    .superRefine((body, ctx) => void resolveReranker(registry, body.model, ctx))
+    .superRefine((body, ctx) => {
+      const entry = resolveReranker(registry, body.model, ctx);
+      if (body.instruction !== undefined && entry?.description.kind === 'reranker' && !entry.description.rerankPrompt) {
+        ctx.addIssue({ code: 'custom', path: ['instruction'], message: `'${entry.spec.id}' is a cross-encoder: it reads no instruction (LLM rerankers such as Qwen3-Reranker do)` });
+      }
+    })
     .meta({
       description: "Rerank request: Cohere's shape (Jina, vLLM, LiteLLM send it too), or Text Embeddings Inference's with `texts`.",
       examples: [rerankExample(registry)],

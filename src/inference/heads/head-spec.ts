@@ -35,6 +35,13 @@ export interface LogitsHeadSpec {
   labels: number;
   /** What CrossEncoder applies to a one-label logit to make its score. */
   activation: ScoreActivation;
+  /**
+   * An LLM reranker's causal LM export (Qwen3-Reranker, bge-reranker-v2-gemma): its LM head is taken off the graph at
+   * load (lm-head-graph.ts), and the row's one logit is, at its last token, the logit of the first of these tokens
+   * ("yes") less that of the second ("no") when there is one (answer-head.ts). The main thread sees a one-label
+   * logits head like any cross-encoder's.
+   */
+  answerTokenIds?: number[];
 }
 
 /**

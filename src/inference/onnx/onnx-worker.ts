@@ -4,7 +4,10 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import ort from 'onnxruntime-node';
+import { dirname } from 'node:path';
+import { hiddenStateGraph, type LmHeadRows } from '../files/lm-head-graph.ts';
 import { createHead } from '../heads/create-head.ts';
+import { findHead } from '../heads/head-spec.ts';
 import type { RunOutputs } from '../heads/head.ts';
 import { graphInputs } from './graph-inputs.ts';
 import { planSubBatches } from './sub-batches.ts';
@@ -29,10 +32,24 @@ const EARLY_FREE_MS = 2;
 /** Calibration texts per run: fixed (not planned from measured costs), so every worker and start computes the same vectors. */
 const CALIBRATION_RUN_TEXTS = 16;
 
+/**
+ * The session of the setup's graph; for an LLM reranker's causal LM export, of the graph without its LM head, loaded
+ * from memory (its external data from the graph's folder), and the head's rows the answer head needs. The edited
+ * graph's bytes are let go once the session holds what it needs of them.
+ */
+async function openSession(): Promise<{ session: ort.InferenceSession; lmHead?: LmHeadRows }> {
+  const options = sessionOptions(setup.intraOpThreads, setup.memoryArena);
+  const answerTokenIds = findHead(setup.heads, 'logits')?.spec.answerTokenIds;
+  if (!answerTokenIds) return { session: await ort.InferenceSession.create(setup.onnxPath, options) };
+  const { model, head } = hiddenStateGraph(setup.onnxPath, answerTokenIds);
+  const extra = { session: { model_external_initializers_file_folder_path: dirname(setup.onnxPath) } };
+  return { session: await ort.InferenceSession.create(model, { ...options, extra }), lmHead: head };
+}
+
 async function start() {
-  const session = await ort.InferenceSession.create(setup.onnxPath, sessionOptions(setup.intraOpThreads, setup.memoryArena));
+  const { session, lmHead } = await openSession();
   const feedsFor = graphInputs(session);
-  const heads = await Promise.all(setup.heads.map((spec) => createHead(session, spec)));
+  const heads = await Promise.all(setup.heads.map((spec) => createHead(session, spec, lmHead)));
   /** The graph outputs the heads of a mask of heads read, by mask. */
   const outputNamesOf = new Map<number, string[]>();
   const outputNames = (mask: number) => {

@@ -38,6 +38,14 @@ export interface TextTokenizer {
    * limit whatever their length; the query once.
    */
   encodePairs(query: string, documents: string[], options: { truncate: boolean; direction?: 'right' | 'left'; signal?: CancelSignal }): Promise<EncodedPair[]>;
+  /**
+   * Each text's own tokens (no special ones added; the text as given, not stripped), the `keep` at its `kept` end, and
+   * how many it has (a lower bound for a long text, tokenised only as far as `keep` needs), for a caller that frames
+   * them itself.
+   */
+  ownTokens(texts: string[], keep: number, kept: KeptEnd, signal?: CancelSignal): Promise<EncodedText[]>;
+  /** The id of a token of the vocabulary, if it is one. */
+  tokenId(token: string): number | undefined;
   /** Each text cut after its first `tokens` tokens (its own, no special ones), at the end of the last one kept. */
   firstTokens(texts: string[], tokens: number, signal?: CancelSignal): Promise<string[]>;
   /** The token strings of ids. */
@@ -52,8 +60,6 @@ export interface TextTokenizer {
    * model's limit (`length` is then a lower bound, for the caller to refuse).
    */
   encodeJoined(texts: string[], prompt: string, signal?: CancelSignal): Promise<JoinedTexts>;
-  /** A token's id in the vocabulary (added tokens included), looked up whole. */
-  tokenId(token: string): number | undefined;
   readonly padId: number;
   /** How many special tokens the post-processor puts after a text (truncation keeps them). */
   readonly closingTokens: number;
@@ -573,6 +579,10 @@ export async function loadTokenizer(dir: string, options: { maxTokens: number; l
         return { ...pair, length, lengthIsLowerBound: !truncate && (queryTokens!.lengthIsLowerBound || document.lengthIsLowerBound) };
       });
     },
+    async ownTokens(texts, keep, kept, signal) {
+      return (await manyTextTokens(texts, keep, kept, signal)).map(({ ids, length, lengthIsLowerBound }) => ({ ids: Int32Array.from(keptTokens(ids, keep, kept)), length, lengthIsLowerBound }));
+    },
+    tokenId: (token) => tokenizer.tokenToId(token) ?? undefined,
     async firstTokens(texts, tokens, signal) {
       // A long text is first cut to the piece that holds its first tokens (and a margin), as for truncation.
       const pieces: string[] = [];
@@ -632,6 +642,5 @@ export async function loadTokenizer(dir: string, options: { maxTokens: number; l
       const length = counted.reduce((sum, tokens) => sum + tokens.length, before + after);
       return { ids: Int32Array.from(ids), spans, length, lengthIsLowerBound: counted.some((tokens) => tokens.lengthIsLowerBound) };
     },
-    tokenId: (token) => tokenizer.tokenToId(token) ?? undefined,
   };
 }
