@@ -164,6 +164,9 @@ describe('rerank by MaxSim on a ColBERT model', () => {
     assert.ok(results[0]!.relevance_score > 1);
     const tei = await app.inject({ method: 'POST', url: '/rerank', payload: { model: 'colbert', query, texts: TEXTS } });
     assert.deepEqual((tei.json() as { index: number }[]).map(({ index }) => index), order);
+    // TEI's clients name no model: with no cross-encoder served, the first ColBERT model answers.
+    const unnamed = await app.inject({ method: 'POST', url: '/rerank', payload: { query, texts: TEXTS } });
+    assert.deepEqual((unnamed.json() as { index: number }[]).map(({ index }) => index), order);
   });
 });
 
