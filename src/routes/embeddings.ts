@@ -1,14 +1,20 @@
+import { Readable } from 'node:stream';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { v4 as uuidv4 } from 'uuid';
+import type { z } from 'zod';
 import { DEFAULT_MAX_MULTI_VECTOR_VALUES } from '../config.ts';
 import { MultiVectorTooLargeError } from '../embedding-errors.ts';
 import { errors } from '../errors.ts';
-import { embeddingsBody } from '../http/embeddings-body.ts';
+import { embeddingsBody, multiVectorEmbeddingsBody } from '../http/embeddings-body.ts';
 import { checkInputShape } from '../http/input-shape.ts';
 import { callModel } from '../http/model-call.ts';
-import { tokenVectorsJson } from '../http/token-vectors-json.ts';
+import { tokenVectorsJsonParts } from '../http/token-vectors-json.ts';
 import { errorResponseSchema } from '../schemas/error.ts';
+import type { ModelEntry } from '../registry.ts';
 import { embeddingsRequestSchema, embeddingsResponseSchema, inputList, promptChoice } from '../schemas/embeddings.ts';
+
+type EmbeddingsRequest = z.infer<ReturnType<typeof embeddingsRequestSchema>>;
 
 /** A body larger than this is taken for a large request when the queue has no room for one. */
 const LARGE_BODY_BYTES = 64 * 1024;
@@ -46,28 +52,8 @@ export const embeddingRoutes: FastifyPluginAsyncZod = async (app) => {
     async (request, reply) => {
       const { model: name, input, encoding_format: encoding, dimensions, truncate } = request.body;
       const entry = registry.resolve(name)!;
-      // A ColBERT model: a vector per token of each input, for the side input_type names.
-      const result: { embeddings: Uint8Array[]; tokenCounts: number[]; rows?: number[] } = entry.description.colbert
-        ? await callModel(
-            request,
-            reply,
-            entry.spec.id,
-            async (signal) => {
-              const { vectors, width, tokenCounts } = await (await entry.loaded).multiVector!.embed(inputList(input), {
-                side: request.body.input_type,
-                truncate: truncate ?? app.limits.truncate,
-                maxRequestTokens: app.limits.maxRequestTokens,
-                maxValues: app.limits.maxMultiVectorValues ?? DEFAULT_MAX_MULTI_VECTOR_VALUES,
-                prompt: promptChoice(request.body),
-                signal,
-              });
-              const embeddings: Uint8Array[] = [];
-              for (const rows of vectors) embeddings.push(await tokenVectorsJson(rows, width, encoding, signal));
-              return { embeddings, tokenCounts, rows: vectors.map((rows) => rows.length / width) };
-            },
-            (error) => (error instanceof MultiVectorTooLargeError ? errors.multiVectorAnswerTooLarge(error.values, error.limit, 'input') : undefined),
-          )
-        : await callModel(request, reply, entry.spec.id, async (signal) =>
+      if (entry.description.colbert) return multiVectorAnswer(request, reply, entry);
+      const { embeddings, tokenCounts } = await callModel(request, reply, entry.spec.id, async (signal) =>
         // The schema took only embedding models' names.
         (await entry.loaded).embedder!.embed(inputList(input), {
           dimensions,
@@ -78,12 +64,43 @@ export const embeddingRoutes: FastifyPluginAsyncZod = async (app) => {
           prompt: promptChoice(request.body),
         }),
       );
-      const { embeddings, tokenCounts, rows } = result;
       const totalTokens = tokenCounts.reduce((sum, count) => sum + count, 0);
       request.embedding = { model: entry.spec.id, inputs: embeddings.length, tokens: totalTokens };
       reply.type('application/json; charset=utf-8');
       // Already JSON (the schema above documents it): bytes with a JSON content type are sent as they are.
-      return reply.send(embeddingsBody({ embeddings, tokenCounts, rows, model: entry.spec.id, totalTokens, id: uuidv4(), created: Math.floor(Date.now() / 1000) }) as never);
+      return reply.send(embeddingsBody({ embeddings, tokenCounts, model: entry.spec.id, totalTokens, id: uuidv4(), created: Math.floor(Date.now() / 1000) }) as never);
     },
   );
 };
+
+/**
+ * A ColBERT model's answer: a vector per token of each input, for the side input_type names, bounded by
+ * MAX_MULTI_VECTOR_VALUES; its text goes out in the parts it was written in (tens of MB are never copied whole).
+ */
+async function multiVectorAnswer(request: FastifyRequest<{ Body: EmbeddingsRequest }>, reply: FastifyReply, entry: ModelEntry) {
+  const { limits } = request.server;
+  const { input, encoding_format: encoding, truncate, input_type: side } = request.body;
+  const answer = await callModel(
+    request,
+    reply,
+    entry.spec.id,
+    async (signal) => {
+      const { vectors, width, tokenCounts } = await (await entry.loaded).multiVector!.embed(inputList(input), {
+        side,
+        truncate: truncate ?? limits.truncate,
+        maxRequestTokens: limits.maxRequestTokens,
+        maxValues: limits.maxMultiVectorValues ?? DEFAULT_MAX_MULTI_VECTOR_VALUES,
+        prompt: promptChoice(request.body),
+        signal,
+      });
+      const embeddings: Uint8Array[][] = [];
+      for (const rows of vectors) embeddings.push(await tokenVectorsJsonParts(rows, width, encoding, signal));
+      return { embeddings, tokenCounts, rows: vectors.map((rows) => rows.length / width) };
+    },
+    (error) => (error instanceof MultiVectorTooLargeError ? errors.multiVectorAnswerTooLarge(error.values, error.limit, 'input') : undefined),
+  );
+  const totalTokens = answer.tokenCounts.reduce((sum, count) => sum + count, 0);
+  request.embedding = { model: entry.spec.id, inputs: answer.embeddings.length, tokens: totalTokens };
+  reply.type('application/json; charset=utf-8');
+  return reply.send(Readable.from(multiVectorEmbeddingsBody({ ...answer, model: entry.spec.id, totalTokens, id: uuidv4(), created: Math.floor(Date.now() / 1000) })));
+}
