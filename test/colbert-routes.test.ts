@@ -13,13 +13,13 @@ import { parseModelsFile } from '../src/models-file.ts';
 import { Registry } from '../src/registry.ts';
 import { tempDir } from './helpers/app.ts';
 import { referenceForward } from './helpers/bert-reference.ts';
-import { writeColbertFixture, type ColbertFixture } from './helpers/colbert-fixture.ts';
+import { asStanfordCheckpoint, writeColbertFixture, type ColbertFixture } from './helpers/colbert-fixture.ts';
 import { referenceColbert, referenceMaxSim, type Side } from './helpers/colbert-reference.ts';
 import { writeFixtureModel, type FixtureModel } from './helpers/fixture-model.ts';
 import { rustTokenizer } from './helpers/reference.ts';
 
 const TEXTS = ['fox', 'hello world', 'the cat sat on the mat, and the dog? it sat, too!', 'search query: what is an embedding (a vector)?', 'the quick brown fox jumps over the lazy dog; '.repeat(6)];
-const MODELS_TXT = 'colbert/bert alias=colbert\ncolbert/modern alias=modern\nplain/mini alias=mini';
+const MODELS_TXT = 'colbert/bert alias=colbert\ncolbert/modern alias=modern\ncolbert/stanford alias=stanford\nplain/mini alias=mini';
 
 let artifacts: string;
 let registry: Registry;
@@ -32,6 +32,7 @@ before(async () => {
   artifacts = await tempDir('colbert-routes');
   models.colbert = await writeColbertFixture(artifacts, 'colbert/bert');
   models.modern = await writeColbertFixture(artifacts, 'colbert/modern', { family: 'modernbert-bpe' });
+  models.stanford = await asStanfordCheckpoint(await writeColbertFixture(artifacts, 'colbert/stanford'), { query_maxlen: 10, doc_maxlen: 16 });
   plain = await writeFixtureModel(artifacts, 'plain/mini');
   registry = await Registry.open(parseModelsFile(MODELS_TXT, 'models.txt'), { artifactsDir: artifacts, workersPerModel: 1, intraOpThreads: 1, batching: { maxBatchTokens: 4096, maxBatchSize: 32 } });
   await registry.ready;
@@ -99,6 +100,16 @@ for (const alias of ['colbert', 'modern'] as const) {
   });
 }
 
+describe('a Stanford ColBERT checkpoint (colbert-ir/colbertv2.0 layout)', () => {
+  test("is served from artifact.metadata and the checkpoint's linear.weight: PyLate's vectors on both sides", async () => {
+    for (const side of ['query', 'document'] as Side[]) {
+      const { status, json } = await embed({ model: 'stanford', input: TEXTS, input_type: side });
+      assert.equal(status, 200);
+      for (const [index, text] of TEXTS.entries()) assertClose(json.data[index]!.embedding as number[][], await referenceColbert(models.stanford!, text, side), `${side}: ${text}`);
+    }
+  });
+});
+
 describe('ColBERT requests', () => {
   test("with no input_type, texts are queries, as PyLate's encode", async () => {
     const { json } = await embed({ model: 'colbert', input: 'hello world' });
@@ -164,6 +175,9 @@ describe('rerank by MaxSim on a ColBERT model', () => {
     assert.ok(results[0]!.relevance_score > 1);
     const tei = await app.inject({ method: 'POST', url: '/rerank', payload: { model: 'colbert', query, texts: TEXTS } });
     assert.deepEqual((tei.json() as { index: number }[]).map(({ index }) => index), order);
+    // TEI's clients name no model: with no cross-encoder served, the first ColBERT model answers.
+    const unnamed = await app.inject({ method: 'POST', url: '/rerank', payload: { query, texts: TEXTS } });
+    assert.deepEqual((unnamed.json() as { index: number }[]).map(({ index }) => index), order);
   });
 });
 

@@ -41,7 +41,7 @@ describe('token vectors as JSON', () => {
     await tokenVectorsJson(rows, 128, 'float');
     writing = false;
     await counting;
-    // 262 144 values in slices of 32 768: the other task ran between each.
+    // 262 144 values in slices of 16 384: the other task ran between them.
     assert.ok(turns >= 7, `other work ran ${turns} times`);
     const cancellation = new Cancellation();
     const writing2 = tokenVectorsJson(rows, 128, 'float', cancellation);

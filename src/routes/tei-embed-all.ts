@@ -5,6 +5,7 @@
  * unnormalised). TEI serves one model: `model` (an extension) picks one, and without it the first model in
  * models.txt with vectors per token answers. Answers are bounded by MAX_MULTI_VECTOR_VALUES.
  */
+import { Readable } from 'node:stream';
 import type { FastifyContextConfig } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
@@ -13,7 +14,7 @@ import { MultiVectorTooLargeError } from '../embedding-errors.ts';
 import { errors } from '../errors.ts';
 import { checkInputShape } from '../http/input-shape.ts';
 import { callModel } from '../http/model-call.ts';
-import { tokenVectorsJson } from '../http/token-vectors-json.ts';
+import { tokenVectorsJsonParts } from '../http/token-vectors-json.ts';
 import { findHead } from '../inference/heads/head-spec.ts';
 import type { ModelEntry, Registry } from '../registry.ts';
 import { errorResponseSchema } from '../schemas/error.ts';
@@ -88,16 +89,17 @@ export const teiEmbedAllRoute: FastifyPluginAsyncZod = async (app) => {
               signal,
             },
           );
-          const json: Uint8Array[] = [];
-          for (const rows of vectors) json.push(await tokenVectorsJson(rows, width, 'float', signal));
+          const json: Uint8Array[] = [Buffer.from('[')];
+          for (const [index, rows] of vectors.entries()) json.push(...(index > 0 ? [Buffer.from(',')] : []), ...(await tokenVectorsJsonParts(rows, width, 'float', signal)));
+          json.push(Buffer.from(']'));
           return { parts: json, tokens: tokenCounts.reduce((sum, count) => sum + count, 0) };
         },
         (error) => (error instanceof MultiVectorTooLargeError ? errors.multiVectorAnswerTooLarge(error.values, error.limit, 'inputs') : undefined),
       );
       request.embedding = { model: entry.spec.id, inputs: texts.length, tokens };
       reply.type('application/json; charset=utf-8');
-      const answer = Buffer.concat([Buffer.from('['), ...parts.flatMap((part, index) => (index === 0 ? [part] : [Buffer.from(','), part])), Buffer.from(']')]);
-      return reply.send(answer as never);
+      // In the parts it was written in: tens of MB are never copied whole.
+      return reply.send(Readable.from(parts) as never);
     },
   );
 };
