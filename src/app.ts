@@ -143,10 +143,13 @@ export async function buildApp(options: AppOptions) {
   app.setSerializerCompiler(() => (data) => JSON.stringify(data));
   app.setErrorHandler(errorHandler);
   const methodsByPath = new Map<string, Set<string>>();
-  app.addHook('onRoute', ({ url, method }) => {
+  // A route's summary tells its twins (the same route under /v1 and at the root) from other routes at the twin's path (TEI's /embed is not Cohere's /v1/embed).
+  const summaryByPath = new Map<string, unknown>();
+  app.addHook('onRoute', ({ url, method, schema }) => {
     const methods = methodsByPath.get(url) ?? new Set<string>();
     for (const each of Array.isArray(method) ? method : [method]) if (each !== 'HEAD') methods.add(each);
     methodsByPath.set(url, methods);
+    summaryByPath.set(url, schema?.summary);
   });
   app.setNotFoundHandler(notFoundHandler(methodsByPath, options.metricsUrl));
 
@@ -160,7 +163,7 @@ export async function buildApp(options: AppOptions) {
       info: { title: 'Embeddings server', description: API_DESCRIPTION, version: VERSION },
       tags: API_TAGS,
     },
-    transform: listOnce(jsonSchemaTransform, (url) => methodsByPath.has(url)),
+    transform: listOnce(jsonSchemaTransform, (url, twin) => methodsByPath.has(twin) && summaryByPath.get(twin) === summaryByPath.get(url)),
     transformObject: (document) =>
       polishOpenApi(jsonSchemaTransformObject(document) as Record<string, unknown>, {
         apiKeys: apiKeys.length > 0,

@@ -33,13 +33,13 @@ const twinOf = (url: string) => (url.startsWith(`${V1}/`) ? url.slice(V1.length)
 
 /**
  * Wraps the schema transform so each route is listed once, its description naming its twin when it has one
- * (`isRoute`; the others are hidden from the document, and still answer).
+ * (`isTwin`: the same route at the other path; the others are hidden from the document, and still answer).
  */
-export function listOnce(transform: SwaggerTransform, isRoute: (url: string) => boolean): SwaggerTransform {
+export function listOnce(transform: SwaggerTransform, isTwin: (url: string, twin: string) => boolean): SwaggerTransform {
   return (input) => {
     const schema = input.schema as FastifySchema & { description?: string };
     if (!isListed(input.url)) return transform({ ...input, schema: { ...schema, hide: true } });
-    const twin = isRoute(twinOf(input.url)) ? `Also at \`${twinOf(input.url).replace('*', '{model}')}\`.` : undefined;
+    const twin = isTwin(input.url, twinOf(input.url)) ? `Also at \`${twinOf(input.url).replace('*', '{model}')}\`.` : undefined;
     return transform({ ...input, schema: { ...schema, description: [schema.description, twin].filter(Boolean).join(' ') } });
   };
 }
