@@ -188,14 +188,14 @@ export class Batcher {
 
   /**
    * Runs the sequences of one request through the model's `heads` (indexes among its heads; the first alone when
-   * absent), asked `headOptions`; per head wanted, in that order, the blobs of the sequences, in their order.
+   * absent), asked `options`; per head wanted, in that order, the blobs of the sequences, in their order.
    * `skips`: per sequence, leading tokens pooling leaves out; `typeIds`: per sequence, its token types.
    */
   submit(
     sequences: Int32Array[],
-    options: { signal?: CancelSignal; skips?: readonly number[]; typeIds?: readonly Int32Array[]; heads?: readonly number[]; headOptions?: HeadOptions } = {},
+    options: { signal?: CancelSignal; skips?: readonly number[]; typeIds?: readonly Int32Array[]; heads?: readonly number[]; options?: HeadOptions } = {},
   ): Promise<Uint8Array[][]> {
-    const { signal, skips, typeIds, heads = [0], headOptions = {} } = options;
+    const { signal, skips, typeIds, heads = [0], options: headOptions = {} } = options;
     if (sequences.length === 0) return Promise.resolve(heads.map(() => []));
     if (signal?.aborted) return Promise.reject(signal.reason);
     return new Promise((resolve, reject) => {

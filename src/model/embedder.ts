@@ -36,7 +36,7 @@ export class Embedder {
       const { encoded, promptTokens } = await this.encode(inputs, options);
       sequences = this.runtime.checkLengths(encoded, options);
       const skips = promptTokens > 0 ? sequences.map(() => promptTokens) : undefined;
-      blobs = this.runtime.submit(sequences, { heads: [this.head], signal: options.signal, skips, headOptions: { dimensions: options.dimensions, encoding: options.encoding } });
+      blobs = this.runtime.submit(sequences, { heads: [this.head], signal: options.signal, skips, options: { dimensions: options.dimensions, encoding: options.encoding } });
     } finally {
       release(); // the queue counts the sequences from here on, or the request failed
     }

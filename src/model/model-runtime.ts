@@ -128,7 +128,7 @@ export class ModelRuntime {
    */
   submit(
     sequences: Int32Array[],
-    options: { heads: readonly number[]; signal?: CancelSignal; skips?: readonly number[]; typeIds?: readonly Int32Array[]; headOptions?: HeadOptions },
+    options: { heads: readonly number[]; signal?: CancelSignal; skips?: readonly number[]; typeIds?: readonly Int32Array[]; options?: HeadOptions },
   ): Promise<Uint8Array[][]> {
     return this.batcher.submit(sequences, options);
   }

@@ -93,7 +93,7 @@ async function start() {
   const expectedMs = (texts: number, longest: number) => (overheadTokens + texts * longest) * measured.msPerToken;
 
   /** Runs a batch split by length, the run holding text 0 first, and posts each run's blobs as it finishes. */
-  async function runBatch({ id, ids, typeIds, lengths, skips, heads: wanted, options }: BatchRequest, closing: () => boolean) {
+  async function embed({ id, ids, typeIds, lengths, skips, heads: wanted, options }: BatchRequest, closing: () => boolean) {
     const offsets: number[] = [];
     for (let row = 0, offset = 0; row < lengths.length; offset += lengths[row]!, row++) offsets.push(offset);
     const runs = planSubBatches(lengths, overheadTokens);
@@ -143,7 +143,7 @@ async function start() {
 
   async function handle(request: BatchRequest) {
     try {
-      await runBatch(request, () => closing);
+      await embed(request, () => closing);
     } catch (error) {
       post({ kind: 'failed', id: request.id, message: (error as Error).message });
     }
