@@ -65,6 +65,16 @@ export const errors = {
       'model',
       'model_not_found',
     ),
+  notSparse: (model: string | undefined, sparse: string[]) =>
+    new ApiError(
+      model === undefined ? 404 : 400,
+      'invalid_request_error',
+      (model === undefined ? 'This server serves no sparse model to answer /embed_sparse with. ' : `The model '${model}' gives no sparse vectors. `) +
+        `Sparse models served: ${sparse.join(', ') || 'none'} (GET /models lists each model's outputs). ` +
+        HOW_TO_ADD_A_MODEL('a SPLADE model (e.g. naver/splade-cocondenser-ensembledistil)'),
+      'model',
+      model === undefined ? 'model_not_found' : 'model_kind_mismatch',
+    ),
   noEmbedder: (available: string[]) =>
     new ApiError(
       404,
@@ -93,13 +103,12 @@ export const errors = {
   unsupportedContentEncoding: (encoding: string) =>
     new ApiError(415, 'invalid_request_error', `Content-Encoding '${encoding}' is not supported; send identity, gzip, deflate or br.`, null, 'unsupported_content_encoding'),
   clientError: (status: number, message: string, code: string | null) => new ApiError(status, 'invalid_request_error', message, null, code),
-  inputTooLong: (index: number, tokens: number, limit: number, atLeast: boolean) =>
+  inputTooLong: (index: number, tokens: number, limit: number, atLeast: boolean, param = 'input', fix = `send "truncate": true to embed its first ${limit} tokens`) =>
     new ApiError(
       400,
       'invalid_request_error',
-      `Input ${index} has ${atLeast ? `more than ${tokens} tokens; the model's limit is ${limit}` : `${tokens} tokens, more than the model's limit of ${limit}`}. ` +
-        `Shorten it, or send "truncate": true to embed its first ${limit} tokens.`,
-      'input',
+      `Input ${index} has ${atLeast ? `more than ${tokens} tokens; the model's limit is ${limit}` : `${tokens} tokens, more than the model's limit of ${limit}`}. Shorten it, or ${fix}.`,
+      param,
       'context_length_exceeded',
     ),
   documentTooLong: (index: number, tokens: number, limit: number, param: string, atLeast = false) =>
@@ -110,15 +119,33 @@ export const errors = {
       param,
       'context_length_exceeded',
     ),
+  itemTooLong: (index: number, tokens: number, limit: number, param: string, atLeast = false) =>
+    new ApiError(
+      400,
+      'invalid_request_error',
+      `Item ${index} has ${atLeast ? 'more than ' : ''}${tokens} tokens, more than the model's limit of ${limit}. Shorten it, or let it be truncated ("truncate": true).`,
+      param,
+      'context_length_exceeded',
+    ),
+  multiVectorAnswerTooLarge: (values: number, limit: number, param: string) =>
+    new ApiError(
+      400,
+      'invalid_request_error',
+      `The answer would hold up to ${values} values (a vector per token of every input); at most ${limit} are allowed per request (MAX_MULTI_VECTOR_VALUES). Send fewer or shorter inputs.`,
+      param,
+      'multi_vector_answer_too_large',
+    ),
   tooManyDocuments: (count: number, limit: number, param: string) =>
     new ApiError(400, 'invalid_request_error', `The request has ${count} documents; at most ${limit} are allowed (MAX_RERANK_DOCUMENTS). Split it.`, param, 'too_many_documents'),
-  wrongModelKind: (model: string, kind: 'embedding' | 'reranker') =>
+  wrongModelKind: (model: string, kind: 'embedding' | 'reranker' | 'classifier') =>
     new ApiError(
       400,
       'invalid_request_error',
       kind === 'reranker'
         ? `The model '${model}' is a reranker (a cross-encoder): it scores query–document pairs at /rerank, it does not embed.`
-        : `The model '${model}' is an embedding model: it embeds at /embeddings, it does not rerank. Use a reranker (GET /models lists each model's kind).`,
+        : kind === 'classifier'
+          ? `The model '${model}' is a classifier: it labels texts and text pairs at /predict and /classify. GET /models lists each model's kind.`
+          : `The model '${model}' is an embedding model: it embeds at /embeddings, it does not rerank. Use a reranker (GET /models lists each model's kind).`,
       'model',
       'model_kind_mismatch',
     ),

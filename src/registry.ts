@@ -135,7 +135,8 @@ export class Registry {
 
   /** The model a rerank request names, or when it names none the first reranker served (TEI's clients name none). */
   resolveReranker(name: string | undefined): ModelEntry | undefined {
-    return name === undefined ? this.entries.find((entry) => entry.description.kind === 'reranker') : this.resolve(name);
+    // A late-interaction (ColBERT) model scores pairs too, by MaxSim.
+    return name === undefined ? (this.entries.find((entry) => entry.description.kind === 'reranker') ?? this.entries.find((entry) => entry.description.colbert)) : this.resolve(name);
   }
 
   /** The model a name resolves to, if it is loaded. */

@@ -2,17 +2,31 @@ import type { CancelSignal } from '../cancellation.ts';
 import type { HeadOptions } from '../batching/batcher.ts';
 import { LateChunkingError } from '../embedding-errors.ts';
 import type { PooledHeadSpec } from '../inference/heads/head-spec.ts';
-import { splitVectorTexts } from '../inference/output/vector-text.ts';
+import { formatBits, formatsOfBits, formatName, type VectorFormat } from '../inference/output/quantize.ts';
+import { splitFormats, splitVectorTexts } from '../inference/output/vector-text.ts';
 import { choosePrompt, type PromptChoice } from '../prompts.ts';
-import type { EncodedText, TokenSpan } from '../inference/tokenizing/tokenizer.ts';
+import type { EncodedText, TokenSpan, Truncation } from '../inference/tokenizing/tokenizer.ts';
 import { inputCount, type EmbeddingInputs, type IdDefaults, type ModelRuntime } from './model-runtime.ts';
 
 export interface EmbeddingResult {
-  /** Each input's vector as JSON text (bytes): an array of numbers, or a base64 string (HeadOptions.encoding). */
+  /**
+   * Each input's vector as JSON text (bytes): an array of numbers, or a base64 string (HeadOptions.encoding); with
+   * several `formats`, an object of them by name (quantize.ts' formatName).
+   */
   embeddings: Uint8Array[];
   /** Tokens embedded per input, after truncation, special tokens included. */
   tokenCounts: number[];
 }
+
+export type EmbedOptions = Omit<HeadOptions, 'formats'> & {
+  /** The formats of each vector, all from one run (default: one float vector, as `encoding` says). */
+  formats?: readonly VectorFormat[];
+  signal?: CancelSignal;
+  truncate?: boolean;
+  truncation?: Truncation;
+  maxRequestTokens?: number;
+  prompt?: PromptChoice;
+};
 
 /** A model's pooled head (one vector per text) as one id of models.txt serves it, with that id's defaults. */
 export class Embedder {
@@ -24,38 +38,61 @@ export class Embedder {
   ) {}
 
   /**
-   * Embeds the inputs. Over-long inputs are truncated, or with `truncate: false`
+   * Embeds the inputs. Over-long inputs are truncated (as `truncation` says), or with `truncate: false`
    * refused (InputTooLongError); more than `maxRequestTokens` in all is refused
    * (TooManyTokensError); a full queue refuses at once (OverloadedError).
    */
-  async embed(
-    inputs: EmbeddingInputs,
-    options: HeadOptions & { signal?: CancelSignal; truncate?: boolean; maxRequestTokens?: number; prompt?: PromptChoice } = {},
-  ): Promise<EmbeddingResult> {
+  async embed(inputs: EmbeddingInputs, options: EmbedOptions = {}): Promise<EmbeddingResult> {
+    const formats = options.formats && options.formats.length > 1 ? options.formats : undefined;
+    const { vectors, tokenCounts } = await this.embedFormats(inputs, formats ?? options.formats ?? [], options);
+    if (!formats) return { embeddings: vectors[0]!, tokenCounts };
+    const names = formats.map((format) => Buffer.from(`"${formatName(format)}":`));
+    const embeddings = tokenCounts.map((_, input) => Buffer.concat(formats.flatMap((_, index) => [Buffer.from(index === 0 ? '{' : ','), names[index]!, vectors[index]![input]!]).concat(Buffer.from('}'))));
+    return { embeddings, tokenCounts };
+  }
+
+  /**
+   * Per format (in `formats`' order; none: one float vector as `encoding` says), each input's vector as JSON text,
+   * all from one run of the model.
+   */
+  async embedFormats(inputs: EmbeddingInputs, formats: readonly VectorFormat[], options: EmbedOptions = {}): Promise<{ vectors: Uint8Array[][]; tokenCounts: number[] }> {
+    // One plain float vector needs no formats: the path every OpenAI request takes.
+    const plain = formats.length === 0 || (formats.length === 1 && formats[0]!.dtype === 'float');
+    const encoding = formats.length === 1 ? (formats[0]!.base64 ? 'base64' : 'float') : options.encoding;
+    const { blobs, tokenCounts } = await this.embedHeads(inputs, [this.head], { ...options, encoding, formats: plain ? undefined : formats });
+    const rows = blobs[0]!;
+    if (plain) return { vectors: [rows], tokenCounts };
+    // A row's blob holds its formats in formatBits' order.
+    const positions = formatsOfBits(formatBits(formats)).map((format) => formatBits([format]));
+    const parts = rows.map(splitFormats);
+    return { vectors: formats.map((format) => parts.map((part) => part[positions.indexOf(formatBits([format]))]!)), tokenCounts };
+  }
+
+  /**
+   * Runs the inputs through `heads` (indexes among the model's heads) in one graph run per batch: per head, each
+   * input's blob. `check` sees the sequences before they are queued, and may refuse them (a too large answer).
+   */
+  async embedHeads(inputs: EmbeddingInputs, heads: readonly number[], options: EmbedOptions & { check?: (sequences: Int32Array[]) => void }): Promise<{ blobs: Uint8Array[][]; tokenCounts: number[] }> {
     const release = this.runtime.admit(inputCount(inputs));
     let sequences: Int32Array[];
     let blobs: Promise<Uint8Array[][]>;
     try {
       const { encoded, promptTokens } = await this.encode(inputs, options);
-      sequences = this.runtime.checkLengths(encoded, options);
+      sequences = this.runtime.checkLengths(encoded, { ...options, maxTokens: options.truncation?.maxTokens });
+      options.check?.(sequences);
       const skips = promptTokens > 0 ? sequences.map(() => promptTokens) : undefined;
-      blobs = this.runtime.submit(sequences, {
-        heads: [this.head],
-        signal: options.signal,
-        skips,
-        options: { dimensions: options.dimensions, encoding: options.encoding, normalize: options.normalize },
-      });
+      const { dimensions, encoding, normalize, formats } = options;
+      blobs = this.runtime.submit(sequences, { heads, signal: options.signal, skips, headOptions: { dimensions, encoding, normalize, formats } });
     } finally {
       release(); // the queue counts the sequences from here on, or the request failed
     }
-    const [embeddings] = await blobs;
-    return { embeddings: embeddings!, tokenCounts: sequences.map((ids) => ids.length) };
+    return { blobs: await blobs, tokenCounts: sequences.map((ids) => ids.length) };
   }
 
   /** What would be embedded (ModelRuntime.encode, with this id's defaults). */
   encode(
     inputs: EmbeddingInputs,
-    options: { signal?: CancelSignal; prompt?: PromptChoice; whole?: boolean; maxRequestTokens?: number } = {},
+    options: { signal?: CancelSignal; prompt?: PromptChoice; whole?: boolean; maxRequestTokens?: number; truncation?: Truncation } = {},
   ): Promise<{ encoded: EncodedText[]; promptTokens: number }> {
     return this.runtime.encode(inputs, options, this.defaults);
   }
@@ -93,7 +130,7 @@ export class Embedder {
       }
       const empty = texts.findIndex((_, index) => joined.spans[2 * index] === joined.spans[2 * index + 1]);
       if (empty >= 0) throw new LateChunkingError(`input ${empty} has no tokens`);
-      blobs = this.runtime.submit([joined.ids], { heads: [this.head], signal: options.signal, spans: [joined.spans], options: { dimensions: options.dimensions, encoding: options.encoding, normalize: options.normalize } });
+      blobs = this.runtime.submit([joined.ids], { heads: [this.head], signal: options.signal, spans: [joined.spans], headOptions: { dimensions: options.dimensions, encoding: options.encoding, normalize: options.normalize } });
     } finally {
       release();
     }

@@ -4,7 +4,7 @@ import { v4 as uuidv4 } from 'uuid';
 import { InputTooLongError } from '../embedding-errors.ts';
 import { errors } from '../errors.ts';
 import { callModel } from '../http/model-call.ts';
-import { logitsHeadOf } from '../inference/heads/head-spec.ts';
+import { findHead } from '../inference/heads/head-spec.ts';
 import { activate } from '../inference/heads/score-activation.ts';
 import { errorResponseSchema } from '../schemas/error.ts';
 import { cohereRerankResponseSchema, rerankRequestSchema, teiRerankResponseSchema, type RerankRequest } from '../schemas/rerank.ts';
@@ -55,20 +55,25 @@ export function rerankRoute(app: FastifyInstance) {
       request,
       reply,
       entry.spec.id,
-      async (signal) =>
-        // The schema took only rerankers' names.
-        (await entry.loaded).reranker!.score(body.query, texts, {
+      async (signal) => {
+        const options = {
           // TEI (since 1.9) truncates by default too, and refuses only with `truncate: false`.
           truncate: body.truncate ?? app.limits.truncate,
           direction: body.truncation_direction?.toLowerCase() as 'right' | 'left' | undefined,
           maxDocumentTokens: body.max_tokens_per_doc,
+          instruction: body.instruction,
           signal,
-        }),
+        };
+        // The schema took only rerankers' and ColBERT models' names; a ColBERT model scores by MaxSim.
+        const served = await entry.loaded;
+        return served.reranker ? served.reranker.score(body.query, texts, options) : served.multiVector!.score(body.query, texts, options);
+      },
       (error) => (error instanceof InputTooLongError ? errors.documentTooLong(error.index, error.tokens, error.limit, param, error.atLeast) : undefined),
     );
     const totalTokens = scored.tokenCounts.reduce((sum, count) => sum + count, 0);
     request.embedding = { model: entry.spec.id, inputs: texts.length, tokens: totalTokens };
-    const activation = body.raw_scores ? 'identity' : logitsHeadOf(entry.description.heads).activation;
+    // MaxSim scores (a ColBERT model's) are used as they are.
+    const activation = body.raw_scores ? 'identity' : (findHead(entry.description.heads, 'logits')?.spec.activation ?? 'identity');
     // Highest first; equal scores keep the request's order.
     const ranked = scored.logits.map((logit, index) => ({ index, score: activate(logit, activation) })).sort((a, b) => b.score - a.score || a.index - b.index);
     const kept = body.top_n === undefined ? ranked : ranked.slice(0, body.top_n);

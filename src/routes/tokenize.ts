@@ -40,9 +40,7 @@ export const tokenizeRoutes: FastifyPluginAsyncZod = async (app) => {
       validatorCompiler: () => (data: unknown) => (isTeiBody(data) ? teiValidator(data) : ownValidator(data)),
       preValidation: async (request) => {
         const body = request.body as { input?: unknown; inputs?: unknown } | null;
-        const problem = isTeiBody(body)
-          ? checkInputShape(body!.inputs, app.limits.maxRequestTokens, false, 'inputs')
-          : checkInputShape(body?.input, app.limits.maxRequestTokens, false);
+        const problem = isTeiBody(body) ? checkInputShape(body!.inputs, app.limits.maxRequestTokens, false, 'inputs') : checkInputShape(body?.input, app.limits.maxRequestTokens);
         if (problem) throw problem;
       },
     },
@@ -62,15 +60,22 @@ export const tokenizeRoutes: FastifyPluginAsyncZod = async (app) => {
         // TEI's answer, which the schema above (this server's own) does not describe.
         return reply.send(tokens as never);
       }
-      const { body } = request;
-      const entry = registry.resolve(body.model)!;
-      // The schema took only embedding models' names.
-      const model = (await entry.loaded).embedder!;
-      const texts = typeof body.input === 'string' ? [body.input] : body.input;
+      const entry = registry.resolve(request.body.model)!;
+      // The schema took only embedding models' names: a model with a pooled head, a sparse one, or a ColBERT one.
+      const served = await entry.loaded;
+      const { runtime } = served;
+      const { input } = request.body;
+      const texts = typeof input === 'string' ? [input] : typeof input[0] === 'number' ? undefined : input.every((item) => typeof item === 'string') ? input : undefined;
       // Counting is stopped by the deadline and by the client leaving, as embedding is.
-      const { encoded } = await callModel(request, reply, entry.spec.id, (signal) =>
-        model.encode({ texts }, { prompt: promptChoice(body), whole: true, maxRequestTokens: app.limits.maxRequestTokens, signal }),
-      );
+      const { encoded } = texts
+        ? await callModel(request, reply, entry.spec.id, (signal) => {
+            const options = { prompt: promptChoice(request.body), whole: true, maxRequestTokens: app.limits.maxRequestTokens, signal };
+            // A ColBERT model shows the ids its side runs (prefix, expansion).
+            if (!served.embedder && served.multiVector) return served.multiVector.encode({ texts }, { ...options, side: request.body.input_type ?? undefined });
+            return (served.embedder ?? served.sparseEncoder)!.encode({ texts }, options);
+          })
+        : // Vocabulary ids (a sparse vector's indices): their tokens, as they are.
+          { encoded: (typeof input[0] === 'number' ? [input as number[]] : (input as number[][])).map((ids) => ({ ids: Int32Array.from(ids), length: ids.length })) };
       const embedded = encoded.reduce((sum, { ids }) => sum + ids.length, 0);
       return {
         object: 'list' as const,
@@ -78,7 +83,7 @@ export const tokenizeRoutes: FastifyPluginAsyncZod = async (app) => {
           object: 'tokens' as const,
           index,
           ids: Array.from(ids),
-          tokens: model.tokenStrings(ids),
+          tokens: runtime.tokenStrings(ids),
           num_tokens: ids.length,
           total_tokens: length,
           truncated: length > ids.length,

@@ -72,7 +72,7 @@ const ACTIVATIONS: Record<DenseWeights['activation'], (x: number) => number> = {
 };
 
 /** sentence-transformers' Dense: activation(x W + b), in float64. */
-function dense(vector: number[], layer: DenseWeights): number[] {
+export function dense(vector: number[], layer: DenseWeights): number[] {
   const { rows, cols, data } = layer.weight;
   return Array.from({ length: cols }, (_, o) => {
     let sum = layer.bias ? layer.bias[o]! : 0;
