@@ -68,6 +68,13 @@ describe('/embed', () => {
     assert.ok(cosine(raw!, (await openAiVectors('mean', ['hello world']))[0]!) >= 0.99999);
   });
 
+  test('token ids are the model’s own, used as given (TEI’s meaning, whatever TOKEN_IDS says): one sequence or several', async () => {
+    const own = (await post('/tokenize', { model: 'mean', input: TEXTS })).body as { data: { ids: number[] }[] };
+    const ids = own.data.map((item) => item.ids);
+    assert.deepEqual((await post('/embed', { inputs: ids })).body, (await post('/embed', { inputs: TEXTS })).body);
+    assert.deepEqual((await post('/embed', { inputs: ids[1] })).body, (await post('/embed', { inputs: TEXTS[1] })).body);
+  });
+
   test('prompt_name and dimensions as on the OpenAI route', async () => {
     const { body } = await post('/embed', { inputs: TEXTS, prompt_name: 'query', dimensions: 8 });
     assert.deepEqual(body, await openAiVectors('mean', TEXTS, { prompt_name: 'query', dimensions: 8 }));
@@ -90,7 +97,8 @@ describe('/embed', () => {
     const cases: [unknown, number, string, RegExp][] = [
       [{ inputs: [] }, 400, 'Empty', /'inputs': must not be an empty array/],
       [{ input: 'x' }, 400, 'Validation', /Missing required parameter: 'inputs'. The request has 'input'/],
-      [{ inputs: [1, 2] }, 400, 'Validation', /'inputs': must be a string or an array of strings/],
+      [{ inputs: [{ text: 'x' }] }, 400, 'Validation', /'inputs': must be a string, an array of strings, an array of token ids/],
+      [{ inputs: [[2, 5], [2, 999999]] }, 400, 'Validation', /'inputs\[1\]\[1\]': token id 999999 is outside the model's vocabulary/],
       [{ inputs: 'x', model: 'nope' }, 404, 'Validation', /The model 'nope' does not exist/],
       [{ inputs: 'x', model: 'ranker' }, 400, 'Validation', /'ranker' is a reranker/],
       [{ inputs: 'x', prompt_name: 'nope' }, 400, 'Validation', /no prompt named 'nope'. Its prompts: query, passage/],

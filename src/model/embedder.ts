@@ -101,6 +101,11 @@ export class Embedder {
     return this.runtime.tokenStrings(ids);
   }
 
+  /** This embedder reading token ids as the model's own (TEI's meaning), whatever its id's TOKEN_IDS says. */
+  withModelTokenIds(): Embedder {
+    return new Embedder(this.runtime, this.head, { ...this.defaults, tokenIds: 'model' });
+  }
+
   /**
    * Late chunking (Jina's): the texts embedded as one sequence (special tokens once, the prompt once at its start),
    * each text's span of its token vectors pooled on its own. Refused (LateChunkingError) where it cannot apply: the

@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { validatorCompiler, type FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { errors } from '../errors.ts';
-import { MAX_INPUTS } from '../schemas/embeddings.ts';
+import { inputList, MAX_INPUTS } from '../schemas/embeddings.ts';
 import { checkInputShape } from '../http/input-shape.ts';
 import { callModel } from '../http/model-call.ts';
 import { logitsHeadOf, pooledHeadOf } from '../inference/heads/head-spec.ts';
@@ -36,16 +36,17 @@ function teiLabels(count: number) {
 function embedRoute(app: FastifyInstance) {
   const { registry } = app;
   const preValidation = async (request: FastifyRequest) => {
-    const problem = checkInputShape((request.body as { inputs?: unknown } | null)?.inputs, app.limits.maxRequestTokens, false, 'inputs');
+    const problem = checkInputShape((request.body as { inputs?: unknown } | null)?.inputs, app.limits.maxRequestTokens, true, 'inputs');
     if (problem) throw problem;
   };
   const handler = async (request: FastifyRequest<{ Body: TeiEmbedRequest }>, reply: FastifyReply) => {
     const { body } = request;
     const entry = modelOfKind(registry, body.model, 'embedding')!;
-    const texts = typeof body.inputs === 'string' ? [body.inputs] : body.inputs;
-    const { embeddings, tokenCounts } = await callModel(request, reply, entry.spec.id, async (signal) =>
-      (await entry.loaded).embedder!.embed(
-        { texts },
+    const inputs = inputList(body.inputs);
+    const { embeddings, tokenCounts } = await callModel(request, reply, entry.spec.id, async (signal) => {
+      const embedder = (await entry.loaded).embedder!;
+      return ('tokenIds' in inputs ? embedder.withModelTokenIds() : embedder).embed(
+        inputs,
         {
           dimensions: body.dimensions ?? undefined,
           encoding: 'float',
@@ -55,8 +56,8 @@ function embedRoute(app: FastifyInstance) {
           signal,
           prompt: { promptName: body.prompt_name ?? undefined },
         },
-      ),
-    );
+      );
+    });
     request.embedding = { model: entry.spec.id, inputs: embeddings.length, tokens: tokenCounts.reduce((sum, count) => sum + count, 0) };
     reply.type('application/json; charset=utf-8');
     return reply.send(withVectors('[', embeddings, ']') as never);

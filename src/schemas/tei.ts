@@ -7,7 +7,7 @@
 import { z } from 'zod';
 import { pooledHeadOf } from '../inference/heads/head-spec.ts';
 import type { ModelEntry, Registry } from '../registry.ts';
-import { MAX_INPUTS, MODEL_KIND_MISMATCH, MODEL_NOT_FOUND } from './embeddings.ts';
+import { inputList, MAX_INPUTS, MODEL_KIND_MISMATCH, MODEL_NOT_FOUND } from './embeddings.ts';
 import { servedIds, type ModelKind } from './models.ts';
 
 /** Marks the schema issue of a request naming no model when no model of its kind is served. */
@@ -44,6 +44,19 @@ const texts = z
   .union([z.string().meta({ description: 'One text.' }), z.array(z.string()).min(1).max(MAX_INPUTS).meta({ description: `1 to ${MAX_INPUTS} texts.` })])
   .meta({ description: 'The text(s) to embed.' });
 
+const modelIds = z.array(z.number().int().min(0));
+
+/** /embed's inputs: texts, or (as TEI) sequences of the model's own token ids, used as given (special tokens included). */
+const embedInputs = z
+  .union([
+    z.string().meta({ description: 'One text.' }),
+    // Ids before texts: zod records an issue per element of every form that does not fit, and a flat array of ids is the longest array.
+    modelIds.meta({ description: "One sequence of the model's token ids." }),
+    z.array(z.string()).min(1).max(MAX_INPUTS).meta({ description: `1 to ${MAX_INPUTS} texts.` }),
+    z.array(modelIds).min(1).max(MAX_INPUTS).meta({ description: `1 to ${MAX_INPUTS} sequences of the model's token ids.` }),
+  ])
+  .meta({ description: "The text(s) to embed, or sequences of the model's token ids (all of one kind)." });
+
 const truncationFields = {
   truncate: z
     .boolean()
@@ -61,7 +74,7 @@ export function teiEmbedRequestSchema(registry: Registry) {
   return z
     .object({
       model: modelField(registry, 'embedding'),
-      inputs: texts,
+      inputs: embedInputs,
       normalize: z.boolean().default(true).meta({ description: 'Give the vectors unit length (default true, as TEI); false gives them as the model computes them.' }),
       ...truncationFields,
       prompt_name: promptName,
@@ -72,6 +85,18 @@ export function teiEmbedRequestSchema(registry: Registry) {
         ctx.addIssue({ code: 'custom', path: ['truncation_direction'], message: "'left' is not served for embeddings: texts are cut at their end ('right')" });
       }
       const entry = resolveOfKind(registry, body.model, 'embedding', ctx);
+      const inputs = inputList(body.inputs);
+      if (entry && 'tokenIds' in inputs) {
+        const { vocabSize } = entry.description;
+        const nested = Array.isArray(body.inputs[0]);
+        for (const [index, ids] of inputs.tokenIds.entries()) {
+          const bad = ids.findIndex((id) => id >= vocabSize);
+          if (ids.length === 0) ctx.addIssue({ code: 'custom', path: nested ? ['inputs', index] : ['inputs'], message: 'must not be an empty array of token ids' });
+          else if (bad >= 0) ctx.addIssue({ code: 'custom', path: [...(nested ? ['inputs', index] : ['inputs']), bad], message: `token id ${ids[bad]} is outside the model's vocabulary (0 to ${vocabSize - 1})` });
+          else continue;
+          return;
+        }
+      }
       const dimensions = entry && pooledHeadOf(entry.description.heads).dimensions;
       if (dimensions !== undefined && body.dimensions != null && body.dimensions > dimensions) {
         ctx.addIssue({ code: 'custom', path: ['dimensions'], message: `must be at most ${dimensions} for model '${entry!.spec.id}'` });
