@@ -65,7 +65,7 @@ export const tokenizeRoutes: FastifyPluginAsyncZod = async (app) => {
       const served = await entry.loaded;
       const { runtime } = served;
       const { input } = request.body;
-      const texts = typeof input === 'string' ? [input] : typeof input[0] === 'number' ? undefined : input.every((item) => typeof item === 'string') ? input : undefined;
+      const texts = typeof input === 'string' ? [input] : typeof input[0] === 'string' ? (input as string[]) : undefined;
       // Counting is stopped by the deadline and by the client leaving, as embedding is.
       const { encoded } = texts
         ? await callModel(request, reply, entry.spec.id, (signal) => {

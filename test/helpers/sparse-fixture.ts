@@ -27,6 +27,8 @@ export interface SparseFixtureOptions {
   maxSeqLength?: number;
   /** The BERT's shape (the fixture's small one, 128 tokens of vocabulary, by default). */
   shape?: Partial<BertShape>;
+  /** Where the MLM decoder's biases centre (-3 by default): lower leaves fewer tokens of the vocabulary a weight. */
+  logitBias?: number;
 }
 
 export interface SparseFixture {
@@ -42,19 +44,19 @@ export interface SparseFixture {
   tokenizerDir: string;
 }
 
-function mlmHeadWeights(hidden: number, vocab: number, seed: number): MlmHeadWeights {
+function mlmHeadWeights(hidden: number, vocab: number, seed: number, logitBias: number): MlmHeadWeights {
   let state = seed;
   const random = () => ((state = (state * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff) * 2 - 1;
   const values = (n: number, spread: number, center = 0) => Float32Array.from({ length: n }, () => center + random() * spread);
   const transform: Matrix = { rows: hidden, cols: hidden, data: values(hidden * hidden, Math.sqrt(3 / hidden)) };
   // A negative bias makes most logits negative, so that most of the vocabulary weighs 0, as in SPLADE.
-  return { transform, transformBias: values(hidden, 0.1), normScale: values(hidden, 0.2, 1), normBias: values(hidden, 0.1), decoderBias: values(vocab, 1, -3) };
+  return { transform, transformBias: values(hidden, 0.1), normScale: values(hidden, 0.2, 1), normBias: values(hidden, 0.1), decoderBias: values(vocab, 1, logitBias) };
 }
 
 export async function writeSparseModel(artifactsDir: string, repo: string, options: SparseFixtureOptions): Promise<SparseFixture> {
   const seed = options.seed ?? 11;
   const shape = { vocab: 128, hidden: 32, seed, ...options.shape };
-  const head = mlmHeadWeights(shape.hidden, shape.vocab, seed + 5);
+  const head = mlmHeadWeights(shape.hidden, shape.vocab, seed + 5, options.logitBias ?? -3);
   const model = await writeFixtureModel(artifactsDir, repo, { shape, graph: { mlmHead: head }, maxSeqLength: options.maxSeqLength ?? 24 });
   const { dir } = model;
   const write = async (path: string, content: string | Uint8Array) => {
