@@ -144,7 +144,7 @@ async function describe(spec: ModelSpec, dir: string): Promise<ModelDescription>
     dir,
     onnxFile: join(dir, spec.onnxPath),
     lowercase: sentenceBertConfig?.do_lower_case === true,
-    maxTokens: scoreActivation && rerankLimit ? rerankLimit : maxTokens,
+    maxTokens: scoreActivation && rerankLimit ? Math.min(rerankLimit, llm?.maxTokens ?? Infinity) : maxTokens,
     tokenWidth,
     runShape,
     vocabSize,
