@@ -170,9 +170,12 @@ test('a Qwen3 causal LM whose graph outputs logits, or a one-label Qwen3 seq-cls
   t.after(() => rm(dir, { recursive: true, force: true }));
   await writeFixtureModel(dir, 'qwen/reranker', { ...DECODER, llmReranker: 'lm-head' });
   await writeFixtureModel(dir, 'qwen/reranker-seq-cls', { ...DECODER, llmReranker: 'seq-cls' });
+  // Qwen3-Reranker's limits: 40 960 positions, a tokenizer of 131 072; the card cuts prompts to 8192.
+  await writeFixtureModel(dir, 'qwen/reranker-long', { ...DECODER, llmReranker: 'lm-head', shape: { ...DECODER.shape, layers: 0, maxPositions: 40_960 }, modelMaxLength: 131_072 });
   await writeFixtureModel(dir, 'qwen/embedding', { family: 'byte-bpe', pooling: ['lasttoken'], graph: { causal: true, past: true } });
-  const models = parseModelsFile('qwen/reranker\nqwen/reranker-seq-cls\nqwen/embedding\n', 'models.txt');
-  const [lmHead, seqCls, embedding] = await Promise.all(models.map((spec) => describeModel(spec, dir)));
+  const models = parseModelsFile('qwen/reranker\nqwen/reranker-seq-cls\nqwen/embedding\nqwen/reranker-long\n', 'models.txt');
+  const [lmHead, seqCls, embedding, long] = await Promise.all(models.map((spec) => describeModel(spec, dir)));
+  assert.equal(long!.maxTokens, 8192);
   // The ids of "yes" and "no" in Qwen3's vocabulary, as the card's convert_tokens_to_ids finds them.
   assert.deepEqual([lmHead!.kind, lmHead!.rerankPrompt, lmHead!.heads, lmHead!.maxTokens], ['reranker', 'qwen3', [{ kind: 'logits', labels: 1, activation: 'sigmoid', answerTokenIds: [YES, NO] }], 256]);
   assert.deepEqual([seqCls!.kind, seqCls!.rerankPrompt, seqCls!.heads], ['reranker', 'qwen3', [{ kind: 'logits', labels: 1, activation: 'sigmoid' }]]);

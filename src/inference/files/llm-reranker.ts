@@ -15,6 +15,8 @@ export interface LlmReranker {
   answerTokens: string[];
   /** What makes the logit a score, as the reference code does. */
   activation: ScoreActivation;
+  /** The reference code's limit on a pair's prompt, where it sets one below the model's. */
+  maxTokens?: number;
 }
 
 const HIDDEN_OUTPUTS = ['last_hidden_state', 'token_embeddings', 'sentence_embedding'];
@@ -25,7 +27,8 @@ const HIDDEN_OUTPUTS = ['last_hidden_state', 'token_embeddings', 'sentence_embed
  * is the raw "Yes" logit, as FlagLLMReranker.compute_score returns it by default (normalize=False).
  */
 const FAMILIES: Record<string, { causalLm: string; seqCls?: string } & Omit<LlmReranker, 'scoring'>> = {
-  qwen3: { causalLm: 'Qwen3ForCausalLM', seqCls: 'Qwen3ForSequenceClassification', prompt: 'qwen3', answerTokens: ['yes', 'no'], activation: 'sigmoid' },
+  // The card's max_length: 8192 tokens, prefix and suffix included (its positions go to 40 960, at ~25× the memory).
+  qwen3: { causalLm: 'Qwen3ForCausalLM', seqCls: 'Qwen3ForSequenceClassification', prompt: 'qwen3', answerTokens: ['yes', 'no'], activation: 'sigmoid', maxTokens: 8192 },
   gemma: { causalLm: 'GemmaForCausalLM', prompt: 'bge-gemma', answerTokens: ['Yes'], activation: 'identity' },
 };
 

@@ -200,7 +200,7 @@ async function describe(spec: ModelSpec, root: string, dir: string, sparseLayout
     dir,
     onnxFile: join(root, spec.onnxPath),
     lowercase: sentenceBertConfig?.do_lower_case === true,
-    maxTokens: scoring && rerankLimit ? rerankLimit : (late?.maxTokens ?? maxTokens),
+    maxTokens: scoring && rerankLimit ? Math.min(rerankLimit, llm?.maxTokens ?? Infinity) : (late?.maxTokens ?? maxTokens),
     tokenWidth,
     runShape,
     vocabSize,
