@@ -7,7 +7,7 @@ import { feeds, runFor } from './limit.ts';
 const { onnxFile, batches } = workerData as { onnxFile: string; batches: Int32Array[][] };
 const session = await ort.InferenceSession.create(onnxFile, sessionOptions(1));
 // The first run allocates and is slow: not counted.
-for (const tensor of Object.values(await session.run(feeds(session.inputNames, batches[0]!)))) tensor.dispose();
+for (const tensor of Object.values(await session.run(feeds(session, batches[0]!)))) tensor.dispose();
 parentPort!.postMessage({ kind: 'ready' });
 parentPort!.once('message', async ({ seconds }: { seconds: number }) => {
   const count = await runFor(session, batches, seconds);

@@ -7,6 +7,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import ort from 'onnxruntime-node';
+import { graphInputs, type FeedBuilder } from '../src/inference/onnx/graph-inputs.ts';
 import { sessionOptions } from '../src/inference/onnx/session-options.ts';
 
 export interface LimitResult {
@@ -16,23 +17,20 @@ export interface LimitResult {
   bySize: { batchSize: number; textsPerSecond: number }[];
 }
 
-export function feeds(inputNames: readonly string[], batch: Int32Array[]) {
+const feedBuilders = new WeakMap<ort.InferenceSession, FeedBuilder>();
+
+/** A batch's feeds, right-padded with 0, as the server's workers build them (graph-inputs.ts: decoders' positions and empty past too). */
+export function feeds(session: ort.InferenceSession, batch: Int32Array[]) {
+  let build = feedBuilders.get(session);
+  if (!build) feedBuilders.set(session, (build = graphInputs(session)));
   const seqLen = Math.max(...batch.map((ids) => ids.length));
-  const ids = new BigInt64Array(batch.length * seqLen);
-  const mask = new BigInt64Array(batch.length * seqLen);
+  const ids = new Int32Array(batch.length * seqLen);
+  const mask = new Int32Array(batch.length * seqLen);
   batch.forEach((sequence, row) => {
-    sequence.forEach((id, t) => {
-      ids[row * seqLen + t] = BigInt(id);
-      mask[row * seqLen + t] = 1n;
-    });
+    ids.set(sequence, row * seqLen);
+    mask.fill(1, row * seqLen, row * seqLen + sequence.length);
   });
-  const dims = [batch.length, seqLen];
-  const all: Record<string, ort.Tensor> = {
-    input_ids: new ort.Tensor('int64', ids, dims),
-    attention_mask: new ort.Tensor('int64', mask, dims),
-    token_type_ids: new ort.Tensor('int64', new BigInt64Array(ids.length), dims),
-  };
-  return Object.fromEntries(inputNames.map((name) => [name, all[name]!]));
+  return build(ids, mask, batch.length, seqLen);
 }
 
 function shuffle<T>(items: T[]) {
@@ -66,7 +64,7 @@ export async function runFor(session: ort.InferenceSession, batches: Int32Array[
   const started = performance.now();
   for (let i = 0; performance.now() - started < seconds * 1000; i = (i + 1) % batches.length) {
     const batch = batches[i]!;
-    const output = await session.run(feeds(session.inputNames, batch));
+    const output = await session.run(feeds(session, batch));
     for (const tensor of Object.values(output)) tensor.dispose();
     texts += batch.length;
     tokens += batch.reduce((sum, ids) => sum + ids.length, 0);
@@ -142,7 +140,7 @@ export async function measureLimit(
   secondsPerSize = 4,
 ): Promise<LimitResult> {
   const session = await ort.InferenceSession.create(onnxFile, sessionOptions(threads));
-  await session.run(feeds(session.inputNames, sequences.slice(0, 8)));
+  await session.run(feeds(session, sequences.slice(0, 8)));
   const result = await bestBatchSize(sequences, batchSizes, (batches) => runFor(session, batches, secondsPerSize));
   await session.release();
   return result;

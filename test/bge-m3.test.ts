@@ -25,7 +25,7 @@ before(async () => {
   server = await startTestApp({ 'test/plain': {} }, 'BAAI/bge-m3\ntest/bge-m3-onnx\ntest/plain', {
     maxBatchSize: 64,
     limits: { truncate: true, maxRequestTokens: 300_000, requestTimeoutMs: 60_000, maxRerankDocuments: 1000, maxMultiVectorValues: 3000 },
-    writeModels: async (artifactsDir) => {
+    writeMore: async (artifactsDir) => {
       fixtures['BAAI/bge-m3'] = await writeBgeM3Fixture(artifactsDir, 'BAAI/bge-m3', { layout: 'files', colbertWidth: 24, maxSeqLength: MAX_TOKENS });
       fixtures['test/bge-m3-onnx'] = await writeBgeM3Fixture(artifactsDir, 'test/bge-m3-onnx', { layout: 'graph', maxSeqLength: MAX_TOKENS });
     },

@@ -1,9 +1,13 @@
+import type { SparseResult } from '../model/sparse-encoder.ts';
+
 export interface EmbeddingsAnswer {
   /** Each input's vector, already JSON text as bytes (see vector-text.ts); undefined leaves `embedding` out (a multi-output request without dense). */
   embeddings: (Uint8Array | undefined)[];
   /** Per input, more fields of its item as JSON text (`,"name":value…`), after its embedding. */
   extras?: Uint8Array[];
   tokenCounts: number[];
+  /** A multi-vector answer: each input's vector count (its `embedding` holds that many rows). */
+  rows?: number[];
   model: string;
   totalTokens: number;
   id: string;
@@ -12,11 +16,11 @@ export interface EmbeddingsAnswer {
 
 /** The embeddings response as JSON bytes: what JSON.stringify gives for the response object, written into one buffer. */
 export function embeddingsBody(answer: EmbeddingsAnswer): Buffer {
-  const { embeddings, tokenCounts, extras } = answer;
+  const { embeddings, tokenCounts, extras, rows } = answer;
   const usage = { prompt_tokens: answer.totalTokens, total_tokens: answer.totalTokens };
   const tail = `],${JSON.stringify({ model: answer.model, usage, id: answer.id, created: answer.created }).slice(1)}`;
   const opens = embeddings.map((embedding, index) => `${index === 0 ? '' : ','}{"object":"embedding","index":${index}${embedding ? ',"embedding":' : ''}`);
-  const closes = tokenCounts.map((count) => `,"num_tokens":${count}}`);
+  const closes = tokenCounts.map((count, index) => `${rows ? `,"rows":${rows[index]}` : ''},"num_tokens":${count}}`);
   const head = '{"object":"list","data":[';
   // Every piece but the tail is ASCII, so its length is its byte count.
   let size = head.length + Buffer.byteLength(tail);
@@ -38,4 +42,9 @@ export function embeddingsBody(answer: EmbeddingsAnswer): Buffer {
   });
   body.write(tail, offset, 'utf8');
   return body;
+}
+
+/** Sparse vectors as the JSON text of their `embedding`: `{"indices":[…],"values":[…]}`. */
+export function sparseJson({ embeddings, tokenCounts }: SparseResult): { embeddings: Uint8Array[]; tokenCounts: number[] } {
+  return { embeddings: embeddings.map((vector) => Buffer.from(JSON.stringify(vector), 'latin1')), tokenCounts };
 }

@@ -24,6 +24,12 @@ export function decodeSparse(blob: Uint8Array): { indices: number[]; values: num
 /** A token-vectors blob: float32 rows of the head's width, back to back. */
 export const decodeTokenVectors = (blob: Uint8Array): Float32Array => float32s(blob);
 
+function checkTokenVectors(description: ModelDescription, head: Extract<HeadSpec, { kind: 'token-vectors' }>, blob: Uint8Array) {
+  const values = decodeTokenVectors(blob);
+  if (values.length === 0 || values.length % head.width !== 0) throw new Error(`the warm-up's token vectors hold ${values.length} values, not rows of ${head.width}`);
+  if (!values.every(Number.isFinite)) throw new Error(`the warm-up's token vectors hold NaN or infinite values, ${computedBy(description, head)}`);
+}
+
 /** A pooled blob (the vector's JSON text, sent to clients as it is) read back: non-finite values are written as null. */
 function pooledValues(blob: Uint8Array): (number | null)[] {
   return JSON.parse(Buffer.from(blob).toString('latin1')) as (number | null)[];
@@ -31,7 +37,7 @@ function pooledValues(blob: Uint8Array): (number | null)[] {
 
 function computedBy(description: ModelDescription, head: HeadSpec): string {
   const dense =
-    head.kind === 'pooled' && head.dense.length > 0
+    (head.kind === 'pooled' || (head.kind === 'token-vectors' && head.method === 'states')) && head.dense.length > 0
       ? `, then ${head.dense.map((layer) => layer.weightsFile).join(', ')}`
       : 'weightsFile' in head && head.weightsFile
         ? `, then ${head.weightsFile}`
@@ -60,12 +66,11 @@ export function checkWarmUp(description: ModelDescription, head: HeadSpec, blob:
       return;
     }
     case 'sparse': {
-      if (!decodeSparse(blob).values.every(Number.isFinite)) throw new Error(`the warm-up's sparse weights hold NaN or infinite values, ${computedBy(description, head)}`);
+      const { values } = decodeSparse(blob);
+      if (!values.every(Number.isFinite)) throw new Error(`the warm-up's sparse vector has weights NaN or infinite, ${computedBy(description, head)}`);
       return;
     }
-    case 'token-vectors': {
-      if (blob.byteLength % (4 * head.width) !== 0) throw new Error(`the warm-up's token vectors are not rows of ${head.width} floats, ${computedBy(description, head)}`);
-      if (!decodeTokenVectors(blob).every(Number.isFinite)) throw new Error(`the warm-up's token vectors hold NaN or infinite values, ${computedBy(description, head)}`);
-    }
+    case 'token-vectors':
+      return checkTokenVectors(description, head, blob);
   }
 }

@@ -1,13 +1,15 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { v4 as uuidv4 } from 'uuid';
 import { DEFAULT_MAX_MULTI_VECTOR_VALUES } from '../config.ts';
+import { MultiVectorTooLargeError } from '../embedding-errors.ts';
 import { ApiError, errors } from '../errors.ts';
-import { embeddingsBody } from '../http/embeddings-body.ts';
+import { embeddingsBody, sparseJson } from '../http/embeddings-body.ts';
 import { checkInputShape } from '../http/input-shape.ts';
 import { callModel } from '../http/model-call.ts';
 import { colbertAnswerCheck, multiOutputItems } from '../http/multi-output-items.ts';
+import { tokenVectorsJson } from '../http/token-vectors-json.ts';
 import { errorResponseSchema } from '../schemas/error.ts';
-import { embeddingsRequestSchema, embeddingsResponseSchema, inputList, promptChoice } from '../schemas/embeddings.ts';
+import { embeddingsRequestSchema, embeddingsResponseSchema, inputList, promptChoice, requestFormats } from '../schemas/embeddings.ts';
 
 /** A body larger than this is taken for a large request when the queue has no room for one. */
 const LARGE_BODY_BYTES = 64 * 1024;
@@ -43,29 +45,49 @@ export const embeddingRoutes: FastifyPluginAsyncZod = async (app) => {
       },
     },
     async (request, reply) => {
-      const { model: name, input, encoding_format: encoding, dimensions, truncate, outputs } = request.body;
-      const entry = registry.resolve(name)!;
-      const options = { dimensions, encoding, truncate: truncate ?? app.limits.truncate, maxRequestTokens: app.limits.maxRequestTokens, prompt: promptChoice(request.body) };
-      // Dense alone (every model's one output, the default) takes the plain path; the schema took only outputs the model has.
-      const { embeddings, tokenCounts, extras } = await callModel<{ embeddings: (Uint8Array | undefined)[]; tokenCounts: number[]; extras?: Uint8Array[] }>(
+      const { body } = request;
+      const entry = registry.resolve(body.model)!;
+      const inputs = inputList(body.input);
+      const prompt = promptChoice(body, entry);
+      const truncate = body.truncate ?? body.truncation ?? app.limits.truncate;
+      const maxValues = app.limits.maxMultiVectorValues ?? DEFAULT_MAX_MULTI_VECTOR_VALUES;
+      type Answer = { embeddings: (Uint8Array | undefined)[]; tokenCounts: number[]; rows?: number[]; extras?: Uint8Array[] };
+      const result = await callModel<Answer>(
         request,
         reply,
         entry.spec.id,
         async (signal) => {
           const served = await entry.loaded;
-          if (!outputs?.some((output) => output !== 'dense')) return served.embedder!.embed(inputList(input), { ...options, signal });
+          const common = { truncate, maxRequestTokens: app.limits.maxRequestTokens, signal, prompt };
+          // A ColBERT model: a vector per token of each input, for the side input_type names.
+          if (entry.description.colbert) {
+            const { vectors, width, tokenCounts } = await served.multiVector!.embed(inputs, { ...common, side: body.input_type ?? undefined, maxValues });
+            const embeddings: Uint8Array[] = [];
+            for (const rows of vectors) embeddings.push(await tokenVectorsJson(rows, width, body.encoding_format === 'base64' ? 'base64' : 'float', signal));
+            return { embeddings, tokenCounts, rows: vectors.map((rows) => rows.length / width) };
+          }
+          // The schema took only embedding models' names (a model with a pooled head, or a sparse one), texts for late chunking, and outputs the model has.
+          const { embedder, sparseEncoder } = served;
+          if (!embedder) return sparseJson(await sparseEncoder!.embed(inputs, { ...common, maxActiveDims: body.max_active_dims }));
+          const vectorOptions = { dimensions: body.dimensions ?? body.output_dimension ?? undefined, formats: requestFormats(body), normalize: body.normalized, signal, prompt };
+          if (body.late_chunking) return embedder.embedLateChunked((inputs as { texts: string[] }).texts, { ...vectorOptions, encoding: body.encoding_format === 'base64' ? 'base64' : 'float' });
+          const { outputs } = body;
+          if (!outputs?.some((output) => output !== 'dense')) return embedder.embed(inputs, { ...common, ...vectorOptions });
+          // bge-m3's several outputs, from one run.
           const multi = served.multiOutput!;
-          const check = outputs.includes('colbert') ? colbertAnswerCheck(multi.colbertWidth, app.limits.maxMultiVectorValues ?? DEFAULT_MAX_MULTI_VECTOR_VALUES) : undefined;
-          const result = await multi.embed(inputList(input), outputs, { ...options, signal, check });
-          return { ...(await multiOutputItems(result, multi.colbertWidth, encoding, signal)), tokenCounts: result.tokenCounts };
+          const encoding = body.encoding_format === 'base64' ? 'base64' : 'float';
+          const check = outputs.includes('colbert') ? colbertAnswerCheck(multi.colbertWidth, maxValues) : undefined;
+          const multiResult = await multi.embed(inputs, outputs, { ...common, dimensions: vectorOptions.dimensions, encoding, check });
+          return { ...(await multiOutputItems(multiResult, multi.colbertWidth, encoding, signal)), tokenCounts: multiResult.tokenCounts };
         },
-        (error) => (error instanceof ApiError ? error : undefined),
+        (error) => (error instanceof MultiVectorTooLargeError ? errors.multiVectorAnswerTooLarge(error.values, error.limit, 'input') : error instanceof ApiError ? error : undefined),
       );
+      const { embeddings, tokenCounts, rows, extras } = result;
       const totalTokens = tokenCounts.reduce((sum, count) => sum + count, 0);
       request.embedding = { model: entry.spec.id, inputs: embeddings.length, tokens: totalTokens };
       reply.type('application/json; charset=utf-8');
       // Already JSON (the schema above documents it): bytes with a JSON content type are sent as they are.
-      return reply.send(embeddingsBody({ embeddings, extras, tokenCounts, model: entry.spec.id, totalTokens, id: uuidv4(), created: Math.floor(Date.now() / 1000) }) as never);
+      return reply.send(embeddingsBody({ embeddings, extras, tokenCounts, rows, model: entry.spec.id, totalTokens, id: uuidv4(), created: Math.floor(Date.now() / 1000) }) as never);
     },
   );
 };

@@ -16,7 +16,7 @@ export function resolveReranker(registry: Registry, name: string | undefined, ct
   if (!entry) {
     const message = name === undefined ? 'no reranker is served; name one with `model`' : `unknown model '${name}'`;
     ctx.addIssue({ code: 'custom', path: ['model'], message, params: { code: MODEL_NOT_FOUND } });
-  } else if (entry.description.kind !== 'reranker') {
+  } else if (entry.description.kind !== 'reranker' && !entry.description.colbert) {
     ctx.addIssue({ code: 'custom', path: ['model'], message: `'${entry.spec.id}' is not a reranker`, params: { code: MODEL_KIND_MISMATCH } });
   }
   return entry;
@@ -56,13 +56,24 @@ export function rerankRequestSchema(registry: Registry) {
         .optional()
         .meta({ description: "Cut pairs over the model's limit, longest first (default: true, or the server's TRUNCATE, in Cohere's and TEI's shapes); false refuses them with a 400." }),
       truncation_direction: z.enum(['right', 'left', 'Right', 'Left']).optional().meta({ description: 'TEI: which end of a pair truncation cuts.' }),
+      instruction: z
+        .string()
+        .optional()
+        .meta({ description: "An LLM reranker's task instruction, in its prompt (Qwen3-Reranker's `<Instruct>`; default: its model card's). Cross-encoders take none." }),
     })
-    .superRefine((body, ctx) => void resolveReranker(registry, body.model, ctx))
+    .superRefine((body, ctx) => {
+      const entry = resolveReranker(registry, body.model, ctx);
+      if (body.instruction !== undefined && entry?.description.kind === 'reranker' && !entry.description.rerankPrompt) {
+        ctx.addIssue({ code: 'custom', path: ['instruction'], message: `'${entry.spec.id}' is a cross-encoder: it reads no instruction (LLM rerankers such as Qwen3-Reranker do)` });
+      }
+    })
     .meta({
       description: "Rerank request: Cohere's shape (Jina, vLLM, LiteLLM send it too), or Text Embeddings Inference's with `texts`.",
       examples: [rerankExample(registry)],
     });
 }
+
+export type RerankRequest = z.infer<ReturnType<typeof rerankRequestSchema>>;
 
 export const cohereRerankResponseSchema = z
   .object({

@@ -36,15 +36,15 @@ export async function startTestApp(
     connections?: ConnectionLimits;
     tokenIds?: TokenIdMeaning;
     apiKeys?: string[];
-    /** Writes models of other layouts into the artifacts dir (models.txt names them). */
-    writeModels?: (artifactsDir: string) => Promise<void>;
+    /** Writes repos of other layouts (sparse-fixture.ts…) into the artifacts dir before the registry opens. */
+    writeMore?: (artifactsDir: string) => Promise<void>;
     onBatch?: (model: string, stats: BatchStats) => void;
   } = {},
 ): Promise<TestServer> {
   const artifactsDir = await tempDir('artifacts');
   const fixtures: Record<string, FixtureModel> = {};
   for (const [repo, fixtureOptions] of Object.entries(models)) fixtures[repo] = await writeFixtureModel(artifactsDir, repo, fixtureOptions);
-  await options.writeModels?.(artifactsDir);
+  await options.writeMore?.(artifactsDir);
   const registry = await Registry.open(parseModelsFile(modelsTxt, 'models.txt'), {
     onBatch: options.onBatch,
     artifactsDir,
@@ -61,6 +61,13 @@ export async function startTestApp(
   };
   await registry.ready;
   return { app, registry, artifactsDir, fixtures, close };
+}
+
+/** The OpenAI route's vectors for texts: what the other APIs' vectors are checked against. */
+export async function openAiVectors(server: TestServer, model: string, input: string[], extra: Record<string, unknown> = {}): Promise<number[][]> {
+  const response = await server.app.inject({ method: 'POST', url: '/v1/embeddings', payload: { model, input, ...extra } });
+  if (response.statusCode !== 200) throw new Error(`/v1/embeddings answered ${response.statusCode}: ${response.body}`);
+  return (response.json() as { data: { embedding: number[] }[] }).data.map(({ embedding }) => embedding);
 }
 
 export function cosine(a: ArrayLike<number>, b: ArrayLike<number>): number {

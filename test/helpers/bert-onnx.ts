@@ -152,6 +152,30 @@ export function as4BitWeights(weights: BertWeights): BertWeights {
   };
 }
 
+/**
+ * How an LM head holds its weight: float32; float16 (an fp16 export: the hidden state cast to float16, the MatMul
+ * and the logits in float16; the weight should be exactly `asHalfGrid`); 4 bits (MatMulNBits, as a q4 export's; the
+ * weight should be `as4BitMatrix`).
+ */
+export type LmHeadFormat = 'float' | 'float16' | 'int4';
+
+/** The matrix as a 4-bit graph holds it (its dequantised values). */
+export const as4BitMatrix = (matrix: Matrix): Matrix => ({ ...matrix, data: quantize4Bit(matrix).dequantized });
+
+/** The matrix rounded to multiples of 2^-10 (|values| < 2): exactly what a float16 tensor holds of it. */
+export const asHalfGrid = (matrix: Matrix): Matrix => ({ ...matrix, data: matrix.data.map((value) => Math.max(-2047, Math.min(2047, Math.round(value * 1024))) / 1024) });
+
+/** float16 bits of values on asHalfGrid's grid (exact: a multiple of 2^-10 below 2 in magnitude has at most 11 significant bits). */
+function halfBits(values: Float32Array): Uint8Array {
+  const bits = Uint16Array.from(values, (value) => {
+    if (value === 0) return 0;
+    const magnitude = Math.abs(value);
+    const exponent = Math.floor(Math.log2(magnitude));
+    return (value < 0 ? 0x8000 : 0) | ((exponent + 15) << 10) | Math.round((magnitude / 2 ** exponent - 1) * 1024);
+  });
+  return new Uint8Array(bits.buffer);
+}
+
 /** How linear layers hold their weights: float, int8 (dynamic quantisation) or 4 bits (MatMulNBits). */
 type WeightFormat = 'float' | 'int8' | 'int4';
 
@@ -198,7 +222,7 @@ class GraphBuilder {
     return output;
   }
 
-  private tensor(dataType: number, bytes: Uint8Array, dims: number[]): string {
+  tensor(dataType: number, bytes: Uint8Array, dims: number[]): string {
     const name = this.name('q');
     this.initializers.push(onnx.TensorProto.create({ name, dims, dataType, rawData: bytes }));
     return name;
@@ -225,7 +249,7 @@ class GraphBuilder {
   }
 
   /** x × weight through MatMulNBits, as onnxruntime's MatMul4BitsQuantizer writes it (an onnx/model_q4.onnx export). */
-  private matMul4Bit(x: string, weight: Matrix): string {
+  matMul4Bit(x: string, weight: Matrix): string {
     const { packed, scales, zeroPoints } = quantize4Bit(weight);
     const { DataType } = onnx.TensorProto;
     const blocks = Math.ceil(weight.rows / INT4_BLOCK);
@@ -249,6 +273,11 @@ class GraphBuilder {
       epsilon: LAYER_NORM_EPSILON + 0.0,
     });
   }
+}
+
+/** GELU as BERT computes it: x/2 · (1 + erf(x/√2)). */
+function geluOf(g: GraphBuilder, x: string): string {
+  return g.op('Mul', [g.op('Mul', [x, g.scalar(0.5)]), g.op('Add', [g.op('Erf', [g.op('Div', [x, g.scalar(Math.SQRT2)])]), g.scalar(1)])]);
 }
 
 function valueInfo(name: string, elemType: number, dims: (string | number)[]) {
@@ -279,10 +308,35 @@ export interface GraphOptions {
   externalData?: string;
   /** Also outputs `sentence_embedding`: masked mean pooling, then these Dense layers (no activation), then L2 normalisation, as onnx-community's exports put inside. */
   sentenceEmbedding?: { dense: Matrix[] };
-  /** A sequence classifier's head (BERT's pooler and classifier; XLM-R's classification head): `logits` [batch, 1]. */
+  /** A sequence classifier's head (BERT's pooler and classifier; XLM-R's classification head): `logits` [batch, labels]. */
   classifier?: ClassifierWeights;
+  /** A masked-language model's head instead of `last_hidden_state`: `logits` [batch, seq, vocab], as a fill-mask export outputs. */
+  mlmHead?: MlmHeadWeights;
   /** bge-m3's heads inside the graph, as all-in-one exports have them: `dense_vecs`, `sparse_vecs` (or `sparseName`), `colbert_vecs` (see bge-m3-fixture.ts). */
   bgeM3?: BgeM3GraphHeads;
+  /**
+   * A causal LM's head, as onnx-community's decoder exports end: `logits` [batch, tokens, vocab] = the last hidden state
+   * × `weight` [hidden, vocab] in one MatMul, or with `tied`, × the word embeddings transposed (a Transpose node).
+   */
+  lmHead?: { weight: Matrix; tied?: false; format?: LmHeadFormat } | { tied: true };
+  /**
+   * A decoder's sequence classifier (transformers' …ForSequenceClassification on Qwen3, Llama): `score` [hidden, labels]
+   * on every token, `logits` [batch, labels] taken at each row's last token that is not `padId`.
+   */
+  lastTokenScore?: { weight: Matrix; padId: number };
+}
+
+/**
+ * BertForMaskedLM's cls.predictions (DistilBERT's vocab_transform/vocab_layer_norm/vocab_projector):
+ * logits = LayerNorm(GELU(x · transform + transformBias)) · wordEmbeddingsᵀ + decoderBias, the decoder
+ * tied to the word embeddings (one initializer, transposed in the graph).
+ */
+export interface MlmHeadWeights {
+  transform: Matrix;
+  transformBias: Float32Array;
+  normScale: Float32Array;
+  normBias: Float32Array;
+  decoderBias: Float32Array;
 }
 
 /** bge-m3's heads as a graph holds them: matrices [in, out]. */
@@ -321,7 +375,8 @@ export function bertOnnxFiles(weights: BertWeights, options: GraphOptions = {}):
   const inputShape = g.op('Shape', ['input_ids']);
   const seqLen = g.op('Gather', [inputShape, g.ints([1], [])], { axis: 0 });
   const positions = options.causal ? 'position_ids' : g.op('Range', [g.ints([0], []), seqLen, g.ints([1], [])]);
-  const word = g.op('Gather', [g.floats(weights.wordEmbeddings.data, [shape.vocab, shape.hidden]), 'input_ids'], { axis: 0 });
+  const wordTable = g.floats(weights.wordEmbeddings.data, [shape.vocab, shape.hidden]);
+  const word = g.op('Gather', [wordTable, 'input_ids'], { axis: 0 });
   const position = g.op('Gather', [g.floats(weights.positionEmbeddings.data, [shape.maxPositions, shape.hidden]), positions], { axis: 0 });
   let embedded = g.op('Add', [word, position]);
   if (shape.tokenTypeIds) {
@@ -371,8 +426,7 @@ export function bertOnnxFiles(weights: BertWeights, options: GraphOptions = {}):
       const context = g.op('MatMul', [g.op('Softmax', [scores], { axis: -1 }), value]);
       const merged = g.op('Reshape', [g.op('Transpose', [context], { perm: [0, 2, 1, 3] }), mergeHeads]);
       x = g.layerNorm(g.op('Add', [x, g.linear(merged, layer.attentionOut, layer.attentionOutBias)]), layer.attentionNormScale, layer.attentionNormBias);
-      const up = g.linear(x, layer.up, layer.upBias);
-      const gelu = g.op('Mul', [g.op('Mul', [up, g.scalar(0.5)]), g.op('Add', [g.op('Erf', [g.op('Div', [up, g.scalar(Math.SQRT2)])]), g.scalar(1)])]);
+      const gelu = geluOf(g, g.linear(x, layer.up, layer.upBias));
       x = g.layerNorm(g.op('Add', [x, g.linear(gelu, layer.down, layer.downBias)]), layer.outputNormScale, layer.outputNormBias);
     }
   }
@@ -386,14 +440,50 @@ export function bertOnnxFiles(weights: BertWeights, options: GraphOptions = {}):
         attribute: options.fp16 ? [onnx.AttributeProto.create({ name: 'to', i: DataType.FLOAT16, type: onnx.AttributeProto.AttributeType.INT })] : [],
       }),
     );
-  finish(x, 'last_hidden_state');
-  const outputs = [valueInfo('last_hidden_state', outputType, ['batch_size', 'sequence_length', shape.hidden])];
+  const outputs: ReturnType<typeof valueInfo>[] = [];
+  if (options.mlmHead) {
+    const head = options.mlmHead;
+    const transformed = g.layerNorm(geluOf(g, g.linear(x, head.transform, head.transformBias)), head.normScale, head.normBias);
+    const decoder = g.op('Transpose', [wordTable], { perm: [1, 0] });
+    finish(g.op('Add', [g.op('MatMul', [transformed, decoder]), g.floats(head.decoderBias, [shape.vocab])]), 'logits');
+    outputs.push(valueInfo('logits', outputType, ['batch_size', 'sequence_length', shape.vocab]));
+  } else if (!options.lmHead && !options.lastTokenScore) {
+    // A causal LM's export outputs its logits, not its hidden state.
+    finish(x, 'last_hidden_state');
+    outputs.push(valueInfo('last_hidden_state', outputType, ['batch_size', 'sequence_length', shape.hidden]));
+  }
   if (options.classifier) {
     const { dense, denseBias, out, outBias } = options.classifier;
     const first = g.op('Gather', [x, g.ints([0], [])], { axis: 1 });
     const pooled = g.op('Tanh', [g.linear(first, dense, denseBias)]);
     g.nodes.push(onnx.NodeProto.create({ opType: 'Identity', input: [g.linear(pooled, out, outBias)], output: ['logits'] }));
-    outputs.push(valueInfo('logits', DataType.FLOAT, ['batch_size', 1]));
+    outputs.push(valueInfo('logits', DataType.FLOAT, ['batch_size', out.cols]));
+  }
+  if (options.lmHead) {
+    const format = options.lmHead.tied ? 'float' : (options.lmHead.format ?? 'float');
+    const matrix = options.lmHead.tied ? undefined : options.lmHead.weight;
+    const head = matrix ? undefined : g.op('Transpose', [wordTable], { perm: [1, 0] });
+    if (format === 'int4') {
+      g.matMul4Bit(x, matrix!);
+      g.nodes.at(-1)!.output = ['logits'];
+    } else if (format === 'float16') {
+      const half = g.tensor(DataType.FLOAT16, halfBits(matrix!.data), [shape.hidden, shape.vocab]);
+      g.nodes.push(onnx.NodeProto.create({ opType: 'MatMul', input: [g.op('Cast', [x], { to: DataType.FLOAT16 }), half], output: ['logits'] }));
+    } else if (options.fp16) finish(g.op('MatMul', [x, head ?? g.floats(matrix!.data, [shape.hidden, shape.vocab])]), 'logits');
+    else g.nodes.push(onnx.NodeProto.create({ opType: 'MatMul', input: [x, head ?? g.floats(matrix!.data, [shape.hidden, shape.vocab])], output: ['logits'] }));
+    const logitsType = format === 'float16' ? DataType.FLOAT16 : outputType;
+    outputs.push(valueInfo('logits', logitsType, ['batch_size', 'sequence_length', shape.vocab]));
+  }
+  if (options.lastTokenScore) {
+    const { weight, padId } = options.lastTokenScore;
+    const scores = g.op('MatMul', [x, g.floats(weight.data, [weight.rows, weight.cols])]);
+    const steps = g.op('Cast', [g.op('Range', [g.ints([0], []), seqLen, g.ints([1], [])])], { to: DataType.FLOAT });
+    const notPad = g.op('Cast', [g.op('Not', [g.op('Equal', ['input_ids', g.ints([padId], [])])])], { to: DataType.FLOAT });
+    const last = g.op('ArgMax', [g.op('Mul', [notPad, steps])], { axis: -1, keepdims: 1 });
+    const picked = g.op('Cast', [g.op('Equal', [g.op('Cast', [steps], { to: DataType.INT64 }), last])], { to: DataType.FLOAT });
+    const logits = g.op('ReduceSum', [g.op('Mul', [scores, g.op('Unsqueeze', [picked, g.ints([2])])]), g.ints([1])], { keepdims: 0 });
+    g.nodes.push(onnx.NodeProto.create({ opType: 'Identity', input: [logits], output: ['logits'] }));
+    outputs.push(valueInfo('logits', DataType.FLOAT, ['batch_size', weight.cols]));
   }
   if (options.sentenceEmbedding) {
     const weightsMask = g.op('Unsqueeze', [maskFloat(), g.ints([2])]);
@@ -461,7 +551,7 @@ export function bertOnnxFiles(weights: BertWeights, options: GraphOptions = {}):
   const model = onnx.ModelProto.create({
     irVersion: 8,
     producerName: 'embeddings-server test fixture',
-    opsetImport: [{ domain: '', version: 17 }, ...(options.int4 ? [{ domain: 'com.microsoft', version: 1 }] : [])],
+    opsetImport: [{ domain: '', version: 17 }, ...(options.int4 || (options.lmHead && !options.lmHead.tied && options.lmHead.format === 'int4') ? [{ domain: 'com.microsoft', version: 1 }] : [])],
     graph,
   });
   return { graph: onnx.ModelProto.encode(model).finish(), external };

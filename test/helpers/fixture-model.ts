@@ -5,7 +5,7 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { as4BitWeights, bertOnnxFiles, makeBertWeights, type BertShape, type BertWeights, type ClassifierWeights, type GraphOptions, type Matrix } from './bert-onnx.ts';
+import { as4BitMatrix, as4BitWeights, asHalfGrid, bertOnnxFiles, makeBertWeights, type BertShape, type BertWeights, type ClassifierWeights, type GraphOptions, type LmHeadFormat, type Matrix } from './bert-onnx.ts';
 import { familyTokenizer, templateProcessing, type TokenizerFamily } from './tokenizer-families.ts';
 import type { PoolingMode } from '../../src/inference/heads/pooling.ts';
 
@@ -60,6 +60,16 @@ export interface FixtureOptions {
   st54?: boolean;
   /** A cross-encoder (…ForSequenceClassification, a `logits` output) instead of an embedding model. */
   crossEncoder?: FixtureCrossEncoder;
+  /** Keys written over config.json's (undefined removes one): another family's names, e.g. DistilBERT's `dim`. */
+  config?: Record<string, unknown>;
+  /**
+   * An LLM reranker (Qwen3-Reranker-like; with `family: 'qwen3'` and `graph.causal`): a causal LM whose graph ends in its
+   * LM head (`lm-head`; `lm-head-tied`: the word embeddings transposed), or its seq-cls conversion (`seq-cls`:
+   * …ForSequenceClassification with one label, the score row = the head's "yes" row less its "no" row, on the last token).
+   */
+  llmReranker?: 'lm-head' | 'lm-head-tied' | 'seq-cls';
+  /** How an `lm-head` LLM reranker's head holds its weight (float32 by default). */
+  lmHeadFormat?: LmHeadFormat;
 }
 
 export interface FixtureCrossEncoder {
@@ -69,6 +79,10 @@ export interface FixtureCrossEncoder {
   legacyKey?: boolean;
   /** Labels of the classifier (1 for a reranker). */
   labels?: number;
+  /** id2label's names (LABEL_0… by default); their count is the labels'. */
+  labelNames?: string[];
+  /** config.json's problem_type (single_label_classification, multi_label_classification, regression). */
+  problemType?: string;
 }
 
 export interface FixtureDense {
@@ -128,7 +142,20 @@ export interface FixtureModel {
   vocabulary: string[];
   dense: DenseWeights[];
   padId: number;
+  /** An LLM reranker's LM-head rows for "yes" and "no" (the seq-cls conversion's score row is their difference; Gemma's has no "no"). */
+  yesNoRows: { yes: Float32Array; no: Float32Array | undefined } | undefined;
 }
+
+/** A [rows, cols] matrix of seeded values of about ±1/√rows. */
+function seededMatrix(rows: number, cols: number, seed: number): Matrix {
+  let state = seed;
+  const scale = 1 / Math.sqrt(rows);
+  const data = new Float32Array(rows * cols);
+  for (let i = 0; i < data.length; i++) data[i] = (((state = (state * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff) * 2 - 1) * 2 * scale;
+  return { rows, cols, data };
+}
+
+const column = (matrix: Matrix, index: number) => Float32Array.from({ length: matrix.rows }, (_, row) => matrix.data[row * matrix.cols + index]!);
 
 /** A safetensors file: its header (as given, whatever it claims), then the data. */
 export function safetensorsFile(header: Record<string, unknown>, data: Uint8Array): Buffer {
@@ -139,7 +166,7 @@ export function safetensorsFile(header: Record<string, unknown>, data: Uint8Arra
 }
 
 /** A safetensors file of float32 tensors. */
-function safetensors(tensors: Record<string, { shape: number[]; data: Float32Array }>): Uint8Array {
+export function safetensors(tensors: Record<string, { shape: number[]; data: Float32Array }>): Uint8Array {
   const header: Record<string, unknown> = {};
   let offset = 0;
   for (const [name, { shape, data }] of Object.entries(tensors)) {
@@ -185,17 +212,31 @@ export async function writeFixtureModel(artifactsDir: string, repo: string, opti
   const denseModules = dense.map((_, index) => ({ idx: 2 + index, name: String(2 + index), path: `${2 + index}_Dense`, type: moduleType('Dense') }));
   const graph = options.graph ?? {};
   const onnxPath = options.onnxPath ?? 'onnx/model.onnx';
-  const [head, out] = denseWeights([{ out: shape.hidden }, { out: options.crossEncoder?.labels ?? 1 }], shape.hidden, shape.seed + 2);
+  const labelNames = options.crossEncoder?.labelNames ?? Array.from({ length: options.crossEncoder?.labels ?? 1 }, (_, i) => `LABEL_${i}`);
+  const [head, out] = denseWeights([{ out: shape.hidden }, { out: labelNames.length }], shape.hidden, shape.seed + 2);
   const classifier = options.crossEncoder ? { dense: head!.weight, denseBias: head!.bias!, out: out!.weight, outBias: out!.bias! } : undefined;
+  const llm = options.llmReranker;
+  const vocab = (other?.tokenizer as { model?: { vocab?: Record<string, number> } } | undefined)?.model?.vocab;
+  // Qwen3-Reranker's answer is "yes" or "no"; bge-reranker-v2-gemma's score is the "Yes" logit alone.
+  const [yesId, noId] = other?.modelType === 'gemma' ? [vocab?.Yes, undefined] : [vocab?.yes, vocab?.no];
+  if (llm && (yesId === undefined || (noId === undefined && other?.modelType !== 'gemma'))) throw new Error('an LLM reranker fixture needs a tokenizer with its answer tokens');
+  const seeded = llm && llm !== 'lm-head-tied' ? seededMatrix(shape.hidden, shape.vocab, shape.seed + 3) : undefined;
+  const headFormat = options.lmHeadFormat ?? 'float';
+  // What the graph holds of it, which the reference uses.
+  const headWeight = seeded && (headFormat === 'int4' ? as4BitMatrix(seeded) : headFormat === 'float16' ? asHalfGrid(seeded) : seeded);
+  const headRow = (id: number) => (headWeight ? column(headWeight, id) : weights.wordEmbeddings.data.slice(id * shape.hidden, (id + 1) * shape.hidden));
+  const yesNoRows = llm && { yes: headRow(yesId!), no: noId === undefined ? undefined : headRow(noId) };
   const { graph: graphBytes, external } = bertOnnxFiles(weights, {
     int8: options.int8,
     int4: options.int4,
     ...graph,
     sentenceEmbedding: graph.sentenceEmbedding ? { dense: dense.map(({ weight }) => weight) } : undefined,
     classifier,
+    lmHead: llm === 'lm-head' ? { weight: headWeight!, format: headFormat } : llm === 'lm-head-tied' ? { tied: true } : undefined,
+    lastTokenScore: llm === 'seq-cls' ? { weight: { rows: shape.hidden, cols: 1, data: yesNoRows!.yes.map((yes, i) => yes - yesNoRows!.no![i]!) }, padId: other!.padId } : undefined,
   });
   const crossEncoder = options.crossEncoder;
-  const architecture = other ? { 'xlm-roberta': 'XLMRoberta', qwen3: 'Qwen3', gemma3_text: 'Gemma3', modernbert: 'ModernBert' }[other.modelType]! : 'Bert';
+  const architecture = other ? { 'xlm-roberta': 'XLMRoberta', qwen3: 'Qwen3', gemma3_text: 'Gemma3', gemma: 'Gemma', modernbert: 'ModernBert', 'deberta-v2': 'DebertaV2' }[other.modelType]! : 'Bert';
   const activationConfig =
     crossEncoder?.activation === undefined
       ? {}
@@ -205,13 +246,20 @@ export async function writeFixtureModel(artifactsDir: string, repo: string, opti
   const files: Record<string, string | Uint8Array> = {
     'config.json': JSON.stringify({
       architectures: [
-        crossEncoder ? `${architecture}ForSequenceClassification` : other ? { 'xlm-roberta': 'XLMRobertaModel', qwen3: 'Qwen3ForCausalLM', gemma3_text: 'Gemma3TextModel', modernbert: 'ModernBertModel' }[other.modelType] : 'BertModel',
+        crossEncoder || llm === 'seq-cls'
+          ? `${architecture}ForSequenceClassification`
+          : other
+            ? { 'xlm-roberta': 'XLMRobertaModel', qwen3: 'Qwen3ForCausalLM', gemma3_text: 'Gemma3TextModel', gemma: 'GemmaForCausalLM', modernbert: 'ModernBertModel', 'deberta-v2': 'DebertaV2Model' }[other.modelType]
+            : 'BertModel',
       ],
-      ...(crossEncoder ? { id2label: Object.fromEntries(Array.from({ length: crossEncoder.labels ?? 1 }, (_, i) => [String(i), `LABEL_${i}`])) } : {}),
+      ...(llm === 'seq-cls' ? { id2label: { 0: 'LABEL_0' } } : {}),
+      ...(crossEncoder ? { id2label: Object.fromEntries(labelNames.map((name, i) => [String(i), name])) } : {}),
+      ...(crossEncoder?.problemType ? { problem_type: crossEncoder.problemType } : {}),
       ...activationConfig,
       model_type: other?.modelType ?? 'bert', vocab_size: shape.vocab, hidden_size: shape.hidden,
       num_hidden_layers: shape.layers, num_attention_heads: shape.heads, intermediate_size: shape.intermediate,
       max_position_embeddings: shape.maxPositions, type_vocab_size: 2, pad_token_id: other?.padId ?? 0,
+      ...options.config,
     }),
     'tokenizer.json': JSON.stringify(other?.tokenizer ?? tokenizerJson(vocabulary, options.tokenizerLowercases !== false)),
     'tokenizer_config.json': JSON.stringify(
@@ -257,8 +305,8 @@ export async function writeFixtureModel(artifactsDir: string, repo: string, opti
   if (options.maxSeqLength !== null) {
     files['sentence_bert_config.json'] = JSON.stringify({ max_seq_length: options.maxSeqLength ?? 24, do_lower_case: options.doLowerCase ?? false });
   }
-  if (crossEncoder) {
-    // Cross-encoder repos have no sentence-transformers module files.
+  if (crossEncoder || llm) {
+    // Cross-encoder and LLM reranker repos have no sentence-transformers module files.
     delete files['modules.json'];
     delete files['1_Pooling/config.json'];
   }
@@ -266,7 +314,7 @@ export async function writeFixtureModel(artifactsDir: string, repo: string, opti
     await mkdir(dirname(join(dir, path)), { recursive: true });
     await writeFile(join(dir, path), content);
   }
-  return { dir, weights, classifier, vocabulary, dense, padId: other?.padId ?? 0 };
+  return { dir, weights, classifier, vocabulary, dense, padId: other?.padId ?? 0, yesNoRows };
 }
 
 const ST54_MODE: Record<PoolingMode, string> = { cls: 'cls', max: 'max', mean: 'mean', mean_sqrt_len: 'mean_sqrt_len_tokens', weightedmean: 'weightedmean', lasttoken: 'lasttoken' };

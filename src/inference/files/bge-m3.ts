@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import type { HeadSpec } from '../heads/head-spec.ts';
 import { readJson, type Json } from './config-json.ts';
 import { graphOutputsOf, type GraphOutput } from './onnx-graph-outputs.ts';
-import { readSafetensors, type Tensor } from './safetensors.ts';
+import { readSafetensorsLayout, readSafetensorsTensors, type Tensor } from './safetensors.ts';
 import { convertedPath, readTorchStateDict } from './torch-state-dict.ts';
 
 export const BGE_M3_OUTPUTS = ['dense', 'sparse', 'colbert'] as const;
@@ -55,7 +55,8 @@ async function headFile(dir: string, stem: string): Promise<string | undefined> 
   return (await exists(pt)) ? pt : undefined;
 }
 
-const readHead = (path: string): Promise<Map<string, Tensor>> => (path.endsWith('.safetensors') ? readSafetensors(path) : readTorchStateDict(path));
+const readHead = async (path: string): Promise<Map<string, Tensor>> =>
+  path.endsWith('.safetensors') ? readSafetensorsTensors(path, [...(await readSafetensorsLayout(path)).keys()]) : readTorchStateDict(path);
 
 /** A Linear's weight and bias from a head file, checked against the widths it must have (`outFeatures`: any when undefined). */
 async function readLinear(path: string, inFeatures: number, outFeatures: number | undefined): Promise<{ linear: Linear; outFeatures: number }> {

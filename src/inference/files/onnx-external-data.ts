@@ -4,90 +4,12 @@
  * `model.onnx.data`, `model_fp16.onnx_data`, or one file per tensor. A minimal walk of the wire
  * format: ModelProto.graph (7) → GraphProto.initializer (5) and node attributes' tensors and
  * subgraphs → TensorProto.external_data (13) → StringStringEntryProto {key (1), value (2)}.
- *
- * The walk reads the file in small positional reads and skips every field it does not descend
- * into (a tensor's inline weights included): a 1 GB graph with its weights inside costs the
- * structure's few reads, not 1 GB of memory at the start.
+ * The walk skips every field it does not descend into (protobuf-fields.ts): a 1 GB graph with its
+ * weights inside costs the structure's few reads, not 1 GB of memory at the start.
  */
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, openSync } from 'node:fs';
 import { leavesFolder } from './folder-path.ts';
-
-const WIRE_VARINT = 0;
-const WIRE_64BIT = 1;
-const WIRE_LENGTH = 2;
-const WIRE_32BIT = 5;
-/** Bytes read at a time around the position being parsed. */
-const WINDOW_BYTES = 64 * 1024;
-
-/** Positional reads of a file through one cached window. */
-export class FileBytes {
-  private window = Buffer.alloc(WINDOW_BYTES);
-  private windowStart = 0;
-  private windowEnd = 0;
-  readonly size: number;
-
-  constructor(private readonly fd: number) {
-    this.size = fstatSync(fd).size;
-  }
-
-  byte(at: number): number {
-    if (at < this.windowStart || at >= this.windowEnd) {
-      this.windowStart = at;
-      this.windowEnd = at + readSync(this.fd, this.window, 0, WINDOW_BYTES, at);
-      if (this.windowEnd <= at) throw new Error('a field runs past the end');
-    }
-    return this.window[at - this.windowStart]!;
-  }
-
-  text(start: number, end: number): string {
-    const bytes = Buffer.alloc(end - start);
-    readSync(this.fd, bytes, 0, bytes.length, start);
-    return bytes.toString('utf8');
-  }
-}
-
-export interface Field {
-  field: number;
-  /** A varint field's value. */
-  value?: number;
-  /** A length-delimited field's bytes, as [start, end) in the file; undefined for the other wire types. */
-  start?: number;
-  end?: number;
-}
-
-/** The fields of the message at [start, end): numbers and, for length-delimited ones, where their bytes are. */
-export function* fields(file: FileBytes, start: number, end: number): Generator<Field> {
-  let at = start;
-  const varint = () => {
-    let result = 0;
-    let scale = 1;
-    for (;;) {
-      if (at >= end) throw new Error('truncated varint');
-      const byte = file.byte(at++);
-      result += (byte & 0x7f) * scale;
-      if (byte < 0x80) return result;
-      scale *= 128;
-    }
-  };
-  while (at < end) {
-    const key = varint();
-    const field = Math.floor(key / 8);
-    const wire = key % 8;
-    if (wire === WIRE_VARINT) {
-      yield { field, value: varint() };
-    } else if (wire === WIRE_64BIT || wire === WIRE_32BIT) {
-      at += wire === WIRE_64BIT ? 8 : 4;
-      yield { field };
-    } else if (wire === WIRE_LENGTH) {
-      const length = varint();
-      if (at + length > end) throw new Error('a field runs past the end');
-      yield { field, start: at, end: at + length };
-      at += length;
-    } else {
-      throw new Error(`unsupported protobuf wire type ${wire}`);
-    }
-  }
-}
+import { FileBytes, fields } from './protobuf-fields.ts';
 
 function tensorLocation(file: FileBytes, start: number, end: number, found: Set<string>) {
   for (const entry of fields(file, start, end)) {
@@ -137,6 +59,29 @@ export async function externalDataFilesOf(onnxFile: string): Promise<string[]> {
     const outside = [...found].find(leavesFolder);
     if (outside !== undefined) throw new Error(`${onnxFile} keeps weights in ${JSON.stringify(outside)}, outside its folder: external data must lie beside the graph`);
     return [...found];
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** The names of the graph's outputs (ModelProto.graph (7) → GraphProto.output (12) → ValueInfoProto.name (1)), by the same walk. */
+export function graphOutputNames(onnxFile: string): string[] {
+  const fd = openSync(onnxFile, 'r');
+  try {
+    const file = new FileBytes(fd);
+    const names: string[] = [];
+    try {
+      for (const model of fields(file, 0, file.size)) {
+        if (model.field !== 7 || model.start === undefined) continue;
+        for (const graph of fields(file, model.start, model.end!)) {
+          if (graph.field !== 12 || graph.start === undefined) continue;
+          for (const part of fields(file, graph.start, graph.end!)) if (part.field === 1 && part.start !== undefined) names.push(file.text(part.start, part.end!));
+        }
+      }
+    } catch (error) {
+      throw new Error(`${onnxFile} is not an ONNX graph (${(error as Error).message})`);
+    }
+    return names;
   } finally {
     closeSync(fd);
   }

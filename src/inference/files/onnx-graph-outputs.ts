@@ -5,7 +5,7 @@
  * → shape (2) → dim (1) → {dim_value (1), dim_param (2)}}.
  */
 import { closeSync, openSync } from 'node:fs';
-import { fields, FileBytes } from './onnx-external-data.ts';
+import { fields, FileBytes } from './protobuf-fields.ts';
 
 export interface GraphOutput {
   name: string;

@@ -5,6 +5,7 @@
  */
 import type { DenseLayer } from '../files/modules.ts';
 import type { PoolingMode } from './pooling.ts';
+import type { SpladeOptions } from './splade.ts';
 
 /** How a cross-encoder's logit becomes its score, as sentence-transformers' CrossEncoder picks it for one label. */
 export type ScoreActivation = 'sigmoid' | 'identity' | 'tanh';
@@ -34,7 +35,46 @@ export interface LogitsHeadSpec {
   labels: number;
   /** What CrossEncoder applies to a one-label logit to make its score. */
   activation: ScoreActivation;
+  /**
+   * An LLM reranker's causal LM export (Qwen3-Reranker, bge-reranker-v2-gemma): its LM head is taken off the graph at
+   * load (lm-head-graph.ts), and the row's one logit is, at its last token, the logit of the first of these tokens
+   * ("yes") less that of the second ("no") when there is one (answer-head.ts). The main thread sees a one-label
+   * logits head like any cross-encoder's.
+   */
+  answerTokenIds?: number[];
 }
+
+/**
+ * A sparse vector per text over the vocabulary (token id → weight): SPLADE, sentence-transformers' SpladePooling
+ * over the graph's masked-language logits. Its blob: the non-zero ids (int32, ascending), then their weights
+ * (float32): output/sparse-blob.ts.
+ */
+export interface SparseHeadSpec {
+  kind: 'sparse';
+  method: 'splade';
+  /** The vocabulary's size: the logits' width, and the bound of every id. */
+  vocab: number;
+  splade: SpladeOptions;
+}
+
+/**
+ * A vector per token (late interaction: PyLate's ColBERT; the token states TEI's /embed_all returns): the states at
+ * the positions a row keeps, each through `dense` and, with `normalize`, L2-normalised. A row asked to drop the
+ * skiplist (a ColBERT document) leaves out the positions whose token is in it. Its blob: float32 rows of `width`
+ * back to back (rows = bytes / 4 / width).
+ */
+export interface TokenVectorsHeadSpec {
+  kind: 'token-vectors';
+  /** The graph's token states through the modules here (bge-m3's colbert head is another method of the same kind). */
+  method: 'states';
+  dense: DenseLayer[];
+  normalize: boolean;
+  /** Token ids, ascending. */
+  skiplist: Int32Array;
+  /** A vector's width: the last Dense layer's output, else the token width. */
+  width: number;
+}
+
 
 /**
  * bge-m3's sparse head (FlagEmbedding's sparse_linear): per token relu(w · h + b), per token id the largest, the
@@ -66,7 +106,7 @@ export interface BgeM3ColbertHeadSpec {
   hidden: number;
 }
 
-export type HeadSpec = PooledHeadSpec | LogitsHeadSpec | BgeM3SparseHeadSpec | BgeM3ColbertHeadSpec;
+export type HeadSpec = PooledHeadSpec | LogitsHeadSpec | SparseHeadSpec | BgeM3SparseHeadSpec | TokenVectorsHeadSpec | BgeM3ColbertHeadSpec;
 export type HeadKind = HeadSpec['kind'];
 
 /** The first head of a kind, with its index among the model's heads (the index the batch and the worker use). */

@@ -4,7 +4,10 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import ort from 'onnxruntime-node';
+import { dirname } from 'node:path';
+import { hiddenStateGraph, type LmHeadRows } from '../files/lm-head-graph.ts';
 import { createHead } from '../heads/create-head.ts';
+import { findHead } from '../heads/head-spec.ts';
 import type { RunOutputs } from '../heads/head.ts';
 import { graphInputs } from './graph-inputs.ts';
 import { planSubBatches } from './sub-batches.ts';
@@ -26,11 +29,27 @@ const MAX_OVERHEAD_TOKENS = 256;
  * leave time for more texts to join the next batch.
  */
 const EARLY_FREE_MS = 2;
+/** Calibration texts per run: fixed (not planned from measured costs), so every worker and start computes the same vectors. */
+const CALIBRATION_RUN_TEXTS = 16;
+
+/**
+ * The session of the setup's graph; for an LLM reranker's causal LM export, of the graph without its LM head, loaded
+ * from memory (its external data from the graph's folder), and the head's rows the answer head needs. The edited
+ * graph's bytes are let go once the session holds what it needs of them.
+ */
+async function openSession(): Promise<{ session: ort.InferenceSession; lmHead?: LmHeadRows }> {
+  const options = sessionOptions(setup.intraOpThreads, setup.memoryArena);
+  const answerTokenIds = findHead(setup.heads, 'logits')?.spec.answerTokenIds;
+  if (!answerTokenIds) return { session: await ort.InferenceSession.create(setup.onnxPath, options) };
+  const { model, head } = hiddenStateGraph(setup.onnxPath, answerTokenIds);
+  const extra = { session: { model_external_initializers_file_folder_path: dirname(setup.onnxPath) } };
+  return { session: await ort.InferenceSession.create(model, { ...options, extra }), lmHead: head };
+}
 
 async function start() {
-  const session = await ort.InferenceSession.create(setup.onnxPath, sessionOptions(setup.intraOpThreads, setup.memoryArena));
+  const { session, lmHead } = await openSession();
   const feedsFor = graphInputs(session);
-  const heads = await Promise.all(setup.heads.map((spec) => createHead(session, spec)));
+  const heads = await Promise.all(setup.heads.map((spec) => createHead(session, spec, lmHead)));
   /** The graph outputs the heads of a mask of heads read, by mask. */
   const outputNamesOf = new Map<number, string[]>();
   const outputNames = (mask: number) => {
@@ -44,7 +63,7 @@ async function start() {
    * Runs the texts `rows` of a batch (token ids back to back, text i at `offsets[i]`) padded to their longest, and
    * fetches the outputs the heads in `mask` read.
    */
-  async function run(ids: Int32Array, offsets: number[], lengths: ArrayLike<number>, rows: number[], mask: number, typeIds?: Int32Array) {
+  async function run(ids: Int32Array, offsets: number[], lengths: ArrayLike<number>, rows: number[], mask: number, typeIds?: Int32Array, attended?: Int32Array) {
     const batch = rows.length;
     const seqLen = Math.max(...rows.map((row) => lengths[row]!));
     const padded = new Int32Array(batch * seqLen).fill(setup.padId);
@@ -54,7 +73,7 @@ async function start() {
       const length = lengths[row]!;
       padded.set(ids.subarray(offsets[row]!, offsets[row]! + length), r * seqLen);
       types?.set(typeIds!.subarray(offsets[row]!, offsets[row]! + length), r * seqLen);
-      attention.fill(1, r * seqLen, r * seqLen + length);
+      attention.fill(1, r * seqLen, r * seqLen + (attended?.[row] ?? length));
     });
     return { outputs: (await session.run(feedsFor(padded, attention, batch, seqLen, types), outputNames(mask))) as RunOutputs, seqLen };
   }
@@ -88,12 +107,28 @@ async function start() {
     return { overheadTokens, msPerToken: msPerToken || small / 8 };
   }
 
+  /** Runs the calibration texts through the heads that calibrate (the pooled head: its int8/uint8 ranges). */
+  async function calibrate({ ids, lengths }: NonNullable<WorkerSetup['calibration']>) {
+    let mask = 0;
+    heads.forEach((head, h) => (mask |= head.calibrate ? 1 << h : 0));
+    if (mask === 0) return;
+    const offsets: number[] = [];
+    for (let row = 0, offset = 0; row < lengths.length; offset += lengths[row]!, row++) offsets.push(offset);
+    for (let first = 0; first < lengths.length; first += CALIBRATION_RUN_TEXTS) {
+      const rows = offsets.slice(first, first + CALIBRATION_RUN_TEXTS).map((_, r) => first + r);
+      const { outputs } = await run(ids, offsets, lengths, rows, mask);
+      for (const head of heads) head.calibrate?.(outputs, rows.map((row) => lengths[row]!));
+      dispose(outputs);
+    }
+  }
+
+  if (setup.calibration) await calibrate(setup.calibration);
   const measured = await measureRunCost();
   const overheadTokens = setup.overheadTokens ?? measured.overheadTokens;
   const expectedMs = (texts: number, longest: number) => (overheadTokens + texts * longest) * measured.msPerToken;
 
   /** Runs a batch split by length, the run holding text 0 first, and posts each run's blobs as it finishes. */
-  async function embed({ id, ids, typeIds, lengths, skips, heads: wanted, options }: BatchRequest, closing: () => boolean) {
+  async function runBatch({ id, ids, typeIds, lengths, skips, attended, heads: wanted, options }: BatchRequest, closing: () => boolean) {
     const offsets: number[] = [];
     for (let row = 0, offset = 0; row < lengths.length; offset += lengths[row]!, row++) offsets.push(offset);
     const runs = planSubBatches(lengths, overheadTokens);
@@ -105,7 +140,7 @@ async function start() {
       let mask = 0;
       for (const row of rows) mask |= wanted[row]!;
       const started = performance.now();
-      const { outputs, seqLen } = await run(ids, offsets, lengths, rows, mask, typeIds);
+      const { outputs, seqLen } = await run(ids, offsets, lengths, rows, mask, typeIds, attended);
       for (const [h, head] of heads.entries()) if (mask & (1 << h)) await head.prepare?.(outputs);
       const runSeconds = (performance.now() - started) / 1000;
       const written: HeadRows[] = [];
@@ -144,12 +179,12 @@ async function start() {
 
   async function handle(request: BatchRequest) {
     try {
-      await embed(request, () => closing);
+      await runBatch(request, () => closing);
     } catch (error) {
       post({ kind: 'failed', id: request.id, message: (error as Error).message });
     }
   }
-  post({ kind: 'ready' });
+  post({ kind: 'ready', int8Ranges: heads.find((head) => head.int8Ranges)?.int8Ranges?.() });
 }
 
 start().catch((error: Error) => post({ kind: 'fatal', message: error.message }));
