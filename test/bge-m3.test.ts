@@ -119,6 +119,15 @@ test('a request for all three outputs runs the graph once per batch, as dense al
   assert.match(await metrics.register.metrics(), /^embeddings_graph_runs_total\{model="m"\} 2$/m);
 });
 
+test('GET /models names the outputs a bge-m3 request may ask for', async () => {
+  for (const model of ['BAAI/bge-m3', 'test/bge-m3-onnx']) {
+    const response = await server.app.inject({ method: 'GET', url: `/v1/models/${model}` });
+    assert.equal(response.statusCode, 200, response.body);
+    const body = response.json() as { outputs: string[]; dimensions: number; pooling: string; normalized: boolean };
+    assert.deepEqual({ outputs: body.outputs, dimensions: body.dimensions, pooling: body.pooling, normalized: body.normalized }, { outputs: ALL, dimensions: 32, pooling: 'cls', normalized: true });
+  }
+});
+
 test('outputs a model does not have, or named twice, are refused with a 400 naming the field', async () => {
   for (const [body, message] of [
     [{ model: 'test/plain', input: 'hello', outputs: ['sparse'] }, "model 'test/plain' has no sparse output; its outputs: dense"],

@@ -23,7 +23,7 @@ const commonFields = {
   ready: z.boolean().meta({ description: 'Whether the model is loaded.' }),
   outputs: z
     .array(z.string())
-    .meta({ description: 'What the model computes: dense (one vector per input), sparse (token id → weight: `{indices, values}`), token-vectors (a vector per token: a ColBERT model\'s, or the token states of /embed_all), score (a relevance score per query–document pair, or a classifier\'s per label).' }),
+    .meta({ description: 'What the model computes: dense (one vector per input), sparse (token id → weight: `{indices, values}`), token-vectors (a vector per token: a ColBERT model\'s, or the token states of /embed_all), score (a relevance score per query–document pair, or a classifier\'s per label). A multi-output model (bge-m3) lists what its requests\' `outputs` may name: dense, sparse, colbert.' }),
 };
 
 /** Each head kind's name in `outputs`. */
@@ -124,7 +124,8 @@ export function describeModel(entry: ModelEntry, ready: boolean, int8Ranges?: In
     repo: spec.repo,
     revision: spec.revision ?? null,
     ready,
-    outputs: description.heads.map((head) => OUTPUT_NAMES[head.kind]),
+    // A multi-output model lists the names its requests' `outputs` take (bge-m3: dense, sparse, colbert).
+    outputs: description.namedOutputs ? Object.keys(description.namedOutputs) : description.heads.map((head) => OUTPUT_NAMES[head.kind]),
   });
   if (description.kind === 'reranker') return { ...fields('reranker'), activation: logitsHeadOf(description.heads).activation };
   if (description.kind === 'classifier') return { ...fields('classifier'), labels: description.labels, activation: description.labelActivation };

@@ -8,7 +8,6 @@ import ort from 'onnxruntime-node';
 import { loadHeadLinear, readBgeM3Heads, type BgeM3Heads } from '../../src/inference/files/bge-m3.ts';
 import { colbertRows, sparseFromTokenStates, sparseFromTokenWeights } from '../../src/inference/heads/bge-m3.ts';
 import { linearGraph } from '../../src/inference/onnx/linear-graph.ts';
-import { SparseBlobWriter } from '../../src/inference/heads/bge-m3-heads.ts';
 import { DROPPED_IDS, referenceBgeM3, writeBgeM3Fixture, type BgeM3Reference } from '../helpers/bge-m3-fixture.ts';
 import { writeFixtureModel } from '../helpers/fixture-model.ts';
 import { rustTokenizer } from '../helpers/reference.ts';
@@ -153,19 +152,6 @@ test("a head converted to safetensors is read in the .pt's place; one of the wro
   const weights = await headLinears(heads, 32, 32);
   assert.deepEqual(weights.sparse, { weight, bias: Float32Array.of(0.5) });
   await assert.rejects(readBgeM3Heads(fixture.dir, join(fixture.dir, 'onnx/model.onnx'), 48), /colbert_linear\.pt: weight 32x32 and bias 32 are not a Linear from the token width 48/);
-});
-
-test("the sparse blob is the sparse kind's format: n int32 ids, then n float32 weights", () => {
-  const writer = new SparseBlobWriter();
-  writer.addSparse({ indices: Int32Array.of(5, 17, 250001), values: Float32Array.of(0.25, 0.5, 1.5) });
-  writer.addSparse({ indices: new Int32Array(0), values: new Float32Array(0) });
-  writer.addSparse({ indices: Int32Array.of(9), values: Float32Array.of(2) });
-  const { bytes, ends } = writer.take();
-  assert.deepEqual([...ends], [24, 24, 32]);
-  assert.deepEqual([...new Int32Array(bytes.buffer, bytes.byteOffset, 3)], [5, 17, 250001]);
-  assert.deepEqual([...new Float32Array(bytes.buffer, bytes.byteOffset + 12, 3)], [0.25, 0.5, 1.5]);
-  assert.deepEqual([...new Int32Array(bytes.buffer, bytes.byteOffset + 24, 1)], [9]);
-  assert.deepEqual([...new Float32Array(bytes.buffer, bytes.byteOffset + 28, 1)], [2]);
 });
 
 test("an export whose three outputs are not bge-m3's shapes (a vocabulary-wide sparse vector) is refused, naming them", async () => {

@@ -6,22 +6,13 @@
 import ort from 'onnxruntime-node';
 import { loadHeadLinear } from '../files/bge-m3.ts';
 import { BlobWriter } from '../output/blob-writer.ts';
+import { SparseBlobWriter } from '../output/sparse-blob.ts';
 import { linearGraph } from '../onnx/linear-graph.ts';
 import { sessionOptions } from '../onnx/session-options.ts';
-import { colbertRows, sparseFromTokenStates, sparseFromTokenWeights, type SparseVector } from './bge-m3.ts';
+import { colbertRows, sparseFromTokenStates, sparseFromTokenWeights } from './bge-m3.ts';
 import type { BgeM3ColbertHeadSpec, BgeM3SparseHeadSpec } from './head-spec.ts';
 import { floats, type Head } from './head.ts';
 import { tokenOutputOf } from './pooled-head.ts';
-
-/** The sparse kind's blobs: `n` int32 token ids (ascending), then their `n` float32 weights. */
-export class SparseBlobWriter extends BlobWriter {
-  addSparse({ indices, values }: SparseVector): void {
-    this.reserve(indices.byteLength + values.byteLength);
-    this.scratch.set(new Uint8Array(indices.buffer, indices.byteOffset, indices.byteLength), this.length);
-    this.scratch.set(new Uint8Array(values.buffer, values.byteOffset, values.byteLength), this.length + indices.byteLength);
-    this.end(this.length + indices.byteLength + values.byteLength);
-  }
-}
 
 /** An output's values as float32, decoded once per run however many rows read it (float16 graphs). */
 function decodedOnce(): (output: ort.Tensor) => Float32Array {
@@ -54,7 +45,7 @@ export async function bgeM3SparseHead(session: ort.InferenceSession, spec: BgeM3
       const data = values(output);
       const seqLen = output.dims[1]!;
       const tokens = ids.subarray(offset, offset + length);
-      writer.addSparse(
+      writer.add(
         linear
           ? sparseFromTokenStates(data, r, seqLen, output.dims[2]!, tokens, length, linear, dropped)
           : sparseFromTokenWeights(tokens, (token) => data[r * seqLen + token]!, length, dropped),

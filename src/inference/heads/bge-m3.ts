@@ -9,14 +9,9 @@
  * Sums are in float64, results float32, as the other heads here.
  */
 import type { Linear } from '../files/bge-m3.ts';
+import { normalizeInPlace } from './pooling.ts';
+import type { SparseVector } from './splade.ts';
 
-/** A sparse vector: ascending token ids and their weights (only non-zeros). */
-export interface SparseVector {
-  indices: Int32Array;
-  values: Float32Array;
-}
-
-const NORMALIZE_EPSILON = 1e-12;
 
 /** Per token id the largest weight above 0 of the text's tokens, the dropped ids left out. */
 export function sparseFromTokenWeights(ids: ArrayLike<number>, weightOf: (token: number) => number, length: number, dropped: ReadonlySet<number>): SparseVector {
@@ -49,14 +44,9 @@ export function sparseFromTokenStates(
   );
 }
 
-/** Each of `rows` vectors of `width` floats, back to back, L2-normalised in place. */
+/** Each vector of `width` floats, back to back, L2-normalised in place. */
 export function normalizeRows(vectors: Float32Array, width: number): Float32Array {
-  for (let at = 0; at < vectors.length; at += width) {
-    let sum = 0;
-    for (let i = at; i < at + width; i++) sum += vectors[i]! * vectors[i]!;
-    const scale = 1 / Math.max(Math.sqrt(sum), NORMALIZE_EPSILON);
-    for (let i = at; i < at + width; i++) vectors[i] = vectors[i]! * scale;
-  }
+  for (let at = 0; at < vectors.length; at += width) normalizeInPlace(vectors.subarray(at, at + width));
   return vectors;
 }
 
