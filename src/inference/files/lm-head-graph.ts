@@ -274,19 +274,3 @@ export function hiddenStateGraph(onnxFile: string, tokenIds: number[]): HiddenSt
     closeSync(fd);
   }
 }
-
-/** The names of the graph's outputs (a walk of its structure, its weights skipped). */
-export function graphOutputNames(onnxFile: string): string[] {
-  const fd = openSync(onnxFile, 'r');
-  try {
-    const file = new FileBytes(fd);
-    const names: string[] = [];
-    for (const model of fields(file, 0, file.size)) {
-      if (model.field !== 7 || model.start === undefined) continue;
-      for (const part of fields(file, model.start, model.end)) if (part.field === 12 && part.start !== undefined) names.push(nameOf(file, part, 1));
-    }
-    return names;
-  } finally {
-    closeSync(fd);
-  }
-}

@@ -12,7 +12,7 @@ import { classicSparseLayout, readSparseLayout, sparseParts, type SparseLayout, 
 const NO_PIPELINE: ModulePipeline = { poolingModes: ['mean'], tokenWidth: undefined, includePrompt: true, dense: [], normalize: false, unrunnable: undefined };
 import type { HeadSpec, ScoreActivation } from '../heads/head-spec.ts';
 import { runShapeOf, type RunShape } from '../../batching/run-peak.ts';
-import { graphOutputNames } from './lm-head-graph.ts';
+import { graphOutputNames } from './onnx-graph-outputs.ts';
 import { llmRerankerOf, tokenIdsOf } from './llm-reranker.ts';
 import type { RerankPromptStyle } from '../tokenizing/llm-rerank-prompt.ts';
 

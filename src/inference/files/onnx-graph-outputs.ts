@@ -55,3 +55,6 @@ export function graphOutputsOf(onnxFile: string): GraphOutput[] {
     closeSync(fd);
   }
 }
+
+/** The names of the graph's outputs. */
+export const graphOutputNames = (onnxFile: string): string[] => graphOutputsOf(onnxFile).map(({ name }) => name);

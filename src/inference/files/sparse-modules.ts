@@ -17,7 +17,7 @@ import { leavesFolder } from './folder-path.ts';
 import { readSafetensorsTensors } from './safetensors.ts';
 import { SPLADE_ACTIVATIONS, SPLADE_POOLING, type SpladeOptions } from '../heads/splade.ts';
 import type { SparseHeadSpec } from '../heads/head-spec.ts';
-import { graphOutputNames } from './onnx-external-data.ts';
+import { graphOutputNames } from './onnx-graph-outputs.ts';
 
 export const SPARSE_SIDES = ['query', 'document'] as const;
 export type SparseSide = (typeof SPARSE_SIDES)[number];
