@@ -4,6 +4,8 @@
  * shapes, errors included.
  */
 import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import rustTokenizers from '@anush008/tokenizers';
 import { after, before, describe, test } from 'node:test';
 import { teiDecodeResponseSchema, teiEmbedResponseSchema, teiErrorSchema, teiInfoSchema, teiTokenizeResponseSchema } from '../src/schemas/tei.ts';
 import { teiRerankResponseSchema } from '../src/schemas/rerank.ts';
@@ -33,6 +35,7 @@ const openAiVectors = (model: string, input: string[], extra?: Record<string, un
 
 const TEXTS = ['the quick brown fox jumps over the lazy dog', 'hello world'];
 const LONG = Array.from({ length: 40 }, () => 'fox').join(' ');
+const LONG_MIXED = `hello world ${LONG} the lazy dog`;
 
 describe('/embed', () => {
   test('a list of texts: the OpenAI route’s vectors, in order, as a bare array; no model names the first embedding model', async () => {
@@ -93,6 +96,19 @@ describe('/embed', () => {
     assert.equal((await post('/embed', { inputs: LONG, truncate: null })).status, 200);
   });
 
+  test('truncation_direction left keeps a long text’s last tokens inside the special ones', async () => {
+    const fixture = server.fixtures['test/mean']!;
+    const tokenizer = rustTokenizers.Tokenizer.fromFile(join(fixture.dir, 'tokenizer.json'));
+    tokenizer.disablePadding();
+    tokenizer.setTruncation(LIMIT, { direction: 'left' });
+    const ids = (await tokenizer.encode(LONG_MIXED)).getIds();
+    const expected = referenceEmbedding(fixture.weights, ids, { pooling: ['mean'], normalize: true });
+    const [left] = (await post('/embed', { inputs: LONG_MIXED, truncation_direction: 'Left' })).body as number[][];
+    left!.forEach((value, d) => assert.ok(Math.abs(value - expected[d]!) < 1e-5, `dimension ${d}`));
+    const [right] = (await post('/embed', { inputs: LONG_MIXED })).body as number[][];
+    assert.notDeepEqual(left, right);
+  });
+
   test('errors in TEI’s shape: empty list (Empty), missing inputs, unknown model (404), a reranker, an unknown prompt, too many dimensions', async () => {
     const cases: [unknown, number, string, RegExp][] = [
       [{ inputs: [] }, 400, 'Empty', /'inputs': must not be an empty array/],
@@ -103,7 +119,6 @@ describe('/embed', () => {
       [{ inputs: 'x', model: 'ranker' }, 400, 'Validation', /'ranker' is a reranker/],
       [{ inputs: 'x', prompt_name: 'nope' }, 400, 'Validation', /no prompt named 'nope'. Its prompts: query, passage/],
       [{ inputs: 'x', dimensions: 33 }, 400, 'Validation', /'dimensions': must be at most 32/],
-      [{ inputs: 'x', truncation_direction: 'Left' }, 400, 'Validation', /'truncation_direction': 'left' is not served for embeddings/],
     ];
     for (const [payload, status, errorType, message] of cases) {
       const response = await post('/embed', payload);

@@ -52,6 +52,7 @@ function embedRoute(app: FastifyInstance) {
           encoding: 'float',
           normalize: body.normalize,
           truncate: body.truncate ?? app.limits.truncate,
+          truncation: { direction: body.truncation_direction?.toLowerCase() as 'right' | 'left' | undefined },
           maxRequestTokens: app.limits.maxRequestTokens,
           signal,
           prompt: { promptName: body.prompt_name ?? undefined },

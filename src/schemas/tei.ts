@@ -81,9 +81,6 @@ export function teiEmbedRequestSchema(registry: Registry) {
       dimensions: z.number().int().min(1).nullish().meta({ description: 'Keep the first N dimensions (normalised after the cut when `normalize`).' }),
     })
     .superRefine((body, ctx) => {
-      if (body.truncation_direction?.toLowerCase() === 'left') {
-        ctx.addIssue({ code: 'custom', path: ['truncation_direction'], message: "'left' is not served for embeddings: texts are cut at their end ('right')" });
-      }
       const entry = resolveOfKind(registry, body.model, 'embedding', ctx);
       const inputs = inputList(body.inputs);
       if (entry && 'tokenIds' in inputs) {
