@@ -28,7 +28,7 @@ test('GET /models and /v1/models describe each model by its kind: embedding mode
       { ...tiny, created: 0 },
       {
         id: 'tiny', object: 'model', kind: 'embedding', created: 0, owned_by: 'test', max_input_tokens: 20, repo: 'test/mean', revision: null, ready: true,
-        outputs: ['dense'], dimensions: 32, pooling: 'mean', normalized: true, prompts: {}, default_prompt_name: null,
+        outputs: ['dense', 'token-states'], dimensions: 32, pooling: 'mean', normalized: true, prompts: {}, default_prompt_name: null,
       },
     );
     assert.ok(Math.abs(tiny.created - Date.now() / 1000) < 600);

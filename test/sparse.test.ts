@@ -123,7 +123,7 @@ test('a sparse model refuses what only dense vectors have; a dense model refuses
 test('GET /v1/models names each model\'s outputs, and a sparse model\'s pooling and sides', async () => {
   const { data } = (await server.app.inject({ url: '/v1/models' })).json() as { data: Record<string, unknown>[] };
   const byId = Object.fromEntries(data.map((model) => [model.id, model]));
-  assert.deepEqual(byId.dense!.outputs, ['dense']);
+  assert.deepEqual(byId.dense!.outputs, ['dense', 'token-states']); // its token states: /embed_all
   assert.deepEqual(byId.splade!.outputs, ['sparse']);
   assert.equal(byId.splade!.dimensions, 128);
   assert.deepEqual(byId.splade!.sparse, { pooling_strategy: 'max', activation_function: 'relu', query: 'graph', document: 'graph', default_input_type: 'document' });

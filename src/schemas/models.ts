@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { ColbertSettings } from '../inference/files/colbert-config.ts';
-import { findHead, logitsHeadOf, type HeadKind } from '../inference/heads/head-spec.ts';
+import { findHead, logitsHeadOf, type HeadSpec } from '../inference/heads/head-spec.ts';
 import { SPLADE_ACTIVATIONS, SPLADE_POOLING } from '../inference/heads/splade.ts';
 import type { Int8Ranges } from '../inference/output/quantize.ts';
 import { POOLING_MODES } from '../inference/heads/pooling.ts';
@@ -23,11 +23,18 @@ const commonFields = {
   ready: z.boolean().meta({ description: 'Whether the model is loaded.' }),
   outputs: z
     .array(z.string())
-    .meta({ description: 'What the model computes: dense (one vector per input), sparse (token id → weight: `{indices, values}`), token-vectors (a vector per token: a ColBERT model\'s, or the token states of /embed_all), score (a relevance score per query–document pair, or a classifier\'s per label). A multi-output model (bge-m3) lists what its requests\' `outputs` may name: dense, sparse, colbert.' }),
+    .meta({ description: 'What the model computes: dense (one vector per input; bge-m3: dense, sparse, colbert, as `outputs` names them), sparse (token id → weight: `{indices, values}`), multi-vector (a ColBERT model\'s vector per token), token-states (the token states /embed_all returns), score (a relevance score per query–document pair, or a classifier\'s per label). A multi-output model (bge-m3) lists what its requests\' `outputs` may name: dense, sparse, colbert.' }),
 };
 
 /** Each head kind's name in `outputs`. */
-const OUTPUT_NAMES: Record<HeadKind, string> = { pooled: 'dense', sparse: 'sparse', logits: 'score', 'token-vectors': 'token-vectors' };
+/**
+ * A head's name in `outputs`: a ColBERT model's vectors per token are `multi-vector`; any other model's raw token
+ * states (TEI's /embed_all) `token-states`.
+ */
+function outputName(head: HeadSpec, colbert: boolean): string {
+  if (head.kind === 'token-vectors') return colbert ? 'multi-vector' : 'token-states';
+  return { pooled: 'dense', sparse: 'sparse', logits: 'score' }[head.kind];
+}
 
 export const embeddingModelSchema = z
   .object({
@@ -125,7 +132,7 @@ export function describeModel(entry: ModelEntry, ready: boolean, int8Ranges?: In
     revision: spec.revision ?? null,
     ready,
     // A multi-output model lists the names its requests' `outputs` take (bge-m3: dense, sparse, colbert).
-    outputs: description.namedOutputs ? Object.keys(description.namedOutputs) : description.heads.map((head) => OUTPUT_NAMES[head.kind]),
+    outputs: description.namedOutputs ? Object.keys(description.namedOutputs) : description.heads.map((head) => outputName(head, description.colbert !== undefined)),
   });
   if (description.kind === 'reranker') return { ...fields('reranker'), activation: logitsHeadOf(description.heads).activation };
   if (description.kind === 'classifier') return { ...fields('classifier'), labels: description.labels, activation: description.labelActivation };
