@@ -99,7 +99,13 @@ export class ModelRuntime {
     // ~0.25 s of this thread, spent while the workers start.
     if (options.loadOpenAiEncoding) loadOpenAiEncoding();
     const backend = await starting;
-    const memory = options.runMemory && { budget: options.runMemory, peakBytes: (batch: number, longest: number) => runPeakBytes(description.runShape, batch, longest, memoryArena) };
+    // The worker runs a batch as sub-batches of at most MAX_RUN_TOKENS padded tokens, one after another (sub-batches.ts):
+    // a batch's peak is its largest run's, not the whole batch's (4x less for a full batch of short texts).
+    const runRows = (batch: number, longest: number) => Math.min(batch, Math.max(1, Math.floor(MAX_RUN_TOKENS / longest)));
+    const memory = options.runMemory && {
+      budget: options.runMemory,
+      peakBytes: (batch: number, longest: number) => runPeakBytes(description.runShape, runRows(batch, longest), longest, memoryArena),
+    };
     const batcher = new Batcher(backend, options.batching, onBatch, memory);
     const runtime = new ModelRuntime(description, tokenizer, new TokenizerThread(tokenizerSetup), backend, batcher, rerankPrompt);
     try {
