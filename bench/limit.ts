@@ -145,3 +145,18 @@ export async function measureLimit(
   await session.release();
   return result;
 }
+
+/**
+ * Both limits of `onnxFile` on the sequences, measured just before the scenarios and again just after (the server
+ * idles meanwhile), each the mean of the two: the machine's speed drifts over minutes.
+ */
+export async function limitsAroundScenarios<T>(onnxFile: string, sequences: Int32Array[], cpus: number, secondsPerSize: number, scenarios: () => Promise<T>) {
+  const limits = async () => ({
+    parallel: await measureParallelLimit(onnxFile, sequences, cpus, undefined, secondsPerSize),
+    oneSession: await measureLimit(onnxFile, sequences, cpus, undefined, secondsPerSize),
+  });
+  const before = await limits();
+  const results = await scenarios();
+  const after = await limits();
+  return { results, parallel: meanLimit(before.parallel, after.parallel), oneSession: meanLimit(before.oneSession, after.oneSession) };
+}

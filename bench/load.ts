@@ -57,6 +57,10 @@ export async function runLoad(
     base64?: boolean;
     /** Rerank instead: each request scores its texts (the documents) against this query at /v1/rerank. */
     rerankQuery?: string;
+    /** Classify instead: each request labels its texts at /v1/classify. */
+    classify?: boolean;
+    /** More fields of each embeddings request (a multi-output model's `outputs`). */
+    fields?: Record<string, unknown>;
   },
 ): Promise<LoadResult> {
   let next = 0;
@@ -67,7 +71,8 @@ export async function runLoad(
     const picked = Array.from({ length: options.textsPerRequest }, () => options.texts[next++ % options.texts.length]!);
     context.tokens = picked.reduce((sum, text) => sum + text.tokens, 0);
     if (options.rerankQuery !== undefined) return JSON.stringify({ model: options.model, query: options.rerankQuery, documents: picked.map((text) => text.text) });
-    return JSON.stringify({ model: options.model, input: picked.map((text) => text.text), ...(options.base64 ? { encoding_format: 'base64' } : {}) });
+    if (options.classify) return JSON.stringify({ model: options.model, input: picked.map((text) => text.text) });
+    return JSON.stringify({ model: options.model, input: picked.map((text) => text.text), ...(options.base64 ? { encoding_format: 'base64' } : {}), ...options.fields });
   };
 
   let loading = true;
@@ -89,7 +94,7 @@ export async function runLoad(
   const started = performance.now();
   let lastAnswer = started;
   const result = await autocannon({
-    url: `${server.url}/v1/${options.rerankQuery === undefined ? 'embeddings' : 'rerank'}`,
+    url: `${server.url}/v1/${options.rerankQuery !== undefined ? 'rerank' : options.classify ? 'classify' : 'embeddings'}`,
     connections: options.connections,
     ...(options.requests ? { amount: options.requests } : { duration: options.seconds }),
     timeout: 60,

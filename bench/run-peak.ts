@@ -7,7 +7,8 @@
  *   e.g. node --import tsx bench/run-peak.ts 512,2048,8192 small encoder,decoder,decoder-fp16,decoder-q4
  *
  * Shapes: small (2 layers × 64, 4 heads), many-heads (2 × 64, 16 heads), minilm (MiniLM-L6: 6 × 384,
- * 12 heads), qwen3-like (4 × 256, 16 heads, Qwen3-Embedding-0.6B's head count). 8192 tokens of
+ * 12 heads), qwen3-like (4 × 256, 16 heads, Qwen3-Embedding-0.6B's head count), splade-like (2 × 64 with
+ * BERT's 30 522-token vocabulary; kind mlm: an MLM graph whose output is the logits). 8192 tokens of
  * `small` takes ~3 GB (5–7 GB with the arena) and a few minutes.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -20,6 +21,8 @@ const SHAPES = {
   'many-heads': { layers: 2, hidden: 64, heads: 16, intermediate: 128 },
   minilm: { layers: 6, hidden: 384, heads: 12, intermediate: 1536 },
   'qwen3-like': { layers: 4, hidden: 256, heads: 16, intermediate: 768 },
+  /** With the `mlm` kind: a SPLADE graph, BERT's vocabulary of logits per token. */
+  'splade-like': { layers: 2, hidden: 64, heads: 4, intermediate: 128, vocab: 30522 },
 };
 const [tokenList = '512,2048', shapeName = 'small', kindList = 'encoder,decoder,decoder-fp16,decoder-q4'] = process.argv.slice(2);
 const lengths = tokenList.split(',').map(Number);

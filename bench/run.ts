@@ -22,8 +22,9 @@ import { loadTokenizer } from '../src/inference/tokenizing/tokenizer.ts';
 import { loadModelsFile, parseModelsFile, type ModelSpec } from '../src/models-file.ts';
 import { MINILM_SHAPE, writeFixtureModel } from '../test/helpers/fixture-model.ts';
 import { startServer, type ServerProcess } from '../test/helpers/server-process.ts';
+import { bgeM3Suite, type BgeM3Suite } from './bge-m3-suite.ts';
 import { chartSvg } from './chart.ts';
-import { DEFAULT_TOKENIZER, generatedModel, tokenizerAt } from './generated-model.ts';
+import { DEFAULT_TOKENIZER, generatedModel, generatedSpladeModel, tokenizerAt } from './generated-model.ts';
 import { meanLimit, measureLimit, measureParallelLimit, type LimitResult } from './limit.ts';
 import { combineLoads, runLoad, type LoadResult } from './load.ts';
 import { runMixed, type MixedResult } from './mixed.ts';
@@ -54,21 +55,35 @@ export interface RerankSuite {
   loads: LoadResult[];
 }
 
+export interface ClassifySuite {
+  plan: string;
+  /** What one session with every core's threads does with the same texts (the single-session limit), and N single-thread sessions. */
+  oneSession: LimitResult;
+  limit: LimitResult;
+  load: LoadResult;
+}
+
 export interface LongSuite {
   plan: string;
   limit: LimitResult;
   load: LoadResult;
 }
 
+/** SPLADE against its dense twin (the same encoder, mean pooling): each held to the ONNX Runtime limit of its own graph. */
+export interface SparseSuite {
+  sparse: ModelSuite;
+  dense: ModelSuite;
+}
+
 export interface BenchReport {
   date: string;
   cpus: number;
   tokenizer: string;
-  suites: { fp32?: ModelSuite; int8?: ModelSuite; serving?: ServingSuite; long?: LongSuite; rerank?: RerankSuite; 'llm-rerank'?: RerankSuite };
+  suites: { fp32?: ModelSuite; int8?: ModelSuite; serving?: ServingSuite; long?: LongSuite; rerank?: RerankSuite; sparse?: SparseSuite; classify?: ClassifySuite; 'bge-m3'?: BgeM3Suite; 'llm-rerank'?: RerankSuite };
 }
 
 const USAGE = `usage: npm run bench -- [options]
-  --suites LIST         fp32, int8, serving, long, rerank, llm-rerank (comma-separated; default fp32,int8,serving)
+  --suites LIST         fp32, int8, serving, long, rerank, sparse, classify, bge-m3, llm-rerank (comma-separated; default fp32,int8,serving)
   --seconds N           length of each load scenario (default 20)
   --limit-seconds N     length of each ONNX Runtime limit measurement (default 4)
   --index-requests N    64-text requests in the index scenario (default 24)
@@ -146,7 +161,7 @@ function cpuColumns(load: LoadResult) {
   };
 }
 
-async function modelSuite(artifactsDir: string, spec: ModelSpec, cpus: number, detailed: boolean): Promise<ModelSuite> {
+async function modelSuite(artifactsDir: string, spec: ModelSpec, cpus: number, detailed: boolean, indexConnections = Math.max(4, cpus / 2)): Promise<ModelSuite> {
   const description = await describeModel(spec, artifactsDir);
   const tokenizer = await loadTokenizer(description.dir, { maxTokens: description.maxTokens, lowercase: description.lowercase });
   const queryTexts = await makeTexts(tokenizer, 2048, 8, 32, 1);
@@ -159,7 +174,7 @@ async function modelSuite(artifactsDir: string, spec: ModelSpec, cpus: number, d
     const load = (texts: BenchText[], connections: number, duration = seconds) =>
       runLoad(server, { model: spec.id, texts, textsPerRequest: 1, connections, seconds: duration });
     // Index requests take seconds each: count whole requests rather than cut some off at a deadline.
-    const indexLoad = () => runLoad(server, { model: spec.id, texts: indexTexts, textsPerRequest: 64, connections: Math.max(4, cpus / 2), requests: indexRequests });
+    const indexLoad = () => runLoad(server, { model: spec.id, texts: indexTexts, textsPerRequest: 64, connections: indexConnections, requests: indexRequests });
     const limits = async (texts: BenchText[]) => ({
       parallel: await measureParallelLimit(description.onnxFile, await encode(texts), cpus, undefined, limitSeconds),
       oneSession: await measureLimit(description.onnxFile, await encode(texts), cpus, undefined, limitSeconds),
@@ -306,6 +321,62 @@ async function rerankSuite(artifactsDir: string, cpus: number): Promise<RerankSu
 }
 
 /**
+ * Sparse (SPLADE): a MiniLM-L6-shaped MLMTransformer + SpladePooling model (30 522 logits a token, pooled in the
+ * workers) under the query and index scenarios, held to the limit of its own graph (ONNX Runtime computing the
+ * logits, nothing after); and its dense twin, the same encoder with mean pooling, for the cost over dense alone.
+ */
+async function sparseSuite(artifactsDir: string, cpus: number): Promise<SparseSuite> {
+  // A 64-text request of SPLADE takes ~8x a dense one's time: 4 of them at once passed REQUEST_TIMEOUT_MS (60 s) on 2
+  // loaded cores (3.5 texts/s), so the index scenario runs one 64-text request per core, on both models.
+  const sparse = await modelSuite(artifactsDir, await generatedSpladeModel(artifactsDir, 'bench/splade-minilm-l6-shaped', realTokenizer), cpus, false, cpus);
+  const dense = await modelSuite(artifactsDir, await generatedModel(artifactsDir, 'bench/minilm-l6-shaped', {}, realTokenizer), cpus, false, cpus);
+  const cost = (scenario: keyof ModelSuite['scenarios']) => round(dense.scenarios[scenario].textsPerSecond / sparse.scenarios[scenario].textsPerSecond, 2);
+  const ofGraph = (scenario: keyof ModelSuite['scenarios'], limit: 'query' | 'index') => ({
+    'SPLADE x its limit': round(sparse.scenarios[scenario].textsPerSecond / sparse.limits[limit].textsPerSecond, 2),
+    'SPLADE x 1 session': round(sparse.scenarios[scenario].textsPerSecond / sparse.limits[`${limit}OneSession`].textsPerSecond, 2),
+    'dense x its limit': round(dense.scenarios[scenario].textsPerSecond / dense.limits[limit].textsPerSecond, 2),
+  });
+  console.log('\nsparse (SPLADE) against dense alone, the same encoder:');
+  console.table([
+    { scenario: 'query (64 conns)', 'dense / SPLADE texts/s': cost('query'), ...ofGraph('query', 'query') },
+    { scenario: 'index (64 texts)', 'dense / SPLADE texts/s': cost('index'), ...ofGraph('index', 'index') },
+  ]);
+  return { sparse, dense };
+}
+
+/**
+ * Classification: a MiniLM-L6-shaped sequence classifier (WordPiece, token types, 3 labels, softmax),
+ * single texts of 8–32 tokens at 64 connections on /v1/classify, against one ONNX Runtime session
+ * with every core's threads running the same texts (the single-session limit), and N single-thread sessions,
+ * each measured just before and just after the load.
+ */
+async function classifySuite(artifactsDir: string, cpus: number): Promise<ClassifySuite> {
+  const spec = await generatedModel(artifactsDir, 'bench/classifier', { crossEncoder: { labelNames: ['negative', 'neutral', 'positive'] } }, realTokenizer);
+  const description = await describeModel(spec, artifactsDir);
+  const tokenizer = await loadTokenizer(description.dir, { maxTokens: description.maxTokens, lowercase: false, asGiven: true });
+  const texts = await makeTexts(tokenizer, 2048, 8, 32, 1);
+  const sequences = (await tokenizer.encode(texts.map(({ text }) => text))).map(({ ids }) => ids);
+  return withServer(artifactsDir, spec, async (server) => {
+    const plan = planOf(server);
+    await runLoad(server, { model: spec.id, texts, textsPerRequest: 1, connections: 16, seconds: 2, classify: true });
+    // The machine's speed drifts over minutes: the limits are measured just before and just after the load, and averaged.
+    const limits = async () => ({
+      oneSession: await measureLimit(description.onnxFile, sequences, cpus, [1, 8, 32], limitSeconds),
+      parallel: await measureParallelLimit(description.onnxFile, sequences, cpus, [1, 8, 32], limitSeconds),
+    });
+    const before = await limits();
+    const load = await runLoad(server, { model: spec.id, texts, textsPerRequest: 1, connections: 64, seconds, classify: true });
+    const after = await limits();
+    const oneSession = meanLimit(before.oneSession, after.oneSession);
+    const limit = meanLimit(before.parallel, after.parallel);
+    console.log(`\nclassify (single texts of 8–32 tokens, 64 connections): ${plan}`);
+    console.log(`ONNX Runtime: one ${cpus}-thread session ${round(oneSession.textsPerSecond)} texts/s (batch ${oneSession.batchSize}); ${cpus} single-thread sessions ${round(limit.textsPerSecond)} texts/s`);
+    console.table([row('classify', load, limit, oneSession)]);
+    return { plan, oneSession, limit, load };
+  });
+}
+
+/**
  * LLM rerank: a small Qwen3-Reranker-shaped decoder export (Qwen3's tokenizer, an LM head over its 151 669 tokens,
  * 4 layers × 64 wide), each request 1 query × 20 documents of 32–256 tokens in the card's prompt, at several
  * connections; pairs/s against N single-thread sessions running the same prompts through the graph the server runs
@@ -357,12 +428,15 @@ async function main() {
       if (suites.has('serving')) report.suites.serving = await servingSuite(artifactsDir);
       if (suites.has('long')) report.suites.long = await longSuite(artifactsDir, cpus);
       if (suites.has('rerank')) report.suites.rerank = await rerankSuite(artifactsDir, cpus);
+      if (suites.has('sparse')) report.suites.sparse = await sparseSuite(artifactsDir, cpus);
+      if (suites.has('classify')) report.suites.classify = await classifySuite(artifactsDir, cpus);
+      if (suites.has('bge-m3')) report.suites['bge-m3'] = await bgeM3Suite(artifactsDir, { cpus, seconds, limitSeconds, indexRequests, withServer, planOf });
       if (suites.has('llm-rerank')) report.suites['llm-rerank'] = await llmRerankSuite(artifactsDir, cpus);
     }
     // Only a whole run replaces the committed results; a part of one goes beside them.
     const whole = !modelArgument && ['fp32', 'int8', 'serving'].every((suite) => suites.has(suite));
     const name = whole ? 'latest' : `latest-${modelArgument ? modelArgument.replace(/\W/g, '_') : [...suites].join('-')}`;
-    const results = new URL('./results', import.meta.url);
+    const results = new URL('./results/', import.meta.url);
     await mkdir(results, { recursive: true });
     await writeFile(new URL(`${name}.json`, results), JSON.stringify(report, null, 2) + '\n');
     if (report.suites.fp32) await writeFile(new URL(`${name}.svg`, results), await chartSvg(report.suites.fp32, cpus));

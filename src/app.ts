@@ -16,11 +16,19 @@ import { jsonBodyParser } from './http/json-body.ts';
 import { JsonParseThread } from './http/json-parse-thread.ts';
 import { createMetrics, type Metrics } from './http/metrics.ts';
 import type { Registry } from './registry.ts';
+import { cohereRoutes } from './routes/cohere.ts';
 import { embeddingRoutes } from './routes/embeddings.ts';
 import { healthRoutes } from './routes/health.ts';
 import { modelRoutes } from './routes/models.ts';
 import { rerankRoutes } from './routes/rerank.ts';
+import { teiEmbedAllRoute } from './routes/tei-embed-all.ts';
 import { rootRoute } from './routes/root.ts';
+import { teiSparseRoutes } from './routes/tei-sparse.ts';
+import { teiRoutes } from './routes/tei.ts';
+import { ollamaRoutes } from './routes/ollama.ts';
+import { VERSION } from './version.ts';
+import { classifyRoutes } from './routes/classify.ts';
+import { similarityRoutes } from './routes/similarity.ts';
 import { tokenizeRoutes } from './routes/tokenize.ts';
 
 declare module 'fastify' {
@@ -48,6 +56,8 @@ export interface RequestLimits {
   requestTimeoutMs: number;
   /** Documents one rerank request may hold. */
   maxRerankDocuments: number;
+  /** Values (vectors × width) one multi-vector answer may hold; DEFAULT_MAX_MULTI_VECTOR_VALUES when absent. */
+  maxMultiVectorValues?: number;
 }
 
 const DEFAULT_LIMITS: RequestLimits = { truncate: true, maxRequestTokens: 300_000, requestTimeoutMs: 60_000, maxRerankDocuments: 1000 };
@@ -147,10 +157,10 @@ export async function buildApp(options: AppOptions) {
 
   await app.register(fastifySwagger, {
     openapi: {
-      info: { title: 'Embeddings server', description: API_DESCRIPTION, version: '0.1.0' },
+      info: { title: 'Embeddings server', description: API_DESCRIPTION, version: VERSION },
       tags: API_TAGS,
     },
-    transform: listOnce(jsonSchemaTransform),
+    transform: listOnce(jsonSchemaTransform, (url) => methodsByPath.has(url)),
     transformObject: (document) =>
       polishOpenApi(jsonSchemaTransformObject(document) as Record<string, unknown>, {
         apiKeys: apiKeys.length > 0,
@@ -166,9 +176,16 @@ export async function buildApp(options: AppOptions) {
     await app.register(embeddingRoutes, { prefix });
     await app.register(tokenizeRoutes, { prefix });
     await app.register(rerankRoutes(['/rerank']), { prefix });
+    await app.register(classifyRoutes, { prefix });
+    await app.register(similarityRoutes, { prefix });
   }
   await app.register(rerankRoutes(['/v2/rerank']));
+  await app.register(teiSparseRoutes);
+  await app.register(cohereRoutes);
+  await app.register(teiEmbedAllRoute);
   await app.register(rootRoute);
+  await app.register(teiRoutes);
+  await app.register(ollamaRoutes);
   return app;
 }
 

@@ -34,6 +34,9 @@ const host = z
     error: 'expected a host name or IP address (0.0.0.0 for every IPv4 address, :: for every address), without a port or scheme: the port goes in PORT',
   });
 
+/** A multi-vector answer's values at most: 16 MiB of float32 (e.g. 109 documents of 300 tokens × 128). */
+export const DEFAULT_MAX_MULTI_VECTOR_VALUES = 4 * 1024 * 1024;
+
 export const serverEnvSchema = z.object({
   PORT: port.default(8000),
   HOST: host.default('127.0.0.1'),
@@ -52,6 +55,7 @@ export const serverEnvSchema = z.object({
   MAX_QUEUED_INPUTS: count(8192),
   MAX_REQUEST_TOKENS: count(300_000),
   MAX_RERANK_DOCUMENTS: count(1000),
+  MAX_MULTI_VECTOR_VALUES: count(DEFAULT_MAX_MULTI_VECTOR_VALUES),
   TRUNCATE: z.enum(['true', 'false']).default('true'),
   TOKEN_IDS: z.enum(['openai', 'model']).default('openai'),
   API_KEYS: z.string().optional(),
@@ -81,7 +85,7 @@ export interface ServerConfig {
   /** Where Prometheus metrics of all HTTP processes are served, open; none when undefined. */
   metricsPort: number | undefined;
   batching: { maxBatchTokens: number; maxBatchSize: number; maxQueued: number };
-  limits: { truncate: boolean; maxRequestTokens: number; requestTimeoutMs: number; maxRerankDocuments: number };
+  limits: { truncate: boolean; maxRequestTokens: number; requestTimeoutMs: number; maxRerankDocuments: number; maxMultiVectorValues: number };
   /** What token-id input means unless models.txt says otherwise: OpenAI's cl100k_base ids, or the model's own. */
   tokenIds: TokenIdMeaning;
   connections: { headersTimeoutMs: number; requestTimeoutMs: number; maxConnections: number };
@@ -154,7 +158,7 @@ export function loadServerConfig(env: NodeJS.ProcessEnv = process.env): ServerCo
     serving: { httpProcesses: e.HTTP_PROCESSES, workersPerModel: e.INFERENCE_WORKERS, intraOpThreads: e.INTRA_OP_THREADS },
     metricsPort: e.METRICS_PORT,
     batching: { maxBatchTokens: e.MAX_BATCH_TOKENS, maxBatchSize: e.MAX_BATCH_SIZE, maxQueued: e.MAX_QUEUED_INPUTS },
-    limits: { truncate: e.TRUNCATE === 'true', maxRequestTokens: e.MAX_REQUEST_TOKENS, requestTimeoutMs: e.REQUEST_TIMEOUT_MS, maxRerankDocuments: e.MAX_RERANK_DOCUMENTS },
+    limits: { truncate: e.TRUNCATE === 'true', maxRequestTokens: e.MAX_REQUEST_TOKENS, requestTimeoutMs: e.REQUEST_TIMEOUT_MS, maxRerankDocuments: e.MAX_RERANK_DOCUMENTS, maxMultiVectorValues: e.MAX_MULTI_VECTOR_VALUES },
     tokenIds: e.TOKEN_IDS,
     connections: { headersTimeoutMs: e.HEADERS_TIMEOUT_MS, requestTimeoutMs: e.BODY_TIMEOUT_MS, maxConnections: e.MAX_CONNECTIONS },
     apiKeys: readApiKeys(e.API_KEYS, e.API_KEYS_FILE),

@@ -24,6 +24,17 @@ export class TooManyTokensError extends Error {
   }
 }
 
+export class MultiVectorTooLargeError extends Error {
+  override name = 'MultiVectorTooLargeError';
+  constructor(
+    /** Values the answer could hold: its inputs' vectors (at most one per token) times their width. */
+    readonly values: number,
+    readonly limit: number,
+  ) {
+    super(`the answer could hold ${values} values; at most ${limit} are allowed per request`);
+  }
+}
+
 export class OverloadedError extends Error {
   override name = 'OverloadedError';
   constructor(readonly queued: number) {
@@ -39,4 +50,9 @@ export class UnknownPromptError extends Error {
   ) {
     super(`unknown prompt name ${promptName}`);
   }
+}
+
+/** Late chunking cannot apply to the request (its inputs together over the model's limit, a pooling that reads one token, an input with no tokens). */
+export class LateChunkingError extends Error {
+  override name = 'LateChunkingError';
 }

@@ -16,6 +16,8 @@ export interface ModelSpec {
   tokenIds: 'openai' | 'model' | undefined;
   /** prompt=: the model's prompt this id applies when a request names none (one side of a retrieval model). */
   promptName: string | undefined;
+  /** kind=classifier: a one-label sequence classifier served as a classifier, not as a reranker (its default). */
+  kind?: 'classifier';
 }
 
 export const DEFAULT_ORG = 'sentence-transformers';
@@ -28,7 +30,7 @@ export class ModelsFileError extends Error {
 const NAME_PART = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 const REVISION = /^[A-Za-z0-9][A-Za-z0-9._/-]*$/;
 const ALIAS = /^[A-Za-z0-9][A-Za-z0-9._:/-]*$/;
-const OPTION_KEYS = ['alias', 'onnx', 'token_ids', 'prompt'] as const;
+const OPTION_KEYS = ['alias', 'onnx', 'token_ids', 'prompt', 'kind'] as const;
 const TOKEN_ID_MEANINGS = ['openai', 'model'] as const;
 type OptionKey = (typeof OPTION_KEYS)[number];
 
@@ -64,6 +66,7 @@ function parseOptions(words: string[], fail: (what: string) => never): Partial<R
   if (options.token_ids !== undefined && !(TOKEN_ID_MEANINGS as readonly string[]).includes(options.token_ids)) {
     fail(`token_ids "${options.token_ids}" must be one of ${TOKEN_ID_MEANINGS.join(', ')}`);
   }
+  if (options.kind !== undefined && options.kind !== 'classifier') fail(`kind "${options.kind}" must be classifier (a one-label sequence classifier is otherwise a reranker)`);
   return options;
 }
 
@@ -83,7 +86,7 @@ export function parseModelsFile(text: string, fileName: string): ModelSpec[] {
     const id = options.alias ?? written.split('@')[0]!;
     const clash = specs.find((spec) => spec.id === id);
     if (clash) fail(`model id "${id}" is already used at ${clash.source}`);
-    specs.push({ id, repo, revision, onnxPath: options.onnx ?? DEFAULT_ONNX_PATH, source, tokenIds: options.token_ids as ModelSpec['tokenIds'], promptName: options.prompt });
+    specs.push({ id, repo, revision, onnxPath: options.onnx ?? DEFAULT_ONNX_PATH, source, tokenIds: options.token_ids as ModelSpec['tokenIds'], promptName: options.prompt, ...(options.kind ? { kind: 'classifier' as const } : {}) });
   });
   if (specs.length === 0) throw new ModelsFileError(`${fileName}: lists no model`);
   refuseTakeovers(specs);

@@ -19,6 +19,31 @@ export const INPUT_TYPE_PROMPT_NAMES: Record<InputType, string[]> = {
   document: ['document', 'passage', 'search_document', 'corpus', 'documents', 'passages', 'doc'],
 };
 
+/** The first of `names` the model has a prompt named, if any. */
+export const firstPromptName = (description: ModelDescription, names: readonly string[]): string | undefined =>
+  names.find((name) => Object.hasOwn(description.prompts, name));
+
+/**
+ * Jina's `task` values and the prompt names that serve each, first present wins: jina-embeddings-v3 names its prompts
+ * after the tasks (its LoRA adapters are not run here: only the prompts apply).
+ */
+export const TASK_PROMPT_NAMES = {
+  'retrieval.query': ['retrieval.query', ...INPUT_TYPE_PROMPT_NAMES.query],
+  'retrieval.passage': ['retrieval.passage', ...INPUT_TYPE_PROMPT_NAMES.document],
+  'text-matching': ['text-matching', 'sts'],
+  classification: ['classification'],
+  separation: ['separation', 'clustering'],
+} as const satisfies Record<string, readonly string[]>;
+export type Task = keyof typeof TASK_PROMPT_NAMES;
+
+/** Cohere's `input_type` values and the prompt names that serve each (none present: no prompt, as Cohere requires the field). */
+export const COHERE_INPUT_TYPE_PROMPT_NAMES = {
+  search_query: INPUT_TYPE_PROMPT_NAMES.query,
+  search_document: INPUT_TYPE_PROMPT_NAMES.document,
+  classification: ['classification'],
+  clustering: ['clustering'],
+} as const satisfies Record<string, readonly string[]>;
+
 /**
  * The prompt to prepend, as SentenceTransformer.encode picks it: a literal `prompt`, else the named
  * one (unknown → UnknownPromptError), else the input type's (none matching: as if not given), else

@@ -48,7 +48,11 @@ export class Registry {
   /** Settles when every model is loaded; rejects with the first failure. */
   readonly ready: Promise<void>;
 
-  private constructor(readonly entries: ModelEntry[]) {
+  private constructor(
+    readonly entries: ModelEntry[],
+    /** How each model's queue batches (TEI's /info reports it). */
+    readonly batching: BatchLimits,
+  ) {
     const candidates = new Map<string, ModelEntry[]>();
     for (const entry of entries) {
       const { repo } = entry.spec;
@@ -108,7 +112,7 @@ export class Registry {
       }
     }
     entries.sort((a, b) => specs.indexOf(a.spec) - specs.indexOf(b.spec));
-    return new Registry(entries);
+    return new Registry(entries, options.batching);
   }
 
   get isReady(): boolean {
@@ -131,7 +135,8 @@ export class Registry {
 
   /** The model a rerank request names, or when it names none the first reranker served (TEI's clients name none). */
   resolveReranker(name: string | undefined): ModelEntry | undefined {
-    return name === undefined ? this.entries.find((entry) => entry.description.kind === 'reranker') : this.resolve(name);
+    // A late-interaction (ColBERT) model scores pairs too, by MaxSim.
+    return name === undefined ? (this.entries.find((entry) => entry.description.kind === 'reranker') ?? this.entries.find((entry) => entry.description.colbert)) : this.resolve(name);
   }
 
   /** The model a name resolves to, if it is loaded. */

@@ -3,7 +3,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { test } from 'node:test';
 import { parseAllDocuments } from 'yaml';
 
-const DEPLOY = new URL('../deploy', import.meta.url);
+const DEPLOY = new URL('../deploy/', import.meta.url);
 
 interface Manifest {
   apiVersion: string;

@@ -348,6 +348,22 @@ describe('listed names that are not plain relative paths are refused', () => {
     });
     assert.throws(() => planExternalData([onnx, weights], 'onnx/model.onnx', ['x/../../weights.bin']), /"\.\.\/weights\.bin", which is not a plain relative path \(it has an empty, "\." or "\.\." part\)/);
   });
+  test("a sparse Router's module files are planned: its sides' configs, tokenizers and static weights, not the MLM's PyTorch weights", () => {
+    const files = [
+      'onnx/model.onnx', 'modules.json', 'router_config.json', 'config.json', 'model.safetensors',
+      'query_0_SparseStaticEmbedding/config.json', 'query_0_SparseStaticEmbedding/model.safetensors', 'query_0_SparseStaticEmbedding/tokenizer.json', 'query_0_SparseStaticEmbedding/vocab.txt',
+      'query_0_IDF/model.safetensors', 'document_0_MLMTransformer/config.json', 'document_0_MLMTransformer/model.safetensors', 'document_1_SpladePooling/config.json',
+    ].map((path) => ({ type: 'file', path, size: 1 }));
+    assert.deepEqual(
+      planDownload(files, 'onnx/model.onnx').map((file) => file.path),
+      [
+        'onnx/model.onnx', 'modules.json', 'router_config.json', 'config.json',
+        'query_0_SparseStaticEmbedding/config.json', 'query_0_SparseStaticEmbedding/model.safetensors', 'query_0_SparseStaticEmbedding/tokenizer.json', 'query_0_SparseStaticEmbedding/vocab.txt',
+        'query_0_IDF/model.safetensors', 'document_0_MLMTransformer/config.json', 'document_1_SpladePooling/config.json',
+      ],
+    );
+  });
+
   test('names that are not planned are left alone, whatever they are', () => {
     assert.deepEqual(planDownload([onnx, { type: 'file', path: 'docs\\..\\x.md', size: 1 }], 'onnx/model.onnx').map((file) => file.path), ['onnx/model.onnx']);
   });

@@ -100,7 +100,7 @@ describe('every error answers in OpenAI shape with a status the client can act o
     ['dimensions negative', { ...ok, dimensions: -3 }, 'dimensions'],
     ['dimensions fractional', { ...ok, dimensions: 2.5 }, 'dimensions'],
     ['dimensions larger than the model', { ...ok, dimensions: 33 }, 'dimensions'],
-    ['unknown encoding_format', { ...ok, encoding_format: 'int8' }, 'encoding_format'],
+    ['unknown encoding_format', { ...ok, encoding_format: 'int16' }, 'encoding_format'],
     ['user not a string', { ...ok, user: 7 }, 'user'],
   ];
   for (const [name, payload, param] of cases) {

@@ -179,7 +179,7 @@ test('a Qwen3 causal LM whose graph outputs logits, or a one-label Qwen3 seq-cls
   // The ids of "yes" and "no" in Qwen3's vocabulary, as the card's convert_tokens_to_ids finds them.
   assert.deepEqual([lmHead!.kind, lmHead!.rerankPrompt, lmHead!.heads, lmHead!.maxTokens], ['reranker', 'qwen3', [{ kind: 'logits', labels: 1, activation: 'sigmoid', answerTokenIds: [YES, NO] }], 256]);
   assert.deepEqual([seqCls!.kind, seqCls!.rerankPrompt, seqCls!.heads], ['reranker', 'qwen3', [{ kind: 'logits', labels: 1, activation: 'sigmoid' }]]);
-  assert.deepEqual([embedding!.kind, embedding!.rerankPrompt, embedding!.heads.map(({ kind }) => kind)], ['embedding', undefined, ['pooled']]);
+  assert.deepEqual([embedding!.kind, embedding!.rerankPrompt, embedding!.heads.map(({ kind }) => kind)], ['embedding', undefined, ['pooled', 'token-vectors']]); // its token states too (/embed_all)
 });
 
 test("memory: an LM-head export's run holds the vocabulary-wide logits of every token; with the head taken off, a run stays within the plan's estimate", async (t) => {

@@ -40,10 +40,16 @@ const requestExampleOf = (path: string) => document.paths[path].post.requestBody
 test('each endpoint is listed once (the API under /v1, the probes at the root), naming the path it also answers at; those answer', async () => {
   assert.deepEqual(
     operations().map(({ method, path }) => `${method} ${path}`).sort(),
-    ['get /health', 'get /ready', 'get /v1/models', 'get /v1/models/{model}', 'post /v1/embeddings', 'post /v1/rerank', 'post /v1/tokenize'],
+    [
+      'get /health', 'get /ready', 'get /v1/models', 'get /v1/models/{model}',
+      'post /v1/classify', 'post /v1/embed', 'post /v1/embeddings', 'post /v1/predict', 'post /v1/rerank', 'post /v1/score', 'post /v1/similarity', 'post /v1/tokenize',
+    ],
   );
   assert.match(document.paths['/v1/embeddings'].post.description, /Also at `\/embeddings`/);
   assert.match(document.paths['/v1/rerank'].post.description, /`\/v2\/rerank`.*Also at `\/rerank`/);
+  // Cohere's embed has no twin without /v1 (/embed is TEI's), and names its v2 path.
+  assert.doesNotMatch(document.paths['/v1/embed'].post.description, /Also at/);
+  assert.match(document.paths['/v1/embed'].post.description, /`\/v2\/embed`/);
   assert.match(document.paths['/health'].get.description, /Also at `\/v1\/health`/);
   for (const url of ['/embeddings', '/v1/embeddings']) {
     assert.equal((await server.app.inject({ method: 'POST', url, headers: auth, payload: requestExampleOf('/v1/embeddings') })).statusCode, 200, url);
@@ -57,7 +63,7 @@ test('each endpoint is listed once (the API under /v1, the probes at the root), 
 test('tags in the order of use, health last; tokenize has its own; the description names every API', () => {
   assert.deepEqual(
     document.tags.map((tag: Json) => tag.name),
-    ['embeddings', 'rerank', 'tokenize', 'models', 'health'],
+    ['embeddings', 'rerank', 'classify', 'similarity', 'tokenize', 'models', 'health'],
   );
   const tagOf = Object.fromEntries(operations().map(({ method, path, operation }) => [`${method} ${path}`, operation.tags]));
   assert.deepEqual(tagOf['post /v1/tokenize'], ['tokenize']);
@@ -89,14 +95,14 @@ test('every request body, response and path parameter has an example, with no "s
       }
     }
   }
-  assert.equal(examples, 29);
+  assert.equal(examples, 64);
   // Numbers that mean something: the model's own limit in its context-length error, real token counts.
   assert.match(exampleOf('/v1/embeddings', 'post', 400).error.message, /limit of 24\./);
   assert.equal(exampleOf('/v1/tokenize', 'post', 200).data[0].num_tokens, 12);
 });
 
 test('the examples are what the server answers: requests work as they stand, responses have the real shape, errors the real words', async () => {
-  for (const path of ['/v1/embeddings', '/v1/rerank', '/v1/tokenize']) {
+  for (const path of ['/v1/embeddings', '/v1/embed', '/v1/rerank', '/v1/tokenize']) {
     const response = await server.app.inject({ method: 'POST', url: path, headers: auth, payload: requestExampleOf(path) });
     assert.equal(response.statusCode, 200, `${path}: ${response.body}`);
     assert.deepEqual(shape(exampleOf(path, 'post', 200)), shape(response.json()), path);
@@ -125,8 +131,11 @@ test('the request schemas offer each API its kind of model; the model schema is 
   assert.equal(modelField('/v1/rerank').example, 'marco');
   assert.match(modelField('/v1/rerank').description, /^A reranker: marco\./);
   const { Model, EmbeddingModel, RerankerModel } = document.components.schemas;
-  assert.deepEqual(Model.oneOf, [{ $ref: '#/components/schemas/EmbeddingModel' }, { $ref: '#/components/schemas/RerankerModel' }]);
-  assert.deepEqual(Model.discriminator, { propertyName: 'kind', mapping: { embedding: '#/components/schemas/EmbeddingModel', reranker: '#/components/schemas/RerankerModel' } });
+  assert.deepEqual(Model.oneOf, [{ $ref: '#/components/schemas/EmbeddingModel' }, { $ref: '#/components/schemas/RerankerModel' }, { $ref: '#/components/schemas/ClassifierModel' }]);
+  assert.deepEqual(Model.discriminator, {
+    propertyName: 'kind',
+    mapping: { embedding: '#/components/schemas/EmbeddingModel', reranker: '#/components/schemas/RerankerModel', classifier: '#/components/schemas/ClassifierModel' },
+  });
   assert.ok(EmbeddingModel.properties.dimensions && EmbeddingModel.properties.pooling && EmbeddingModel.properties.normalized);
   assert.deepEqual(Object.keys(RerankerModel.properties).filter((name) => !(name in EmbeddingModel.properties)), ['activation']);
   assert.equal(RerankerModel.properties.dimensions, undefined);

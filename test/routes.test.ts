@@ -28,7 +28,7 @@ test('GET /models and /v1/models describe each model by its kind: embedding mode
       { ...tiny, created: 0 },
       {
         id: 'tiny', object: 'model', kind: 'embedding', created: 0, owned_by: 'test', max_input_tokens: 20, repo: 'test/mean', revision: null, ready: true,
-        dimensions: 32, pooling: 'mean', normalized: true, prompts: {}, default_prompt_name: null,
+        outputs: ['dense'], dimensions: 32, pooling: 'mean', normalized: true, prompts: {}, default_prompt_name: null,
       },
     );
     assert.ok(Math.abs(tiny.created - Date.now() / 1000) < 600);
@@ -39,7 +39,7 @@ test('GET /models and /v1/models describe each model by its kind: embedding mode
     // A reranker: no dimensions, pooling, normalisation or prompts (it has none of them); its pair limit and activation.
     assert.deepEqual(
       { ...marco, created: 0 },
-      { id: 'marco', object: 'model', kind: 'reranker', created: 0, owned_by: 'ce', max_input_tokens: 40, repo: 'ce/marco', revision: null, ready: true, activation: 'identity' },
+      { id: 'marco', object: 'model', kind: 'reranker', created: 0, owned_by: 'ce', max_input_tokens: 40, repo: 'ce/marco', revision: null, ready: true, outputs: ['score'], activation: 'identity' },
     );
   }
 });
@@ -69,7 +69,7 @@ test('Swagger UI at /docs and the OpenAPI document at /docs/json, generated from
   const operation = spec.paths['/v1/embeddings'].post;
   const request = operation.requestBody.content['application/json'].schema;
   assert.deepEqual(request.required.sort(), ['input', 'model']);
-  assert.deepEqual(request.properties.encoding_format.enum, ['float', 'base64']);
+  assert.deepEqual(request.properties.encoding_format.enum, ['float', 'base64', 'int8', 'uint8', 'binary', 'ubinary']);
   assert.equal(request.properties.model.example, 'tiny');
   assert.match(request.properties.model.description, /tiny, test\/cls \(/);
   assert.doesNotMatch(request.properties.model.description, /marco/, 'a reranker does not embed');

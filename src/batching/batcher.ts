@@ -1,6 +1,7 @@
 import type { CancelSignal } from '../cancellation.ts';
 import { OverloadedError } from '../embedding-errors.ts';
-import type { BatchTexts, RunRows } from '../inference/onnx/protocol.ts';
+import { NORMALIZE_AS_MODEL, NORMALIZE_OFF, NORMALIZE_ON, type BatchTexts, type RunRows } from '../inference/onnx/protocol.ts';
+import { formatBits, type VectorFormat } from '../inference/output/quantize.ts';
 import type { VectorEncoding } from '../inference/output/vector-text.ts';
 import type { RunMemory } from './run-memory.ts';
 
@@ -22,6 +23,8 @@ export interface BatchStats {
   size: number;
   /** Tokens the model computed, padding included (the worker may split a batch into runs by length). */
   paddedTokens: number;
+  /** Graph runs (session.run calls) the batch took: one per length group, whatever heads its rows want. */
+  runs: number;
   seconds: number;
   /** How long each input waited in the queue before the batch was dispatched, in seconds. */
   queueWaits: Float64Array;
@@ -41,6 +44,14 @@ export interface HeadOptions {
   dimensions?: number;
   /** pooled: JSON numbers or base64. */
   encoding?: VectorEncoding;
+  /** sparse: keep the k largest weights (all when absent). */
+  maxActiveDims?: number;
+  /** pooled: several formats, or compact ones, of each vector from the one run (a blob holds them all, see vector-text.ts). */
+  formats?: readonly VectorFormat[];
+  /** pooled: normalise (true) or not (false) whatever the model does; as the model does when absent. */
+  normalize?: boolean;
+  /** token-vectors: leave out the tokens of the head's skiplist (a ColBERT document). */
+  dropSkiplist?: boolean;
 }
 
 interface Item {
@@ -49,8 +60,12 @@ interface Item {
   ids: Int32Array;
   /** Leading tokens (a prompt) the pooling leaves out. */
   skip: number;
+  /** Leading tokens the attention sees: all when undefined. */
+  attended: number | undefined;
   /** Token types (a cross-encoder's pair: 0 for the query, 1 for the document); all 0 when absent. */
   typeIds: Int32Array | undefined;
+  /** Spans of the sequence pooled each on its own (late chunking), as [start, end) pairs; none when absent. */
+  spans: Int32Array | undefined;
 }
 
 /** One request's share of the queue: its sequences not yet dispatched, shortest first. */
@@ -71,7 +86,9 @@ class Job {
   constructor(
     sequences: Int32Array[],
     skips: readonly number[] | undefined,
+    attended: readonly number[] | undefined,
     typeIds: readonly Int32Array[] | undefined,
+    spans: readonly Int32Array[] | undefined,
     private readonly heads: readonly number[],
     readonly options: HeadOptions,
     private readonly resolve: (blobs: Uint8Array[][]) => void,
@@ -82,7 +99,7 @@ class Job {
     this.remaining = sequences.length * heads.length;
     this.small = sequences.length <= SMALL_REQUEST_INPUTS;
     this.pending = sequences
-      .map((ids, index) => ({ job: this, index, ids, skip: skips?.[index] ?? 0, typeIds: typeIds?.[index] }))
+      .map((ids, index) => ({ job: this, index, ids, skip: skips?.[index] ?? 0, attended: attended?.[index], typeIds: typeIds?.[index], spans: spans?.[index] }))
       .sort((a, b) => a.ids.length - b.ids.length);
   }
 
@@ -188,18 +205,27 @@ export class Batcher {
 
   /**
    * Runs the sequences of one request through the model's `heads` (indexes among its heads; the first alone when
-   * absent), asked `options`; per head wanted, in that order, the blobs of the sequences, in their order.
-   * `skips`: per sequence, leading tokens pooling leaves out; `typeIds`: per sequence, its token types.
+   * absent), asked `headOptions`; per head wanted, in that order, the blobs of the sequences, in their order.
+   * `skips`: per sequence, leading tokens pooling leaves out; `attended`: per sequence, leading tokens the attention
+   * sees (all when absent); `typeIds`: per sequence, its token types.
    */
   submit(
     sequences: Int32Array[],
-    options: { signal?: CancelSignal; skips?: readonly number[]; typeIds?: readonly Int32Array[]; heads?: readonly number[]; options?: HeadOptions } = {},
+    options: {
+      signal?: CancelSignal;
+      skips?: readonly number[];
+      attended?: readonly number[];
+      typeIds?: readonly Int32Array[];
+      spans?: readonly Int32Array[];
+      heads?: readonly number[];
+      headOptions?: HeadOptions;
+    } = {},
   ): Promise<Uint8Array[][]> {
-    const { signal, skips, typeIds, heads = [0], options: headOptions = {} } = options;
+    const { signal, skips, attended, typeIds, spans, heads = [0], headOptions = {} } = options;
     if (sequences.length === 0) return Promise.resolve(heads.map(() => []));
     if (signal?.aborted) return Promise.reject(signal.reason);
     return new Promise((resolve, reject) => {
-      const job = new Job(sequences, skips, typeIds, heads, headOptions, resolve, reject);
+      const job = new Job(sequences, skips, attended, typeIds, spans, heads, headOptions, resolve, reject);
       if (job.small) this.lastSmallAt = job.queuedAt;
       signal?.addEventListener('abort', () => job.fail(signal.reason instanceof Error ? signal.reason : new Error('aborted')), { once: true });
       this.jobs.push(job);
@@ -296,9 +322,16 @@ export class Batcher {
   private dispatch(batch: Item[]) {
     const lengths = Int32Array.from(batch, (item) => item.ids.length);
     const skips = batch.some((item) => item.skip > 0) ? Int32Array.from(batch, (item) => item.skip) : undefined;
+    const attended = batch.some((item) => item.attended !== undefined) ? Int32Array.from(batch, (item) => item.attended ?? item.ids.length) : undefined;
+    const dropSkiplist = batch.some((item) => item.job.options.dropSkiplist) ? Uint8Array.from(batch, (item) => (item.job.options.dropSkiplist ? 1 : 0)) : undefined;
     const heads = Uint8Array.from(batch, (item) => item.job.headMask);
     const dimensions = Int32Array.from(batch, (item) => item.job.options.dimensions ?? 0);
     const base64 = Uint8Array.from(batch, (item) => (item.job.options.encoding === 'base64' ? 1 : 0));
+    const maxActiveDims = Int32Array.from(batch, (item) => item.job.options.maxActiveDims ?? 0);
+    const formats = Uint16Array.from(batch, (item) => formatBits(item.job.options.formats ?? []));
+    const normalize = Uint8Array.from(batch, ({ job: { options } }) => (options.normalize === undefined ? NORMALIZE_AS_MODEL : options.normalize ? NORMALIZE_ON : NORMALIZE_OFF));
+    const spanCounts = Int32Array.from(batch, (item) => (item.spans?.length ?? 0) / 2);
+    const spanBounds = Int32Array.from(batch.flatMap((item) => (item.spans ? Array.from(item.spans) : [])));
     const ids = new Int32Array(lengths.reduce((a, b) => a + b, 0));
     const typeIds = batch.some((item) => item.typeIds) ? new Int32Array(ids.length) : undefined;
     let offset = 0;
@@ -312,6 +345,7 @@ export class Batcher {
     const started = performance.now();
     const queueWaits = Float64Array.from(batch, (item) => (started - item.job.queuedAt) / 1000);
     let paddedTokens = 0;
+    let runs = 0;
     const jobs = new Set(batch.map((item) => item.job));
     jobs.forEach((job) => job.running++);
     const settled = () => {
@@ -320,6 +354,7 @@ export class Batcher {
     };
     const deliver = ({ outputs, paddedTokens: computed }: RunRows) => {
       paddedTokens += computed;
+      runs++;
       for (const { head, rows, bytes, ends } of outputs) {
         rows.forEach((row, r) => {
           const item = batch[row]!;
@@ -329,11 +364,15 @@ export class Batcher {
     };
     // Settles with the last rows (see OnnxBackend); this runs before the requests they complete are answered,
     // so the freed executor gets its next batch first.
-    this.backend.run({ ids, typeIds, lengths, skips, heads, options: { dimensions, base64 } }, deliver, () => this.pump()).then(
+    this.backend.run(
+      { ids, typeIds, lengths, skips, attended, heads, options: { dimensions, base64, maxActiveDims, formats, normalize, spanCounts, spanBounds, dropSkiplist } },
+      deliver,
+      () => this.pump(),
+    ).then(
       () => {
         settled();
         this.pump();
-        this.onBatch({ size: batch.length, paddedTokens, seconds: (performance.now() - started) / 1000, queueWaits });
+        this.onBatch({ size: batch.length, paddedTokens, runs, seconds: (performance.now() - started) / 1000, queueWaits });
       },
       (error: Error) => {
         settled();

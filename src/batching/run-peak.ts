@@ -11,6 +11,8 @@ export interface RunShape {
   keyValueWidth: number;
   /** Causal attention (a decoder): a [batch, 1, L, L] mask beside the scores, and every layer's keys and values as outputs. */
   causal: boolean;
+  /** Per token, the floats of a vocabulary-wide output the run fetches (an MLM's logits, for SPLADE); none when absent. */
+  logitsWidth?: number;
 }
 
 /**
@@ -36,11 +38,18 @@ const PEAK_BYTES = {
  * measured with the arena, 14–32 without (16 layers × 512 wide, 1024–2048 tokens).
  */
 const KEY_VALUE_BYTES = { arena: 16, noArena: 32 };
+/**
+ * Per logit of a vocabulary-wide output (an MLM's [batch, tokens, vocabulary] logits, which SPLADE
+ * pools): the MatMul's result, the bias added as a second tensor, and the output handed to the
+ * worker. Measured (bench/run-peak.ts splade-like mlm: 2 × 64 with 30 522 logits a token, 512 and 2048
+ * tokens) 16.3–18.7 bytes with the arena, 10.3–12.0 without; the plan without this term was 4–8× short.
+ */
+const LOGIT_BYTES = { arena: 20, noArena: 13 };
 
 /**
  * Peak bytes of one run of `batch` inputs padded to `longest` tokens, above the worker's memory
  * before it: per input, each head's scores (longest² each), a decoder's causal mask (longest²) and
- * its keys and values (per token and layer), and a few activation vectors per token, plus what the
+ * its keys and values (per token and layer), a few activation vectors per token and an MLM's logits, plus what the
  * allocators keep around a run. With `memoryArena`, what a worker keeps for good once it has run
  * that length a few times.
  */
@@ -49,7 +58,8 @@ export function runPeakBytes(shape: RunShape, batch: number, longest: number, me
   const attention = longest * longest * (bytes.score * shape.attentionHeads + bytes.pair);
   const keysAndValues = shape.causal ? longest * shape.layers * shape.keyValueWidth * KEY_VALUE_BYTES[memoryArena ? 'arena' : 'noArena'] : 0;
   const activations = longest * (4 * shape.hidden + 2 * shape.intermediate) * 4;
-  return batch * (attention + keysAndValues + activations) + bytes.run;
+  const logits = longest * (shape.logitsWidth ?? 0) * LOGIT_BYTES[memoryArena ? 'arena' : 'noArena'];
+  return batch * (attention + keysAndValues + activations + logits) + bytes.run;
 }
 
 /**

@@ -41,10 +41,16 @@ export function checkRepoPath(path: string, namedBy = 'the Hub lists a file name
   if (reason) throw new InvalidNameError(`${namedBy} ${JSON.stringify(path)}, which is not a plain relative path (${reason}); refusing to write it`);
 }
 
-/** Root configs and tokenizer files, plus module configs such as 1_Pooling/config.json. */
-const CONFIG_FILE = /^(?:[^/]+\.(?:json|txt)|\d+_[^/]+\/config\.json)$/;
-/** A module's own weights (2_Dense/model.safetensors): sentence-transformers' Dense layers run after the graph. */
-const MODULE_WEIGHTS = /^\d+_[^/]+\/model\.safetensors$/;
+/**
+ * Root configs and tokenizer files, module configs such as 1_Pooling/config.json, and a Router's modules' configs and
+ * tokenizer files (query_0_SparseStaticEmbedding/…, document_0_MLMTransformer/…: a sparse model's sides).
+ */
+const CONFIG_FILE = /^(?:[^/]+\.(?:json|txt)|\d+_[^/]+\/config\.json|[a-z]+_\d+_[^/]+\/[^/]+\.(?:json|txt))$/;
+/**
+ * A module's own weights: sentence-transformers' Dense layers (2_Dense/model.safetensors) run after the graph; a
+ * sparse Router's static side (query_0_SparseStaticEmbedding/model.safetensors, query_0_IDF/…) is a weight per token.
+ */
+const MODULE_WEIGHTS = /^(?:\d+_[^/]+|[a-z]+_\d+_[^/]*(?:Static|IDF)[^/]*)\/model\.safetensors$/;
 
 const planned = (file: RepoFile): PlannedFile => ({
   path: file.path,

@@ -1,11 +1,26 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
-import { ApiError, errors } from '../errors.ts';
-import { InputTooLongError, OverloadedError, TooManyTokensError, UnknownPromptError } from '../embedding-errors.ts';
+import { ApiError, errors, type ErrorShape } from '../errors.ts';
+import { InputTooLongError, LateChunkingError, OverloadedError, TooManyTokensError, UnknownPromptError } from '../embedding-errors.ts';
 import { MODEL_KIND_MISMATCH, MODEL_NOT_FOUND } from '../schemas/embeddings.ts';
+import { NO_MODEL_OF_KIND } from '../schemas/tei.ts';
 import { nearMiss } from './near-miss.ts';
 
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** How the route writes its errors (OpenAI's shape by default); a function decides per request (a route taking two APIs' bodies). */
+    errorShape?: ErrorShape | ((request: FastifyRequest) => ErrorShape);
+  }
+}
+
 const RETRY_AFTER_SECONDS = 1;
+
+/** The shape the request's route answers errors in. */
+function errorShapeOf(request: FastifyRequest): ErrorShape {
+  // Errors raised before routing (a malformed URL) have no route config.
+  const shape = request.routeOptions?.config?.errorShape;
+  return typeof shape === 'function' ? shape(request) : (shape ?? 'openai');
+}
 
 /** `input`, `input[3]`, `input[3][5]`: where in the body a problem is. */
 function fieldPath(instancePath: string): string {
@@ -45,6 +60,7 @@ export function fromEmbeddingError(error: unknown): ApiError | undefined {
   if (error instanceof TooManyTokensError) return errors.tooManyTokens(error.tokens, error.limit, error.atLeast);
   if (error instanceof OverloadedError) return errors.overloaded();
   if (error instanceof UnknownPromptError) return errors.unknownPrompt(error.promptName, error.available);
+  if (error instanceof LateChunkingError) return errors.lateChunking(error.message);
   return undefined;
 }
 
@@ -55,12 +71,14 @@ export function toApiError(error: FastifyError, request: FastifyRequest): ApiErr
   if (hasZodFastifySchemaValidationErrors(error)) {
     const issue = error.validation[0]!;
     const path = fieldPath(issue.instancePath);
-    const code = (issue.params as { params?: { code?: string } }).params?.code;
+    const { code, kind, id } = (issue.params as { params?: { code?: string; kind?: string; id?: string } }).params ?? {};
     const model = (request.body as { model?: string } | undefined)?.model;
     // No model named and none to default to: only /rerank, with no reranker served.
     if (code === MODEL_NOT_FOUND) return model === undefined ? errors.noReranker(request.server.registry.ids) : errors.modelNotFound(model, request.server.registry.ids);
+    if (code === NO_MODEL_OF_KIND) return kind === 'reranker' ? errors.noReranker(request.server.registry.ids) : errors.noEmbedder(request.server.registry.ids);
     if (code === MODEL_KIND_MISMATCH) {
-      const entry = request.server.registry.resolve(model!)!;
+      // `id`: the model the issue found under another name (Ollama's `name:latest`).
+      const entry = request.server.registry.resolve(id ?? model!)!;
       return errors.wrongModelKind(entry.spec.id, entry.description.kind);
     }
     const param = path.match(/^[A-Za-z_]+/)?.[0] ?? null;
@@ -86,7 +104,7 @@ export function errorHandler(error: FastifyError, request: FastifyRequest, reply
   if (apiError.status === 429) reply.header('retry-after', String(RETRY_AFTER_SECONDS));
   // A body too large is not read whole: the connection closes after it (see linger.ts).
   if (apiError.status === 413) reply.header('connection', 'close');
-  return reply.status(apiError.status).send(apiError.toBody());
+  return reply.status(apiError.status).send(apiError.toBody(errorShapeOf(request)));
 }
 
 /**

@@ -51,6 +51,12 @@ export function createMetrics(processLabel = '0') {
       buckets: client.exponentialBuckets(16, 2, 12),
       registers,
     }),
+    graphRuns: new client.Counter({
+      name: 'embeddings_graph_runs_total',
+      help: 'Runs of the model graph (ONNX Runtime session.run), by model: one per batch or length group, however many outputs its rows ask for.',
+      labelNames: ['model'],
+      registers,
+    }),
     inferenceSeconds: new client.Histogram({
       name: 'embeddings_batch_inference_seconds',
       help: 'Time from handing a batch to an inference worker to its vectors coming back, by model.',
@@ -74,6 +80,7 @@ export function createMetrics(processLabel = '0') {
     observeBatch(model: string, stats: BatchStats) {
       metrics.batchSize.observe({ model }, stats.size);
       metrics.batchPaddedTokens.observe({ model }, stats.paddedTokens);
+      metrics.graphRuns.inc({ model }, stats.runs);
       metrics.inferenceSeconds.observe({ model }, stats.seconds);
       for (const wait of stats.queueWaits) metrics.queueWait.observe({ model }, wait);
     },

@@ -8,6 +8,7 @@ import { logitsHeadOf } from '../inference/heads/head-spec.ts';
 import { activate } from '../inference/heads/score-activation.ts';
 import type { Registry } from '../registry.ts';
 import { workingExample } from '../schemas/embeddings.ts';
+import { cohereTruncateHint } from '../schemas/cohere.ts';
 import { rerankExample } from '../schemas/rerank.ts';
 import { describeModel } from '../schemas/models.ts';
 
@@ -35,6 +36,11 @@ const TOKEN_IDS = [101, 1996, 4248, 2829, 4419, 14523, 2058, 1996, 13971, 3899, 
 /** A cross-encoder's logits for rerankExample's documents, and the pairs' tokens in all (BERT's uncased vocabulary). */
 const RERANK_LOGITS = [8.6071, -11.247];
 const RERANK_TOKENS = 32;
+/** A three-label sentiment classifier's scores for "I love this!" (softmax), and its tokens. */
+const CLASS_SCORES = { negative: 0.0075, neutral: 0.0213, positive: 0.9712 };
+const CLASSIFY_TOKENS = 6;
+/** Cosine similarities of the similarity and score examples' sentences to their first. */
+const SIMILARITIES = [0.8347, 0.1203];
 /** The first values of an embedding: Swagger shows them in place of the model's hundreds. */
 const VECTOR = [-0.0312, 0.0845, 0.0127, -0.0561, 0.0398, -0.0094, 0.0716, -0.0243];
 
@@ -42,6 +48,7 @@ export function openApiExamples(registry: Registry, limits: { bodyLimit: number;
   const embedder = registry.entries.find((entry) => entry.description.kind === 'embedding');
   const embedderId = workingExample(registry).model ?? 'all-MiniLM-L6-v2';
   const reranker = rerankExample(registry);
+  const classifierId = registry.entries.find((entry) => entry.description.kind === 'classifier')?.spec.id ?? 'twitter-roberta-base-sentiment-latest';
   const rerankerEntry = registry.entries.find((entry) => entry.spec.id === reranker.model);
   const activation = rerankerEntry ? logitsHeadOf(rerankerEntry.description.heads).activation : 'sigmoid';
   const usage = { prompt_tokens: TOKENS.length, total_tokens: TOKENS.length };
@@ -60,6 +67,16 @@ export function openApiExamples(registry: Registry, limits: { bodyLimit: number;
         },
         400: errors.inputTooLong(0, maxTokens + 300, maxTokens, false).toBody(),
       },
+      '/v1/embed': {
+        200: {
+          id: EXAMPLE_ID,
+          response_type: 'embeddings_floats',
+          embeddings: [VECTOR],
+          texts: [workingExample(registry).input],
+          meta: { api_version: { version: '1' }, billed_units: { input_tokens: TOKENS.length } },
+        },
+        400: errors.inputTooLong(0, maxTokens + 300, maxTokens, false, 'texts', cohereTruncateHint(maxTokens)).toBody(),
+      },
       '/v1/rerank': {
         200: {
           id: EXAMPLE_ID,
@@ -70,6 +87,36 @@ export function openApiExamples(registry: Registry, limits: { bodyLimit: number;
         },
         400: errors.wrongModelKind(embedderId, 'embedding').toBody(),
         404: errors.modelNotFound('rerank-english-v3.0', registry.ids).toBody(),
+      },
+      '/v1/predict': {
+        200: Object.entries(CLASS_SCORES).map(([label, score]) => ({ score, label })).sort((a, b) => b.score - a.score),
+        400: errors.wrongModelKind(embedderId, 'embedding').toBody(),
+      },
+      '/v1/classify': {
+        200: {
+          id: `classify-${EXAMPLE_ID}`,
+          object: 'list',
+          created: CREATED,
+          model: classifierId,
+          data: [{ index: 0, label: 'positive', probs: Object.values(CLASS_SCORES), num_classes: 3 }],
+          usage: { prompt_tokens: CLASSIFY_TOKENS, total_tokens: CLASSIFY_TOKENS },
+        },
+        400: errors.wrongModelKind(embedderId, 'embedding').toBody(),
+      },
+      '/v1/similarity': {
+        200: SIMILARITIES,
+        400: errors.wrongModelKind(classifierId, 'classifier').toBody(),
+      },
+      '/v1/score': {
+        200: {
+          id: `score-${EXAMPLE_ID}`,
+          object: 'list',
+          created: CREATED,
+          model: embedderId,
+          data: SIMILARITIES.map((score, index) => ({ index, object: 'score', score })),
+          usage: { prompt_tokens: 2 * TOKENS.length, total_tokens: 2 * TOKENS.length },
+        },
+        400: errors.wrongModelKind(classifierId, 'classifier').toBody(),
       },
       '/v1/tokenize': {
         200: {

@@ -32,14 +32,14 @@ const isListed = (url: string) => (url.startsWith(`${V1}/`) ? !PROBES.has(url.sl
 const twinOf = (url: string) => (url.startsWith(`${V1}/`) ? url.slice(V1.length) : `${V1}${url}`);
 
 /**
- * Wraps the schema transform so each route is listed once, its description naming its twin
- * (the others are hidden from the document, and still answer).
+ * Wraps the schema transform so each route is listed once, its description naming its twin when it has one
+ * (`isRoute`; the others are hidden from the document, and still answer).
  */
-export function listOnce(transform: SwaggerTransform): SwaggerTransform {
+export function listOnce(transform: SwaggerTransform, isRoute: (url: string) => boolean): SwaggerTransform {
   return (input) => {
     const schema = input.schema as FastifySchema & { description?: string };
     if (!isListed(input.url)) return transform({ ...input, schema: { ...schema, hide: true } });
-    const twin = `Also at \`${twinOf(input.url).replace('*', '{model}')}\`.`;
+    const twin = isRoute(twinOf(input.url)) ? `Also at \`${twinOf(input.url).replace('*', '{model}')}\`.` : undefined;
     return transform({ ...input, schema: { ...schema, description: [schema.description, twin].filter(Boolean).join(' ') } });
   };
 }

@@ -10,7 +10,10 @@ import type { ModelDescription } from '../inference/files/model-files.ts';
 import { OnnxBackend } from '../inference/onnx/onnx-backend.ts';
 import { runPeakBytes } from '../batching/run-peak.ts';
 import { MAX_RUN_TOKENS } from '../inference/onnx/sub-batches.ts';
-import { loadTokenizer, type EncodedPair, type EncodedText, type TextTokenizer } from '../inference/tokenizing/tokenizer.ts';
+import { loadTokenizer, type EncodedPair, type EncodedText, type JoinedTexts, type TextTokenizer, type TokenSpan, type Truncation } from '../inference/tokenizing/tokenizer.ts';
+import { CALIBRATION_TEXTS } from '../inference/output/calibration-texts.ts';
+import { findHead } from '../inference/heads/head-spec.ts';
+import type { Int8Ranges } from '../inference/output/quantize.ts';
 import { TokenizerThread } from '../inference/tokenizing/tokenizer-thread.ts';
 import { loadRerankPrompt, type RerankPrompt } from '../inference/tokenizing/llm-rerank-prompt.ts';
 import { checkWarmUp } from './head-output.ts';
@@ -71,15 +74,25 @@ export class ModelRuntime {
     let counting = false;
     const onBatch = (stats: BatchStats) => counting && options.onBatch?.(stats);
     const onRun = (worker: number, seconds: number) => counting && options.onRun?.(worker, seconds);
-    const tokenizerSetup = { dir: description.dir, maxTokens: description.maxTokens, lowercase: description.lowercase };
+    // A classifier's texts are tokenised as given, as transformers' pipeline and TEI read them (not stripped, as sentence-transformers does).
+    const tokenizerSetup = { dir: description.dir, maxTokens: description.maxTokens, lowercase: description.lowercase, asGiven: description.kind === 'classifier' };
     const tokenizer = await loadTokenizer(description.dir, tokenizerSetup);
     const rerankPrompt = description.rerankPrompt && (await loadRerankPrompt(description.rerankPrompt, tokenizer, description.maxTokens));
     // A text longer than a run's token cap runs alone, as long as it is; the arena would keep that run's memory for
     // good, so it stays only where the plan has room for every worker keeping its longest run's (faster long runs:
     // a 2048-token one took 1.1 s with the arena, 1.4-3.0 s without, the first of each length the slowest).
     const memoryArena = description.maxTokens <= MAX_RUN_TOKENS || options.keepArena === true;
+    // A pooled head's int8/uint8 ranges come from these texts' vectors, run in each worker at its start.
+    const calibration = findHead(description.heads, 'pooled') && (await tokenizer.encode(CALIBRATION_TEXTS));
     const starting = OnnxBackend.start(
-      { onnxPath: description.onnxFile, intraOpThreads: options.intraOpThreads, memoryArena, heads: description.heads, padId: tokenizer.padId },
+      {
+        onnxPath: description.onnxFile,
+        intraOpThreads: options.intraOpThreads,
+        memoryArena,
+        heads: description.heads,
+        padId: tokenizer.padId,
+        calibration: calibration && { ids: Int32Array.from(calibration.flatMap(({ ids }) => [...ids])), lengths: Int32Array.from(calibration, ({ ids }) => ids.length) },
+      },
       options.workers,
       { onRun },
     );
@@ -109,6 +122,11 @@ export class ModelRuntime {
     this.description.heads.forEach((head, index) => checkWarmUp(this.description, head, blobs[index]![0]!));
   }
 
+  /** The pooled head's int8/uint8 ranges for its full vector (quantize.ts), from the calibration texts. */
+  get int8Ranges(): Int8Ranges | undefined {
+    return this.backend.int8Ranges;
+  }
+
   get queuedSequences(): number {
     return this.batcher.queuedSequences;
   }
@@ -132,9 +150,31 @@ export class ModelRuntime {
    */
   submit(
     sequences: Int32Array[],
-    options: { heads: readonly number[]; signal?: CancelSignal; skips?: readonly number[]; typeIds?: readonly Int32Array[]; options?: HeadOptions },
+    options: {
+      heads: readonly number[];
+      signal?: CancelSignal;
+      skips?: readonly number[];
+      attended?: readonly number[];
+      typeIds?: readonly Int32Array[];
+      /** Per sequence, spans a pooled head pools each on its own (late chunking). */
+      spans?: readonly Int32Array[];
+      headOptions?: HeadOptions;
+    },
   ): Promise<Uint8Array[][]> {
     return this.batcher.submit(sequences, options);
+  }
+
+  /**
+   * Encoded pairs (or texts with their token types) through one head, after the length checks: per pair, its blob.
+   * The caller has admitted them and releases its places once this returns (the queue counts them from here on).
+   */
+  async submitPairs(encoded: (EncodedText & { typeIds?: Int32Array })[], head: number, options: { truncate: boolean; signal?: CancelSignal }): Promise<Uint8Array[]> {
+    this.checkLengths(encoded, options);
+    const blobs = this.submit(
+      encoded.map(({ ids }) => ids),
+      { heads: [head], signal: options.signal, typeIds: encoded.some(({ typeIds }) => typeIds) ? encoded.map(({ typeIds }) => typeIds!) : undefined },
+    );
+    return (await blobs)[0]!;
   }
 
   /**
@@ -147,7 +187,7 @@ export class ModelRuntime {
    */
   async encode(
     inputs: EmbeddingInputs,
-    options: { signal?: CancelSignal; prompt?: PromptChoice; whole?: boolean; maxRequestTokens?: number },
+    options: { signal?: CancelSignal; prompt?: PromptChoice; whole?: boolean; maxRequestTokens?: number; truncation?: Truncation },
     defaults: IdDefaults,
   ): Promise<{ encoded: EncodedText[]; promptTokens: number }> {
     if ('tokenIds' in inputs && defaults.tokenIds === 'model') return { encoded: this.truncateIds(inputs.tokenIds), promptTokens: 0 };
@@ -158,7 +198,7 @@ export class ModelRuntime {
     // OpenAI's meaning of token ids: its cl100k_base encoding, embedded exactly as the text they stand for.
     const texts = 'texts' in inputs ? inputs.texts : inputs.tokenIds.map(decodeOpenAiTokens);
     const countUpTo = options.whole ? options.maxRequestTokens : undefined;
-    const encoded = await this.tokenize(prompt ? texts.map((text) => prompt + text) : texts, { signal: options.signal, whole: options.whole, countUpTo });
+    const encoded = await this.tokenize(prompt ? texts.map((text) => prompt + text) : texts, { signal: options.signal, whole: options.whole, countUpTo, ...options.truncation });
     if (countUpTo !== undefined) {
       const total = encoded.reduce((sum, { length }) => sum + length, 0);
       if (total > countUpTo) throw new TooManyTokensError(total, countUpTo, encoded.length < texts.length || encoded.some(({ lengthIsLowerBound }) => lengthIsLowerBound));
@@ -213,12 +253,37 @@ export class ModelRuntime {
     return this.tokenizer.tokenStrings(ids);
   }
 
+  /** How many special tokens the tokenizer puts after a text (a cut keeps them). */
+  get closingTokens(): number {
+    return this.tokenizer.closingTokens;
+  }
+
+  /** How many special tokens `encode` frames each text with, before it and after it. */
+  get frame(): { before: number; after: number } {
+    return this.tokenizer.frame;
+  }
+
+  /** Each text's every token with the characters it stands for (TEI's /tokenize). */
+  tokenSpans(texts: string[], addSpecialTokens: boolean): Promise<TokenSpan[][]> {
+    return this.tokenizer.tokenSpans(texts, addSpecialTokens);
+  }
+
+  /** Each sequence of the model's token ids as text. */
+  decode(sequences: number[][], skipSpecialTokens: boolean): Promise<string[]> {
+    return this.tokenizer.decode(sequences, skipSpecialTokens);
+  }
+
+  /** The texts as one sequence, with each one's span (late chunking). */
+  encodeJoined(texts: string[], prompt: string, signal?: CancelSignal): Promise<JoinedTexts> {
+    return this.tokenizer.encodeJoined(texts, prompt, signal);
+  }
+
   /**
-   * The ids to run, after the length checks: with `truncate: false` an input over the model's limit is refused
-   * (InputTooLongError), and more than `maxRequestTokens` in all is (TooManyTokensError).
+   * The ids to run, after the length checks: with `truncate: false` an input over the model's limit (or the request's
+   * `maxTokens`, below it) is refused (InputTooLongError), and more than `maxRequestTokens` in all is (TooManyTokensError).
    */
-  checkLengths(encoded: EncodedText[], options: { truncate?: boolean; maxRequestTokens?: number }): Int32Array[] {
-    const limit = this.description.maxTokens;
+  checkLengths(encoded: EncodedText[], options: { truncate?: boolean; maxRequestTokens?: number; maxTokens?: number }): Int32Array[] {
+    const limit = Math.min(this.description.maxTokens, options.maxTokens ?? Infinity);
     if (options.truncate === false) {
       const index = encoded.findIndex(({ length }) => length > limit);
       if (index >= 0) throw new InputTooLongError(index, encoded[index]!.length, limit, encoded[index]!.lengthIsLowerBound);
@@ -230,11 +295,11 @@ export class ModelRuntime {
   }
 
   /** The texts' tokens; with `whole` and `countUpTo`, the texts after the part where the total passes it are left out. */
-  private async tokenize(texts: string[], options: { signal?: CancelSignal; whole?: boolean; countUpTo?: number }): Promise<EncodedText[]> {
-    const { signal, whole, countUpTo = Infinity } = options;
+  private async tokenize(texts: string[], options: { signal?: CancelSignal; whole?: boolean; countUpTo?: number } & Truncation): Promise<EncodedText[]> {
+    const { signal, whole, countUpTo = Infinity, direction, maxTokens } = options;
     let chars = 0;
     for (const text of texts) chars += text.length;
-    if (chars <= INLINE_CHARS) return this.tokenizer.encode(texts, { whole, signal, countUpTo });
+    if (chars <= INLINE_CHARS) return this.tokenizer.encode(texts, { whole, signal, countUpTo, direction, maxTokens });
     // Handed over in parts: copying ~18 MB of texts to the thread in one message held the HTTP thread ~40 ms. One part
     // at a time, so a request has one job on the thread pool at a time (tokenizer.ts) and a cancelled one stops.
     const encoded: EncodedText[] = [];
@@ -244,7 +309,7 @@ export class ModelRuntime {
         // A turn of its own for each message (the texts may have just been copied onto this thread, in the turn before).
         await yieldToEventLoop();
         signal?.throwIfAborted();
-        for (const tokens of await this.tokenizerThread.encode(texts.slice(start, index), { whole, signal, countUpTo: countUpTo - counted })) {
+        for (const tokens of await this.tokenizerThread.encode(texts.slice(start, index), { whole, signal, countUpTo: countUpTo - counted, direction, maxTokens })) {
           encoded.push(tokens);
           counted += tokens.length;
         }

@@ -26,20 +26,14 @@ export class Reranker {
     const { truncate, signal } = options;
     const release = this.runtime.admit(documents.length);
     let encoded: EncodedText[];
-    let scored: Promise<Uint8Array[][]>;
+    let scored: Promise<Uint8Array[]>;
     try {
       // An LLM reranker reads each pair in its prompt (no token types); a cross-encoder in its tokenizer's pair template.
-      const pairs = this.runtime.description.rerankPrompt ? undefined : await this.runtime.encodePairs(query, documents, options);
-      encoded = pairs ?? (await this.runtime.encodePrompts(query, documents, options));
-      this.runtime.checkLengths(encoded, { truncate });
-      scored = this.runtime.submit(
-        encoded.map(({ ids }) => ids),
-        { heads: [this.head], signal, typeIds: pairs?.map(({ typeIds }) => typeIds) },
-      );
+      encoded = this.runtime.description.rerankPrompt ? await this.runtime.encodePrompts(query, documents, options) : await this.runtime.encodePairs(query, documents, options);
+      scored = this.runtime.submitPairs(encoded, this.head, { truncate, signal });
     } finally {
       release();
     }
-    const [blobs] = await scored;
-    return { logits: blobs!.map((blob) => decodeLogits(blob)[0]!), tokenCounts: encoded.map(({ ids }) => ids.length) };
+    return { logits: (await scored).map((blob) => decodeLogits(blob)[0]!), tokenCounts: encoded.map(({ ids }) => ids.length) };
   }
 }

@@ -24,7 +24,7 @@ export const modelRoutes: FastifyPluginAsyncZod = async (app) => {
     async (request) => {
       const entry = registry.resolve(request.params['*']);
       if (!entry) throw errors.modelNotFound(request.params['*'], registry.ids);
-      return describeModel(entry, registry.isLoaded(entry));
+      return describeModel(entry, registry.isLoaded(entry), registry.loadedModel(request.params['*'])?.runtime.int8Ranges);
     },
   );
 };

@@ -16,7 +16,7 @@ export function resolveReranker(registry: Registry, name: string | undefined, ct
   if (!entry) {
     const message = name === undefined ? 'no reranker is served; name one with `model`' : `unknown model '${name}'`;
     ctx.addIssue({ code: 'custom', path: ['model'], message, params: { code: MODEL_NOT_FOUND } });
-  } else if (entry.description.kind !== 'reranker') {
+  } else if (entry.description.kind !== 'reranker' && !entry.description.colbert) {
     ctx.addIssue({ code: 'custom', path: ['model'], message: `'${entry.spec.id}' is not a reranker`, params: { code: MODEL_KIND_MISMATCH } });
   }
   return entry;
@@ -72,6 +72,8 @@ export function rerankRequestSchema(registry: Registry) {
       examples: [rerankExample(registry)],
     });
 }
+
+export type RerankRequest = z.infer<ReturnType<typeof rerankRequestSchema>>;
 
 export const cohereRerankResponseSchema = z
   .object({

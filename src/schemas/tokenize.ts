@@ -2,16 +2,33 @@ import { z } from 'zod';
 import type { Registry } from '../registry.ts';
 import { MAX_INPUTS, modelField, promptFields, resolveModel, workingExample } from './embeddings.ts';
 
+const vocabularyIds = z.array(z.number().int().min(0)).min(1);
+
 export function tokenizeRequestSchema(registry: Registry) {
   return z
     .object({
       model: modelField(registry),
       input: z
-        .union([z.string().min(1), z.array(z.string().min(1)).min(1).max(MAX_INPUTS)])
-        .meta({ description: `A text, or 1 to ${MAX_INPUTS} texts (none empty).` }),
+        .union([
+          z.string().min(1),
+          vocabularyIds,
+          z.array(z.string().min(1)).min(1).max(MAX_INPUTS),
+          z.array(vocabularyIds).min(1).max(MAX_INPUTS),
+        ])
+        .meta({
+          description:
+            `A text, or 1 to ${MAX_INPUTS} texts (none empty). Or ids of the model's vocabulary (a sparse vector's indices), or lists of them: ` +
+            'answered with their tokens, to read what a sparse vector means.',
+        }),
       ...promptFields,
     })
-    .superRefine((body, ctx) => void resolveModel(registry, body.model, ctx))
+    .superRefine((body, ctx) => {
+      const entry = resolveModel(registry, body.model, ctx);
+      const lists = typeof body.input === 'string' ? [] : typeof body.input[0] === 'number' ? [body.input as number[]] : (body.input.filter(Array.isArray) as number[][]);
+      const vocab = entry?.description.vocabSize ?? Infinity;
+      const outside = lists.flat().find((id) => id >= vocab);
+      if (outside !== undefined) ctx.addIssue({ code: 'custom', path: ['input'], message: `token id ${outside} is outside the model's vocabulary (0 to ${vocab - 1})` });
+    })
     .meta({ description: 'Which tokens the service would embed for these inputs.', examples: [workingExample(registry)] });
 }
 

@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildApp, type App, type ConnectionLimits, type RequestLimits } from '../../src/app.ts';
+import type { BatchStats } from '../../src/batching/batcher.ts';
 import type { TokenIdMeaning } from '../../src/config.ts';
 import { parseModelsFile } from '../../src/models-file.ts';
 import { Registry } from '../../src/registry.ts';
@@ -35,12 +36,17 @@ export async function startTestApp(
     connections?: ConnectionLimits;
     tokenIds?: TokenIdMeaning;
     apiKeys?: string[];
+    /** Writes repos of other layouts (sparse-fixture.ts…) into the artifacts dir before the registry opens. */
+    writeMore?: (artifactsDir: string) => Promise<void>;
+    onBatch?: (model: string, stats: BatchStats) => void;
   } = {},
 ): Promise<TestServer> {
   const artifactsDir = await tempDir('artifacts');
   const fixtures: Record<string, FixtureModel> = {};
   for (const [repo, fixtureOptions] of Object.entries(models)) fixtures[repo] = await writeFixtureModel(artifactsDir, repo, fixtureOptions);
+  await options.writeMore?.(artifactsDir);
   const registry = await Registry.open(parseModelsFile(modelsTxt, 'models.txt'), {
+    onBatch: options.onBatch,
     artifactsDir,
     workersPerModel: 1,
     intraOpThreads: 1,
@@ -55,6 +61,13 @@ export async function startTestApp(
   };
   await registry.ready;
   return { app, registry, artifactsDir, fixtures, close };
+}
+
+/** The OpenAI route's vectors for texts: what the other APIs' vectors are checked against. */
+export async function openAiVectors(server: TestServer, model: string, input: string[], extra: Record<string, unknown> = {}): Promise<number[][]> {
+  const response = await server.app.inject({ method: 'POST', url: '/v1/embeddings', payload: { model, input, ...extra } });
+  if (response.statusCode !== 200) throw new Error(`/v1/embeddings answered ${response.statusCode}: ${response.body}`);
+  return (response.json() as { data: { embedding: number[] }[] }).data.map(({ embedding }) => embedding);
 }
 
 export function cosine(a: ArrayLike<number>, b: ArrayLike<number>): number {

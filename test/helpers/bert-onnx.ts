@@ -275,6 +275,11 @@ class GraphBuilder {
   }
 }
 
+/** GELU as BERT computes it: x/2 · (1 + erf(x/√2)). */
+function geluOf(g: GraphBuilder, x: string): string {
+  return g.op('Mul', [g.op('Mul', [x, g.scalar(0.5)]), g.op('Add', [g.op('Erf', [g.op('Div', [x, g.scalar(Math.SQRT2)])]), g.scalar(1)])]);
+}
+
 function valueInfo(name: string, elemType: number, dims: (string | number)[]) {
   return onnx.ValueInfoProto.create({
     name,
@@ -303,8 +308,12 @@ export interface GraphOptions {
   externalData?: string;
   /** Also outputs `sentence_embedding`: masked mean pooling, then these Dense layers (no activation), then L2 normalisation, as onnx-community's exports put inside. */
   sentenceEmbedding?: { dense: Matrix[] };
-  /** A sequence classifier's head (BERT's pooler and classifier; XLM-R's classification head): `logits` [batch, 1]. */
+  /** A sequence classifier's head (BERT's pooler and classifier; XLM-R's classification head): `logits` [batch, labels]. */
   classifier?: ClassifierWeights;
+  /** A masked-language model's head instead of `last_hidden_state`: `logits` [batch, seq, vocab], as a fill-mask export outputs. */
+  mlmHead?: MlmHeadWeights;
+  /** bge-m3's heads inside the graph, as all-in-one exports have them: `dense_vecs`, `sparse_vecs` (or `sparseName`), `colbert_vecs` (see bge-m3-fixture.ts). */
+  bgeM3?: BgeM3GraphHeads;
   /**
    * A causal LM's head, as onnx-community's decoder exports end: `logits` [batch, tokens, vocab] = the last hidden state
    * × `weight` [hidden, vocab] in one MatMul, or with `tied`, × the word embeddings transposed (a Transpose node).
@@ -315,6 +324,28 @@ export interface GraphOptions {
    * on every token, `logits` [batch, labels] taken at each row's last token that is not `padId`.
    */
   lastTokenScore?: { weight: Matrix; padId: number };
+}
+
+/**
+ * BertForMaskedLM's cls.predictions (DistilBERT's vocab_transform/vocab_layer_norm/vocab_projector):
+ * logits = LayerNorm(GELU(x · transform + transformBias)) · wordEmbeddingsᵀ + decoderBias, the decoder
+ * tied to the word embeddings (one initializer, transposed in the graph).
+ */
+export interface MlmHeadWeights {
+  transform: Matrix;
+  transformBias: Float32Array;
+  normScale: Float32Array;
+  normBias: Float32Array;
+  decoderBias: Float32Array;
+}
+
+/** bge-m3's heads as a graph holds them: matrices [in, out]. */
+export interface BgeM3GraphHeads {
+  sparse: Matrix;
+  sparseBias: Float32Array;
+  colbert: Matrix;
+  colbertBias: Float32Array;
+  sparseName?: string;
 }
 
 /** logit = tanh(x[first token] · dense + denseBias) · out + outBias. */
@@ -395,8 +426,7 @@ export function bertOnnxFiles(weights: BertWeights, options: GraphOptions = {}):
       const context = g.op('MatMul', [g.op('Softmax', [scores], { axis: -1 }), value]);
       const merged = g.op('Reshape', [g.op('Transpose', [context], { perm: [0, 2, 1, 3] }), mergeHeads]);
       x = g.layerNorm(g.op('Add', [x, g.linear(merged, layer.attentionOut, layer.attentionOutBias)]), layer.attentionNormScale, layer.attentionNormBias);
-      const up = g.linear(x, layer.up, layer.upBias);
-      const gelu = g.op('Mul', [g.op('Mul', [up, g.scalar(0.5)]), g.op('Add', [g.op('Erf', [g.op('Div', [up, g.scalar(Math.SQRT2)])]), g.scalar(1)])]);
+      const gelu = geluOf(g, g.linear(x, layer.up, layer.upBias));
       x = g.layerNorm(g.op('Add', [x, g.linear(gelu, layer.down, layer.downBias)]), layer.outputNormScale, layer.outputNormBias);
     }
   }
@@ -411,8 +441,14 @@ export function bertOnnxFiles(weights: BertWeights, options: GraphOptions = {}):
       }),
     );
   const outputs: ReturnType<typeof valueInfo>[] = [];
-  // A causal LM's export outputs its logits, not its hidden state.
-  if (!options.lmHead && !options.lastTokenScore) {
+  if (options.mlmHead) {
+    const head = options.mlmHead;
+    const transformed = g.layerNorm(geluOf(g, g.linear(x, head.transform, head.transformBias)), head.normScale, head.normBias);
+    const decoder = g.op('Transpose', [wordTable], { perm: [1, 0] });
+    finish(g.op('Add', [g.op('MatMul', [transformed, decoder]), g.floats(head.decoderBias, [shape.vocab])]), 'logits');
+    outputs.push(valueInfo('logits', outputType, ['batch_size', 'sequence_length', shape.vocab]));
+  } else if (!options.lmHead && !options.lastTokenScore) {
+    // A causal LM's export outputs its logits, not its hidden state.
     finish(x, 'last_hidden_state');
     outputs.push(valueInfo('last_hidden_state', outputType, ['batch_size', 'sequence_length', shape.hidden]));
   }
@@ -421,7 +457,7 @@ export function bertOnnxFiles(weights: BertWeights, options: GraphOptions = {}):
     const first = g.op('Gather', [x, g.ints([0], [])], { axis: 1 });
     const pooled = g.op('Tanh', [g.linear(first, dense, denseBias)]);
     g.nodes.push(onnx.NodeProto.create({ opType: 'Identity', input: [g.linear(pooled, out, outBias)], output: ['logits'] }));
-    outputs.push(valueInfo('logits', DataType.FLOAT, ['batch_size', 1]));
+    outputs.push(valueInfo('logits', DataType.FLOAT, ['batch_size', out.cols]));
   }
   if (options.lmHead) {
     const format = options.lmHead.tied ? 'float' : (options.lmHead.format ?? 'float');
@@ -461,6 +497,24 @@ export function bertOnnxFiles(weights: BertWeights, options: GraphOptions = {}):
     const norm = g.op('Sqrt', [g.op('ReduceSum', [g.op('Mul', [sentence, sentence]), g.ints([1])], { keepdims: 1 })]);
     finish(g.op('Div', [sentence, norm]), 'sentence_embedding');
     outputs.push(valueInfo('sentence_embedding', outputType, ['batch_size', width]));
+  }
+
+  if (options.bgeM3) {
+    const heads = options.bgeM3;
+    // x / max(‖x‖, 1e-12) over the last axis, as F.normalize.
+    const normalized = (value: string) =>
+      g.op('Div', [value, g.op('Max', [g.op('Sqrt', [g.op('ReduceSum', [g.op('Mul', [value, value]), g.ints([-1])], { keepdims: 1 })]), g.scalar(1e-12)])]);
+    finish(normalized(g.op('Gather', [x, g.ints([0], [])], { axis: 1 })), 'dense_vecs');
+    const sparseName = heads.sparseName ?? 'sparse_vecs';
+    finish(g.op('Relu', [g.linear(x, heads.sparse, heads.sparseBias)]), sparseName);
+    const afterFirst = g.op('Slice', [x, g.ints([1]), g.ints([2 ** 31 - 1]), g.ints([1])]);
+    const maskAfterFirst = g.op('Unsqueeze', [g.op('Slice', [maskFloat(), g.ints([1]), g.ints([2 ** 31 - 1]), g.ints([1])]), g.ints([2])]);
+    finish(normalized(g.op('Mul', [g.linear(afterFirst, heads.colbert, heads.colbertBias), maskAfterFirst])), 'colbert_vecs');
+    outputs.push(
+      valueInfo('dense_vecs', outputType, ['batch_size', shape.hidden]),
+      valueInfo(sparseName, outputType, ['batch_size', 'sequence_length', 1]),
+      valueInfo('colbert_vecs', outputType, ['batch_size', 'colbert_length', heads.colbert.cols]),
+    );
   }
 
   const INT64 = DataType.INT64;

@@ -10,7 +10,7 @@ function row(matrix: Matrix, index: number): Float64Array {
   return Float64Array.from(matrix.data.subarray(index * matrix.cols, (index + 1) * matrix.cols));
 }
 
-function linear(x: Rows, weight: Matrix, bias: Float32Array): Rows {
+export function linear(x: Rows, weight: Matrix, bias: Float32Array): Rows {
   return x.map((vector) => {
     const out = Float64Array.from(bias);
     for (let i = 0; i < weight.rows; i++) {
@@ -21,7 +21,7 @@ function linear(x: Rows, weight: Matrix, bias: Float32Array): Rows {
   });
 }
 
-function layerNorm(x: Rows, scale: Float32Array, bias: Float32Array): Rows {
+export function layerNorm(x: Rows, scale: Float32Array, bias: Float32Array): Rows {
   return x.map((vector) => {
     const mean = vector.reduce((a, b) => a + b, 0) / vector.length;
     const variance = vector.reduce((a, b) => a + (b - mean) ** 2, 0) / vector.length;
@@ -52,8 +52,11 @@ export function referenceErf(x: number): number {
   return x < 0 ? -result : result;
 }
 
-/** Token vectors (last_hidden_state) of one sequence; `causal`: each token sees only itself and those before it. */
-export function referenceForward(weights: BertWeights, ids: number[], causal = false, typeIds?: number[]): Rows {
+/**
+ * Token vectors (last_hidden_state) of one sequence; `causal`: each token sees only itself and those before it;
+ * `attended`: only the first `attended` tokens are seen (the attention mask's zeros after them), though every token is computed.
+ */
+export function referenceForward(weights: BertWeights, ids: number[], causal = false, typeIds?: number[], attended = ids.length): Rows {
   const { hidden, heads } = weights.shape;
   const headSize = hidden / heads;
   let x = layerNorm(
@@ -75,7 +78,7 @@ export function referenceForward(weights: BertWeights, ids: number[], causal = f
     for (let h = 0; h < heads; h++) {
       const lo = h * headSize;
       for (let t = 0; t < ids.length; t++) {
-        const seen = causal ? t + 1 : ids.length;
+        const seen = causal ? t + 1 : attended;
         const query = q[t]!;
         let max = -Infinity;
         for (let s = 0; s < seen; s++) {

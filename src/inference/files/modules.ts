@@ -52,8 +52,8 @@ interface ModuleEntry {
   type: string;
 }
 
-/** The module kinds this server runs, by the last part of their type name in sentence-transformers' own packages. */
-const KNOWN_MODULE = /^sentence_transformers?\.(?:[A-Za-z_]+\.)*(Transformer|Pooling|Dense|Normalize)$/;
+/** The module kinds this server runs, by the last part of their type name in sentence-transformers' own packages (and PyLate's Dense, which projects token vectors). */
+const KNOWN_MODULE = /^(?:sentence_transformers?\.(?:[A-Za-z_]+\.)*(Transformer|Pooling|Dense|Normalize)|pylate\.models\.(?:Dense\.)?(Dense))$/;
 
 /** Pooling mode names of the ≥ 5.4 config and the classic keys, to ours. */
 const MODE_NAMES: Record<string, PoolingMode> = {
@@ -137,10 +137,13 @@ export async function readModulePipeline(dir: string): Promise<ModulePipeline> {
   if (foreign.length > 0) {
     throw new Error(
       `modules.json has modules this server cannot run: ${foreign.map((module) => `${module.type} (${module.path || 'root'})`).join(', ')}; ` +
-        'it runs Transformer, Pooling, Dense and Normalize',
+        "it runs Transformer, Pooling, Dense and Normalize (and PyLate's Dense)",
     );
   }
-  const kind = (module: ModuleEntry) => KNOWN_MODULE.exec(module.type)![1]!;
+  const kind = (module: ModuleEntry) => {
+    const match = KNOWN_MODULE.exec(module.type)!;
+    return (match[1] ?? match[2])!;
+  };
   const pooling = modules.find((module) => kind(module) === 'Pooling');
   const poolingConfig = pooling ? await readJson(join(dir, pooling.path, 'config.json')) : undefined;
   const dense: DenseLayer[] = [];

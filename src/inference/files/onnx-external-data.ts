@@ -63,3 +63,26 @@ export async function externalDataFilesOf(onnxFile: string): Promise<string[]> {
     closeSync(fd);
   }
 }
+
+/** The names of the graph's outputs (ModelProto.graph (7) → GraphProto.output (12) → ValueInfoProto.name (1)), by the same walk. */
+export function graphOutputNames(onnxFile: string): string[] {
+  const fd = openSync(onnxFile, 'r');
+  try {
+    const file = new FileBytes(fd);
+    const names: string[] = [];
+    try {
+      for (const model of fields(file, 0, file.size)) {
+        if (model.field !== 7 || model.start === undefined) continue;
+        for (const graph of fields(file, model.start, model.end!)) {
+          if (graph.field !== 12 || graph.start === undefined) continue;
+          for (const part of fields(file, graph.start, graph.end!)) if (part.field === 1 && part.start !== undefined) names.push(file.text(part.start, part.end!));
+        }
+      }
+    } catch (error) {
+      throw new Error(`${onnxFile} is not an ONNX graph (${(error as Error).message})`);
+    }
+    return names;
+  } finally {
+    closeSync(fd);
+  }
+}

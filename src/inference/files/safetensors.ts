@@ -6,7 +6,7 @@
  * every weight against being finite: a file that lies would otherwise serve vectors of NaN.
  * Every error names the file.
  */
-import { open, readFile } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 import { bfloat16ToFloat32, float16ToFloat32 } from './half-float.ts';
 
 const DTYPE_BYTES = { F32: 4, F16: 2, BF16: 2, F64: 8 } as const;
@@ -100,33 +100,51 @@ const naming = <T>(path: string, work: () => Promise<T>): Promise<T> =>
     throw new Error(`${path}: ${error.message}`);
   });
 
+type OpenFile = Awaited<ReturnType<typeof open>>;
+
+/** An open file's header: its tensors, checked against the file, and where their data starts. */
+async function layoutOf(file: OpenFile): Promise<{ tensors: Map<string, TensorEntry>; dataStart: number }> {
+  const { size } = await file.stat();
+  const prefix = Buffer.alloc(LENGTH_BYTES);
+  await file.read(prefix, 0, Math.min(LENGTH_BYTES, size), 0);
+  const length = headerLength(prefix, size);
+  const json = Buffer.alloc(length);
+  await file.read(json, 0, length, LENGTH_BYTES);
+  return { tensors: parseHeader(json, size - LENGTH_BYTES - length), dataStart: LENGTH_BYTES + length };
+}
+
 /** The tensors a safetensors file holds, checked against the file, without reading their data. */
 export function readSafetensorsLayout(path: string): Promise<Map<string, TensorEntry>> {
   return naming(path, async () => {
     const file = await open(path, 'r');
     try {
-      const { size } = await file.stat();
-      const prefix = Buffer.alloc(LENGTH_BYTES);
-      await file.read(prefix, 0, Math.min(LENGTH_BYTES, size), 0);
-      const length = headerLength(prefix, size);
-      const json = Buffer.alloc(length);
-      await file.read(json, 0, length, LENGTH_BYTES);
-      return parseHeader(json, size - LENGTH_BYTES - length);
+      return (await layoutOf(file)).tensors;
     } finally {
       await file.close();
     }
   });
 }
 
-/** Every tensor of a safetensors file as float32, checked against the file and for finite values. */
-export function readSafetensors(path: string): Promise<Map<string, Tensor>> {
+/**
+ * The named tensors of a safetensors file as float32 (those it lacks left out), reading only their
+ * bytes: a whole checkpoint's file (a Stanford ColBERT's projection sits in its model.safetensors) is not read.
+ */
+export function readSafetensorsTensors(path: string, names: string[]): Promise<Map<string, Tensor>> {
   return naming(path, async () => {
-    const bytes = await readFile(path);
-    const length = headerLength(bytes, bytes.length);
-    const dataStart = LENGTH_BYTES + length;
-    const data = bytes.subarray(dataStart);
-    const tensors = new Map<string, Tensor>();
-    for (const [name, entry] of parseHeader(bytes.subarray(LENGTH_BYTES, dataStart), data.length)) tensors.set(name, { shape: entry.shape, data: decode(name, entry, data) });
-    return tensors;
+    const file = await open(path, 'r');
+    try {
+      const { tensors, dataStart } = await layoutOf(file);
+      const read = new Map<string, Tensor>();
+      for (const name of names) {
+        const entry = tensors.get(name);
+        if (!entry) continue;
+        const bytes = Buffer.alloc(entry.end - entry.start);
+        await file.read(bytes, 0, bytes.length, dataStart + entry.start);
+        read.set(name, { shape: entry.shape, data: decode(name, { ...entry, start: 0, end: bytes.length }, bytes) });
+      }
+      return read;
+    } finally {
+      await file.close();
+    }
   });
 }

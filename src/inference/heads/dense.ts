@@ -4,7 +4,7 @@
  * from the module's `model.safetensors` (`linear.weight` [out, in], `linear.bias`, `residual.weight`).
  */
 import type { DenseActivation, DenseLayer } from '../files/modules.ts';
-import { readSafetensors, readSafetensorsLayout } from '../files/safetensors.ts';
+import { readSafetensorsLayout, readSafetensorsTensors } from '../files/safetensors.ts';
 
 export interface LoadedDense {
   layer: DenseLayer;
@@ -40,8 +40,8 @@ export async function checkDenseWeights(layer: DenseLayer): Promise<void> {
 }
 
 export async function loadDense(layer: DenseLayer): Promise<LoadedDense> {
-  const tensors = await readSafetensors(layer.weightsFile);
   const expected = expectedTensors(layer);
+  const tensors = await readSafetensorsTensors(layer.weightsFile, Object.values(expected).flatMap((tensor) => (tensor ? [tensor[0]] : [])));
   return {
     layer,
     weight: pick(layer, tensors, expected.weight)!.data,

@@ -2,6 +2,7 @@ import type ort from 'onnxruntime-node';
 import { float16ToFloat32 } from '../files/half-float.ts';
 import type { RowOptions } from '../onnx/protocol.ts';
 import type { BlobWriter } from '../output/blob-writer.ts';
+import type { Int8Ranges } from '../output/quantize.ts';
 
 /** A run's fetched outputs, by name. */
 export type RunOutputs = Record<string, ort.Tensor>;
@@ -12,11 +13,17 @@ export interface Head {
   readonly outputNames: readonly string[];
   /** Its blobs are written here, then taken after each run. */
   readonly writer: BlobWriter;
+  /** Once per run before its rows are written: work on the whole run (a second graph), its tensors added to `outputs` (disposed with them). */
+  prepare?(outputs: RunOutputs): Promise<void>;
   /**
-   * Writes the blob of the run's row `r`: the batch's row `row`, `length` real tokens, the first `skip` left out of
-   * any pooling, `options` the batch's per-row options.
+   * Writes the blob of the run's row `r`: the batch's row `row`, `length` real tokens (from `ids[offset]`), the first
+   * `skip` left out of any pooling, `options` the batch's per-row options.
    */
-  write(outputs: RunOutputs, r: number, row: number, length: number, skip: number, options: RowOptions): void;
+  write(outputs: RunOutputs, r: number, row: number, length: number, skip: number, options: RowOptions, ids: Int32Array, offset: number): void;
+  /** pooled: takes a calibration run's rows (`lengths[r]` real tokens each) into its int8/uint8 ranges. */
+  calibrate?(outputs: RunOutputs, lengths: number[]): void;
+  /** pooled, once calibrated: the ranges of its full vector as the model normalises it. */
+  int8Ranges?(): Int8Ranges | undefined;
 }
 
 /** A float output's values as float32 (fp16 graphs give float16). */

@@ -1,6 +1,7 @@
 import { Worker } from 'node:worker_threads';
 import { siblingModule } from '../../threads/module-url.ts';
 import type { BatchRequest, BatchTexts, CloseRequest, RunRows, WorkerMessage, WorkerSetup } from './protocol.ts';
+import type { Int8Ranges } from '../output/quantize.ts';
 
 interface Pending {
   onRows: (rows: RunRows) => void;
@@ -24,6 +25,8 @@ class InferenceWorker {
   private closing = false;
   /** A replacement for a dead worker, while it starts. */
   private replacement: Promise<void> | undefined;
+  /** What the worker's calibration run gave its pooled head (the same on every worker). */
+  int8Ranges: Int8Ranges | undefined;
 
   constructor(
     private readonly setup: WorkerSetup,
@@ -38,6 +41,7 @@ class InferenceWorker {
       worker.on('message', (message: WorkerMessage) => {
         if (message.kind === 'ready') {
           ready = true;
+          this.int8Ranges = message.int8Ranges;
           this.worker = worker;
           resolve();
         } else if (message.kind === 'fatal') {
@@ -85,8 +89,8 @@ class InferenceWorker {
       this.pending.set(id, { onRows, onFree, resolve, reject, finishing: false });
       this.busy++;
       const request: BatchRequest = { id, ...texts };
-      const { ids, typeIds, lengths, skips, heads, options } = texts;
-      const arrays = [ids, lengths, heads, ...Object.values(options), ...(skips ? [skips] : []), ...(typeIds ? [typeIds] : [])];
+      const { ids, typeIds, lengths, skips, attended, heads, options } = texts;
+      const arrays = [ids, lengths, heads, ...Object.values(options), skips, attended, typeIds].filter((array) => array !== undefined);
       worker.postMessage(request, arrays.map((array) => array.buffer as ArrayBuffer));
     });
   }
@@ -141,6 +145,11 @@ export class OnnxBackend {
 
   get capacity(): number {
     return this.workers.length;
+  }
+
+  /** The pooled head's int8/uint8 ranges, from the calibration run at start (WorkerSetup.calibration). */
+  get int8Ranges(): Int8Ranges | undefined {
+    return this.workers[0]!.int8Ranges;
   }
 
   /**

@@ -29,6 +29,8 @@ const MAX_OVERHEAD_TOKENS = 256;
  * leave time for more texts to join the next batch.
  */
 const EARLY_FREE_MS = 2;
+/** Calibration texts per run: fixed (not planned from measured costs), so every worker and start computes the same vectors. */
+const CALIBRATION_RUN_TEXTS = 16;
 
 /**
  * The session of the setup's graph; for an LLM reranker's causal LM export, of the graph without its LM head, loaded
@@ -61,7 +63,7 @@ async function start() {
    * Runs the texts `rows` of a batch (token ids back to back, text i at `offsets[i]`) padded to their longest, and
    * fetches the outputs the heads in `mask` read.
    */
-  async function run(ids: Int32Array, offsets: number[], lengths: ArrayLike<number>, rows: number[], mask: number, typeIds?: Int32Array) {
+  async function run(ids: Int32Array, offsets: number[], lengths: ArrayLike<number>, rows: number[], mask: number, typeIds?: Int32Array, attended?: Int32Array) {
     const batch = rows.length;
     const seqLen = Math.max(...rows.map((row) => lengths[row]!));
     const padded = new Int32Array(batch * seqLen).fill(setup.padId);
@@ -71,7 +73,7 @@ async function start() {
       const length = lengths[row]!;
       padded.set(ids.subarray(offsets[row]!, offsets[row]! + length), r * seqLen);
       types?.set(typeIds!.subarray(offsets[row]!, offsets[row]! + length), r * seqLen);
-      attention.fill(1, r * seqLen, r * seqLen + length);
+      attention.fill(1, r * seqLen, r * seqLen + (attended?.[row] ?? length));
     });
     return { outputs: (await session.run(feedsFor(padded, attention, batch, seqLen, types), outputNames(mask))) as RunOutputs, seqLen };
   }
@@ -105,12 +107,28 @@ async function start() {
     return { overheadTokens, msPerToken: msPerToken || small / 8 };
   }
 
+  /** Runs the calibration texts through the heads that calibrate (the pooled head: its int8/uint8 ranges). */
+  async function calibrate({ ids, lengths }: NonNullable<WorkerSetup['calibration']>) {
+    let mask = 0;
+    heads.forEach((head, h) => (mask |= head.calibrate ? 1 << h : 0));
+    if (mask === 0) return;
+    const offsets: number[] = [];
+    for (let row = 0, offset = 0; row < lengths.length; offset += lengths[row]!, row++) offsets.push(offset);
+    for (let first = 0; first < lengths.length; first += CALIBRATION_RUN_TEXTS) {
+      const rows = offsets.slice(first, first + CALIBRATION_RUN_TEXTS).map((_, r) => first + r);
+      const { outputs } = await run(ids, offsets, lengths, rows, mask);
+      for (const head of heads) head.calibrate?.(outputs, rows.map((row) => lengths[row]!));
+      dispose(outputs);
+    }
+  }
+
+  if (setup.calibration) await calibrate(setup.calibration);
   const measured = await measureRunCost();
   const overheadTokens = setup.overheadTokens ?? measured.overheadTokens;
   const expectedMs = (texts: number, longest: number) => (overheadTokens + texts * longest) * measured.msPerToken;
 
   /** Runs a batch split by length, the run holding text 0 first, and posts each run's blobs as it finishes. */
-  async function embed({ id, ids, typeIds, lengths, skips, heads: wanted, options }: BatchRequest, closing: () => boolean) {
+  async function runBatch({ id, ids, typeIds, lengths, skips, attended, heads: wanted, options }: BatchRequest, closing: () => boolean) {
     const offsets: number[] = [];
     for (let row = 0, offset = 0; row < lengths.length; offset += lengths[row]!, row++) offsets.push(offset);
     const runs = planSubBatches(lengths, overheadTokens);
@@ -122,7 +140,8 @@ async function start() {
       let mask = 0;
       for (const row of rows) mask |= wanted[row]!;
       const started = performance.now();
-      const { outputs, seqLen } = await run(ids, offsets, lengths, rows, mask, typeIds);
+      const { outputs, seqLen } = await run(ids, offsets, lengths, rows, mask, typeIds, attended);
+      for (const [h, head] of heads.entries()) if (mask & (1 << h)) await head.prepare?.(outputs);
       const runSeconds = (performance.now() - started) / 1000;
       const written: HeadRows[] = [];
       heads.forEach((head, h) => {
@@ -131,7 +150,7 @@ async function start() {
         const headRows: number[] = [];
         rows.forEach((row, r) => {
           if (!(wanted[row]! & bit)) return;
-          head.write(outputs, r, row, lengths[row]!, skips?.[row] ?? 0, options);
+          head.write(outputs, r, row, lengths[row]!, skips?.[row] ?? 0, options, ids, offsets[row]!);
           headRows.push(row);
         });
         written.push({ head: h, rows: Int32Array.from(headRows), ...head.writer.take() });
@@ -160,12 +179,12 @@ async function start() {
 
   async function handle(request: BatchRequest) {
     try {
-      await embed(request, () => closing);
+      await runBatch(request, () => closing);
     } catch (error) {
       post({ kind: 'failed', id: request.id, message: (error as Error).message });
     }
   }
-  post({ kind: 'ready' });
+  post({ kind: 'ready', int8Ranges: heads.find((head) => head.int8Ranges)?.int8Ranges?.() });
 }
 
 start().catch((error: Error) => post({ kind: 'fatal', message: error.message }));

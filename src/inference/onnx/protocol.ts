@@ -1,4 +1,5 @@
 import type { HeadSpec } from '../heads/head-spec.ts';
+import type { Int8Ranges } from '../output/quantize.ts';
 
 /** What the main thread hands an inference worker at start: the graph, and the heads after it (heads/create-head.ts). */
 export interface WorkerSetup {
@@ -11,6 +12,8 @@ export interface WorkerSetup {
   heads: HeadSpec[];
   /** The fixed cost of one model run in token-times (see sub-batches.ts); measured at start when absent. */
   overheadTokens?: number;
+  /** Texts (calibration-texts.ts) whose pooled vectors set the int8/uint8 ranges, run at start in fixed runs: every worker gets the same ranges. */
+  calibration?: { ids: Int32Array; lengths: Int32Array };
 }
 
 /** Asks the worker to release its session and exit. */
@@ -24,7 +27,24 @@ export interface RowOptions {
   dimensions: Int32Array;
   /** pooled: 1 for a base64 vector, 0 for an array of numbers (see vector-text.ts). */
   base64: Uint8Array;
+  /** sparse: the non-zeros kept, the largest (SparseEncoder's max_active_dims); 0 keeps all. */
+  maxActiveDims?: Int32Array;
+  /** pooled: the formats of the vector (quantize.ts' formatBits), all in its one blob; 0 (or absent): one float vector, as `base64` says. */
+  formats?: Uint16Array;
+  /** pooled: whether to L2-normalise (NORMALIZE_*; absent: as the model does). */
+  normalize?: Uint8Array;
+  /** pooled: how many spans of the row are pooled each on its own (late chunking), one vector each; 0 (or absent) pools the row whole. */
+  spanCounts?: Int32Array;
+  /** pooled: the spans' [start, end) token pairs, the rows' in row order (row i's from 2 × the spans of the rows before it). */
+  spanBounds?: Int32Array;
+  /** token-vectors: 1 leaves out the tokens of the head's skiplist (a ColBERT document); none when absent. */
+  dropSkiplist?: Uint8Array;
 }
+
+/** RowOptions.normalize: as the model's Normalize module says, or as the request asks. */
+export const NORMALIZE_AS_MODEL = 0;
+export const NORMALIZE_ON = 1;
+export const NORMALIZE_OFF = 2;
 
 /**
  * A batch of token sequences, concatenated; `lengths[i]` tokens belong to text i, and text i gets a blob from each
@@ -37,6 +57,8 @@ export interface BatchTexts {
   lengths: Int32Array;
   /** Per text, leading tokens (a prompt) the pooling leaves out; none when absent. */
   skips?: Int32Array;
+  /** Per text, leading tokens the attention sees (a ColBERT query's expansion tokens after them are computed, unseen); all when absent. */
+  attended?: Int32Array;
   /** Per text, the heads it wants: bit h for the setup's heads[h]. */
   heads: Uint8Array;
   options: RowOptions;
@@ -69,7 +91,8 @@ export interface RunRows {
 }
 
 export type WorkerMessage =
-  | { kind: 'ready' }
+  /** `int8Ranges`: the pooled head's, for the full vector as the model normalises it (shown in GET /models/{id}). */
+  | { kind: 'ready'; int8Ranges?: Int8Ranges }
   | { kind: 'fatal'; message: string }
   /** The batch's last run is starting and is short: the worker can be sent its next batch now (it waits in its queue). */
   | { kind: 'finishing'; id: number }

@@ -1,16 +1,18 @@
 import { RequestThread } from '../../threads/request-thread.ts';
 import type { CancelSignal } from '../../cancellation.ts';
 import { siblingModule } from '../../threads/module-url.ts';
-import type { EncodedText } from './tokenizer.ts';
+import type { EncodedText, Truncation } from './tokenizer.ts';
 
 export interface TokenizerSetup {
   /** The model's directory, holding tokenizer.json. */
   dir: string;
   maxTokens: number;
   lowercase: boolean;
+  /** Texts are tokenised as given, not stripped (a classifier's, as transformers' pipeline reads them). */
+  asGiven?: boolean;
 }
 
-export interface TokenizerRequest {
+export interface TokenizerRequest extends Truncation {
   texts: string[];
   /** Tokenise each text whole, for an exact count (else only as far as truncation needs). */
   whole: boolean;
@@ -31,9 +33,9 @@ export class TokenizerThread {
   }
 
   /** A cancelled signal stops the thread's tokenising between its calls into the library. */
-  encode(texts: string[], options: { whole?: boolean; countUpTo?: number; signal?: CancelSignal } = {}): Promise<EncodedText[]> {
-    const { whole = false, countUpTo, signal } = options;
-    return this.thread.call({ texts, whole, countUpTo }, [], signal);
+  encode(texts: string[], options: { whole?: boolean; countUpTo?: number; signal?: CancelSignal } & Truncation = {}): Promise<EncodedText[]> {
+    const { whole = false, countUpTo, signal, direction, maxTokens } = options;
+    return this.thread.call({ texts, whole, countUpTo, direction, maxTokens }, [], signal);
   }
 
   close() {

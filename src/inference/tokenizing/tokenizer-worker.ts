@@ -10,11 +10,11 @@ const tokenizer = await loadTokenizer(setup.dir, setup);
 const running = new Map<number, Cancellation>();
 parentPort!.on('message', (message: (TokenizerRequest & { id: number }) | CancelMessage) => {
   if ('cancel' in message) return running.get(message.cancel)?.abort(new Error('cancelled'));
-  const { id, texts, whole, countUpTo } = message;
+  const { id, texts, whole, countUpTo, direction, maxTokens } = message;
   const signal = new Cancellation();
   running.set(id, signal);
   tokenizer
-    .encode(texts, { whole, countUpTo, signal })
+    .encode(texts, { whole, countUpTo, signal, direction, maxTokens })
     .then(
       (encoded) => parentPort!.postMessage({ id, result: encoded } satisfies ThreadReply<EncodedText[]>, encoded.map(({ ids }) => ids.buffer as ArrayBuffer)),
       (error: Error) => parentPort!.postMessage({ id, error: error.message } satisfies ThreadReply<EncodedText[]>),

@@ -10,7 +10,8 @@ import { wordPieceFastPath } from './wordpiece.ts';
  * (Hugging Face's Node binding of it), which is what sentence-transformers runs, so every
  * tokenizer.json — WordPiece, Unigram with its `Precompiled` normaliser, byte-level BPE,
  * SentencePiece-style BPE with byte fallback — and every post-processor gives the same ids by
- * construction. The text is stripped (and lowercased if sentence_bert_config says so), special
+ * construction. The text is stripped (and lowercased if sentence_bert_config says so; with `asGiven`, as
+ * transformers' pipelines and TEI read a classifier's texts, neither), special
  * tokens are added, and it is truncated to `maxTokens` with the closing special tokens kept.
  * Settings stored in tokenizer.json's own `truncation`/`padding` are ignored, as
  * sentence-transformers overrides them. Plain BERT WordPiece tokenizers take a faster path for
@@ -27,7 +28,7 @@ export interface TextTokenizer {
    * until the texts' total (special tokens included) passes `countUpTo`: then counting stops, the text it stopped in
    * has a lower bound, and those after it are not tokenised (no ids of their own, a lower bound of 0).
    */
-  encode(texts: string[], options?: { whole?: boolean; countUpTo?: number; signal?: CancelSignal }): Promise<EncodedText[]>;
+  encode(texts: string[], options?: { whole?: boolean; countUpTo?: number; signal?: CancelSignal } & Truncation): Promise<EncodedText[]>;
   /**
    * (query, document) pairs as a cross-encoder reads them: the tokenizer's pair template
    * ([CLS] q [SEP] d [SEP] with token types 0/1; <s> q </s></s> d </s>), cut longest-first to
@@ -49,7 +50,41 @@ export interface TextTokenizer {
   firstTokens(texts: string[], tokens: number, signal?: CancelSignal): Promise<string[]>;
   /** The token strings of ids. */
   tokenStrings(ids: ArrayLike<number>): string[];
+  /** Each text's every token (none cut), with the characters it stands for: prepared as `encode` prepares them, offsets into the text as given. */
+  tokenSpans(texts: string[], addSpecialTokens: boolean): Promise<TokenSpan[][]>;
+  /** Each id sequence's text, as the tokenizer's decoder writes it. */
+  decode(sequences: number[][], skipSpecialTokens: boolean): Promise<string[]>;
+  /**
+   * The texts as one sequence (late chunking): the special tokens once around them all, the prompt's own tokens after
+   * the leading ones, then each text's own tokens in order; with each text's span in it. Counting stops past the
+   * model's limit (`length` is then a lower bound, for the caller to refuse).
+   */
+  encodeJoined(texts: string[], prompt: string, signal?: CancelSignal): Promise<JoinedTexts>;
   readonly padId: number;
+  /** How many special tokens the post-processor puts after a text (truncation keeps them). */
+  readonly closingTokens: number;
+  /** How many special tokens `encode` frames each text with, before it and after it. */
+  readonly frame: { before: number; after: number };
+}
+
+/** Texts joined into one sequence, and where each is in it. */
+export interface JoinedTexts {
+  ids: Int32Array;
+  /** Per text, its tokens' [start, end) in `ids`: start at [2i], end at [2i + 1]. */
+  spans: Int32Array;
+  /** The sequence's tokens, special ones included; a lower bound when `lengthIsLowerBound`. */
+  length: number;
+  lengthIsLowerBound: boolean;
+}
+
+/** A token and where it is in its text (code points); a special token has no place there. */
+export interface TokenSpan {
+  id: number;
+  /** The characters the token stands for; a special token's own string. */
+  text: string;
+  special: boolean;
+  start: number | null;
+  stop: number | null;
 }
 
 export interface EncodedPair {
@@ -58,6 +93,15 @@ export interface EncodedPair {
   /** The pair's tokens before the cut; with `truncate: false` and a long text, a lower bound (`lengthIsLowerBound`). */
   length: number;
   lengthIsLowerBound: boolean;
+}
+
+/**
+ * How a request truncates its texts: which end goes (`right`, the default, keeps the start; `left` keeps the end, the
+ * special tokens framing either way), and a limit below the model's (`maxTokens`, special tokens included).
+ */
+export interface Truncation {
+  direction?: 'right' | 'left';
+  maxTokens?: number;
 }
 
 export interface EncodedText {
@@ -279,10 +323,10 @@ function* jobs(texts: string[], alone = Infinity): Generator<[number, number]> {
 }
 
 /** Loads `<dir>/tokenizer.json` (and tokenizer_config.json for the padding token); never downloads. */
-export async function loadTokenizer(dir: string, options: { maxTokens: number; lowercase: boolean }): Promise<TextTokenizer> {
+export async function loadTokenizer(dir: string, options: { maxTokens: number; lowercase: boolean; asGiven?: boolean }): Promise<TextTokenizer> {
   // The Rust library would otherwise spread each batch over every core, busy-waiting beside the inference workers.
   process.env.TOKENIZERS_PARALLELISM ??= 'false';
-  const { maxTokens, lowercase } = options;
+  const { maxTokens, lowercase, asGiven = false } = options;
   const path = join(dir, 'tokenizer.json');
   const text = await readFile(path, 'utf8');
   let tokenizer: Tokenizer;
@@ -457,7 +501,7 @@ export async function loadTokenizer(dir: string, options: { maxTokens: number; l
    * Each text's tokens (textTokens), in calls of at most JOB_CHARS characters, one at a time, the signal checked
    * between them. `keep` undefined: every text whole (piecewiseTokens), until the count passes `countUpTo`.
    */
-  const manyTextTokens = async (texts: string[], keep: number | undefined, kept: KeptEnd, signal?: CancelSignal, countUpTo = Infinity): Promise<TextTokens[]> => {
+  const manyTextTokens = async (texts: string[], keep: number | undefined, kept: KeptEnd, signal?: CancelSignal, countUpTo = Infinity, room = textLimit): Promise<TextTokens[]> => {
     const tokens: TextTokens[] = new Array(texts.length);
     let counted = 0;
     for (const [from, to] of jobs(texts, keep === undefined ? Infinity : firstBudget)) {
@@ -465,7 +509,7 @@ export async function loadTokenizer(dir: string, options: { maxTokens: number; l
       if (counted > countUpTo) return tokens.fill(NOT_COUNTED, from);
       const alone = to - from === 1 ? texts[from]! : undefined;
       if (alone !== undefined && alone.length > firstBudget && keep !== undefined) tokens[from] = await textTokens(alone, keep, kept, signal);
-      else if (alone !== undefined && alone.length > JOB_CHARS && keep === undefined) tokens[from] = await piecewiseTokens(alone, { countUpTo: countUpTo - counted, signal });
+      else if (alone !== undefined && alone.length > JOB_CHARS && keep === undefined) tokens[from] = await piecewiseTokens(alone, { countUpTo: countUpTo - counted, keep: room, kept, signal });
       else (await plainIds(texts.slice(from, to))).forEach((ids, k) => (tokens[from + k] = { ids, length: ids.length, lengthIsLowerBound: false }));
       for (let index = from; index < to; index++) counted += tokens[index]!.length;
     }
@@ -473,44 +517,46 @@ export async function loadTokenizer(dir: string, options: { maxTokens: number; l
   };
 
   const textLimit = Math.max(0, maxTokens - before - after);
-  /** A text's tokens framed by the special ones and truncated to the limit, as sentence-transformers embeds them. */
-  const framed = ({ ids, length, lengthIsLowerBound }: TextTokens): EncodedText => {
-    const kept = ids.length > textLimit ? ids.slice(0, textLimit) : ids;
-    return { ids: Int32Array.from([...frame.before, ...kept, ...frame.after]), length: length + before + after, lengthIsLowerBound };
+  /** A text's tokens framed by the special ones, its own cut to `room` at the kept end, as sentence-transformers embeds them. */
+  const framed = ({ ids, length, lengthIsLowerBound }: TextTokens, room: number, kept: KeptEnd): EncodedText => {
+    const own = ids.length > room ? keptTokens(ids, room, kept) : ids;
+    return { ids: Int32Array.from([...frame.before, ...own, ...frame.after]), length: length + before + after, lengthIsLowerBound };
   };
 
-  /** Ids with the special tokens, cut to the limit with the closing ones kept. */
-  const truncate = (ids: number[]): EncodedText => {
-    const length = ids.length;
-    if (ids.length <= maxTokens) return { ids: Int32Array.from(ids), length, lengthIsLowerBound: false };
-    const truncated = new Int32Array(maxTokens);
-    truncated.set(ids.slice(0, maxTokens - after));
-    truncated.set(ids.slice(ids.length - after), maxTokens - after);
-    return { ids: truncated, length, lengthIsLowerBound: false };
+  /** Ids with the special tokens, cut to `limit` at the kept end with the special ones kept. */
+  const truncate = (ids: number[], limit: number, kept: KeptEnd): EncodedText => {
+    if (ids.length <= limit) return { ids: Int32Array.from(ids), length: ids.length, lengthIsLowerBound: false };
+    return framed({ ids: ids.slice(before, ids.length - after), length: ids.length - before - after, lengthIsLowerBound: false }, limit - before - after, kept);
   };
 
   let pairTemplate: Promise<PairTemplate> | undefined;
 
   return {
     padId,
-    async encode(texts, { whole = false, countUpTo = Infinity, signal } = {}) {
-      const prepared = texts.map((text) => (lowercase ? pythonStrip(text).toLowerCase() : pythonStrip(text)));
+    closingTokens: after,
+    frame: { before, after },
+    async encode(texts, { whole = false, countUpTo = Infinity, signal, direction = 'right', maxTokens: cap = maxTokens } = {}) {
+      const kept: KeptEnd = direction === 'right' ? 'start' : 'end';
+      const limit = Math.min(cap, maxTokens);
+      const room = Math.max(0, limit - before - after);
+      const frameEach = (tokens: TextTokens[]) => tokens.map((each) => framed(each, room, kept));
+      const prepared = asGiven ? texts : texts.map((text) => (lowercase ? pythonStrip(text).toLowerCase() : pythonStrip(text)));
       let chars = 0;
       for (const text of prepared) chars += text.length;
-      if (whole) return (await manyTextTokens(prepared, undefined, 'start', signal, countUpTo - (before + after) * texts.length)).map(framed);
-      if (chars > JOB_CHARS) return (await manyTextTokens(prepared, textLimit, 'start', signal)).map(framed);
+      if (whole) return frameEach(await manyTextTokens(prepared, undefined, kept, signal, countUpTo - (before + after) * texts.length, room));
+      if (chars > JOB_CHARS) return frameEach(await manyTextTokens(prepared, room, kept, signal));
       // A small request: short texts from requests of the same event-loop turn share one call.
       const encoded: EncodedText[] = new Array(texts.length);
       const rest: number[] = [];
       for (const [index, text] of prepared.entries()) {
-        if (text.length > firstBudget) encoded[index] = framed(await textTokens(text, textLimit, 'start'));
+        if (text.length > firstBudget) encoded[index] = framed(await textTokens(text, room, kept), room, kept);
         else {
           const fast = fastEncode?.(text);
-          if (fast) encoded[index] = truncate(fast);
+          if (fast) encoded[index] = truncate(fast, limit, kept);
           else rest.push(index);
         }
       }
-      if (rest.length > 0) (await rustIds(rest.map((index) => prepared[index]!))).forEach((ids, k) => (encoded[rest[k]!] = truncate(ids)));
+      if (rest.length > 0) (await rustIds(rest.map((index) => prepared[index]!))).forEach((ids, k) => (encoded[rest[k]!] = truncate(ids, limit, kept)));
       return encoded;
     },
     async encodePairs(query, documents, { truncate, direction = 'right', signal }) {
@@ -559,5 +605,42 @@ export async function loadTokenizer(dir: string, options: { maxTokens: number; l
       return cut;
     },
     tokenStrings: (ids) => Array.from(ids, (id) => tokenizer.idToToken(id) ?? ''),
+    async tokenSpans(texts, addSpecialTokens) {
+      const encodings = await tokenizer.encodeBatch(
+        texts.map((text) => (lowercase ? pythonStrip(text).toLowerCase() : pythonStrip(text))),
+        { addSpecialTokens },
+      );
+      return encodings.map((encoding, index) => {
+        const text = texts[index]!;
+        // The offsets count the code points of the stripped text; stripping only takes BMP spaces from the start.
+        let lead = 0;
+        while (lead < text.length && isPythonSpace(text.charCodeAt(lead))) lead++;
+        const points = Array.from(text);
+        const offsets = encoding.getOffsets();
+        const special = encoding.getSpecialTokensMask();
+        const strings = encoding.getTokens();
+        return encoding.getIds().map((id, k) => {
+          if (special[k] === 1) return { id, text: strings[k]!, special: true, start: null, stop: null };
+          const [start, stop] = [offsets[k]![0]! + lead, offsets[k]![1]! + lead];
+          return { id, text: points.slice(start, stop).join(''), special: false, start, stop };
+        });
+      });
+    },
+    decode: (sequences, skipSpecialTokens) => tokenizer.decodeBatch(sequences, skipSpecialTokens),
+    async encodeJoined(texts, prompt, signal) {
+      const prepared = [prompt, ...texts].map((text) => (lowercase ? pythonStrip(text).toLowerCase() : pythonStrip(text)));
+      const [promptTokens, ...textTokens] = await manyTextTokens(prepared, undefined, 'start', signal, maxTokens - before - after);
+      const ids = [...frame.before, ...promptTokens!.ids];
+      const spans = new Int32Array(2 * texts.length);
+      textTokens.forEach((tokens, index) => {
+        spans[2 * index] = ids.length;
+        ids.push(...tokens.ids);
+        spans[2 * index + 1] = ids.length;
+      });
+      ids.push(...frame.after);
+      const counted = [promptTokens!, ...textTokens];
+      const length = counted.reduce((sum, tokens) => sum + tokens.length, before + after);
+      return { ids: Int32Array.from(ids), spans, length, lengthIsLowerBound: counted.some((tokens) => tokens.lengthIsLowerBound) };
+    },
   };
 }

@@ -1,0 +1,86 @@
+/**
+ * bge-m3's three outputs from one pass: a generated bge-m3-shaped model (XLM-R tokenizer, MiniLM-L6's
+ * encoder cost, float16 `.pt` heads as published), under query load (one text per request) and
+ * indexing load (64 per request), dense alone and dense + sparse + ColBERT, against what ONNX Runtime
+ * alone does with the same graph and texts (N single-thread sessions; one N-thread session). The
+ * ratio of the two server rows is what the sparse and ColBERT heads cost over dense alone.
+ */
+import { describeModel } from '../src/inference/files/model-files.ts';
+import { loadTokenizer } from '../src/inference/tokenizing/tokenizer.ts';
+import { parseModelsFile } from '../src/models-file.ts';
+import { writeBgeM3Fixture } from '../test/helpers/bge-m3-fixture.ts';
+import type { ServerProcess } from '../test/helpers/server-process.ts';
+import { limitsAroundScenarios, type LimitResult } from './limit.ts';
+import { combineLoads, runLoad, type LoadResult } from './load.ts';
+import { makeTexts } from './texts.ts';
+
+export interface BgeM3Suite {
+  plan: string;
+  limits: { query: LimitResult; queryOneSession: LimitResult; index: LimitResult; indexOneSession: LimitResult };
+  query: { dense: LoadResult; allThree: LoadResult };
+  index: { dense: LoadResult; allThree: LoadResult };
+}
+
+const ALL_THREE = { outputs: ['dense', 'sparse', 'colbert'] };
+const BGE_M3_SHAPED = { layers: 6, hidden: 384, heads: 12, intermediate: 1536, maxPositions: 512 };
+
+export interface BgeM3SuiteSettings {
+  cpus: number;
+  seconds: number;
+  limitSeconds: number;
+  indexRequests: number;
+  withServer: <T>(artifactsDir: string, spec: ReturnType<typeof parseModelsFile>[number], run: (server: ServerProcess) => Promise<T>) => Promise<T>;
+  planOf: (server: ServerProcess) => string;
+}
+
+export async function bgeM3Suite(artifactsDir: string, settings: BgeM3SuiteSettings): Promise<BgeM3Suite> {
+  const { cpus, seconds, limitSeconds, indexRequests } = settings;
+  const repo = 'bench/bge-m3-shaped';
+  await writeBgeM3Fixture(artifactsDir, repo, { layout: 'files', shape: BGE_M3_SHAPED, maxSeqLength: 256 });
+  const spec = parseModelsFile(repo, 'bench')[0]!;
+  const description = await describeModel(spec, artifactsDir);
+  const tokenizer = await loadTokenizer(description.dir, { maxTokens: description.maxTokens, lowercase: description.lowercase });
+  const queryTexts = await makeTexts(tokenizer, 2048, 8, 32, 1);
+  const indexTexts = await makeTexts(tokenizer, 512, 16, 256, 2);
+  const sequences = async (texts: typeof queryTexts) => (await tokenizer.encode(texts.map(({ text }) => text))).map(({ ids }) => ids);
+  return settings.withServer(artifactsDir, spec, async (server) => {
+    const plan = settings.planOf(server);
+    const query = (fields?: object) => runLoad(server, { model: spec.id, texts: queryTexts, textsPerRequest: 1, connections: 64, seconds, fields: { ...fields } });
+    const index = (fields?: object) =>
+      runLoad(server, { model: spec.id, texts: indexTexts, textsPerRequest: 64, connections: Math.max(4, cpus / 2), requests: indexRequests, fields: { ...fields } });
+    await runLoad(server, { model: spec.id, texts: queryTexts, textsPerRequest: 1, connections: 16, seconds: 3, fields: ALL_THREE });
+    // Dense first and last around all three: the machine's drift falls on both alike.
+    const inTurns = async (scenario: (fields?: object) => Promise<LoadResult>) => {
+      const [denseFirst, allFirst, allSecond, denseSecond] = [await scenario(), await scenario(ALL_THREE), await scenario(ALL_THREE), await scenario()];
+      return { dense: combineLoads(denseFirst, denseSecond), allThree: combineLoads(allFirst, allSecond) };
+    };
+    const queryRun = await limitsAroundScenarios(description.onnxFile, await sequences(queryTexts), cpus, limitSeconds, () => inTurns(query));
+    const indexRun = await limitsAroundScenarios(description.onnxFile, await sequences(indexTexts), cpus, limitSeconds, () => inTurns(index));
+    const suite: BgeM3Suite = {
+      plan,
+      limits: { query: queryRun.parallel, queryOneSession: queryRun.oneSession, index: indexRun.parallel, indexOneSession: indexRun.oneSession },
+      query: queryRun.results,
+      index: indexRun.results,
+    };
+    const round = (value: number, digits = 2) => Math.round(value * 10 ** digits) / 10 ** digits;
+    const row = (scenario: string, load: LoadResult, limit: LimitResult, oneSession: LimitResult, dense?: LoadResult) => ({
+      scenario,
+      'texts/s': round(load.textsPerSecond, 1),
+      'p50 ms': round(load.latencyMs.p50, 1),
+      'p99 ms': round(load.latencyMs.p99, 1),
+      'x limit': round(load.textsPerSecond / limit.textsPerSecond),
+      'x 1 session': round(load.textsPerSecond / oneSession.textsPerSecond),
+      'cost over dense': dense ? `${Math.round((dense.textsPerSecond / load.textsPerSecond - 1) * 100)} %` : '',
+      errors: load.errors,
+      batch: round(load.batches.meanSize, 1),
+    });
+    console.log(`\nbge-m3 (MiniLM-L6-shaped encoder, float16 .pt heads): ${plan}`);
+    console.table([
+      row('query, dense', suite.query.dense, suite.limits.query, suite.limits.queryOneSession),
+      row('query, dense+sparse+colbert', suite.query.allThree, suite.limits.query, suite.limits.queryOneSession, suite.query.dense),
+      row('index, dense', suite.index.dense, suite.limits.index, suite.limits.indexOneSession),
+      row('index, dense+sparse+colbert', suite.index.allThree, suite.limits.index, suite.limits.indexOneSession, suite.index.dense),
+    ]);
+    return suite;
+  });
+}

@@ -1,0 +1,25 @@
+import { z } from 'zod';
+import { MAX_INPUTS, promptFields } from './embeddings.ts';
+import { maxActiveDimsField } from './sparse.ts';
+
+/** TEI's `POST /embed_sparse` request (EmbedSparseRequest), and this server's model choice and sparse fields. */
+export const teiSparseRequestSchema = z
+  .object({
+    inputs: z
+      .union([z.string().min(1), z.array(z.string().min(1)).min(1).max(MAX_INPUTS)])
+      .meta({ description: `A text, or 1 to ${MAX_INPUTS} texts (none empty).` }),
+    truncate: z.boolean().nullable().optional().meta({ description: "Cut inputs longer than the model's limit; false refuses them. Default: the server's TRUNCATE." }),
+    truncation_direction: z
+      .enum(['right', 'Right', 'left', 'Left'])
+      .optional()
+      .meta({ description: 'Which end a cut keeps: right (the default, the only one served) cuts the end.' }),
+    prompt_name: promptFields.prompt_name.nullable(),
+    input_type: promptFields.input_type,
+    max_active_dims: maxActiveDimsField,
+    model: z.string().optional().meta({ description: 'A sparse model (GET /models: outputs ["sparse"]); the first one models.txt lists by default (TEI serves one model).' }),
+  })
+  .meta({ description: "TEI's sparse embedding request." });
+
+export const teiSparseResponseSchema = z
+  .array(z.array(z.object({ index: z.number().int().meta({ description: "A token id of the model's vocabulary." }), value: z.number() })))
+  .meta({ id: 'TeiSparseResponse', description: "Per input, its non-zero weights by token id, ascending (TEI's EmbedSparseResponse)." });
