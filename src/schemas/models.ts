@@ -124,8 +124,11 @@ export function describeModel(entry: ModelEntry, ready: boolean, int8Ranges?: In
     repo: spec.repo,
     revision: spec.revision ?? null,
     ready,
-    // A multi-output model lists the names its requests' `outputs` take (bge-m3: dense, sparse, colbert).
-    outputs: description.namedOutputs ? Object.keys(description.namedOutputs) : description.heads.map((head) => OUTPUT_NAMES[head.kind]),
+    // A multi-output model lists the names its requests' `outputs` take (bge-m3: dense, sparse, colbert); an embedding
+    // model's raw token states (TEI's /embed_all) are not an output of its own, a ColBERT model's vectors are.
+    outputs: description.namedOutputs
+      ? Object.keys(description.namedOutputs)
+      : description.heads.filter((head) => description.colbert || head.kind !== 'token-vectors' || head.method !== 'states').map((head) => OUTPUT_NAMES[head.kind]),
   });
   if (description.kind === 'reranker') return { ...fields('reranker'), activation: logitsHeadOf(description.heads).activation };
   if (description.kind === 'classifier') return { ...fields('classifier'), labels: description.labels, activation: description.labelActivation };
