@@ -43,7 +43,25 @@ export class ApiError extends Error {
 /** What an operator does to serve another model. */
 const HOW_TO_ADD_A_MODEL = (what: string) => `To serve one, add a line with ${what} to the server's models.txt (MODELS_FILE), run \`npm run download\` and restart the server.`;
 
+/** Per model kind: what the server lacks, what its other models do instead, and an example to add. */
+const MISSING_KIND: Record<'embedding' | 'reranker' | 'classifier', { lacks: string; others: string; example: string }> = {
+  embedding: { lacks: 'embedding model', others: 'rerank', example: 'a sentence-transformers model (e.g. sentence-transformers/all-MiniLM-L6-v2)' },
+  reranker: { lacks: 'reranker to rerank with', others: 'embed', example: 'a cross-encoder (e.g. cross-encoder/ms-marco-MiniLM-L6-v2)' },
+  classifier: { lacks: 'classifier', others: 'embed or rerank', example: 'a sequence classifier (e.g. SamLowe/roberta-base-go_emotions)' },
+};
+
 export const errors = {
+  /** A request naming no model, when none of the kind it needs is served. */
+  noModelOfKind: (kind: keyof typeof MISSING_KIND, available: string[]) => {
+    const { lacks, others, example } = MISSING_KIND[kind];
+    return new ApiError(
+      404,
+      'invalid_request_error',
+      `This server serves no ${lacks} (its models, ${available.join(', ') || 'none'}, ${others}). ` + HOW_TO_ADD_A_MODEL(example),
+      'model',
+      'model_not_found',
+    );
+  },
   invalidRequest: (message: string, param: string | null = null, code: string | null = null) =>
     new ApiError(400, 'invalid_request_error', message, param, code),
   invalidJson: (detail: string) =>
@@ -56,15 +74,6 @@ export const errors = {
       'model',
       'model_not_found',
     ),
-  noReranker: (available: string[]) =>
-    new ApiError(
-      404,
-      'invalid_request_error',
-      `This server serves no reranker to rerank with (its models, ${available.join(', ') || 'none'}, embed). ` +
-        HOW_TO_ADD_A_MODEL('a cross-encoder (e.g. cross-encoder/ms-marco-MiniLM-L6-v2)'),
-      'model',
-      'model_not_found',
-    ),
   notSparse: (model: string | undefined, sparse: string[]) =>
     new ApiError(
       model === undefined ? 404 : 400,
@@ -74,14 +83,6 @@ export const errors = {
         HOW_TO_ADD_A_MODEL('a SPLADE model (e.g. naver/splade-cocondenser-ensembledistil)'),
       'model',
       model === undefined ? 'model_not_found' : 'model_kind_mismatch',
-    ),
-  noEmbedder: (available: string[]) =>
-    new ApiError(
-      404,
-      'invalid_request_error',
-      `This server serves no embedding model (its models, ${available.join(', ') || 'none'}, rerank). ` + HOW_TO_ADD_A_MODEL('a sentence-transformers model (e.g. sentence-transformers/all-MiniLM-L6-v2)'),
-      'model',
-      'model_not_found',
     ),
   routeNotFound: (method: string, url: string) =>
     new ApiError(404, 'invalid_request_error', `Invalid URL (${method} ${url}). The API is described at /docs.`, null, 'unknown_url'),

@@ -136,6 +136,15 @@ describe('/embed', () => {
   });
 });
 
+describe('a route for a kind of model this server does not serve', () => {
+  test('/predict naming no model, with no classifier served: 404 naming the models it has and what to add, in TEI’s shape', async () => {
+    const response = await post('/predict', { inputs: 'I love this!' });
+    assert.equal(response.status, 404);
+    const error = teiErrorSchema.strict().parse(response.body);
+    assert.match(error.error, /serves no classifier \(its models, mean, ranker, cls, embed or rerank\)\. To serve one, add a line with a sequence classifier/);
+  });
+});
+
 describe('POST / and /invocations', () => {
   for (const path of ['/', '/invocations']) {
     test(`${path} embeds an inputs body as /embed, reranks a query and texts body as /rerank`, async () => {

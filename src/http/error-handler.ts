@@ -3,7 +3,8 @@ import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { ApiError, errors, type ErrorShape } from '../errors.ts';
 import { InputTooLongError, LateChunkingError, OverloadedError, TooManyTokensError, UnknownPromptError } from '../embedding-errors.ts';
 import { MODEL_KIND_MISMATCH, MODEL_NOT_FOUND } from '../schemas/embeddings.ts';
-import { NO_MODEL_OF_KIND } from '../schemas/tei.ts';
+import { NO_MODEL_OF_KIND } from '../schemas/model-of-kind.ts';
+import type { ModelKind } from '../schemas/models.ts';
 import { nearMiss } from './near-miss.ts';
 
 declare module 'fastify' {
@@ -74,8 +75,8 @@ export function toApiError(error: FastifyError, request: FastifyRequest): ApiErr
     const { code, kind, id } = (issue.params as { params?: { code?: string; kind?: string; id?: string } }).params ?? {};
     const model = (request.body as { model?: string } | undefined)?.model;
     // No model named and none to default to: only /rerank, with no reranker served.
-    if (code === MODEL_NOT_FOUND) return model === undefined ? errors.noReranker(request.server.registry.ids) : errors.modelNotFound(model, request.server.registry.ids);
-    if (code === NO_MODEL_OF_KIND) return kind === 'reranker' ? errors.noReranker(request.server.registry.ids) : errors.noEmbedder(request.server.registry.ids);
+    if (code === MODEL_NOT_FOUND) return model === undefined ? errors.noModelOfKind('reranker', request.server.registry.ids) : errors.modelNotFound(model, request.server.registry.ids);
+    if (code === NO_MODEL_OF_KIND) return errors.noModelOfKind(kind as ModelKind, request.server.registry.ids);
     if (code === MODEL_KIND_MISMATCH) {
       // `id`: the model the issue found under another name (Ollama's `name:latest`).
       const entry = request.server.registry.resolve(id ?? model!)!;

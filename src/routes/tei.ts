@@ -9,8 +9,8 @@ import { logitsHeadOf, pooledHeadOf } from '../inference/heads/head-spec.ts';
 import { VERSION } from '../version.ts';
 import { withVectors } from '../http/vector-list.ts';
 import { rerankRequestSchema } from '../schemas/rerank.ts';
+import { modelOfKind } from '../schemas/model-of-kind.ts';
 import {
-  modelOfKind,
   teiDecodeRequestSchema,
   teiDecodeResponseSchema,
   teiEmbedRequestSchema,
@@ -41,7 +41,7 @@ function embedRoute(app: FastifyInstance) {
   };
   const handler = async (request: FastifyRequest<{ Body: TeiEmbedRequest }>, reply: FastifyReply) => {
     const { body } = request;
-    const entry = modelOfKind(registry, body.model, 'embedding')!;
+    const entry = modelOfKind(registry, body.model, ['embedding'])!;
     const inputs = inputList(body.inputs);
     const { embeddings, tokenCounts } = await callModel(request, reply, entry.spec.id, async (signal) => {
       const embedder = (await entry.loaded).embedder!;
@@ -128,7 +128,7 @@ export const teiRoutes: FastifyPluginAsyncZod = async (app) => {
     },
     async (request) => {
       const { ids, skip_special_tokens: skip } = request.body;
-      const model = (await modelOfKind(registry, request.body.model, 'embedding')!.loaded).embedder!;
+      const model = (await modelOfKind(registry, request.body.model, ['embedding'])!.loaded).embedder!;
       return model.decode(Array.isArray(ids[0]) ? (ids as number[][]) : [ids as number[]], skip);
     },
   );

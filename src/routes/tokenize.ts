@@ -5,7 +5,8 @@ import { checkInputShape } from '../http/input-shape.ts';
 import { callModel } from '../http/model-call.ts';
 import { promptChoice } from '../schemas/embeddings.ts';
 import { errorResponseSchema } from '../schemas/error.ts';
-import { modelOfKind, teiTokenizeRequestSchema } from '../schemas/tei.ts';
+import { modelOfKind } from '../schemas/model-of-kind.ts';
+import { teiTokenizeRequestSchema } from '../schemas/tei.ts';
 import { tokenizeRequestSchema, tokenizeResponseSchema } from '../schemas/tokenize.ts';
 
 type TeiRequest = z.infer<ReturnType<typeof teiTokenizeRequestSchema>>;
@@ -47,7 +48,7 @@ export const tokenizeRoutes: FastifyPluginAsyncZod = async (app) => {
     async (request, reply) => {
       if (isTeiBody(request.body)) {
         const body = request.body as unknown as TeiRequest;
-        const entry = modelOfKind(registry, body.model, 'embedding')!;
+        const entry = modelOfKind(registry, body.model, ['embedding'])!;
         const model = (await entry.loaded).embedder!;
         const tokens = await callModel(request as FastifyRequest, reply, entry.spec.id, (signal) =>
           model.tokenSpans(typeof body.inputs === 'string' ? [body.inputs] : body.inputs, {

@@ -6,31 +6,10 @@
  */
 import { z } from 'zod';
 import { pooledHeadOf } from '../inference/heads/head-spec.ts';
-import type { ModelEntry, Registry } from '../registry.ts';
-import { inputList, MAX_INPUTS, MODEL_KIND_MISMATCH, MODEL_NOT_FOUND } from './embeddings.ts';
+import type { Registry } from '../registry.ts';
+import { resolveModelOfKind } from './model-of-kind.ts';
+import { inputList, MAX_INPUTS } from './embeddings.ts';
 import { servedIds, type ModelKind } from './models.ts';
-
-/** Marks the schema issue of a request naming no model when no model of its kind is served. */
-export const NO_MODEL_OF_KIND = 'no_model_of_kind';
-
-/** The model a TEI request names, or the first of `kind` served when it names none (TEI serves one model). */
-export const modelOfKind = (registry: Registry, name: string | null | undefined, kind: ModelKind): ModelEntry | undefined =>
-  name == null ? registry.entries.find((entry) => entry.description.kind === kind) : registry.resolve(name);
-
-/** modelOfKind, or an issue when there is none or it is of another kind. */
-export function resolveOfKind(registry: Registry, name: string | null | undefined, kind: ModelKind, ctx: z.RefinementCtx): ModelEntry | undefined {
-  const entry = modelOfKind(registry, name, kind);
-  if (!entry) {
-    const issue = name == null ? { message: `no ${kind} model is served`, params: { code: NO_MODEL_OF_KIND, kind } } : { message: `unknown model '${name}'`, params: { code: MODEL_NOT_FOUND } };
-    ctx.addIssue({ code: 'custom', path: ['model'], ...issue });
-    return undefined;
-  }
-  if (entry.description.kind !== kind) {
-    ctx.addIssue({ code: 'custom', path: ['model'], message: `'${entry.spec.id}' is not of kind ${kind}`, params: { code: MODEL_KIND_MISMATCH } });
-    return undefined;
-  }
-  return entry;
-}
 
 const modelField = (registry: Registry, kind: ModelKind) => {
   const ids = servedIds(registry, kind);
@@ -81,7 +60,7 @@ export function teiEmbedRequestSchema(registry: Registry) {
       dimensions: z.number().int().min(1).nullish().meta({ description: 'Keep the first N dimensions (normalised after the cut when `normalize`).' }),
     })
     .superRefine((body, ctx) => {
-      const entry = resolveOfKind(registry, body.model, 'embedding', ctx);
+      const entry = resolveModelOfKind(registry, body.model, ['embedding'], ctx);
       const inputs = inputList(body.inputs);
       if (entry && 'tokenIds' in inputs) {
         const { vocabSize } = entry.description;
@@ -117,7 +96,7 @@ export function teiTokenizeRequestSchema(registry: Registry) {
       add_special_tokens: z.boolean().default(true).meta({ description: "Include the model's special tokens (default true)." }),
       prompt_name: promptName,
     })
-    .superRefine((body, ctx) => void resolveOfKind(registry, body.model, 'embedding', ctx))
+    .superRefine((body, ctx) => void resolveModelOfKind(registry, body.model, ['embedding'], ctx))
     .meta({ description: "Text Embeddings Inference's /tokenize request.", examples: [{ inputs: 'What is Deep Learning?' }] });
 }
 
@@ -145,7 +124,7 @@ export function teiDecodeRequestSchema(registry: Registry) {
       skip_special_tokens: z.boolean().default(true).meta({ description: 'Leave special tokens out of the text (default true).' }),
     })
     .superRefine((body, ctx) => {
-      const entry = resolveOfKind(registry, body.model, 'embedding', ctx);
+      const entry = resolveModelOfKind(registry, body.model, ['embedding'], ctx);
       if (!entry) return;
       const nested = Array.isArray(body.ids[0]);
       const sequences = nested ? (body.ids as number[][]) : [body.ids as number[]];
