@@ -25,7 +25,7 @@ import { startServer, type ServerProcess } from '../test/helpers/server-process.
 import { bgeM3Suite, type BgeM3Suite } from './bge-m3-suite.ts';
 import { chartSvg } from './chart.ts';
 import { DEFAULT_TOKENIZER, generatedModel, generatedSpladeModel, tokenizerAt } from './generated-model.ts';
-import { meanLimit, measureLimit, measureParallelLimit, type LimitResult } from './limit.ts';
+import { limitsAroundScenarios, meanLimit, measureLimit, measureParallelLimit, type LimitResult } from './limit.ts';
 import { combineLoads, runLoad, type LoadResult } from './load.ts';
 import { runMixed, type MixedResult } from './mixed.ts';
 import { makeTexts, type BenchText } from './texts.ts';
@@ -51,7 +51,9 @@ export interface RerankSuite {
   plan: string;
   /** What N single-thread sessions do with the same pairs (pairs/s as texts/s). */
   limit: LimitResult;
-  /** By connections: each request 1 query × 100 documents. */
+  /** What one session with every core's threads does with the same pairs (LLM rerank). */
+  oneSession?: LimitResult;
+  /** By connections: each request 1 query × 100 documents (LLM rerank: 20). */
   loads: LoadResult[];
 }
 
@@ -379,8 +381,9 @@ async function classifySuite(artifactsDir: string, cpus: number): Promise<Classi
 /**
  * LLM rerank: a small Qwen3-Reranker-shaped decoder export (Qwen3's tokenizer, an LM head over its 151 669 tokens,
  * 4 layers × 64 wide), each request 1 query × 20 documents of 32–256 tokens in the card's prompt, at several
- * connections; pairs/s against N single-thread sessions running the same prompts through the graph the server runs
- * (its LM head taken off: running the whole head would be a lower, flattering limit). The peak RSS is the server's.
+ * connections, each for --seconds; pairs/s against N single-thread sessions and one N-thread session running the same
+ * prompts through the graph the server runs (its LM head taken off: running the whole head would be a lower,
+ * flattering limit), measured before and after the loads. The peak RSS is the server's.
  */
 async function llmRerankSuite(artifactsDir: string, cpus: number): Promise<RerankSuite> {
   const repo = 'bench/qwen3-reranker-shaped';
@@ -399,15 +402,17 @@ async function llmRerankSuite(artifactsDir: string, cpus: number): Promise<Reran
   const prompts = (await prompt.encode(query, documents.map(({ text }) => text))).map(({ ids }) => ids);
   return withServer(artifactsDir, spec, async (server) => {
     const plan = planOf(server);
-    const limit = await measureParallelLimit(withoutHead, prompts, cpus, [1, 4, 20], limitSeconds);
-    const loads: LoadResult[] = [];
-    for (const connections of [1, cpus, 4 * cpus]) {
-      loads.push(await runLoad(server, { model: spec.id, texts: documents, textsPerRequest: 20, connections, requests: 3 * connections + 3, rerankQuery: query }));
-    }
+    const load = (connections: number) => runLoad(server, { model: spec.id, texts: documents, textsPerRequest: 20, connections, seconds, rerankQuery: query });
+    await runLoad(server, { model: spec.id, texts: documents, textsPerRequest: 20, connections: cpus, seconds: 3, rerankQuery: query });
+    const { results: loads, parallel: limit, oneSession } = await limitsAroundScenarios(withoutHead, prompts, cpus, limitSeconds, async () => {
+      const results: LoadResult[] = [];
+      for (const connections of [1, cpus, 4 * cpus]) results.push(await load(connections));
+      return results;
+    });
     console.log(`\nLLM rerank (1 query × 20 documents of 32–256 tokens, Qwen3-Reranker's prompt): ${plan}`);
-    console.log(`ONNX Runtime limit, ${cpus} single-thread sessions: ${round(limit.textsPerSecond)} pairs/s (batch ${limit.batchSize})`);
-    console.table(loads.map((load) => ({ ...row('llm-rerank', load, limit), 'RSS peak MB': Math.round(load.peakRssMb) })));
-    return { plan, limit, loads };
+    console.log(`ONNX Runtime limit, ${cpus} single-thread sessions: ${round(limit.textsPerSecond)} pairs/s (batch ${limit.batchSize}); one ${cpus}-thread session: ${round(oneSession.textsPerSecond)}`);
+    console.table(loads.map((result) => ({ ...row('llm-rerank', result, limit, oneSession), 'RSS peak MB': Math.round(result.peakRssMb) })));
+    return { plan, limit, oneSession, loads };
   });
 }
 

@@ -40,9 +40,12 @@ const PEAK_BYTES = {
 const KEY_VALUE_BYTES = { arena: 16, noArena: 32 };
 /**
  * Per logit of a vocabulary-wide output (an MLM's [batch, tokens, vocabulary] logits, which SPLADE
- * pools): the MatMul's result, the bias added as a second tensor, and the output handed to the
- * worker. Measured (bench/run-peak.ts splade-like mlm: 2 × 64 with 30 522 logits a token, 512 and 2048
- * tokens) 16.3–18.7 bytes with the arena, 10.3–12.0 without; the plan without this term was 4–8× short.
+ * pools): the MatMul's result, the bias added as a second tensor, and the masked copy max pooling
+ * takes in the graph (splade-max-graph.ts; sum pooling fetches the logits instead). Measured
+ * (bench/run-peak.ts splade-like mlm: 2 × 64 with 30 522 logits a token, 512 and 2048 tokens) 16.3–18.7
+ * bytes with the arena, 10.3–12.0 without, when the worker fetched the logits; with the pooling in the
+ * graph 266 and 1430 MB with the arena, 161 and 591 without (estimates 351, 1607, 281, 1035). The plan
+ * without this term was 4–8× short.
  */
 const LOGIT_BYTES = { arena: 20, noArena: 13 };
 

@@ -6,17 +6,21 @@
  * `{"peakBytes","keptBytes"}`: the rise, and what stayed resident after the last run (what
  * ONNX Runtime's arena keeps).
  *
- *   node --import tsx test/helpers/run-peak-child.ts <onnx file> <arena on|off> <tokens>[,<tokens>…]
+ *   node --import tsx test/helpers/run-peak-child.ts <onnx file> <arena on|off> <tokens>[,<tokens>…] [<vocabulary>]
+ *
+ * With a vocabulary size, the graph is an MLM's, run as a SPLADE worker runs it: max pooling edited in (splade-max-graph.ts).
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import ort from 'onnxruntime-node';
+import { spladeMaxGraph } from '../../src/inference/files/splade-max-graph.ts';
 import { graphInputs } from '../../src/inference/onnx/graph-inputs.ts';
 import { sessionOptions } from '../../src/inference/onnx/session-options.ts';
 
-const [onnxPath, arena, lengths] = process.argv.slice(2);
+const [onnxPath, arena, lengths, vocab] = process.argv.slice(2);
 const residentBytes = (field: 'VmRSS' | 'VmHWM') => 1024 * Number(readFileSync('/proc/self/status', 'utf8').match(new RegExp(`${field}:\\s+(\\d+) kB`))![1]);
 
-const session = await ort.InferenceSession.create(onnxPath!, sessionOptions(1, arena === 'on'));
+const options = sessionOptions(1, arena === 'on');
+const session = vocab ? await ort.InferenceSession.create(spladeMaxGraph(onnxPath!, Number(vocab))!, options) : await ort.InferenceSession.create(onnxPath!, options);
 const feedsFor = graphInputs(session);
 const output = session.outputNames[0]!;
 const run = async (tokens: number) => {

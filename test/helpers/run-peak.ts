@@ -42,14 +42,15 @@ export async function writeRunPeakModel(dir: string, kind: GraphKind, shape: Par
 export const settlingLengths = (tokens: number) => [tokens / 2, tokens, (3 * tokens) / 4, tokens].map(Math.round);
 
 /** The peak above the memory before, and what stayed after, of running `lengths` (one input each) in a fresh process. */
-export async function measureRunPeak(onnxPath: string, memoryArena: boolean, lengths: number[]): Promise<{ peakBytes: number; keptBytes: number }> {
+export async function measureRunPeak(onnxPath: string, memoryArena: boolean, lengths: number[], spladeVocab?: number): Promise<{ peakBytes: number; keptBytes: number }> {
   const child = new URL('./run-peak-child.ts', import.meta.url).pathname;
-  const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', child, onnxPath, memoryArena ? 'on' : 'off', lengths.join(',')], { maxBuffer: 1 << 20 });
+  const args = [child, onnxPath, memoryArena ? 'on' : 'off', lengths.join(','), ...(spladeVocab ? [String(spladeVocab)] : [])];
+  const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', ...args], { maxBuffer: 1 << 20 });
   return JSON.parse(stdout) as { peakBytes: number; keptBytes: number };
 }
 
 /** The measured peak of settling at `tokens`, and the plan's estimate for one input of that length. */
 export async function peakAndEstimate(model: Awaited<ReturnType<typeof writeRunPeakModel>>, memoryArena: boolean, tokens: number) {
-  const measured = await measureRunPeak(model.onnxPath, memoryArena, settlingLengths(tokens));
+  const measured = await measureRunPeak(model.onnxPath, memoryArena, settlingLengths(tokens), model.runShape.logitsWidth);
   return { ...measured, estimateBytes: runPeakBytes(model.runShape, 1, tokens, memoryArena) };
 }

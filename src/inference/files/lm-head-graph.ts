@@ -9,7 +9,7 @@
  * are read from the weight (inline or external data) and returned, for the worker to multiply the
  * last position by (yes-no-head.ts).
  *
- * The edit is made on the wire format (protobuf-fields.ts), at load, in the worker: the new model
+ * The edit is made on the wire format (onnx-graph-file.ts), at load, in the worker: the new model
  * is the file's bytes less the removed fields plus the new output, assembled in one buffer of
  * about the graph file's size, which ONNX Runtime loads from memory (external data from the
  * graph's folder: sessionOptions' `model_external_initializers_file_folder_path`).
@@ -18,7 +18,9 @@ import { closeSync, openSync, readSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { float16ToFloat32 } from './half-float.ts';
 import { leavesFolder } from './folder-path.ts';
-import { FileBytes, fields, lengthField, lengthFieldHeader, packedVarints, varintField, type Field } from './protobuf-fields.ts';
+import { assembleModel, editGraphFile, fieldText, type NamedField, type NodeInfo } from './onnx-graph-file.ts';
+import { graphField as GRAPH, ONNX_FLOAT, ONNX_FLOAT16, valueInfo } from './onnx-messages.ts';
+import { FileBytes, fields, lengthField, packedVarints, type Field } from './protobuf-fields.ts';
 
 /** What a worker multiplies the last hidden state by, and which output holds it. */
 export interface LmHeadRows {
@@ -37,53 +39,8 @@ export interface HiddenStateGraph {
 
 const LOGITS = 'logits';
 const PRESENT = /^present\.\d+\.(key|value)$/;
-const TENSOR_FLOAT = 1;
-const TENSOR_FLOAT16 = 10;
 const TENSOR_UINT8 = 2;
-const ELEMENT_BYTES: Record<number, number> = { [TENSOR_FLOAT]: 4, [TENSOR_FLOAT16]: 2 };
-
-interface NodeInfo {
-  range: Field;
-  opType: string;
-  inputs: string[];
-  outputs: string[];
-  /** Integer and integer-list attributes (Transpose's perm; MatMulNBits' K, N, bits, block_size). */
-  ints: Map<string, number[]>;
-}
-
-interface NamedField {
-  range: Field;
-  name: string;
-}
-
-const text = (file: FileBytes, { start, end }: Field) => file.text(start!, end);
-
-function readNode(file: FileBytes, range: Field): NodeInfo {
-  const node: NodeInfo = { range, opType: '', inputs: [], outputs: [], ints: new Map() };
-  for (const part of fields(file, range.start!, range.end)) {
-    if (part.start === undefined) continue;
-    if (part.field === 1) node.inputs.push(text(file, part));
-    else if (part.field === 2) node.outputs.push(text(file, part));
-    else if (part.field === 4) node.opType = text(file, part);
-    else if (part.field === 5) {
-      let name = '';
-      const values: number[] = [];
-      for (const attribute of fields(file, part.start, part.end)) {
-        if (attribute.field === 1 && attribute.start !== undefined) name = text(file, attribute);
-        if (attribute.field === 3) values.push(attribute.value!);
-        if (attribute.field === 8) values.push(...(attribute.start !== undefined ? packedVarints(file, attribute.start, attribute.end) : [attribute.value!]));
-      }
-      node.ints.set(name, values);
-    }
-  }
-  return node;
-}
-
-/** The name of a message whose name is field `nameField`. */
-function nameOf(file: FileBytes, range: Field, nameField: number): string {
-  for (const part of fields(file, range.start!, range.end)) if (part.field === nameField && part.start !== undefined) return text(file, part);
-  return '';
-}
+const ELEMENT_BYTES: Record<number, number> = { [ONNX_FLOAT]: 4, [ONNX_FLOAT16]: 2 };
 
 interface TensorInfo {
   dims: number[];
@@ -107,8 +64,8 @@ function readTensor(file: FileBytes, range: Field, graphFile: string): TensorInf
       let key = '';
       let value = '';
       for (const entry of fields(file, part.start, part.end)) {
-        if (entry.field === 1 && entry.start !== undefined) key = text(file, entry);
-        if (entry.field === 2 && entry.start !== undefined) value = text(file, entry);
+        if (entry.field === 1 && entry.start !== undefined) key = fieldText(file, entry);
+        if (entry.field === 2 && entry.start !== undefined) value = fieldText(file, entry);
       }
       external.set(key, value);
     }
@@ -179,29 +136,10 @@ function fourBitRow(b: TensorInfo, scales: TensorInfo, zeroPoints: TensorInfo | 
   return row;
 }
 
-/** ValueInfoProto {name, type: tensor {elem_type, shape [batch_size, sequence_length, width]}}. */
-function hiddenOutput(name: string, elemType: number, width: number): Uint8Array {
-  const dim = (content: Uint8Array) => lengthField(1, content);
-  const shape = Buffer.concat([dim(lengthField(2, Buffer.from('batch_size'))), dim(lengthField(2, Buffer.from('sequence_length'))), dim(varintField(1, width))]);
-  const tensor = Buffer.concat([varintField(1, elemType), lengthField(2, shape)]);
-  return lengthField(12, Buffer.concat([lengthField(1, Buffer.from(name)), lengthField(2, lengthField(1, tensor))]));
-}
-
-type Piece = Field | Uint8Array;
-const pieceBytes = (piece: Piece) => (piece instanceof Uint8Array ? piece.length : piece.end - piece.from);
-
 /** The graph in `onnxFile` without its LM head, and the head's rows for `tokenIds`. */
 export function hiddenStateGraph(onnxFile: string, tokenIds: number[]): HiddenStateGraph {
-  const fd = openSync(onnxFile, 'r');
-  try {
-    const file = new FileBytes(fd);
-    const modelFields = [...fields(file, 0, file.size)];
-    const graphField = modelFields.find(({ field, start }) => field === 7 && start !== undefined);
-    if (!graphField) throw new Error('it has no graph');
-    const graphFields = [...fields(file, graphField.start!, graphField.end)];
-    const nodes = graphFields.filter(({ field, start }) => field === 1 && start !== undefined).map((range) => readNode(file, range));
-    const initializers: NamedField[] = graphFields.filter(({ field, start }) => field === 5 && start !== undefined).map((range) => ({ range, name: nameOf(file, range, 8) }));
-    const outputs: NamedField[] = graphFields.filter(({ field, start }) => field === 12 && start !== undefined).map((range) => ({ range, name: nameOf(file, range, 1) }));
+  return editGraphFile(onnxFile, (graph) => {
+    const { file, nodes, initializers, outputs } = graph;
     if (!outputs.some(({ name }) => name === LOGITS)) throw new Error(`the graph has no ${LOGITS} output (its outputs: ${outputs.map(({ name }) => name).join(', ')})`);
     const producer = (name: string) => nodes.find((node) => node.outputs.includes(name));
 
@@ -253,24 +191,8 @@ export function hiddenStateGraph(onnxFile: string, tokenIds: number[]): HiddenSt
 
     const dropped = new Set<Field>([...[...removed].map(({ range }) => range), ...unused.map(({ range }) => range)]);
     for (const { range, name } of outputs) if (name === LOGITS || PRESENT.test(name)) dropped.add(range);
-    const graphPieces: Piece[] = [...graphFields.filter((range) => !dropped.has(range)), hiddenOutput(hidden, elemType, width)];
-    const graphBytes = graphPieces.reduce((sum, piece) => sum + pieceBytes(piece), 0);
-    const pieces: Piece[] = [
-      ...modelFields.filter((range) => range !== graphField),
-      lengthFieldHeader(7, graphBytes),
-      ...graphPieces,
-    ];
-    const model = Buffer.allocUnsafe(pieces.reduce((sum, piece) => sum + pieceBytes(piece), 0));
-    let at = 0;
-    for (const piece of pieces) {
-      if (piece instanceof Uint8Array) model.set(piece, at);
-      else readSync(fd, model, at, piece.end - piece.from, piece.from);
-      at += pieceBytes(piece);
-    }
+    const hiddenOutput = lengthField(GRAPH.output, valueInfo(hidden, elemType, ['batch_size', 'sequence_length', width]));
+    const model = assembleModel(graph, [...graph.graphFields.filter((range) => !dropped.has(range)), hiddenOutput]);
     return { model, head: { outputName: hidden, rows, width } };
-  } catch (error) {
-    throw new Error(`${onnxFile}: ${(error as Error).message}`);
-  } finally {
-    closeSync(fd);
-  }
+  });
 }

@@ -9,6 +9,8 @@ import { fields, FileBytes } from './protobuf-fields.ts';
 
 export interface GraphOutput {
   name: string;
+  /** TensorProto.DataType of its elements (1 float, 10 float16); 0 when not a tensor. */
+  elemType: number;
   /** Each axis's size, or its symbolic name (`batch_size`), or undefined when the graph leaves it unnamed. */
   dims: (number | string | undefined)[];
 }
@@ -18,13 +20,16 @@ function within(file: FileBytes, start: number, end: number, field: number): { s
   return undefined;
 }
 
-function output(file: FileBytes, start: number, end: number): GraphOutput {
+/** A ValueInfoProto at [start, end): its name, element type and shape. */
+export function readValueInfo(file: FileBytes, start: number, end: number): GraphOutput {
   let name = '';
+  let elemType = 0;
   const dims: GraphOutput['dims'] = [];
   for (const entry of fields(file, start, end)) {
     if (entry.field === 1 && entry.start !== undefined) name = file.text(entry.start, entry.end!);
     if (entry.field !== 2 || entry.start === undefined) continue;
     const tensor = within(file, entry.start, entry.end!, 1);
+    if (tensor) for (const part of fields(file, tensor.start, tensor.end)) if (part.field === 1 && part.value !== undefined) elemType = part.value;
     const shape = tensor && within(file, tensor.start, tensor.end, 2);
     if (!shape) continue;
     for (const dim of fields(file, shape.start, shape.end)) {
@@ -37,7 +42,7 @@ function output(file: FileBytes, start: number, end: number): GraphOutput {
       dims.push(size);
     }
   }
-  return { name, dims };
+  return { name, elemType, dims };
 }
 
 export function graphOutputsOf(onnxFile: string): GraphOutput[] {
@@ -47,7 +52,7 @@ export function graphOutputsOf(onnxFile: string): GraphOutput[] {
     const graph = within(file, 0, file.size, 7);
     if (!graph) throw new Error('it has no graph');
     const outputs: GraphOutput[] = [];
-    for (const entry of fields(file, graph.start, graph.end)) if (entry.field === 12 && entry.start !== undefined) outputs.push(output(file, entry.start, entry.end!));
+    for (const entry of fields(file, graph.start, graph.end)) if (entry.field === 12 && entry.start !== undefined) outputs.push(readValueInfo(file, entry.start, entry.end!));
     return outputs;
   } catch (error) {
     throw new Error(`${onnxFile} is not an ONNX graph (${(error as Error).message})`);

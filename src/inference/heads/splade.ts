@@ -29,23 +29,41 @@ const weightOf = (logit: number, activation: SpladeActivation) => {
 /**
  * Row `row`'s sparse vector from a run's logits, row-major [batch, seqLen, vocab], the text's
  * `length` real tokens first. Max pooling takes each entry's largest logit and transforms it once
- * (the transform never decreases, so that is the max of the transformed ones); sum pooling
- * transforms each positive logit and adds in float64.
+ * (spladeFromMaxLogits); sum pooling transforms each positive logit and adds in float64.
  */
 export function spladeRow(logits: Float32Array, row: number, seqLen: number, vocab: number, length: number, options: SpladeOptions): SparseVector {
   const base = row * seqLen * vocab;
-  const pooled = new Float64Array(vocab);
   if (options.pooling === 'max') {
+    const largest = new Float32Array(vocab);
     for (let t = 0, i = base; t < length; t++) {
-      for (let v = 0; v < vocab; v++, i++) if (logits[i]! > pooled[v]!) pooled[v] = logits[i]!;
+      for (let v = 0; v < vocab; v++, i++) if (logits[i]! > largest[v]!) largest[v] = logits[i]!;
     }
-    for (let v = 0; v < vocab; v++) if (pooled[v]! > 0) pooled[v] = weightOf(pooled[v]!, options.activation);
-  } else {
-    for (let t = 0, i = base; t < length; t++) {
-      for (let v = 0; v < vocab; v++, i++) if (logits[i]! > 0) pooled[v]! += weightOf(logits[i]!, options.activation);
-    }
+    return spladeFromMaxLogits(largest, 0, vocab, options.activation);
+  }
+  const pooled = new Float64Array(vocab);
+  for (let t = 0, i = base; t < length; t++) {
+    for (let v = 0; v < vocab; v++, i++) if (logits[i]! > 0) pooled[v]! += weightOf(logits[i]!, options.activation);
   }
   return nonZeros(pooled);
+}
+
+/**
+ * Max pooling's sparse vector from each vocabulary entry's largest logit over the text's tokens (row `row` of
+ * [batch, vocab]: the graph's own pooling, splade-max-graph.ts, or spladeRow's): the transform is monotone, so the
+ * transformed maximum is the maximum of the transformed logits.
+ */
+export function spladeFromMaxLogits(largest: Float32Array, row: number, vocab: number, activation: SpladeActivation): SparseVector {
+  const entries = largest.subarray(row * vocab, (row + 1) * vocab);
+  let count = 0;
+  for (let v = 0; v < vocab; v++) if (entries[v]! > 0) count++;
+  const indices = new Int32Array(count);
+  const values = new Float32Array(count);
+  for (let v = 0, k = 0; v < vocab; v++) {
+    if (!(entries[v]! > 0)) continue;
+    indices[k] = v;
+    values[k++] = weightOf(entries[v]!, activation);
+  }
+  return { indices, values };
 }
 
 /** The non-zero entries of a dense weight vector, ids ascending. */

@@ -6,6 +6,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import ort from 'onnxruntime-node';
 import { dirname } from 'node:path';
 import { hiddenStateGraph, type LmHeadRows } from '../files/lm-head-graph.ts';
+import { spladeMaxGraph } from '../files/splade-max-graph.ts';
 import { createHead } from '../heads/create-head.ts';
 import { findHead } from '../heads/head-spec.ts';
 import type { RunOutputs } from '../heads/head.ts';
@@ -33,17 +34,23 @@ const EARLY_FREE_MS = 2;
 const CALIBRATION_RUN_TEXTS = 16;
 
 /**
- * The session of the setup's graph; for an LLM reranker's causal LM export, of the graph without its LM head, loaded
- * from memory (its external data from the graph's folder), and the head's rows the answer head needs. The edited
- * graph's bytes are let go once the session holds what it needs of them.
+ * The session of the setup's graph, as edited for its heads where they need less of it: an LLM reranker's causal LM
+ * export without its LM head (and the head's rows the answer head needs), a SPLADE model's with its max pooling in
+ * the graph (splade-max-graph.ts). An edited graph is loaded from memory (its external data from the graph's folder);
+ * its bytes are let go once the session holds what it needs of them.
  */
 async function openSession(): Promise<{ session: ort.InferenceSession; lmHead?: LmHeadRows }> {
   const options = sessionOptions(setup.intraOpThreads, setup.memoryArena);
   const answerTokenIds = findHead(setup.heads, 'logits')?.spec.answerTokenIds;
-  if (!answerTokenIds) return { session: await ort.InferenceSession.create(setup.onnxPath, options) };
-  const { model, head } = hiddenStateGraph(setup.onnxPath, answerTokenIds);
+  const sparse = findHead(setup.heads, 'sparse')?.spec;
+  const edited = answerTokenIds
+    ? hiddenStateGraph(setup.onnxPath, answerTokenIds)
+    : sparse?.method === 'splade' && sparse.splade.pooling === 'max'
+      ? { model: spladeMaxGraph(setup.onnxPath, sparse.vocab), head: undefined }
+      : undefined;
+  if (!edited?.model) return { session: await ort.InferenceSession.create(setup.onnxPath, options) };
   const extra = { session: { model_external_initializers_file_folder_path: dirname(setup.onnxPath) } };
-  return { session: await ort.InferenceSession.create(model, { ...options, extra }), lmHead: head };
+  return { session: await ort.InferenceSession.create(edited.model, { ...options, extra }), lmHead: edited.head };
 }
 
 async function start() {
