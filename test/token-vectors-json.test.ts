@@ -1,7 +1,12 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
-import { tokenVectorsJson } from '../src/http/token-vectors-json.ts';
+import type { CancelSignal } from '../src/cancellation.ts';
+import { tokenVectorsJsonParts } from '../src/http/token-vectors-json.ts';
+import type { VectorEncoding } from '../src/inference/output/vector-text.ts';
+
+/** The parts joined: the whole JSON text. */
+const tokenVectorsJson = async (rows: Float32Array, width: number, encoding: VectorEncoding, signal?: CancelSignal) => Buffer.concat(await tokenVectorsJsonParts(rows, width, encoding, signal));
 import { Cancellation } from '../src/cancellation.ts';
 
 const text = (bytes: Uint8Array) => Buffer.from(bytes).toString('latin1');

@@ -3,8 +3,8 @@ import type { SparseResult } from '../model/sparse-encoder.ts';
 export interface EmbeddingsAnswer {
   /** Each input's vector, already JSON text as bytes (see vector-text.ts); undefined leaves `embedding` out (a multi-output request without dense). */
   embeddings: (Uint8Array | undefined)[];
-  /** Per input, more fields of its item as JSON text (`,"name":value…`), after its embedding. */
-  extras?: Uint8Array[];
+  /** Per input, more fields of its item as JSON text (`,"name":value…`), after its embedding, in parts. */
+  extras?: Uint8Array[][];
   tokenCounts: number[];
   model: string;
   totalTokens: number;
@@ -29,7 +29,10 @@ export function embeddingsBody(answer: EmbeddingsAnswer): Buffer {
   const { head, opens, closes, tail } = framing(answer);
   // Every piece but the tail is ASCII, so its length is its byte count.
   let size = head.length + Buffer.byteLength(tail);
-  embeddings.forEach((embedding, index) => (size += opens[index]!.length + (embedding?.length ?? 0) + (extras?.[index]!.length ?? 0) + closes[index]!.length));
+  embeddings.forEach((embedding, index) => {
+    size += opens[index]!.length + (embedding?.length ?? 0) + closes[index]!.length;
+    for (const part of extras?.[index] ?? []) size += part.length;
+  });
   const body = Buffer.allocUnsafe(size);
   let offset = body.write(head, 0, 'latin1');
   embeddings.forEach((embedding, index) => {
@@ -38,10 +41,9 @@ export function embeddingsBody(answer: EmbeddingsAnswer): Buffer {
       body.set(embedding, offset);
       offset += embedding.length;
     }
-    const extra = extras?.[index];
-    if (extra) {
-      body.set(extra, offset);
-      offset += extra.length;
+    for (const part of extras?.[index] ?? []) {
+      body.set(part, offset);
+      offset += part.length;
     }
     offset += body.write(closes[index]!, offset, 'latin1');
   });

@@ -7,7 +7,7 @@ import type { CancelSignal } from '../cancellation.ts';
 import { errors } from '../errors.ts';
 import type { VectorEncoding } from '../inference/output/vector-text.ts';
 import type { MultiOutputResult } from '../model/multi-output-embedder.ts';
-import { tokenVectorsJson } from './token-vectors-json.ts';
+import { tokenVectorsJsonParts } from './token-vectors-json.ts';
 
 /** Refuses, before any work, sequences whose ColBERT vectors (one per token after the first) would pass `limit` values. */
 export function colbertAnswerCheck(width: number, limit: number): (sequences: Int32Array[]) => void {
@@ -18,23 +18,23 @@ export function colbertAnswerCheck(width: number, limit: number): (sequences: In
   };
 }
 
-/** Per input, its `embedding` (undefined when dense was not asked for) and the other outputs' fields as JSON text. */
+/** Per input, its `embedding` (undefined when dense was not asked for) and the other outputs' fields as JSON text, in the parts it was written in (copied once, into the body). */
 export async function multiOutputItems(
   result: MultiOutputResult,
   colbertWidth: number,
   encoding: VectorEncoding,
   signal: CancelSignal,
-): Promise<{ embeddings: (Uint8Array | undefined)[]; extras: Uint8Array[] }> {
+): Promise<{ embeddings: (Uint8Array | undefined)[]; extras: Uint8Array[][] }> {
   const { dense, sparse, colbert, tokenCounts } = result;
-  const extras: Uint8Array[] = [];
+  const extras: Uint8Array[][] = [];
   for (let index = 0; index < tokenCounts.length; index++) {
     const parts: Uint8Array[] = [];
     if (sparse) parts.push(Buffer.from(`,"sparse_embedding":${JSON.stringify(sparse[index])}`, 'latin1'));
     if (colbert) {
       const rows = colbert[index]!;
-      parts.push(Buffer.from(',"colbert_embedding":', 'latin1'), await tokenVectorsJson(rows, colbertWidth, encoding, signal), Buffer.from(`,"colbert_rows":${rows.length / colbertWidth}`, 'latin1'));
+      parts.push(Buffer.from(',"colbert_embedding":', 'latin1'), ...(await tokenVectorsJsonParts(rows, colbertWidth, encoding, signal)), Buffer.from(`,"colbert_rows":${rows.length / colbertWidth}`, 'latin1'));
     }
-    extras.push(Buffer.concat(parts));
+    extras.push(parts);
   }
   return { embeddings: dense ?? tokenCounts.map(() => undefined), extras };
 }

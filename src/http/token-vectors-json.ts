@@ -17,12 +17,7 @@ const CLOSE_BRACKET = 93;
 const COMMA = 44;
 const QUOTE = 34;
 
-/** The rows as JSON text bytes: `[[x,…],…]`, or `"<base64>"`. */
-export async function tokenVectorsJson(rows: Float32Array, width: number, encoding: VectorEncoding, signal?: CancelSignal): Promise<Uint8Array> {
-  return Buffer.concat(await tokenVectorsJsonParts(rows, width, encoding, signal));
-}
-
-/** The same text in the parts it is written in, one per slice: a large answer need not be copied into one buffer. */
+/** The rows as JSON text bytes, `[[x,…],…]` or `"<base64>"`, in the parts it is written in, one per slice: a large answer need not be copied into one buffer. */
 export async function tokenVectorsJsonParts(rows: Float32Array, width: number, encoding: VectorEncoding, signal?: CancelSignal): Promise<Uint8Array[]> {
   const parts: Uint8Array[] = [];
   if (encoding === 'base64') {

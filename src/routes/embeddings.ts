@@ -57,7 +57,7 @@ export const embeddingRoutes: FastifyPluginAsyncZod = async (app) => {
       const inputs = inputList(body.input);
       const prompt = promptChoice(body, entry);
       const truncate = body.truncate ?? body.truncation ?? app.limits.truncate;
-      type Answer = { embeddings: (Uint8Array | undefined)[]; tokenCounts: number[]; extras?: Uint8Array[] };
+      type Answer = { embeddings: (Uint8Array | undefined)[]; tokenCounts: number[]; extras?: Uint8Array[][] };
       const { embeddings, tokenCounts, extras } = await callModel<Answer>(
         request,
         reply,
