@@ -3,7 +3,7 @@
  * 16 heads, ColBERT vectors of 1024; float16 `.pt` heads as published) of 4 layers where bge-m3 has 24, so that the
  * encoder's cost per token stands to the 1024 floats a token's ColBERT vector returns at a sixth of the real ratio
  * (a MiniLM-L6-wide stand-in returned 384 floats a token for 1/30 of bge-m3's compute, and measured mostly the JSON), under query load (one text per request) and
- * indexing load (32 per request, base64), dense alone and dense + sparse + ColBERT, against what ONNX Runtime
+ * indexing load (16 per request, base64), dense alone and dense + sparse + ColBERT, against what ONNX Runtime
  * alone does with the same graph and texts (N single-thread sessions; one N-thread session). The
  * ratio of the two server rows is what the sparse and ColBERT heads cost over dense alone.
  */
@@ -19,14 +19,15 @@ import { makeTexts } from './texts.ts';
 export interface BgeM3Suite {
   plan: string;
   limits: { query: LimitResult; queryOneSession: LimitResult; index: LimitResult; indexOneSession: LimitResult };
-  query: { dense: LoadResult; allThree: LoadResult };
+  /** Query answers as JSON numbers (curl's way), and all three as base64 too (the OpenAI SDKs' way). */
+  query: { dense: LoadResult; allThree: LoadResult; allThreeBase64: LoadResult };
   index: { dense: LoadResult; allThree: LoadResult };
 }
 
 const ALL_THREE = { outputs: ['dense', 'sparse', 'colbert'] };
 const BGE_M3_SHAPED = { layers: 4, hidden: 1024, heads: 16, intermediate: 4096, maxPositions: 512 };
-/** A 32-text request of this shape costs ~5× a MiniLM-L6-shaped one: a third of --index-requests keeps the suite to minutes. */
-const INDEX_REQUEST_SHARE = 1 / 3;
+/** 16 texts of up to 256 tokens keep a ColBERT answer (1024 floats a token) within MAX_MULTI_VECTOR_VALUES' default. */
+const INDEX_TEXTS_PER_REQUEST = 16;
 
 export interface BgeM3SuiteSettings {
   cpus: number;
@@ -49,18 +50,24 @@ export async function bgeM3Suite(artifactsDir: string, settings: BgeM3SuiteSetti
   const sequences = async (texts: typeof queryTexts) => (await tokenizer.encode(texts.map(({ text }) => text))).map(({ ids }) => ids);
   return settings.withServer(artifactsDir, spec, async (server) => {
     const plan = settings.planOf(server);
-    const query = (fields?: object) => runLoad(server, { model: spec.id, texts: queryTexts, textsPerRequest: 1, connections: 64, seconds, fields: { ...fields } });
-    // Bulk clients take base64 (the OpenAI SDKs' default); 32 texts of up to 256 tokens keep a ColBERT answer within MAX_MULTI_VECTOR_VALUES.
+    const query = (fields?: object, base64 = false) => runLoad(server, { model: spec.id, texts: queryTexts, textsPerRequest: 1, base64, connections: 64, seconds, fields: { ...fields } });
+    // Bulk clients take base64 (the OpenAI SDKs' default).
     const index = (fields?: object) =>
-      runLoad(server, { model: spec.id, texts: indexTexts, textsPerRequest: 32, base64: true, connections: Math.max(4, cpus / 2), requests: Math.max(4, Math.ceil(indexRequests * INDEX_REQUEST_SHARE)), fields: { ...fields } });
+      runLoad(server, { model: spec.id, texts: indexTexts, textsPerRequest: INDEX_TEXTS_PER_REQUEST, base64: true, connections: Math.max(4, cpus / 2), requests: indexRequests, fields: { ...fields } });
     await runLoad(server, { model: spec.id, texts: queryTexts, textsPerRequest: 1, connections: 16, seconds: 3, fields: ALL_THREE });
     // Dense first and last around all three: the machine's drift falls on both alike.
-    const inTurns = async (scenario: (fields?: object) => Promise<LoadResult>) => {
-      const [denseFirst, allFirst, allSecond, denseSecond] = [await scenario(), await scenario(ALL_THREE), await scenario(ALL_THREE), await scenario()];
+    const queryTurns = async () => {
+      const denseFirst = await query();
+      const [allFirst, base64First, base64Second, allSecond] = [await query(ALL_THREE), await query(ALL_THREE, true), await query(ALL_THREE, true), await query(ALL_THREE)];
+      const denseSecond = await query();
+      return { dense: combineLoads(denseFirst, denseSecond), allThree: combineLoads(allFirst, allSecond), allThreeBase64: combineLoads(base64First, base64Second) };
+    };
+    const indexTurns = async () => {
+      const [denseFirst, allFirst, allSecond, denseSecond] = [await index(), await index(ALL_THREE), await index(ALL_THREE), await index()];
       return { dense: combineLoads(denseFirst, denseSecond), allThree: combineLoads(allFirst, allSecond) };
     };
-    const queryRun = await limitsAroundScenarios(description.onnxFile, await sequences(queryTexts), cpus, limitSeconds, () => inTurns(query));
-    const indexRun = await limitsAroundScenarios(description.onnxFile, await sequences(indexTexts), cpus, limitSeconds, () => inTurns(index));
+    const queryRun = await limitsAroundScenarios(description.onnxFile, await sequences(queryTexts), cpus, limitSeconds, queryTurns);
+    const indexRun = await limitsAroundScenarios(description.onnxFile, await sequences(indexTexts), cpus, limitSeconds, indexTurns);
     const suite: BgeM3Suite = {
       plan,
       limits: { query: queryRun.parallel, queryOneSession: queryRun.oneSession, index: indexRun.parallel, indexOneSession: indexRun.oneSession },
@@ -83,6 +90,7 @@ export async function bgeM3Suite(artifactsDir: string, settings: BgeM3SuiteSetti
     console.table([
       row('query, dense', suite.query.dense, suite.limits.query, suite.limits.queryOneSession),
       row('query, dense+sparse+colbert', suite.query.allThree, suite.limits.query, suite.limits.queryOneSession, suite.query.dense),
+      row('query, all three, base64', suite.query.allThreeBase64, suite.limits.query, suite.limits.queryOneSession, suite.query.dense),
       row('index, dense', suite.index.dense, suite.limits.index, suite.limits.indexOneSession),
       row('index, dense+sparse+colbert', suite.index.allThree, suite.limits.index, suite.limits.indexOneSession, suite.index.dense),
     ]);
