@@ -235,6 +235,56 @@ describe("rerank truncation options on a ColBERT model, as a cross-encoder's", (
   });
 });
 
+describe("vLLM's /score and TEI's /similarity on a ColBERT model: MaxSim, as /v1/rerank scores the pairs", () => {
+  const queries = ['what does the quick brown fox do', 'hello world'];
+
+  async function rerank(query: string, documents: string[]): Promise<{ scores: number[]; tokens: number }> {
+    const response = await app.inject({ method: 'POST', url: '/v1/rerank', payload: { model: 'colbert', query, documents } });
+    assert.equal(response.statusCode, 200, response.body);
+    const body = response.json() as { results: { index: number; relevance_score: number }[]; usage: { total_tokens: number } };
+    const scores: number[] = [];
+    for (const { index, relevance_score: score } of body.results) scores[index] = score;
+    return { scores, tokens: body.usage.total_tokens };
+  }
+
+  async function post(url: string, payload: Record<string, unknown>) {
+    const response = await app.inject({ method: 'POST', url, payload });
+    assert.equal(response.statusCode, 200, response.body);
+    return response.json() as unknown;
+  }
+
+  const assertSame = (actual: number[], expected: number[], what: string) => {
+    assert.equal(actual.length, expected.length, what);
+    expected.forEach((score, index) => assert.ok(Math.abs(actual[index]! - score) <= 1e-5, `${what}: pair ${index} ${actual[index]} vs ${score}`));
+  };
+
+  test('/score with text_1 and a list of text_2: the rerank scores and tokens, equal to the float64 reference', async () => {
+    const expected = await rerank(queries[0]!, TEXTS);
+    const answer = (await post('/score', { model: 'colbert', text_1: queries[0], text_2: TEXTS })) as { data: { index: number; score: number }[]; usage: { total_tokens: number } };
+    assert.deepEqual(answer.data.map(({ index }) => index), TEXTS.map((_, index) => index));
+    assertSame(answer.data.map(({ score }) => score), expected.scores, 'text_1/text_2');
+    assert.equal(answer.usage.total_tokens, expected.tokens);
+    const queryVectors = await referenceColbert(models.colbert!, queries[0]!, 'query');
+    for (const [index, text] of TEXTS.entries()) {
+      const reference = referenceMaxSim(queryVectors, await referenceColbert(models.colbert!, text, 'document'));
+      assert.ok(Math.abs(answer.data[index]!.score - reference) <= 1e-4, `${text}: ${answer.data[index]!.score} vs ${reference}`);
+    }
+  });
+
+  test('/score pairwise with queries and documents: pairs grouped by their query, each scored as /v1/rerank scores it', async () => {
+    const pairs: [string, string][] = [[queries[0]!, TEXTS[0]!], [queries[1]!, TEXTS[1]!], [queries[0]!, TEXTS[2]!], [queries[1]!, TEXTS[3]!]];
+    const byQuery = await Promise.all(queries.map((query) => rerank(query, pairs.filter(([first]) => first === query).map(([, second]) => second))));
+    const expected = pairs.map(([first], index) => byQuery[queries.indexOf(first)]!.scores[pairs.slice(0, index).filter(([other]) => other === first).length]!);
+    const answer = (await post('/score', { model: 'colbert', queries: pairs.map(([first]) => first), documents: pairs.map(([, second]) => second) })) as { data: { score: number }[] };
+    assertSame(answer.data.map(({ score }) => score), expected, 'queries/documents');
+  });
+
+  test("/similarity: the source sentence as the query, each sentence as a document", async () => {
+    const expected = await rerank(queries[1]!, TEXTS);
+    assertSame((await post('/similarity', { model: 'colbert', inputs: { source_sentence: queries[1], sentences: TEXTS } })) as number[], expected.scores, '/similarity');
+  });
+});
+
 describe('GET /v1/models', () => {
   test('a ColBERT model shows its vector width, no pooling, and MaxSim with its lengths', async () => {
     const response = await app.inject({ method: 'GET', url: '/v1/models/colbert' });

@@ -27,8 +27,9 @@ function cosineOf(a: Uint8Array, b: Uint8Array): number {
 
 /**
  * Each pair's similarity: for an embedding model the cosine of the two texts' embeddings (as
- * /v1/embeddings gives them, the id's default prompt or `promptName` applied); for a reranker its
- * score of the pair (as /rerank gives it, its activation applied unless `raw`).
+ * /v1/embeddings gives them, the id's default prompt or `promptName` applied); for a ColBERT model
+ * the MaxSim of the first text as a query with the second as a document (as /rerank gives it); for
+ * a reranker its score of the pair (as /rerank gives it, its activation applied unless `raw`).
  */
 async function comparePairs(
   request: FastifyRequest,
@@ -41,9 +42,11 @@ async function comparePairs(
   const maxRequestTokens = request.server.limits.maxRequestTokens;
   const result = await callModel(request, reply, entry.spec.id, async (signal) => {
     // The schema took only embedding models' and rerankers' names.
-    const { embedder, reranker } = await entry.loaded;
-    if (reranker) {
-      const activation = options.raw ? 'identity' : logitsHeadOf(entry.description.heads).activation;
+    const { embedder, reranker, multiVector } = await entry.loaded;
+    const pairScorer = reranker ?? (multiVector?.colbert ? multiVector : undefined);
+    if (pairScorer) {
+      // MaxSim scores (a ColBERT model's) are used as they are, as /rerank uses them.
+      const activation = reranker && !options.raw ? logitsHeadOf(entry.description.heads).activation : 'identity';
       // Pairs of one first text are scored in one call, as /rerank scores a query's documents.
       const byFirst = new Map<string, number[]>();
       pairs.forEach(([first], index) => byFirst.set(first, [...(byFirst.get(first) ?? []), index]));
@@ -51,7 +54,7 @@ async function comparePairs(
       let totalTokens = 0;
       await Promise.all(
         [...byFirst].map(async ([first, indexes]) => {
-          const { logits, tokenCounts } = await reranker.score(first, indexes.map((index) => pairs[index]![1]), { truncate, signal });
+          const { logits, tokenCounts } = await pairScorer.score(first, indexes.map((index) => pairs[index]![1]), { truncate, signal });
           indexes.forEach((index, k) => (scores[index] = activate(logits[k]!, activation)));
           totalTokens += tokenCounts.reduce((sum, count) => sum + count, 0);
         }),
@@ -101,7 +104,7 @@ export const similarityRoutes: FastifyPluginAsyncZod = async (app) => {
     '/score',
     {
       schema: {
-        summary: "Scores text pairs (vLLM's score API): cosine of embeddings, or a reranker's score.",
+        summary: "Scores text pairs (vLLM's score API): cosine of embeddings, a ColBERT model's MaxSim, or a reranker's score.",
         tags: ['similarity'],
         body: scoreRequestSchema(registry),
         response: { 200: scoreResponseSchema, ...errorResponses },

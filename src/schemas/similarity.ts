@@ -4,7 +4,10 @@ import { MAX_INPUTS } from './embeddings.ts';
 import { resolveModelOfKind } from './model-of-kind.ts';
 import type { ModelKind } from './models.ts';
 
-/** The models that compare texts: an embedding model by the cosine of its embeddings, a reranker by its score for the pair. */
+/**
+ * The models that compare texts: an embedding model by the cosine of its embeddings (a ColBERT model by MaxSim, the
+ * first text as the query), a reranker by its score for the pair.
+ */
 export const COMPARING_KINDS: ModelKind[] = ['embedding', 'reranker'];
 
 const modelField = (registry: Registry) => {
@@ -12,7 +15,10 @@ const modelField = (registry: Registry) => {
   return z
     .string()
     .optional()
-    .meta({ description: `An embedding model (cosine of the embeddings) or a reranker (its score of each pair): ${ids.join(', ') || 'none served'}. Default: the first served.`, examples: ids });
+    .meta({
+      description: `An embedding model (cosine of the embeddings; a ColBERT model: MaxSim, the first text as the query, as /rerank scores it) or a reranker (its score of each pair): ${ids.join(', ') || 'none served'}. Default: the first served.`,
+      examples: ids,
+    });
 };
 
 const truncateField = z.boolean().optional().meta({ description: "Cut texts over the model's limit (default: the server's TRUNCATE); false refuses them with a 400." });
