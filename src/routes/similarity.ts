@@ -6,7 +6,7 @@ import { logitsHeadOf } from '../inference/heads/head-spec.ts';
 import { activate } from '../inference/heads/score-activation.ts';
 import type { ModelEntry } from '../registry.ts';
 import { errorResponseSchema } from '../schemas/error.ts';
-import { COMPARING_KINDS, scorePairs, scoreRequestSchema, scoreResponseSchema, similarityRequestSchema, similarityResponseSchema } from '../schemas/similarity.ts';
+import { comparingModel, scorePairs, scoreRequestSchema, scoreResponseSchema, similarityRequestSchema, similarityResponseSchema } from '../schemas/similarity.ts';
 
 const errorResponses = { 400: errorResponseSchema, 404: errorResponseSchema, 429: errorResponseSchema, 503: errorResponseSchema };
 
@@ -41,7 +41,7 @@ async function comparePairs(
   const { truncate } = options;
   const maxRequestTokens = request.server.limits.maxRequestTokens;
   const result = await callModel(request, reply, entry.spec.id, async (signal) => {
-    // The schema took only embedding models' and rerankers' names.
+    // The schema took only rerankers' names and embedding models' with dense vectors or a ColBERT model's.
     const { embedder, reranker, multiVector } = await entry.loaded;
     const pairScorer = reranker ?? (multiVector?.colbert ? multiVector : undefined);
     if (pairScorer) {
@@ -77,7 +77,7 @@ async function comparePairs(
  */
 export const similarityRoutes: FastifyPluginAsyncZod = async (app) => {
   const { registry } = app;
-  const comparer = (model: string | undefined) => (model === undefined ? registry.entries.find((entry) => COMPARING_KINDS.includes(entry.description.kind))! : registry.resolve(model)!);
+  const comparer = (model: string | undefined) => comparingModel(registry, model)!;
 
   app.post(
     '/similarity',
