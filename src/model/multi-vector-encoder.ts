@@ -28,6 +28,8 @@ export interface MultiVectorOptions {
   truncate?: boolean;
   /** A ColBERT model's cut of an over-long input: `right` (the default, PyLate's) keeps its start, `left` its end. */
   direction?: 'right' | 'left';
+  /** Cut each text to its own first N tokens before anything else (Cohere's max_tokens_per_doc). */
+  firstTokens?: number;
   maxRequestTokens?: number;
   /** The most values (vectors × width) the answer may hold: refused before any run when it could hold more. */
   maxValues?: number;
@@ -69,7 +71,8 @@ export class MultiVectorEncoder {
     let sequences: Int32Array[];
     let blobs: Promise<Uint8Array[][]>;
     try {
-      const { encoded, promptTokens } = await this.encode(inputs, options);
+      const cut = 'texts' in inputs ? { texts: await this.runtime.firstTokens(inputs.texts, options.firstTokens, signal) } : inputs;
+      const { encoded, promptTokens } = await this.encode(cut, options);
       if (this.colbert) {
         // The side's length, not the model's: ModelRuntime.checkLengths would check the longer side's.
         const limit = sideLength(this.colbert.settings, options.side ?? DEFAULT_SIDE);
@@ -135,10 +138,9 @@ export class MultiVectorEncoder {
     options: { truncate: boolean; direction?: 'right' | 'left'; maxDocumentTokens?: number; signal?: CancelSignal },
   ): Promise<{ logits: number[]; tokenCounts: number[] }> {
     const { truncate, direction, signal } = options;
-    const cut = await this.runtime.firstTokens(documents, options.maxDocumentTokens, signal);
     const [queryVectors, documentVectors] = await Promise.all([
       this.embed({ texts: [query] }, { side: 'query', signal }),
-      this.embed({ texts: cut }, { side: 'document', truncate, direction, signal }),
+      this.embed({ texts: documents }, { side: 'document', truncate, direction, firstTokens: options.maxDocumentTokens, signal }),
     ]);
     const queryRows = queryVectors.vectors[0]!;
     const logits: number[] = [];
