@@ -22,7 +22,8 @@ let server: TestServer;
 const fixtures: Record<string, BgeM3Fixture> = {};
 const batches: { model: string; size: number; runs: number }[] = [];
 before(async () => {
-  server = await startTestApp({ 'test/plain': {} }, 'BAAI/bge-m3\ntest/bge-m3-onnx\ntest/plain', {
+  // test/plain first: a request naming no model skips it for the first model with sparse vectors.
+  server = await startTestApp({ 'test/plain': {} }, 'test/plain\nBAAI/bge-m3\ntest/bge-m3-onnx', {
     maxBatchSize: 64,
     limits: { truncate: true, maxRequestTokens: 300_000, requestTimeoutMs: 60_000, maxRerankDocuments: 1000, maxMultiVectorValues: 3000 },
     writeMore: async (artifactsDir) => {
@@ -56,6 +57,16 @@ const floats = (base64: string) => {
   return new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
 };
 
+/** SparseEncoder's max_active_dims on a reference vector: the k weights largest in magnitude (lower ids first among equals), ids ascending. */
+function largest(vector: { indices: number[]; values: number[] }, k: number): { indices: number[]; values: number[] } {
+  const kept = vector.indices
+    .map((_, at) => at)
+    .sort((a, b) => Math.abs(vector.values[b]!) - Math.abs(vector.values[a]!) || a - b)
+    .slice(0, k)
+    .sort((a, b) => a - b);
+  return { indices: kept.map((at) => vector.indices[at]!), values: kept.map((at) => vector.values[at]!) };
+}
+
 async function references(model: string) {
   const tokenize = rustTokenizer(fixtures[model]!.dir, MAX_TOKENS);
   return Promise.all(TEXTS.map(async (text) => ({ ids: await tokenize(text), ...referenceBgeM3(fixtures[model]!, await tokenize(text)) })));
@@ -81,6 +92,39 @@ for (const [model, layout] of [['BAAI/bge-m3', "as published (.pt heads on the g
       });
     });
 
+    test("TEI's /embed_sparse gives the sparse output as [[{index, value}]], equal to /v1/embeddings' sparse_embedding", async () => {
+      const expected = await references(model);
+      const openAi = await items({ model, input: TEXTS, outputs: ['sparse'] });
+      const response = await server.app.inject({ method: 'POST', url: '/embed_sparse', payload: { model, inputs: TEXTS } });
+      assert.equal(response.statusCode, 200, response.body);
+      const tei = response.json() as { index: number; value: number }[][];
+      TEXTS.forEach((text, index) => {
+        const { indices, values } = openAi[index]!.sparse_embedding!;
+        assert.deepEqual(tei[index], indices.map((id, k) => ({ index: id, value: values[k] })), `${text}: the same weights`);
+        assert.deepEqual(indices, expected[index]!.sparse.indices);
+        assertClose(values, expected[index]!.sparse.values, `${text} sparse`);
+      });
+      const one = await server.app.inject({ method: 'POST', url: '/embed_sparse', payload: { model, inputs: TEXTS[1] } });
+      assert.deepEqual(one.json(), [tei[1]], 'a single text');
+    });
+
+    test('max_active_dims keeps the k largest sparse weights, on /v1/embeddings (dense untouched) and /embed_sparse', async () => {
+      const expected = await references(model);
+      for (const k of [1, 3]) {
+        const data = await items({ model, input: TEXTS, outputs: ['dense', 'sparse'], max_active_dims: k });
+        const response = await server.app.inject({ method: 'POST', url: '/embed_sparse', payload: { model, inputs: TEXTS, max_active_dims: k } });
+        assert.equal(response.statusCode, 200, response.body);
+        const tei = response.json() as { index: number; value: number }[][];
+        TEXTS.forEach((text, index) => {
+          const kept = largest(expected[index]!.sparse, k);
+          assert.deepEqual(data[index]!.sparse_embedding!.indices, kept.indices, `${text}: the ${k} largest, ids ascending`);
+          assertClose(data[index]!.sparse_embedding!.values, kept.values, `${text} sparse, k ${k}`);
+          assert.deepEqual(tei[index]!.map(({ index: id }) => id), kept.indices, `${text}: /embed_sparse keeps the same ${k}`);
+          assertClose(data[index]!.embedding as number[], expected[index]!.dense, `${text} dense`);
+        });
+      }
+    });
+
     test('each output alone and in base64 gives the same values; without outputs, dense alone as any model gives it', async () => {
       const expected = await references(model);
       const base64 = await items({ model, input: TEXTS, outputs: ['colbert', 'dense'], encoding_format: 'base64' });
@@ -104,6 +148,24 @@ for (const [model, layout] of [['BAAI/bge-m3', "as published (.pt heads on the g
     });
   });
 }
+
+test('/embed_sparse with no model answers with the first model that has sparse vectors (bge-m3, not the dense model listed first)', async () => {
+  const named = await server.app.inject({ method: 'POST', url: '/embed_sparse', payload: { model: 'BAAI/bge-m3', inputs: TEXTS } });
+  const unnamed = await server.app.inject({ method: 'POST', url: '/embed_sparse', payload: { inputs: TEXTS } });
+  assert.equal(unnamed.statusCode, 200, unnamed.body);
+  assert.deepEqual(unnamed.json(), named.json());
+  const dense = await server.app.inject({ method: 'POST', url: '/embed_sparse', payload: { model: 'test/plain', inputs: 'hello' } });
+  assert.equal(dense.statusCode, 400);
+  assert.match((dense.json() as { error: string }).error, /gives no sparse vectors\. Sparse models served: BAAI\/bge-m3, test\/bge-m3-onnx/);
+});
+
+test('max_active_dims without the sparse output is refused with a 400 naming the field', async () => {
+  const response = await post({ model: 'BAAI/bge-m3', input: 'hello', max_active_dims: 2 });
+  assert.equal(response.statusCode, 400, response.body);
+  const { error } = response.json() as { error: { param: string; message: string } };
+  assert.equal(error.param, 'max_active_dims');
+  assert.match(error.message, /unless outputs names sparse/);
+});
 
 test('a request for all three outputs runs the graph once per batch, as dense alone does', async () => {
   const texts = ['the quick brown fox', 'the lazy dog sat', 'hello world again', 'embed the text'];

@@ -14,7 +14,7 @@ import { Registry } from '../src/registry.ts';
 import { tempDir } from './helpers/app.ts';
 import { referenceForward } from './helpers/bert-reference.ts';
 import { asStanfordCheckpoint, writeColbertFixture, type ColbertFixture } from './helpers/colbert-fixture.ts';
-import { referenceColbert, referenceMaxSim, type Side } from './helpers/colbert-reference.ts';
+import { referenceColbert, referenceFirstTokens, referenceMaxSim, type Side } from './helpers/colbert-reference.ts';
 import { writeFixtureModel, type FixtureModel } from './helpers/fixture-model.ts';
 import { rustTokenizer } from './helpers/reference.ts';
 
@@ -178,6 +178,110 @@ describe('rerank by MaxSim on a ColBERT model', () => {
     // TEI's clients name no model: with no cross-encoder served, the first ColBERT model answers.
     const unnamed = await app.inject({ method: 'POST', url: '/rerank', payload: { query, texts: TEXTS } });
     assert.deepEqual((unnamed.json() as { index: number }[]).map(({ index }) => index), order);
+  });
+});
+
+describe("rerank truncation options on a ColBERT model, as a cross-encoder's", () => {
+  const query = 'what does the quick brown fox do';
+  // Over document_length (20), its start and its end unlike.
+  const long = 'search query: what is an embedding (a vector)? ' + 'the quick brown fox jumps over the lazy dog; '.repeat(3) + 'hello world, the cat sat on the mat';
+  const documents = ['fox', long, 'the cat sat on the mat, and the dog? it sat, too!'];
+
+  async function rerankScores(payload: Record<string, unknown>, url = '/v1/rerank'): Promise<number[]> {
+    const response = await app.inject({ method: 'POST', url, payload: { model: 'colbert', query, ...payload } });
+    assert.equal(response.statusCode, 200, response.body);
+    const body = response.json() as { results: { index: number; relevance_score: number }[] } | { index: number; score: number }[];
+    const scores: number[] = [];
+    if (Array.isArray(body)) for (const { index, score } of body) scores[index] = score;
+    else for (const { index, relevance_score: score } of body.results) scores[index] = score;
+    return scores;
+  }
+
+  async function expectedScores(texts: string[], direction: 'right' | 'left' = 'right', queryText = query): Promise<number[]> {
+    const queryVectors = await referenceColbert(models.colbert!, queryText, 'query');
+    return Promise.all(texts.map(async (text) => referenceMaxSim(queryVectors, await referenceColbert(models.colbert!, text, 'document', direction))));
+  }
+
+  const assertScores = (actual: number[], expected: number[], what: string) =>
+    expected.forEach((score, index) => assert.ok(Math.abs(actual[index]! - score) <= 1e-4, `${what}: document ${index} ${actual[index]} vs ${score}`));
+
+  test('max_tokens_per_doc: each document first cut to its own first N tokens (then truncate: false refuses none)', async () => {
+    const cut = await Promise.all(documents.map((text) => referenceFirstTokens(models.colbert!, text, 4)));
+    assert.notEqual(cut[1], long);
+    const expected = await expectedScores(cut);
+    assertScores(await rerankScores({ documents, max_tokens_per_doc: 4 }), expected, 'max_tokens_per_doc 4');
+    assertScores(await rerankScores({ documents, max_tokens_per_doc: 4, truncate: false }), expected, 'cut before the length check');
+    const whole = await expectedScores(documents);
+    assert.ok(Math.abs(whole[1]! - expected[1]!) > 1e-3, 'the cut changes the long document\'s score');
+  });
+
+  test("truncation_direction left keeps an over-long document's end, on Cohere's and TEI's shapes", async () => {
+    const expected = await expectedScores(documents, 'left');
+    assert.ok(Math.abs(expected[1]! - (await expectedScores(documents))[1]!) > 1e-3, 'the ends of the long document score apart');
+    assertScores(await rerankScores({ documents, truncation_direction: 'left' }), expected, 'v1/rerank left');
+    assertScores(await rerankScores({ texts: documents, truncation_direction: 'Left' }, '/rerank'), expected, 'TEI left');
+    assertScores(await rerankScores({ documents, truncation_direction: 'right' }), await expectedScores(documents), 'right');
+    // Both: the first tokens, then the end of those.
+    const cut = await Promise.all(documents.map((text) => referenceFirstTokens(models.colbert!, text, 30)));
+    assertScores(await rerankScores({ documents, truncation_direction: 'left', max_tokens_per_doc: 30 }), await expectedScores(cut, 'left'), 'left after max_tokens_per_doc');
+  });
+
+  test('the query is always cut to query_length at its end, as PyLate cuts it: whatever the direction, and with truncate: false', async () => {
+    const longQuery = 'what does the quick brown fox do when the lazy dog sleeps under the old tree';
+    const short = [documents[0]!, 'the cat sat on the mat'];
+    const expected = await expectedScores(short, 'right', longQuery);
+    assertScores(await rerankScores({ query: longQuery, documents: short, truncation_direction: 'left', truncate: false }), expected, 'long query, left, truncate false');
+    assertScores(await rerankScores({ query: longQuery, documents: short }), expected, 'long query');
+  });
+});
+
+describe("vLLM's /score and TEI's /similarity on a ColBERT model: MaxSim, as /v1/rerank scores the pairs", () => {
+  const queries = ['what does the quick brown fox do', 'hello world'];
+
+  async function rerank(query: string, documents: string[]): Promise<{ scores: number[]; tokens: number }> {
+    const response = await app.inject({ method: 'POST', url: '/v1/rerank', payload: { model: 'colbert', query, documents } });
+    assert.equal(response.statusCode, 200, response.body);
+    const body = response.json() as { results: { index: number; relevance_score: number }[]; usage: { total_tokens: number } };
+    const scores: number[] = [];
+    for (const { index, relevance_score: score } of body.results) scores[index] = score;
+    return { scores, tokens: body.usage.total_tokens };
+  }
+
+  async function post(url: string, payload: Record<string, unknown>) {
+    const response = await app.inject({ method: 'POST', url, payload });
+    assert.equal(response.statusCode, 200, response.body);
+    return response.json() as unknown;
+  }
+
+  const assertSame = (actual: number[], expected: number[], what: string) => {
+    assert.equal(actual.length, expected.length, what);
+    expected.forEach((score, index) => assert.ok(Math.abs(actual[index]! - score) <= 1e-5, `${what}: pair ${index} ${actual[index]} vs ${score}`));
+  };
+
+  test('/score with text_1 and a list of text_2: the rerank scores and tokens, equal to the float64 reference', async () => {
+    const expected = await rerank(queries[0]!, TEXTS);
+    const answer = (await post('/score', { model: 'colbert', text_1: queries[0], text_2: TEXTS })) as { data: { index: number; score: number }[]; usage: { total_tokens: number } };
+    assert.deepEqual(answer.data.map(({ index }) => index), TEXTS.map((_, index) => index));
+    assertSame(answer.data.map(({ score }) => score), expected.scores, 'text_1/text_2');
+    assert.equal(answer.usage.total_tokens, expected.tokens);
+    const queryVectors = await referenceColbert(models.colbert!, queries[0]!, 'query');
+    for (const [index, text] of TEXTS.entries()) {
+      const reference = referenceMaxSim(queryVectors, await referenceColbert(models.colbert!, text, 'document'));
+      assert.ok(Math.abs(answer.data[index]!.score - reference) <= 1e-4, `${text}: ${answer.data[index]!.score} vs ${reference}`);
+    }
+  });
+
+  test('/score pairwise with queries and documents: pairs grouped by their query, each scored as /v1/rerank scores it', async () => {
+    const pairs: [string, string][] = [[queries[0]!, TEXTS[0]!], [queries[1]!, TEXTS[1]!], [queries[0]!, TEXTS[2]!], [queries[1]!, TEXTS[3]!]];
+    const byQuery = await Promise.all(queries.map((query) => rerank(query, pairs.filter(([first]) => first === query).map(([, second]) => second))));
+    const expected = pairs.map(([first], index) => byQuery[queries.indexOf(first)]!.scores[pairs.slice(0, index).filter(([other]) => other === first).length]!);
+    const answer = (await post('/score', { model: 'colbert', queries: pairs.map(([first]) => first), documents: pairs.map(([, second]) => second) })) as { data: { score: number }[] };
+    assertSame(answer.data.map(({ score }) => score), expected, 'queries/documents');
+  });
+
+  test("/similarity: the source sentence as the query, each sentence as a document", async () => {
+    const expected = await rerank(queries[1]!, TEXTS);
+    assertSame((await post('/similarity', { model: 'colbert', inputs: { source_sentence: queries[1], sentences: TEXTS } })) as number[], expected.scores, '/similarity');
   });
 });
 

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { rm } from 'node:fs/promises';
 import { test } from 'node:test';
 import { tempDir } from './helpers/app.ts';
+import { runPeakBytes } from '../src/batching/run-peak.ts';
 import { peakAndEstimate, writeRunPeakModel } from './helpers/run-peak.ts';
 
 const MB = 1e6;
@@ -48,4 +49,22 @@ test("the plan counts an MLM's vocabulary-wide logits (SPLADE): its estimate cov
   assert.ok(peakBytes > 150 * MB, figures);
   assert.ok(estimateBytes >= peakBytes, figures);
   assert.ok(estimateBytes <= 1.5 * peakBytes, figures);
+});
+
+test("the plan counts bge-m3's colbert_linear projection of the token states: its estimate covers the measured peak, and not by more than half again", async (t) => {
+  const dir = await tempDir('run-peak');
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  // A narrow, one-head graph with a wide projection, so that the projection's [tokens, 4096] outputs dominate the run.
+  // Measured 189-204 MB with the arena, 190-233 without (estimates 256 and 260); without the projection term 113 and 117.
+  const bgeM3 = await writeRunPeakModel(dir, 'bge-m3', { layers: 1, hidden: 256, heads: 1, intermediate: 256, maxPositions: 2048 }, { colbertWidth: 4096 });
+  assert.equal(bgeM3.runShape.projectionWidth, 4096);
+  const runs = await Promise.all([true, false].map(async (arena) => ({ arena, ...(await peakAndEstimate(bgeM3, arena, 2048)) })));
+  for (const { arena, peakBytes, estimateBytes } of runs) {
+    const withoutProjection = runPeakBytes({ ...bgeM3.runShape, projectionWidth: undefined }, 1, 2048, arena);
+    const figures = `${arena ? 'with' : 'without'} the arena: measured ${(peakBytes / MB).toFixed(0)} MB, estimated ${(estimateBytes / MB).toFixed(0)} MB, ${(withoutProjection / MB).toFixed(0)} MB without the projection`;
+    assert.ok(peakBytes > 150 * MB, figures);
+    assert.ok(withoutProjection < peakBytes, `the projection is a large part of this run: ${figures}`);
+    assert.ok(estimateBytes >= peakBytes, figures);
+    assert.ok(estimateBytes <= 1.5 * peakBytes, figures);
+  }
 });

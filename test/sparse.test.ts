@@ -120,6 +120,18 @@ test('a sparse model refuses what only dense vectors have; a dense model refuses
   }
 });
 
+test('/score and /similarity refuse a sparse model with a 400 naming the model field (they compare dense vectors, MaxSim or a reranker\'s scores)', async () => {
+  for (const [url, payload] of [
+    ['/score', { model: 'splade', text_1: 'hello', text_2: ['hello world', 'a fox'] }],
+    ['/similarity', { model: 'splade', inputs: { source_sentence: 'hello', sentences: ['hello world'] } }],
+  ] as const) {
+    const response = await post(url, payload);
+    assert.equal(response.statusCode, 400, response.body);
+    assert.match(response.body, /'splade' gives sparse vectors, which this route does not compare/);
+  }
+  assert.equal((await post('/score', { model: 'dense', text_1: 'hello', text_2: ['hello world'] })).statusCode, 200);
+});
+
 test('GET /v1/models names each model\'s outputs, and a sparse model\'s pooling and sides', async () => {
   const { data } = (await server.app.inject({ url: '/v1/models' })).json() as { data: Record<string, unknown>[] };
   const byId = Object.fromEntries(data.map((model) => [model.id, model]));

@@ -13,6 +13,8 @@ export interface RunShape {
   causal: boolean;
   /** Per token, the floats of a vocabulary-wide output the run fetches (an MLM's logits, for SPLADE); none when absent. */
   logitsWidth?: number;
+  /** Per token, the floats of a projection run on the token states after the graph (bge-m3's colbert_linear); none when absent. */
+  projectionWidth?: number;
 }
 
 /**
@@ -48,12 +50,21 @@ const KEY_VALUE_BYTES = { arena: 16, noArena: 32 };
  * without this term was 4–8× short.
  */
 const LOGIT_BYTES = { arena: 20, noArena: 13 };
+/**
+ * Per float of a projection run on a run's token states after the graph (bge-m3's colbert_linear, in a session of its
+ * own that keeps its arena whatever the worker's setting): its MatMul's and Add's outputs, and the arena's memory
+ * pattern beside them from a length's second run. Measured (test/helpers/run-peak-child.ts, a 1-layer 256-wide graph
+ * with a 4096-wide projection, settling at 1024 and 2048 tokens) 13.8–16.5 bytes with the worker's arena, 11.8–16.7
+ * without; 20–28 on bge-m3's widths (1024 → 1024, 16 heads, 2048 tokens), where the attention term is twice the
+ * measured peak. On bge-m3's shape, 9 MB a run of 512 tokens: 7% of the estimate without it for one input of 512, 19% for 16 of 32.
+ */
+const PROJECTION_BYTES = 17;
 
 /**
  * Peak bytes of one run of `batch` inputs padded to `longest` tokens, above the worker's memory
  * before it: per input, each head's scores (longest² each), a decoder's causal mask (longest²) and
- * its keys and values (per token and layer), a few activation vectors per token and an MLM's logits, plus what the
- * allocators keep around a run. With `memoryArena`, what a worker keeps for good once it has run
+ * its keys and values (per token and layer), a few activation vectors per token, an MLM's logits and a projection
+ * of the token states after the graph, plus what the allocators keep around a run. With `memoryArena`, what a worker keeps for good once it has run
  * that length a few times.
  */
 export function runPeakBytes(shape: RunShape, batch: number, longest: number, memoryArena: boolean): number {
@@ -62,7 +73,8 @@ export function runPeakBytes(shape: RunShape, batch: number, longest: number, me
   const keysAndValues = shape.causal ? longest * shape.layers * shape.keyValueWidth * KEY_VALUE_BYTES[memoryArena ? 'arena' : 'noArena'] : 0;
   const activations = longest * (4 * shape.hidden + 2 * shape.intermediate) * 4;
   const logits = longest * (shape.logitsWidth ?? 0) * LOGIT_BYTES[memoryArena ? 'arena' : 'noArena'];
-  return batch * (attention + keysAndValues + activations + logits) + bytes.run;
+  const projection = longest * (shape.projectionWidth ?? 0) * PROJECTION_BYTES;
+  return batch * (attention + keysAndValues + activations + logits + projection) + bytes.run;
 }
 
 /**

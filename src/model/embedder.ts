@@ -81,8 +81,8 @@ export class Embedder {
       sequences = this.runtime.checkLengths(encoded, { ...options, maxTokens: options.truncation?.maxTokens });
       options.check?.(sequences);
       const skips = promptTokens > 0 ? sequences.map(() => promptTokens) : undefined;
-      const { dimensions, encoding, normalize, formats } = options;
-      blobs = this.runtime.submit(sequences, { heads, signal: options.signal, skips, headOptions: { dimensions, encoding, normalize, formats } });
+      const { dimensions, encoding, normalize, formats, maxActiveDims } = options;
+      blobs = this.runtime.submit(sequences, { heads, signal: options.signal, skips, headOptions: { dimensions, encoding, normalize, formats, maxActiveDims } });
     } finally {
       release(); // the queue counts the sequences from here on, or the request failed
     }

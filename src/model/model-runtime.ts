@@ -223,7 +223,7 @@ export class ModelRuntime {
     options: { truncate: boolean; direction?: 'right' | 'left'; maxDocumentTokens?: number; signal?: CancelSignal },
   ): Promise<EncodedPair[]> {
     const { truncate, direction, signal } = options;
-    const cut = options.maxDocumentTokens === undefined ? documents : await this.tokenizer.firstTokens(documents, options.maxDocumentTokens, signal);
+    const cut = await this.firstTokens(documents, options.maxDocumentTokens, signal);
     const encoded = await this.tokenizer.encodePairs(query, cut, { truncate, direction, signal });
     signal?.throwIfAborted();
     return encoded;
@@ -240,10 +240,18 @@ export class ModelRuntime {
     options: { instruction?: string; direction?: 'right' | 'left'; maxDocumentTokens?: number; signal?: CancelSignal },
   ): Promise<EncodedText[]> {
     const { signal } = options;
-    const cut = options.maxDocumentTokens === undefined ? documents : await this.tokenizer.firstTokens(documents, options.maxDocumentTokens, signal);
+    const cut = await this.firstTokens(documents, options.maxDocumentTokens, signal);
     const encoded = await this.rerankPrompt!.encode(query, cut, options);
     signal?.throwIfAborted();
     return encoded;
+  }
+
+  /**
+   * Cohere's `max_tokens_per_doc`: each document cut after its own first `tokens` tokens (no special ones), before any
+   * other truncation; the documents as they are when `tokens` is absent.
+   */
+  async firstTokens(documents: string[], tokens: number | undefined, signal?: CancelSignal): Promise<string[]> {
+    return tokens === undefined ? documents : this.tokenizer.firstTokens(documents, tokens, signal);
   }
 
   /**

@@ -26,6 +26,10 @@ export interface MultiVectorOptions {
   /** A ColBERT model's side (DEFAULT_SIDE when absent); other models have none. */
   side?: ColbertSide;
   truncate?: boolean;
+  /** A ColBERT model's cut of an over-long input: `right` (the default, PyLate's) keeps its start, `left` its end. */
+  direction?: 'right' | 'left';
+  /** Cut each text to its own first N tokens before anything else (Cohere's max_tokens_per_doc). */
+  firstTokens?: number;
   maxRequestTokens?: number;
   /** The most values (vectors × width) the answer may hold: refused before any run when it could hold more. */
   maxValues?: number;
@@ -67,7 +71,8 @@ export class MultiVectorEncoder {
     let sequences: Int32Array[];
     let blobs: Promise<Uint8Array[][]>;
     try {
-      const { encoded, promptTokens } = await this.encode(inputs, options);
+      const cut = 'texts' in inputs ? { texts: await this.runtime.firstTokens(inputs.texts, options.firstTokens, signal) } : inputs;
+      const { encoded, promptTokens } = await this.encode(cut, options);
       if (this.colbert) {
         // The side's length, not the model's: ModelRuntime.checkLengths would check the longer side's.
         const limit = sideLength(this.colbert.settings, options.side ?? DEFAULT_SIDE);
@@ -98,14 +103,15 @@ export class MultiVectorEncoder {
    */
   async encode(
     inputs: EmbeddingInputs,
-    options: { side?: ColbertSide; signal?: CancelSignal; prompt?: PromptChoice; whole?: boolean; maxRequestTokens?: number } = {},
+    options: { side?: ColbertSide; direction?: 'right' | 'left'; signal?: CancelSignal; prompt?: PromptChoice; whole?: boolean; maxRequestTokens?: number } = {},
   ): Promise<{ encoded: (EncodedText & { attended?: number })[]; promptTokens: number }> {
-    const { encoded, promptTokens } = await this.runtime.encode(inputs, options, this.defaults);
     const colbert = this.colbert;
-    if (!colbert) return { encoded, promptTokens };
+    if (!colbert) return this.runtime.encode(inputs, options, this.defaults);
     const side = options.side ?? DEFAULT_SIDE;
     const limit = sideTextLimit(colbert.settings, side);
     const prefixed = sideLength(colbert.settings, side) - limit;
+    // Texts are cut to the side's limit by the tokenizer, at the end `direction` says (cutKeepingClose: token ids as given).
+    const { encoded, promptTokens } = await this.runtime.encode(inputs, { ...options, truncation: { direction: options.direction, maxTokens: limit } }, this.defaults);
     return {
       encoded: encoded.map(({ ids, length, lengthIsLowerBound }) => {
         const input = colbertInput(cutKeepingClose(ids, limit, this.runtime.closingTokens), side, colbert.settings, colbert.tokens);
@@ -122,14 +128,19 @@ export class MultiVectorEncoder {
   /**
    * A ColBERT model's scores for (query, document) pairs, in the documents' order: PyLate's colbert_scores, the sum
    * over the query's vectors of the best dot product with the document's (not divided by the query's length), with
-   * the tokens run per document (the query's counted once, with the first). The query is always cut to query_length,
-   * as PyLate cuts it; `truncate: false` refuses over-long documents.
+   * the tokens run per document (the query's counted once, with the first). The query is always cut to query_length
+   * at its end, as PyLate cuts it. Documents are first cut to their own first `maxDocumentTokens` tokens (as a
+   * cross-encoder's are), then to document_length at the end `direction` says, or with `truncate: false` refused when over it.
    */
-  async score(query: string, documents: string[], options: { truncate: boolean; signal?: CancelSignal }): Promise<{ logits: number[]; tokenCounts: number[] }> {
-    const { truncate, signal } = options;
+  async score(
+    query: string,
+    documents: string[],
+    options: { truncate: boolean; direction?: 'right' | 'left'; maxDocumentTokens?: number; signal?: CancelSignal },
+  ): Promise<{ logits: number[]; tokenCounts: number[] }> {
+    const { truncate, direction, signal } = options;
     const [queryVectors, documentVectors] = await Promise.all([
       this.embed({ texts: [query] }, { side: 'query', signal }),
-      this.embed({ texts: documents }, { side: 'document', truncate, signal }),
+      this.embed({ texts: documents }, { side: 'document', truncate, direction, firstTokens: options.maxDocumentTokens, signal }),
     ]);
     const queryRows = queryVectors.vectors[0]!;
     const logits: number[] = [];

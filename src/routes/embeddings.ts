@@ -76,7 +76,7 @@ export const embeddingRoutes: FastifyPluginAsyncZod = async (app) => {
           const multi = served.multiOutput!;
           const encoding = body.encoding_format === 'base64' ? 'base64' : 'float';
           const check = outputs.includes('colbert') ? colbertAnswerCheck(multi.colbertWidth, app.limits.maxMultiVectorValues ?? DEFAULT_MAX_MULTI_VECTOR_VALUES) : undefined;
-          const multiResult = await multi.embed(inputs, outputs, { ...common, dimensions: vectorOptions.dimensions, encoding, check });
+          const multiResult = await multi.embed(inputs, outputs, { ...common, dimensions: vectorOptions.dimensions, encoding, maxActiveDims: body.max_active_dims, check });
           return { ...(await multiOutputItems(multiResult, multi.colbertWidth, encoding, signal)), tokenCounts: multiResult.tokenCounts };
         },
         (error) => (error instanceof ApiError ? error : undefined),

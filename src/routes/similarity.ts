@@ -6,7 +6,7 @@ import { logitsHeadOf } from '../inference/heads/head-spec.ts';
 import { activate } from '../inference/heads/score-activation.ts';
 import type { ModelEntry } from '../registry.ts';
 import { errorResponseSchema } from '../schemas/error.ts';
-import { COMPARING_KINDS, scorePairs, scoreRequestSchema, scoreResponseSchema, similarityRequestSchema, similarityResponseSchema } from '../schemas/similarity.ts';
+import { comparingModel, scorePairs, scoreRequestSchema, scoreResponseSchema, similarityRequestSchema, similarityResponseSchema } from '../schemas/similarity.ts';
 
 const errorResponses = { 400: errorResponseSchema, 404: errorResponseSchema, 429: errorResponseSchema, 503: errorResponseSchema };
 
@@ -27,8 +27,9 @@ function cosineOf(a: Uint8Array, b: Uint8Array): number {
 
 /**
  * Each pair's similarity: for an embedding model the cosine of the two texts' embeddings (as
- * /v1/embeddings gives them, the id's default prompt or `promptName` applied); for a reranker its
- * score of the pair (as /rerank gives it, its activation applied unless `raw`).
+ * /v1/embeddings gives them, the id's default prompt or `promptName` applied); for a ColBERT model
+ * the MaxSim of the first text as a query with the second as a document (as /rerank gives it); for
+ * a reranker its score of the pair (as /rerank gives it, its activation applied unless `raw`).
  */
 async function comparePairs(
   request: FastifyRequest,
@@ -40,10 +41,12 @@ async function comparePairs(
   const { truncate } = options;
   const maxRequestTokens = request.server.limits.maxRequestTokens;
   const result = await callModel(request, reply, entry.spec.id, async (signal) => {
-    // The schema took only embedding models' and rerankers' names.
-    const { embedder, reranker } = await entry.loaded;
-    if (reranker) {
-      const activation = options.raw ? 'identity' : logitsHeadOf(entry.description.heads).activation;
+    // The schema took only rerankers' names and embedding models' with dense vectors or a ColBERT model's.
+    const { embedder, reranker, multiVector } = await entry.loaded;
+    const pairScorer = reranker ?? (multiVector?.colbert ? multiVector : undefined);
+    if (pairScorer) {
+      // MaxSim scores (a ColBERT model's) are used as they are, as /rerank uses them.
+      const activation = reranker && !options.raw ? logitsHeadOf(entry.description.heads).activation : 'identity';
       // Pairs of one first text are scored in one call, as /rerank scores a query's documents.
       const byFirst = new Map<string, number[]>();
       pairs.forEach(([first], index) => byFirst.set(first, [...(byFirst.get(first) ?? []), index]));
@@ -51,7 +54,7 @@ async function comparePairs(
       let totalTokens = 0;
       await Promise.all(
         [...byFirst].map(async ([first, indexes]) => {
-          const { logits, tokenCounts } = await reranker.score(first, indexes.map((index) => pairs[index]![1]), { truncate, signal });
+          const { logits, tokenCounts } = await pairScorer.score(first, indexes.map((index) => pairs[index]![1]), { truncate, signal });
           indexes.forEach((index, k) => (scores[index] = activate(logits[k]!, activation)));
           totalTokens += tokenCounts.reduce((sum, count) => sum + count, 0);
         }),
@@ -74,7 +77,7 @@ async function comparePairs(
  */
 export const similarityRoutes: FastifyPluginAsyncZod = async (app) => {
   const { registry } = app;
-  const comparer = (model: string | undefined) => (model === undefined ? registry.entries.find((entry) => COMPARING_KINDS.includes(entry.description.kind))! : registry.resolve(model)!);
+  const comparer = (model: string | undefined) => comparingModel(registry, model)!;
 
   app.post(
     '/similarity',
@@ -101,7 +104,7 @@ export const similarityRoutes: FastifyPluginAsyncZod = async (app) => {
     '/score',
     {
       schema: {
-        summary: "Scores text pairs (vLLM's score API): cosine of embeddings, or a reranker's score.",
+        summary: "Scores text pairs (vLLM's score API): cosine of embeddings, a ColBERT model's MaxSim, or a reranker's score.",
         tags: ['similarity'],
         body: scoreRequestSchema(registry),
         response: { 200: scoreResponseSchema, ...errorResponses },

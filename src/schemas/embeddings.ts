@@ -159,7 +159,9 @@ function checkAgainstModel(
   if (dimensions != null && dimensions > pooled.spec.dimensions) {
     issue([body.dimensions === undefined ? 'output_dimension' : 'dimensions'], `must be at most ${pooled.spec.dimensions} for model '${entry.spec.id}'`);
   }
-  if (body.max_active_dims !== undefined) issue(['max_active_dims'], `is for sparse models; '${entry.spec.id}' gives dense vectors`);
+  if (body.max_active_dims !== undefined && !outputs.includes('sparse')) {
+    issue(['max_active_dims'], `is for sparse models; '${entry.spec.id}' gives dense vectors${named && Object.hasOwn(named, 'sparse') ? ' unless outputs names sparse' : ''}`);
+  }
   const compact = COMPACT_DTYPES.find((dtype) => dtype === body.encoding_format);
   const notFloat = compact ?? (body.output_dtype !== undefined && body.output_dtype !== 'float' ? body.output_dtype : undefined) ?? (body.embedding_type !== undefined && body.embedding_type !== 'float' ? String(body.embedding_type) : undefined);
   if (body.late_chunking && notFloat) issue(['late_chunking'], `gives float vectors (as numbers or base64), not ${notFloat}`);

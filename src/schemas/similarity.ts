@@ -1,18 +1,42 @@
 import { z } from 'zod';
-import type { Registry } from '../registry.ts';
+import { findHead } from '../inference/heads/head-spec.ts';
+import type { ModelEntry, Registry } from '../registry.ts';
 import { MAX_INPUTS } from './embeddings.ts';
 import { resolveModelOfKind } from './model-of-kind.ts';
 import type { ModelKind } from './models.ts';
 
-/** The models that compare texts: an embedding model by the cosine of its embeddings, a reranker by its score for the pair. */
-export const COMPARING_KINDS: ModelKind[] = ['embedding', 'reranker'];
+/**
+ * The models that compare texts: an embedding model by the cosine of its embeddings (a ColBERT model by MaxSim, the
+ * first text as the query), a reranker by its score for the pair.
+ */
+const COMPARING_KINDS: ModelKind[] = ['embedding', 'reranker'];
+
+/** Whether a model compares texts: a reranker, or an embedding model with dense vectors or a ColBERT model's (not a sparse one). */
+const comparesTexts = (entry: ModelEntry) =>
+  entry.description.kind === 'reranker' || (entry.description.kind === 'embedding' && (findHead(entry.description.heads, 'pooled') !== undefined || entry.description.colbert !== undefined));
+
+/** The model a request names, or when it names none the first served that compares texts. */
+export const comparingModel = (registry: Registry, name: string | undefined): ModelEntry | undefined =>
+  name === undefined ? registry.entries.find(comparesTexts) : registry.resolve(name);
+
+/** comparingModel, checked: resolveModelOfKind's issues, and a 400 for a sparse model. */
+function checkComparingModel(registry: Registry, name: string | undefined, ctx: z.RefinementCtx): void {
+  const entry = resolveModelOfKind(registry, name ?? comparingModel(registry, undefined)?.spec.id, COMPARING_KINDS, ctx);
+  if (entry && !comparesTexts(entry)) {
+    const message = `'${entry.spec.id}' gives sparse vectors, which this route does not compare (it takes the cosine of dense embeddings, a ColBERT model's MaxSim or a reranker's score)`;
+    ctx.addIssue({ code: 'custom', path: ['model'], message });
+  }
+}
 
 const modelField = (registry: Registry) => {
-  const ids = registry.entries.filter((entry) => COMPARING_KINDS.includes(entry.description.kind)).map((entry) => entry.spec.id);
+  const ids = registry.entries.filter(comparesTexts).map((entry) => entry.spec.id);
   return z
     .string()
     .optional()
-    .meta({ description: `An embedding model (cosine of the embeddings) or a reranker (its score of each pair): ${ids.join(', ') || 'none served'}. Default: the first served.`, examples: ids });
+    .meta({
+      description: `An embedding model (cosine of the embeddings; a ColBERT model: MaxSim, the first text as the query, as /rerank scores it) or a reranker (its score of each pair): ${ids.join(', ') || 'none served'}. Default: the first served.`,
+      examples: ids,
+    });
 };
 
 const truncateField = z.boolean().optional().meta({ description: "Cut texts over the model's limit (default: the server's TRUNCATE); false refuses them with a 400." });
@@ -33,7 +57,7 @@ export function similarityRequestSchema(registry: Registry) {
         .nullish(),
       model: modelField(registry),
     })
-    .superRefine((body, ctx) => void resolveModelOfKind(registry, body.model, COMPARING_KINDS, ctx))
+    .superRefine((body, ctx) => checkComparingModel(registry, body.model, ctx))
     .meta({
       description: "Text Embeddings Inference's similarity request.",
       examples: [{ inputs: { source_sentence: 'What is Deep Learning?', sentences: ['What is Machine Learning?', 'Where is Paris?'] } }],
@@ -61,7 +85,7 @@ export function scoreRequestSchema(registry: Registry) {
       user: z.string().optional().meta({ description: 'Accepted and ignored.' }),
     })
     .superRefine((body, ctx) => {
-      resolveModelOfKind(registry, body.model, COMPARING_KINDS, ctx);
+      checkComparingModel(registry, body.model, ctx);
       const first = body.text_1 ?? body.queries;
       const second = body.text_2 ?? body.documents;
       if (first === undefined || second === undefined) {

@@ -16,7 +16,7 @@ export const teiSparseRequestSchema = z
     prompt_name: promptFields.prompt_name.nullable(),
     input_type: promptFields.input_type,
     max_active_dims: maxActiveDimsField,
-    model: z.string().optional().meta({ description: 'A sparse model (GET /models: outputs ["sparse"]); the first one models.txt lists by default (TEI serves one model).' }),
+    model: z.string().optional().meta({ description: 'A model with sparse vectors (GET /models: outputs names "sparse"): a SPLADE model, or bge-m3 (its sparse output). Default: the first one models.txt lists (TEI serves one model).' }),
   })
   .meta({ description: "TEI's sparse embedding request." });
 

@@ -6,6 +6,7 @@
  * looked up whole in tokenizer.json, an unknown word standing for the unknown token), the Dense
  * projection and each vector normalised.
  */
+import rustTokenizers from '@anush008/tokenizers';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { referenceForward } from './bert-reference.ts';
@@ -21,14 +22,17 @@ function vocabularyOf(dir: string): (token: string) => number | undefined {
   return (token) => ids.get(token);
 }
 
-/** The ids PyLate feeds the model for `text`, and how many leading ones are attended to. */
-export async function referenceColbertIds(model: ColbertFixture, text: string, side: Side): Promise<{ ids: number[]; attended: number }> {
+/**
+ * The ids PyLate feeds the model for `text`, and how many leading ones are attended to; `left` cuts an over-long text
+ * keeping its end (the tokenizer's truncation_side left), not its start.
+ */
+export async function referenceColbertIds(model: ColbertFixture, text: string, side: Side, direction: 'right' | 'left' = 'right'): Promise<{ ids: number[]; attended: number }> {
   const { config } = model;
   const lookup = vocabularyOf(model.dir);
   const prefix = (side === 'query' ? config.query_prefix : config.document_prefix) as string;
   const length = (side === 'query' ? config.query_length : config.document_length) as number;
   const prefixId = prefix === '' ? undefined : lookup(prefix)!;
-  const ids = await rustTokenizer(model.dir, prefixId === undefined ? length : length - 1)(text);
+  const ids = await rustTokenizer(model.dir, prefixId === undefined ? length : length - 1, false, direction)(text);
   if (prefixId !== undefined) ids.splice(1, 0, prefixId);
   const attended = ids.length;
   if (side === 'query' && config.do_query_expansion !== false) {
@@ -38,9 +42,9 @@ export async function referenceColbertIds(model: ColbertFixture, text: string, s
   return { ids, attended };
 }
 
-/** The vectors PyLate's encode gives `text` on `side`. */
-export async function referenceColbert(model: ColbertFixture, text: string, side: Side): Promise<number[][]> {
-  const { ids, attended } = await referenceColbertIds(model, text, side);
+/** The vectors PyLate's encode gives `text` on `side` (cut at the end `direction` says). */
+export async function referenceColbert(model: ColbertFixture, text: string, side: Side, direction: 'right' | 'left' = 'right'): Promise<number[][]> {
+  const { ids, attended } = await referenceColbertIds(model, text, side, direction);
   const lookup = vocabularyOf(model.dir);
   const skiplist = new Set((model.config.skiplist_words as string[]).map((word) => lookup(word) ?? lookup('[UNK]')));
   const states = referenceForward(model.weights, ids, false, undefined, attended);
@@ -56,4 +60,13 @@ export async function referenceColbert(model: ColbertFixture, text: string, side
 /** PyLate's colbert_scores for one pair, in float64. */
 export function referenceMaxSim(query: number[][], document: number[][]): number {
   return query.reduce((total, q) => total + Math.max(...document.map((d) => d.reduce((dot, x, i) => dot + x * q[i]!, 0))), 0);
+}
+
+/** Cohere's max_tokens_per_doc: `text` as given, cut at the end of its `tokens`-th own token (no special ones). */
+export async function referenceFirstTokens(model: ColbertFixture, text: string, tokens: number): Promise<string> {
+  const tokenizer = rustTokenizers.Tokenizer.fromFile(join(model.dir, 'tokenizer.json'));
+  tokenizer.disablePadding();
+  tokenizer.disableTruncation();
+  const offsets = (await tokenizer.encode(text, null, { addSpecialTokens: false })).getOffsets();
+  return offsets.length <= tokens ? text : text.slice(0, offsets[tokens - 1]![1]);
 }

@@ -26,12 +26,12 @@ function pythonStrip(text: string): string {
 /**
  * Token ids as sentence-transformers gets them: the text stripped (and
  * lowercased when do_lower_case), then tokenizer.json with padding off and
- * truncation at max_seq_length.
+ * truncation at max_seq_length (keeping the text's start, or with `left` its end).
  */
-export function rustTokenizer(modelDir: string, maxTokens: number, lowercase = false): (text: string) => Promise<number[]> {
+export function rustTokenizer(modelDir: string, maxTokens: number, lowercase = false, direction: 'right' | 'left' = 'right'): (text: string) => Promise<number[]> {
   const tokenizer = rustTokenizers.Tokenizer.fromFile(join(modelDir, 'tokenizer.json'));
   tokenizer.disablePadding();
-  tokenizer.setTruncation(maxTokens);
+  tokenizer.setTruncation(maxTokens, { direction });
   return async (text) => {
     const stripped = pythonStrip(text);
     return (await tokenizer.encode(lowercase ? stripped.toLowerCase() : stripped)).getIds();

@@ -158,9 +158,9 @@ async function describe(spec: ModelSpec, root: string, dir: string, sparseLayout
   // A cross-encoder or classifier: its limit is the tokenizer's and the positions', as CrossEncoder and the pipeline's tokenizer set it.
   const rerankLimit = positionLimit && tokenizerLimit ? Math.min(positionLimit, tokenizerLimit) : (tokenizerLimit ?? positionLimit);
   const sparseModel = sparse && (await sparseParts(root, sparse, vocabSize));
-  // An MLM's run holds its vocabulary-wide logits too.
-  const runShape = sparseModel ? { ...plainRunShape, logitsWidth: vocabSize } : plainRunShape;
   const bgeM3 = scoring || sparseModel ? undefined : await readBgeM3Heads(root, join(root, spec.onnxPath), hidden);
+  // An MLM's run holds its vocabulary-wide logits too; a published bge-m3's, its colbert_linear projection of the token states.
+  const runShape = sparseModel ? { ...plainRunShape, logitsWidth: vocabSize } : bgeM3?.source === 'files' ? { ...plainRunShape, projectionWidth: bgeM3.colbertWidth } : plainRunShape;
   const late = !scoring && !sparseModel && !bgeM3 && isColbert(config, stConfig) ? await describeColbert(root, stConfig, tokenizerConfig, pipeline.dense) : undefined;
   // The token states as they are (TEI's /embed_all), where the graph's token output is what serves the model.
   const tokenStates: HeadSpec[] = pipeline.unrunnable ? [] : [{ kind: 'token-vectors', method: 'states', dense: [], normalize: false, skiplist: new Int32Array(0), width: tokenWidth }];

@@ -12,6 +12,7 @@ import { sessionOptions } from '../onnx/session-options.ts';
 import { colbertRows, sparseFromTokenStates, sparseFromTokenWeights } from './bge-m3.ts';
 import type { BgeM3ColbertHeadSpec, BgeM3SparseHeadSpec } from './head-spec.ts';
 import { floats, type Head } from './head.ts';
+import { keepLargest } from './splade.ts';
 import { tokenOutputOf } from './pooled-head.ts';
 
 /** An output's values as float32, decoded once per run however many rows read it (float16 graphs). */
@@ -40,16 +41,15 @@ export async function bgeM3SparseHead(session: ort.InferenceSession, spec: BgeM3
   return {
     outputNames: [outputName],
     writer,
-    write(outputs, r, _row, length, _skip, _options, ids, offset) {
+    write(outputs, r, row, length, _skip, { maxActiveDims }, ids, offset) {
       const output = outputs[outputName]!;
       const data = values(output);
       const seqLen = output.dims[1]!;
       const tokens = ids.subarray(offset, offset + length);
-      writer.add(
-        linear
-          ? sparseFromTokenStates(data, r, seqLen, output.dims[2]!, tokens, length, linear, dropped)
-          : sparseFromTokenWeights(tokens, (token) => data[r * seqLen + token]!, length, dropped),
-      );
+      const vector = linear
+        ? sparseFromTokenStates(data, r, seqLen, output.dims[2]!, tokens, length, linear, dropped)
+        : sparseFromTokenWeights(tokens, (token) => data[r * seqLen + token]!, length, dropped);
+      writer.add(keepLargest(vector, maxActiveDims?.[row] ?? 0));
     },
   };
 }
