@@ -200,6 +200,28 @@ describe('similarity equals what the embedding and rerank routes give', () => {
     close((await post('/similarity', { inputs: { source_sentence: SOURCE, sentences: SENTENCES } })).json(), others.map((vector) => cosine(source!, vector)), 'default');
   });
 
+  test("POST /similarity's truncation_direction: left cuts over-long texts at their start, as TEI's /embed and /rerank cut them", async () => {
+    const long = Array.from({ length: 120 }, (_, i) => (i < 60 ? 'fox' : 'hello world')).join(' ');
+    const sentences = [long, SENTENCES[0]!];
+    for (const direction of ['right', 'left'] as const) {
+      const embedded = await post('/embed', { model: 'emb/mini', inputs: [SOURCE, ...sentences], truncation_direction: direction, normalize: false });
+      assert.equal(embedded.statusCode, 200, embedded.body);
+      const [source, ...others] = embedded.json() as number[][];
+      const response = await post('/similarity', { inputs: { source_sentence: SOURCE, sentences }, model: 'emb/mini', parameters: { truncation_direction: direction } });
+      assert.equal(response.statusCode, 200, response.body);
+      close(response.json(), others.map((vector) => cosine(source!, vector)), `cosine, ${direction}`);
+      const reranked = await post('/rerank', { model: 'ce/bge', query: SOURCE, texts: sentences, truncation_direction: direction });
+      const expected = new Array<number>(sentences.length);
+      for (const { index, score } of reranked.json() as { index: number; score: number }[]) expected[index] = score;
+      close((await post('/similarity', { inputs: { source_sentence: SOURCE, sentences }, model: 'ce/bge', parameters: { truncation_direction: direction } })).json(), expected, `reranker, ${direction}`);
+    }
+    const [right, left] = await Promise.all(
+      (['right', 'left'] as const).map(async (direction) => (await post('/similarity', { inputs: { source_sentence: SOURCE, sentences }, model: 'emb/mini', parameters: { truncation_direction: direction } })).json() as number[]),
+    );
+    assert.notEqual(right![0], left![0], 'the two ends of the long text differ');
+    assert.equal(right![1], left![1], 'a text within the limit is not cut');
+  });
+
   test('POST /v1/score: text_1 against each text_2, and queries/documents pairwise', async () => {
     const oneToMany = await post('/v1/score', { model: 'emb/mini', text_1: SOURCE, text_2: SENTENCES });
     assert.equal(oneToMany.statusCode, 200, oneToMany.body);

@@ -105,7 +105,23 @@ test("TEI's POST /embed_sparse answers [[{index, value}]], equal to the OpenAI r
   const dense = await post('/embed_sparse', { inputs: 'hello', model: 'dense' });
   assert.equal(dense.statusCode, 400, dense.body);
   assert.match(dense.body, /gives no sparse vectors\. Sparse models served: splade, splade-sum, router, router-query, router-folder, classic/);
-  assert.equal((await post('/embed_sparse', { inputs: 'hello', truncation_direction: 'left' })).statusCode, 400);
+});
+
+test("TEI's truncation_direction on /embed_sparse: left keeps an over-long input's end, as the tokenizer cuts it, on the MLM and the static side", async () => {
+  const long = Array.from({ length: 40 }, (_, i) => ['fox', 'dog', 'vector', 'query', 'lazy'][i % 5] + (i < 20 ? ' brown' : ' quick')).join(' ');
+  const leftIds = await rustTokenizer(sparse.splade!.tokenizerDir, MAX_TOKENS, false, 'left')(long);
+  const rightIds = await idsOf('splade', long);
+  assert.notDeepEqual(leftIds, rightIds, 'the two ends differ');
+  for (const direction of ['left', 'Left'] as const) {
+    const response = await post('/embed_sparse', { inputs: [long], model: 'splade', truncation_direction: direction });
+    assert.equal(response.statusCode, 200, response.body);
+    const [pairs] = response.json() as { index: number; value: number }[][];
+    assertSparseEqual({ indices: pairs!.map(({ index }) => index), values: pairs!.map(({ value }) => value) }, referenceSplade(sparse.splade!, leftIds), direction);
+  }
+  const query = await post('/embed_sparse', { inputs: long, model: 'router', input_type: 'query', truncation_direction: 'left' });
+  assert.equal(query.statusCode, 200, query.body);
+  const leftQueryIds = await rustTokenizer(sparse.router!.tokenizerDir, MAX_TOKENS, false, 'left')(long);
+  assert.deepEqual(query.json()[0].map(({ index }: { index: number }) => index), referenceStatic(sparse.router!.staticWeights!, leftQueryIds.slice(1, -1)).indices);
 });
 
 test('a sparse model refuses what only dense vectors have; a dense model refuses max_active_dims', async () => {

@@ -1,6 +1,6 @@
 import type { CancelSignal } from '../cancellation.ts';
 import type { PromptChoice } from '../prompts.ts';
-import type { EncodedText } from '../inference/tokenizing/tokenizer.ts';
+import type { EncodedText, Truncation } from '../inference/tokenizing/tokenizer.ts';
 import type { SparseSide } from '../inference/files/sparse-modules.ts';
 import { staticSparse } from '../inference/heads/sparse-static.ts';
 import { keepLargest } from '../inference/heads/splade.ts';
@@ -18,6 +18,8 @@ export interface SparseOptions {
   maxActiveDims?: number;
   signal?: CancelSignal;
   truncate?: boolean;
+  /** Which end an over-long input loses (TEI's truncation_direction); its end when absent. */
+  truncation?: Truncation;
   maxRequestTokens?: number;
   prompt?: PromptChoice;
 }
@@ -70,7 +72,7 @@ export class SparseEncoder {
   /** What would be run (ModelRuntime.encode, with this id's defaults). */
   encode(
     inputs: EmbeddingInputs,
-    options: { signal?: CancelSignal; prompt?: PromptChoice; whole?: boolean; maxRequestTokens?: number } = {},
+    options: { signal?: CancelSignal; prompt?: PromptChoice; whole?: boolean; maxRequestTokens?: number; truncation?: Truncation } = {},
   ): Promise<{ encoded: EncodedText[]; promptTokens: number }> {
     return this.runtime.encode(inputs, options, this.defaults);
   }

@@ -36,9 +36,9 @@ async function comparePairs(
   reply: FastifyReply,
   entry: ModelEntry,
   pairs: [string, string][],
-  options: { truncate: boolean; promptName?: string; raw?: boolean },
+  options: { truncate: boolean; direction?: 'right' | 'left'; promptName?: string; raw?: boolean },
 ): Promise<{ scores: number[]; totalTokens: number }> {
-  const { truncate } = options;
+  const { truncate, direction } = options;
   const maxRequestTokens = request.server.limits.maxRequestTokens;
   const result = await callModel(request, reply, entry.spec.id, async (signal) => {
     // The schema took only rerankers' names and embedding models' with dense vectors or a ColBERT model's.
@@ -54,7 +54,7 @@ async function comparePairs(
       let totalTokens = 0;
       await Promise.all(
         [...byFirst].map(async ([first, indexes]) => {
-          const { logits, tokenCounts } = await pairScorer.score(first, indexes.map((index) => pairs[index]![1]), { truncate, signal });
+          const { logits, tokenCounts } = await pairScorer.score(first, indexes.map((index) => pairs[index]![1]), { truncate, direction, signal });
           indexes.forEach((index, k) => (scores[index] = activate(logits[k]!, activation)));
           totalTokens += tokenCounts.reduce((sum, count) => sum + count, 0);
         }),
@@ -63,7 +63,7 @@ async function comparePairs(
     }
     // Each distinct text embedded once.
     const texts = [...new Set(pairs.flat())];
-    const { embeddings, tokenCounts } = await embedder!.embed({ texts }, { truncate, maxRequestTokens, signal, prompt: { promptName: options.promptName } });
+    const { embeddings, tokenCounts } = await embedder!.embed({ texts }, { truncate, truncation: { direction }, maxRequestTokens, signal, prompt: { promptName: options.promptName } });
     const at = new Map(texts.map((text, index) => [text, embeddings[index]!]));
     return { scores: pairs.map(([first, second]) => cosineOf(at.get(first)!, at.get(second)!)), totalTokens: tokenCounts.reduce((sum, count) => sum + count, 0) };
   });
@@ -94,6 +94,7 @@ export const similarityRoutes: FastifyPluginAsyncZod = async (app) => {
       const { inputs, parameters, model } = request.body;
       const { scores } = await comparePairs(request, reply, comparer(model), inputs.sentences.map((sentence): [string, string] => [inputs.source_sentence, sentence]), {
         truncate: parameters?.truncate ?? app.limits.truncate,
+        direction: parameters?.truncation_direction?.toLowerCase() as 'right' | 'left' | undefined,
         promptName: parameters?.prompt_name ?? undefined,
       });
       return scores;

@@ -31,9 +31,9 @@ export const teiSparseRoutes: FastifyPluginAsyncZod = async (app) => {
       const entry = model === undefined ? registry.entries.find(givesSparse) : registry.resolve(model);
       if (model !== undefined && !entry) throw errors.modelNotFound(model, registry.ids);
       if (!entry || !givesSparse(entry)) throw errors.notSparse(model, sparseIds());
-      if (direction?.toLowerCase() === 'left') throw errors.invalidRequest('truncation_direction left is not served: inputs are cut at their end (right)', 'truncation_direction');
       const texts = typeof inputs === 'string' ? [inputs] : inputs;
-      const options = { maxActiveDims, truncate: truncate ?? app.limits.truncate, maxRequestTokens: app.limits.maxRequestTokens, prompt: { promptName: promptName ?? undefined, inputType: inputType ?? undefined } };
+      const truncation = { direction: direction?.toLowerCase() as 'right' | 'left' | undefined };
+      const options = { maxActiveDims, truncate: truncate ?? app.limits.truncate, truncation, maxRequestTokens: app.limits.maxRequestTokens, prompt: { promptName: promptName ?? undefined, inputType: inputType ?? undefined } };
       const { embeddings, tokenCounts } = await callModel(request, reply, entry.spec.id, async (signal) => {
         const { sparseEncoder, multiOutput } = await entry.loaded;
         if (sparseEncoder) return sparseEncoder.embed({ texts }, { ...options, signal });

@@ -51,7 +51,7 @@ export function similarityRequestSchema(registry: Registry) {
       parameters: z
         .object({
           truncate: truncateField,
-          truncation_direction: z.enum(['right', 'left', 'Right', 'Left']).optional().meta({ description: 'Accepted; texts are cut at their end.' }),
+          truncation_direction: z.enum(['right', 'left', 'Right', 'Left']).optional().meta({ description: 'Which end an over-long text loses: right (the default) cuts its end, left its start.' }),
           prompt_name: z.string().nullish().meta({ description: "An embedding model's prompt for every text (GET /models lists them)." }),
         })
         .nullish(),

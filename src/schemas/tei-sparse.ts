@@ -12,7 +12,7 @@ export const teiSparseRequestSchema = z
     truncation_direction: z
       .enum(['right', 'Right', 'left', 'Left'])
       .optional()
-      .meta({ description: 'Which end a cut keeps: right (the default, the only one served) cuts the end.' }),
+      .meta({ description: 'Which end an over-long input loses: right (the default) cuts its end, left its start; special tokens stay.' }),
     prompt_name: promptFields.prompt_name.nullable(),
     input_type: promptFields.input_type,
     max_active_dims: maxActiveDimsField,
