@@ -14,14 +14,14 @@ const INT64 = 7;
 const VOCAB = 50;
 
 /** A stand-in MLM graph at `opset`: `logits` = the input `states` as they are, beside an attention mask it ignores. */
-function identityGraph(opset: number, withMask = true): Uint8Array {
+function identityGraph(opset: number, withMask = true, typedOutput = true): Uint8Array {
   const valueInfo = (name: string, elemType: number, dims: (string | number)[]) =>
     onnx.ValueInfoProto.create({ name, type: { tensorType: { elemType, shape: { dim: dims.map((dim) => (typeof dim === 'string' ? { dimParam: dim } : { dimValue: dim })) } } } });
   const graph = onnx.GraphProto.create({
     name: 'mlm',
     node: [onnx.NodeProto.create({ opType: 'Identity', input: ['states'], output: ['logits'] })],
     input: [valueInfo('states', FLOAT, ['batch', 'tokens', VOCAB]), ...(withMask ? [valueInfo('attention_mask', INT64, ['batch', 'tokens'])] : [])],
-    output: [valueInfo('logits', FLOAT, ['batch', 'tokens', VOCAB])],
+    output: [typedOutput ? valueInfo('logits', FLOAT, ['batch', 'tokens', VOCAB]) : onnx.ValueInfoProto.create({ name: 'logits' })],
   });
   return onnx.ModelProto.encode(onnx.ModelProto.create({ irVersion: 8, opsetImport: [{ domain: '', version: opset }], graph })).finish();
 }
@@ -58,6 +58,9 @@ test('SPLADE max pooling edited into the graph: per text each entry’s largest 
     // No attention mask to pool by: the graph is left as it is (the worker pools the logits itself).
     await writeFile(join(dir, 'no-mask.onnx'), identityGraph(17, false));
     assert.equal(spladeMaxGraph(join(dir, 'no-mask.onnx'), VOCAB), undefined);
+    // Logits the graph does not declare float: left as they are too.
+    await writeFile(join(dir, 'untyped.onnx'), identityGraph(17, true, false));
+    assert.equal(spladeMaxGraph(join(dir, 'untyped.onnx'), VOCAB), undefined);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

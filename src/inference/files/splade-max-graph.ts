@@ -17,14 +17,15 @@ const MASK_INPUT = 'attention_mask';
 
 /**
  * The graph of `onnxFile` with its logits (`logits`, else its one [batch, tokens, vocab] output) max-pooled; undefined
- * when it takes no attention mask to pool by.
+ * when it takes no attention mask to pool by, or does not declare its logits float32 or float16.
  */
 export function spladeMaxGraph(onnxFile: string, vocab: number): Uint8Array | undefined {
   return editGraphFile(onnxFile, (graph) => {
     if (!graph.inputs.some(({ name }) => name === MASK_INPUT)) return undefined;
     const logits = graph.outputs.find(({ name }) => name === 'logits') ?? graph.outputs.find(({ dims }) => dims.length === 3 && dims[2] === vocab);
     if (!logits) throw new Error(`the graph has no masked-language logits (an output "logits" or [batch, tokens, ${vocab}]); its outputs: ${graph.outputs.map(({ name }) => name).join(', ')}`);
-    if (logits.elemType !== ONNX_FLOAT && logits.elemType !== ONNX_FLOAT16) throw new Error(`its ${logits.name} are of ONNX element type ${logits.elemType}; float32 and float16 are read`);
+    // An output whose type the graph leaves undeclared (or not a float) is pooled by the worker, which reads what the run gives.
+    if (logits.elemType !== ONNX_FLOAT && logits.elemType !== ONNX_FLOAT16) return undefined;
     // Opset 13 made Unsqueeze's axes an input, opset 18 ReduceMax's.
     const axesInputs = graph.opset >= 13;
     const reduceAxesInput = graph.opset >= 18;
