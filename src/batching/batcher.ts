@@ -146,7 +146,8 @@ const WINDOW_BATCHES = 4;
  *
  * A batch is formed only when an executor is free (or on a last run too short to
  * matter: see onnx-worker.ts), from everything waiting by
- * then, so the busier the model, the larger the batches. Queueing a batch
+ * then, so the busier the model, the larger the batches; with several executors
+ * free, what waits is spread over them. Queueing a batch
  * behind a running one instead was measured worse: it leaves with whatever
  * trickled in first, often a single text.
  */
@@ -297,8 +298,12 @@ export class Batcher {
     let low = sorted.indexOf(anchor);
     let high = low;
     const budget = !anchor.job.small && performance.now() - this.lastSmallAt < QUERIES_RECENT_MS ? Math.min(maxBatchTokens, LARGE_BATCH_TOKENS_BESIDE_QUERIES) : maxBatchTokens;
+    // With several workers idle, what waits is spread over them: a lone request (one client reranking 20 documents)
+    // takes every idle worker, not one, and is answered in a share of the time. Under load at most one is idle.
+    const idle = this.backend.capacity - this.backend.inFlight;
+    const sizeCap = idle > 1 ? Math.min(maxBatchSize, Math.ceil(this.queuedSequences / idle)) : maxBatchSize;
     const fits = (from: number, to: number) =>
-      to - from + 1 <= maxBatchSize && (to - from + 1) * sorted[to]!.ids.length <= budget && this.memoryFits(to - from + 1, sorted[to]!.ids.length);
+      to - from + 1 <= sizeCap && (to - from + 1) * sorted[to]!.ids.length <= budget && this.memoryFits(to - from + 1, sorted[to]!.ids.length);
     for (;;) {
       const canLower = low > 0 && fits(low - 1, high);
       const canRaise = high < sorted.length - 1 && fits(low, high + 1);

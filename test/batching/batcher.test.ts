@@ -73,6 +73,21 @@ test('requests arriving while the executor is busy, or in the same turn, share t
   assert.deepEqual(backend.batches, [[4, 4], [4, 4, 4]]);
 });
 
+test('a lone request on idle workers is spread over them; with one worker free, its inputs go in one batch', async () => {
+  const backend = new FakeBackend();
+  backend.capacity = 2;
+  const batcher = new Batcher(backend, { maxBatchTokens: 4096, maxBatchSize: 32 });
+  const lengths = Array.from({ length: 20 }, (_, i) => 10 + (i % 5));
+  const embeddings = await batcher.submit(lengths.map((length, i) => sequence(100 + i, length))).then(firstHead);
+  assert.deepEqual(embeddings.map(parse), lengths.map((length, i) => [100 + i, length]));
+  assert.deepEqual(backend.batches.map((batch) => batch.length), [10, 10], 'two idle workers: half each');
+  // A worker busy: what waits goes to the other one whole.
+  backend.batches.length = 0;
+  backend.inFlight = 1;
+  await batcher.submit(lengths.map((length, i) => sequence(200 + i, length))).then(firstHead);
+  assert.deepEqual(backend.batches.map((batch) => batch.length), [20]);
+});
+
 test('single-text requests anchor batches in arrival order: one of an unusual length is not passed over', async () => {
   const backend = new FakeBackend();
   const batcher = new Batcher(backend, { maxBatchTokens: 512, maxBatchSize: 2 });
