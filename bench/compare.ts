@@ -2,8 +2,9 @@
  * Several checkouts' servers measured in one run, e.g. a commit against an older one:
  *   node --import tsx bench/compare.ts --trees old=../old-checkout,new=.
  * Each tree's own src/server.ts is started (default settings) on the same generated MiniLM-L6-shaped model. The
- * bench's index scenario (64-text requests of 16–256 tokens on 4 connections, whole requests counted) and query
- * scenario (single texts of 8–32 tokens on 64 connections) run on each server in turn, the order reversed every
+ * bench's index scenario (64-text requests of 16–256 tokens on 4 connections, whole requests counted), query
+ * scenario (single texts of 8–32 tokens on 64 connections) and, when asked, the lone scenario (one client sending
+ * 32 texts of 8–32 tokens a request: what idle workers do for it) run on each server in turn, the order reversed every
  * round, each held to the N-session limit measured just before and just after it (the machine's speed drifts over
  * minutes). A benchmark, not a test: read the ratios within one run.
  */
@@ -22,7 +23,7 @@ import { makeTexts, type BenchText } from './texts.ts';
 
 const USAGE = `usage: node --import tsx bench/compare.ts --trees NAME=DIR,NAME=DIR [options]
   --trees LIST          checkouts to compare, each NAME=DIR (its node_modules installed or linked)
-  --scenarios LIST      index, query (comma-separated; default both)
+  --scenarios LIST      index, query, lone (comma-separated; default index,query)
   --rounds N            rounds over every tree, the order reversed each round (default 2)
   --index-requests N    64-text requests per index measurement (default 24)
   --seconds N           length of each query measurement (default 10)
@@ -65,12 +66,14 @@ async function main() {
     const texts = { query: await makeTexts(tokenizer, 2048, 8, 32, 1), index: await makeTexts(tokenizer, 1024, 16, Math.min(256, description.maxTokens), 2) };
     const ids = async (list: BenchText[]) => (await tokenizer.encode(list.map(({ text }) => text))).map((encoded) => encoded.ids);
     const sequences = { query: await ids(texts.query), index: await ids(texts.index) };
+    const sequencesOf = { ...sequences, lone: sequences.query };
     const modelsFile = join(artifactsDir, 'models.txt');
     await writeFile(modelsFile, `${spec.repo} alias=${spec.id} onnx=${spec.onnxPath}\n`);
     const scenario = {
       index: (server: ServerProcess) =>
         runLoad(server, { model: spec.id, texts: texts.index, textsPerRequest: 64, connections: Math.max(4, cpus / 2), requests: Number(args['index-requests']) }),
       query: (server: ServerProcess) => runLoad(server, { model: spec.id, texts: texts.query, textsPerRequest: 1, connections: 64, seconds: Number(args.seconds) }),
+      lone: (server: ServerProcess) => runLoad(server, { model: spec.id, texts: texts.query, textsPerRequest: 32, connections: 1, seconds: Number(args.seconds) }),
     };
     for (const tree of trees) {
       const server = await startServer({ MODELS_FILE: modelsFile, ARTIFACTS_DIR: artifactsDir }, join(tree.dir, 'src/server.ts'));
@@ -83,7 +86,7 @@ async function main() {
     for (let r = 0; r < Number(args.rounds); r++) {
       for (const name of String(args.scenarios).split(',') as (keyof typeof scenario)[]) {
         for (const tree of r % 2 === 0 ? trees : [...trees].reverse()) {
-          const limit = () => measureParallelLimit(description.onnxFile, sequences[name], cpus, [1, 8, 32], Number(args['limit-seconds']));
+          const limit = () => measureParallelLimit(description.onnxFile, sequencesOf[name], cpus, [1, 8, 32], Number(args['limit-seconds']));
           const before = await limit();
           const load = await scenario[name](servers.get(tree.name)!);
           const after = await limit();
