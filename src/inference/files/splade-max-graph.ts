@@ -15,6 +15,13 @@ import { lengthField } from './protobuf-fields.ts';
 export const SPLADE_MAX_OUTPUT = 'splade_max_logits';
 const MASK_INPUT = 'attention_mask';
 
+/** An MLM's logits among a graph's outputs: `logits`, else its one output [batch, tokens, vocabulary] as wide as the vocabulary. */
+export function mlmLogitsOf<Output extends { name: string; dims: readonly unknown[] }>(outputs: readonly Output[], vocab: number): Output {
+  const logits = outputs.find(({ name }) => name === 'logits') ?? outputs.find(({ dims }) => dims.length === 3 && dims[2] === vocab);
+  if (!logits) throw new Error(`the ONNX graph has no masked-language logits (an output "logits" or [batch, tokens, ${vocab}]) for SPLADE; its outputs: ${outputs.map(({ name }) => name).join(', ')}`);
+  return logits;
+}
+
 /**
  * The graph of `onnxFile` with its logits (`logits`, else its one [batch, tokens, vocab] output) max-pooled; undefined
  * when it takes no attention mask to pool by, or does not declare its logits float32 or float16.
@@ -22,8 +29,7 @@ const MASK_INPUT = 'attention_mask';
 export function spladeMaxGraph(onnxFile: string, vocab: number): Uint8Array | undefined {
   return editGraphFile(onnxFile, (graph) => {
     if (!graph.inputs.some(({ name }) => name === MASK_INPUT)) return undefined;
-    const logits = graph.outputs.find(({ name }) => name === 'logits') ?? graph.outputs.find(({ dims }) => dims.length === 3 && dims[2] === vocab);
-    if (!logits) throw new Error(`the graph has no masked-language logits (an output "logits" or [batch, tokens, ${vocab}]); its outputs: ${graph.outputs.map(({ name }) => name).join(', ')}`);
+    const logits = mlmLogitsOf(graph.outputs, vocab);
     // An output whose type the graph leaves undeclared (or not a float) is pooled by the worker, which reads what the run gives.
     if (logits.elemType !== ONNX_FLOAT && logits.elemType !== ONNX_FLOAT16) return undefined;
     // Opset 13 made Unsqueeze's axes an input, opset 18 ReduceMax's.

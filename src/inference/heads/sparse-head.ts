@@ -7,17 +7,13 @@
 import type ort from 'onnxruntime-node';
 import type { SparseHeadSpec } from './head-spec.ts';
 import { floats, type Head } from './head.ts';
-import { SPLADE_MAX_OUTPUT } from '../files/splade-max-graph.ts';
+import { mlmLogitsOf, SPLADE_MAX_OUTPUT } from '../files/splade-max-graph.ts';
 import { keepLargest, spladeFromMaxLogits, spladeRow } from './splade.ts';
 import { SparseBlobWriter } from '../output/sparse-blob.ts';
 
-/** The graph's MLM logits: `logits`, else its one output [batch, tokens, vocabulary] as wide as the vocabulary. */
-function logitsOutput(session: ort.InferenceSession, vocab: number): string {
-  if (session.outputNames.includes('logits')) return 'logits';
-  const wide = session.outputMetadata.find((meta) => meta.isTensor && meta.shape.length === 3 && meta.shape[2] === vocab);
-  if (wide) return wide.name;
-  throw new Error(`the ONNX graph has no masked-language logits (an output "logits" or [batch, tokens, ${vocab}]) for SPLADE; its outputs: ${session.outputNames.join(', ')}`);
-}
+/** The graph's MLM logits (mlmLogitsOf, on the session's outputs). */
+const logitsOutput = (session: ort.InferenceSession, vocab: number): string =>
+  mlmLogitsOf(session.outputMetadata.map((meta) => ({ name: meta.name, dims: meta.isTensor ? meta.shape : [] })), vocab).name;
 
 export function sparseHead(session: ort.InferenceSession, spec: SparseHeadSpec): Head {
   const pooledInGraph = session.outputNames.includes(SPLADE_MAX_OUTPUT);
