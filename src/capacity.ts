@@ -169,16 +169,19 @@ export function planServing(
   longestRuns: { model: string; tokens: number; peakBytes: number; arenaPeakBytes: number }[] = [],
 ): ServingPlan {
   const reasons = [`${capacity.cpus} CPUs (${capacity.source.cpus}), ${gib(capacity.memoryBytes)} GiB (${capacity.source.memory})`];
-  const intraOpThreads = explicit.intraOpThreads ?? 1;
+  let intraOpThreads = explicit.intraOpThreads ?? 1;
   let workersPerModel = explicit.workersPerModel ?? Math.max(1, Math.floor(capacity.cpus / intraOpThreads));
   let httpProcesses = explicit.httpProcesses ?? Math.max(1, Math.ceil(capacity.cpus / CPUS_PER_HTTP_PROCESS));
   const perWorkerSet = modelBytes.reduce((sum, bytes) => sum + WORKER_BASE_BYTES + bytes * WORKER_BYTES_PER_MODEL_BYTE, 0);
   if (explicit.workersPerModel === undefined && perWorkerSet > 0) {
-    const fitting = Math.floor((capacity.memoryBytes * PLANNABLE_MEMORY - httpProcesses * PROCESS_BASE_BYTES) / perWorkerSet);
+    const fitting = Math.max(1, Math.floor((capacity.memoryBytes * PLANNABLE_MEMORY - httpProcesses * PROCESS_BASE_BYTES) / perWorkerSet));
     if (fitting < workersPerModel) {
-      workersPerModel = Math.max(1, fitting);
+      // Fewer copies of the weights, each run by more threads, so that every CPU still works: 11 fitting on 16 CPUs
+      // would leave 5 idle, 8 of 2 threads use them all (and leave memory for runs).
+      if (explicit.intraOpThreads === undefined) intraOpThreads = Math.ceil(capacity.cpus / fitting);
+      workersPerModel = Math.min(fitting, Math.max(1, Math.floor(capacity.cpus / intraOpThreads)));
       reasons.push(
-        `workers capped at ${workersPerModel} per model by memory: each holds ~${(perWorkerSet / 2 ** 20).toFixed(0)} MB of weights for all models`,
+        `workers capped at ${workersPerModel} per model by memory, ${intraOpThreads} thread(s) each: each holds ~${(perWorkerSet / 2 ** 20).toFixed(0)} MB of weights for all models`,
       );
     }
   }

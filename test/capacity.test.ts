@@ -69,7 +69,7 @@ test('limits set on the cgroup the process is in, or any level above it, count t
   assert.equal((await detectCapacity({ cgroupRoot: container, membership: '0::/system.slice/docker-1f2e.scope\n', ...machine })).cpus, 1);
 });
 
-test('the plan: a single-thread worker per CPU, an HTTP process per 4 CPUs, fewer workers when their weights do not fit', () => {
+test('the plan: a single-thread worker per CPU, an HTTP process per 4 CPUs, fewer and wider workers when their weights do not fit', () => {
   const capacity = (cpus: number, memoryBytes: number) => ({ cpus, memoryBytes, source: { cpus: 'test', memory: 'test' } });
   assert.deepEqual(planServing(capacity(16, 64 * GiB), [90e6], {}).httpProcesses, 4);
   assert.equal(planServing(capacity(16, 64 * GiB), [90e6], {}).workersPerModel, 16);
@@ -77,7 +77,13 @@ test('the plan: a single-thread worker per CPU, an HTTP process per 4 CPUs, fewe
   const tight = planServing(capacity(16, 2 * GiB), [500e6], {});
   assert.equal(tight.workersPerModel, 1, '2 GiB holds one copy of a 500 MB model (×2 at run time) beside an HTTP process');
   assert.equal(tight.httpProcesses, 1);
-  assert.match(tight.reasons.join(' '), /workers capped at 1 per model by memory/);
+  assert.match(tight.reasons.join(' '), /workers capped at 1 per model by memory, 16 thread\(s\) each/);
+  assert.equal(tight.intraOpThreads, 16, 'the one worker runs on every CPU');
+  // bge-m3's 2.2 GB on 16 CPUs and 64 GiB: 12 copies fit; 8 workers of 2 threads keep all 16 CPUs busy.
+  const wide = planServing(capacity(16, 64 * GiB), [2.2e9], {});
+  assert.deepEqual([wide.workersPerModel, wide.intraOpThreads], [8, 2]);
+  const threadsGiven = planServing(capacity(16, 64 * GiB), [2.2e9], { intraOpThreads: 1 });
+  assert.deepEqual([threadsGiven.workersPerModel, threadsGiven.intraOpThreads], [12, 1], 'INTRA_OP_THREADS set: only the count is capped');
   const explicit = planServing(capacity(16, 2 * GiB), [500e6], { workersPerModel: 6, httpProcesses: 2, intraOpThreads: 2 });
   assert.deepEqual([explicit.workersPerModel, explicit.httpProcesses, explicit.intraOpThreads], [6, 2, 2]);
   assert.deepEqual([0, 1, 2].map((index) => workersOfProcess(8, 3, index)), [3, 3, 2]);
@@ -115,7 +121,8 @@ test('the plan leaves each HTTP process memory for its runs, and says when one i
   assert.ok(Math.abs(short.runMemoryBytes / GiB - 11.6) < 0.1, `${short.runMemoryBytes / GiB} GiB per process`);
   assert.doesNotMatch(short.reasons.join(' '), /tokens takes/);
   const long = planServing(capacity, [2.2e9], {}, [longestRun('bge-m3', BGE_M3, 8192)]);
-  assert.match(long.reasons.join(' '), /bge-m3: one input of 8192 tokens takes ~9\.4 GiB while it runs, more than the 0\.1 GiB each HTTP process has for runs/);
+  assert.match(long.reasons.join(' '), /bge-m3: one input of 8192 tokens takes ~9\.4 GiB while it runs, more than the 4\.3 GiB each HTTP process has for runs/);
+  // 8 workers of 2 threads (12 copies would fit) leave 4.3 GiB per process for runs, where 12 of 1 thread left 0.1.
 });
 
 test("the plan keeps ONNX Runtime's arena for long inputs only where every worker may keep its longest run's memory", () => {
