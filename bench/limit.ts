@@ -150,10 +150,17 @@ export async function measureLimit(
  * Both limits of `onnxFile` on the sequences, measured just before the scenarios and again just after (the server
  * idles meanwhile), each the mean of the two: the machine's speed drifts over minutes.
  */
-export async function limitsAroundScenarios<T>(onnxFile: string, sequences: Int32Array[], cpus: number, secondsPerSize: number, scenarios: () => Promise<T>) {
+export async function limitsAroundScenarios<T>(
+  onnxFile: string,
+  sequences: Int32Array[],
+  cpus: number,
+  secondsPerSize: number,
+  scenarios: () => Promise<T>,
+  batchSizes?: number[],
+) {
   const limits = async () => ({
-    parallel: await measureParallelLimit(onnxFile, sequences, cpus, undefined, secondsPerSize),
-    oneSession: await measureLimit(onnxFile, sequences, cpus, undefined, secondsPerSize),
+    parallel: await measureParallelLimit(onnxFile, sequences, cpus, batchSizes, secondsPerSize),
+    oneSession: await measureLimit(onnxFile, sequences, cpus, batchSizes, secondsPerSize),
   });
   const before = await limits();
   const results = await scenarios();
