@@ -88,7 +88,7 @@ const USAGE = `usage: npm run bench -- [options]
   --suites LIST         fp32, int8, serving, long, rerank, sparse, classify, bge-m3, llm-rerank (comma-separated; default fp32,int8,serving)
   --seconds N           length of each load scenario (default 20)
   --limit-seconds N     length of each ONNX Runtime limit measurement (default 4)
-  --index-requests N    64-text requests in the index scenario (default 24; bge-m3's: 16-text requests)
+  --index-requests N    64-text requests in the index scenario (default 24; bge-m3's: 8-text requests)
   --bge-m3-layers N     layers of the bge-m3-shaped model (default 24, bge-m3's own; 4 runs 6× faster and
                         weighs the answers' JSON 6× more against the encoder)
   --tokenizer DIR       a tokenizer.json folder for the generated models (default: ../shared's MiniLM tokenizer if present)
