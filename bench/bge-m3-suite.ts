@@ -29,7 +29,7 @@ export interface BgeM3Suite {
 const ALL_THREE = { outputs: ['dense', 'sparse', 'colbert'] };
 const BGE_M3_WIDTHS = { hidden: 1024, heads: 16, intermediate: 4096, maxPositions: 512 };
 /**
- * 8 texts of up to 256 tokens a request, on 4 connections: at 24 layers on 2 cores, 4 × 16 texts queued ~40 s of work, and
+ * 8 texts of up to 256 tokens a request, on 4 connections: at 24 layers on 2 cores, 4 × 16 texts queued ~35 s of work, and
  * some answers passed REQUEST_TIMEOUT_MS (4 of 18 in one run). Well within MAX_MULTI_VECTOR_VALUES' default too.
  */
 const INDEX_TEXTS_PER_REQUEST = 8;
