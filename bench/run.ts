@@ -96,20 +96,18 @@ const USAGE = `usage: npm run bench -- [options]
   --help                this text
 Results go to bench/results/ (a whole default run replaces latest.json/svg; others go beside them).`;
 
-const { values: args } = parseArgs({
-  options: {
-    model: { type: 'string' },
-    suites: { type: 'string', default: 'fp32,int8,serving' },
-    seconds: { type: 'string', default: '20' },
-    'limit-seconds': { type: 'string', default: '4' },
-    'index-requests': { type: 'string', default: '24' },
-    'bge-m3-layers': { type: 'string', default: '24' },
-    tokenizer: { type: 'string', default: DEFAULT_TOKENIZER },
-    help: { type: 'boolean', short: 'h' },
-  },
-  strict: false,
-});
-const unknownOptions = Object.keys(args).filter((name) => !['model', 'suites', 'seconds', 'limit-seconds', 'index-requests', 'bge-m3-layers', 'tokenizer', 'help'].includes(name));
+const OPTIONS = {
+  model: { type: 'string' },
+  suites: { type: 'string', default: 'fp32,int8,serving' },
+  seconds: { type: 'string', default: '20' },
+  'limit-seconds': { type: 'string', default: '4' },
+  'index-requests': { type: 'string', default: '24' },
+  'bge-m3-layers': { type: 'string', default: '24' },
+  tokenizer: { type: 'string', default: DEFAULT_TOKENIZER },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+const { values: args } = parseArgs({ options: OPTIONS, strict: false });
+const unknownOptions = Object.keys(args).filter((name) => !Object.hasOwn(OPTIONS, name));
 if (args.help || unknownOptions.length > 0) {
   if (unknownOptions.length > 0) console.error(`unknown option: --${unknownOptions.join(', --')}`);
   console.log(USAGE);

@@ -176,8 +176,8 @@ export function planServing(
   if (explicit.workersPerModel === undefined && perWorkerSet > 0) {
     const fitting = Math.max(1, Math.floor((capacity.memoryBytes * PLANNABLE_MEMORY - httpProcesses * PROCESS_BASE_BYTES) / perWorkerSet));
     if (fitting < workersPerModel) {
-      // Fewer copies of the weights, each run by more threads, so that every CPU still works: 11 fitting on 16 CPUs
-      // would leave 5 idle, 8 of 2 threads use them all (and leave memory for runs).
+      // Fewer copies of the weights, each run by more threads, so that every CPU still works: 12 fitting on 16 CPUs
+      // would leave 4 idle, 8 of 2 threads use them all (and leave memory for runs).
       if (explicit.intraOpThreads === undefined) intraOpThreads = Math.ceil(capacity.cpus / fitting);
       workersPerModel = Math.min(fitting, Math.max(1, Math.floor(capacity.cpus / intraOpThreads)));
       reasons.push(
